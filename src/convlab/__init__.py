@@ -1,0 +1,105 @@
+"""convlab: a convolutional-neural-network library written from scratch on NumPy.
+
+>>> import convlab
+>>> x = convlab.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad.tolist()
+[2.0, 4.0, 6.0]
+"""
+
+from . import backend
+from .autograd import GradcheckError, gradcheck
+from .math import (
+    abs,
+    add,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    cat,
+    chunk,
+    clamp,
+    clip,
+    concatenate,
+    div,
+    exp,
+    expand,
+    flatten,
+    leaky_relu,
+    log,
+    log_softmax,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    pad,
+    permute,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    where,
+)
+from .tensor import (
+    Function,
+    Tensor,
+    arange,
+    as_tensor,
+    bool_,
+    default_generator,
+    enable_grad,
+    float16,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    get_default_dtype,
+    get_rng_state,
+    int8,
+    int16,
+    int32,
+    int64,
+    is_grad_enabled,
+    manual_seed,
+    no_grad,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    set_rng_state,
+    tensor,
+    uint8,
+    zeros,
+    zeros_like,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function", "GradcheckError", "Tensor", "abs", "add", "amax", "amin", "arange", "argmax",
+    "argmin", "as_tensor", "backend", "bool_", "cat", "chunk", "clamp", "clip", "concatenate",
+    "default_generator", "div", "enable_grad", "exp", "expand", "flatten", "float16", "float32",
+    "float64", "from_numpy", "full", "get_default_dtype", "get_rng_state", "gradcheck", "int8",
+    "int16", "int32", "int64", "is_grad_enabled", "leaky_relu", "log", "log_softmax", "manual_seed",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "no_grad", "ones",
+    "ones_like", "pad", "permute", "pow", "rand", "randint", "randn", "relu", "reshape",
+    "set_rng_state", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum",
+    "tanh", "tensor", "transpose", "uint8", "unsqueeze", "var", "where", "zeros", "zeros_like",
+]

@@ -1,0 +1,69 @@
+"""Numerical gradient checking by central differences in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """Raised by :func:`gradcheck` when analytic and numeric gradients disagree."""
+
+
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """Compare the analytic gradient of ``fn`` with central differences.
+
+    Args:
+        fn: maps the input tensors to one output tensor (any shape).
+        inputs: a tensor or a sequence of tensors; those with ``requires_grad`` are checked.
+            They must be float64 so that the differences are meaningful.
+        eps, atol, rtol: step and tolerances: an element passes when
+            ``|analytic - numeric| <= atol + rtol * |numeric|``.
+
+    Returns:
+        True; otherwise raises :class:`GradcheckError` naming the worst element.
+
+    The output is reduced with a fixed random weighting ``sum(w * fn(x))`` so that every
+    output element contributes, then each input element is nudged by +-eps.
+    """
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input has requires_grad=True")
+    for i, t in enumerate(checked):
+        if t.dtype != np.float64:
+            raise TypeError(f"gradcheck: input {i} has dtype {t.dtype}; use float64 for finite differences")
+    out = fn(*inputs)
+    weights = np.random.default_rng(0).standard_normal(out.shape)
+    xp = backend.array_module(out.data)
+    w = xp.asarray(weights)
+
+    def objective() -> float:
+        return float((fn(*inputs).data * w).sum())
+
+    for t in checked:
+        t.grad = None
+    (fn(*inputs) * Tensor(w, dtype=np.float64)).sum().backward()
+    for k, t in enumerate(checked):
+        analytic = np.zeros(t.shape) if t.grad is None else backend.to_numpy(t.grad.data)
+        numeric = np.zeros(t.shape)
+        flat = t.data.reshape(-1)
+        for i in range(flat.size):
+            orig = float(flat[i])
+            flat[i] = orig + eps
+            plus = objective()
+            flat[i] = orig - eps
+            minus = objective()
+            flat[i] = orig
+            numeric.reshape(-1)[i] = (plus - minus) / (2 * eps)
+        err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+        if err.size and err.max() > 0:
+            j = np.unravel_index(int(np.argmax(err)), t.shape)
+            raise GradcheckError(
+                f"gradcheck: input {k} (shape {t.shape}) element {tuple(int(v) for v in j)}: "
+                f"analytic {analytic[j]:.8g} vs numeric {numeric[j]:.8g} "
+                f"(atol={atol}, rtol={rtol})"
+            )
+    return True

@@ -1,0 +1,11 @@
+"""User-facing functions with the names and arguments of ``torch.nn.functional``.
+
+Split by concept: ``conv`` (convolution, transposed convolution, padding), ``pool``
+(max/avg/adaptive pooling, unpooling), ``nn`` (activations, linear, dropout,
+normalisation and losses). Import as ``import convlab.functional as F``.
+"""
+
+from ..math import leaky_relu, log_softmax, pad, relu, sigmoid, softmax, tanh  # noqa: F401
+from .conv import *  # noqa: F401,F403
+from .nn import *  # noqa: F401,F403
+from .pool import *  # noqa: F401,F403

@@ -1,0 +1,3 @@
+"""See convlab.functional (conv part)."""
+
+__all__: list[str] = []

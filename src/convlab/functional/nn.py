@@ -1,0 +1,3 @@
+"""See convlab.functional (nn part)."""
+
+__all__: list[str] = []

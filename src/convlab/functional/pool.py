@@ -1,0 +1,3 @@
+"""See convlab.functional (pool part)."""
+
+__all__: list[str] = []

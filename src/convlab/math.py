@@ -1,0 +1,393 @@
+"""Tensor-level functions (``convlab.exp``, ``convlab.cat``, ...) and the Tensor methods
+and Python operators built on the primitive ops."""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from . import backend
+from .ops import elementwise as E
+from .ops import matmul as M
+from .ops import movement as V
+from .ops import reduce as R
+from .tensor import Tensor, get_default_dtype
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def _operand(x, like: Tensor | None = None) -> Tensor:
+    """A Tensor for ``x``; Python scalars take ``like``'s dtype so float32 stays float32."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (bool, int, float, np.number)) and like is not None:
+        dt = like.dtype
+        if dt.kind != "f" and isinstance(x, (float, np.floating)):
+            dt = get_default_dtype()
+        elif dt.kind == "b" and not isinstance(x, (bool, np.bool_)):
+            dt = np.dtype(np.int64)
+        xp = backend.array_module(like.data)
+        return _raw(xp.asarray(x, dtype=dt))
+    if isinstance(x, (list, tuple, float, int)):
+        from .tensor import tensor
+
+        return tensor(x)
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return _raw(x)
+    raise TypeError(f"expected a Tensor, array or number, got {type(x).__name__}")
+
+
+def _raw(arr) -> Tensor:
+    t = Tensor.__new__(Tensor)
+    t.data, t.grad, t.requires_grad, t._node, t._retain = arr, None, False, None, False
+    return t
+
+
+def _binary(fn, a, b):
+    a_t = _operand(a, b if isinstance(b, Tensor) else None)
+    b_t = _operand(b, a_t)
+    if not isinstance(a, Tensor):
+        a_t = _operand(a, b_t)
+    _same_device(fn.__name__.lower(), a_t, b_t)
+    # an integer/bool tensor meeting a float takes the float's dtype (torch's promotion)
+    if a_t.dtype.kind != "f" and b_t.dtype.kind == "f":
+        a_t = _raw(a_t.data.astype(b_t.dtype))
+    elif b_t.dtype.kind != "f" and a_t.dtype.kind == "f":
+        b_t = _raw(b_t.data.astype(a_t.dtype))
+    return fn.apply(a_t, b_t)
+
+
+def _same_device(op: str, *ts: Tensor) -> None:
+    devs = {t.device for t in ts}
+    if len(devs) > 1:
+        raise RuntimeError(f"{op}: expected all tensors on one device, got {sorted(devs)}")
+
+
+# ---------------------------------------------------------------- arithmetic
+def add(a, b):
+    return _binary(E.Add, a, b)
+
+
+def sub(a, b):
+    return _binary(E.Sub, a, b)
+
+
+def mul(a, b):
+    return _binary(E.Mul, a, b)
+
+
+def div(a, b):
+    return _binary(E.Div, a, b)
+
+
+def pow(a, b):  # noqa: A001 - torch's name
+    return _binary(E.Pow, a, b)
+
+
+def matmul(a, b):
+    return _binary(M.MatMul, a, b)
+
+
+def maximum(a, b):
+    return _binary(E.Maximum, a, b)
+
+
+def minimum(a, b):
+    return _binary(E.Minimum, a, b)
+
+
+def neg(a):
+    return E.Neg.apply(a)
+
+
+def exp(a):
+    return E.Exp.apply(a)
+
+
+def log(a):
+    return E.Log.apply(a)
+
+
+def sqrt(a):
+    return E.Sqrt.apply(a)
+
+
+def abs(a):  # noqa: A001 - torch's name
+    return E.Abs.apply(a)
+
+
+def tanh(a):
+    return E.Tanh.apply(a)
+
+
+def sigmoid(a):
+    return E.Sigmoid.apply(a)
+
+
+def relu(a):
+    return E.ReLU.apply(a)
+
+
+def leaky_relu(a, negative_slope=0.01):
+    return E.LeakyReLU.apply(a, negative_slope=negative_slope)
+
+
+def clamp(a, min=None, max=None):  # noqa: A002 - torch's names
+    return E.Clamp.apply(a, min=min, max=max)
+
+
+clip = clamp
+
+
+def where(condition, a, b):
+    """Elements of ``a`` where ``condition`` is true, else of ``b`` (broadcasting)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    a_t, b_t = _operand(a, like), _operand(b, like)
+    if cond.dtype != np.bool_:
+        cond = cond.astype(bool)
+    return E.Where.apply(cond, a_t, b_t)
+
+
+def softmax(a, dim):
+    return R.Softmax.apply(a, dim=dim)
+
+
+def log_softmax(a, dim):
+    return R.LogSoftmax.apply(a, dim=dim)
+
+
+# ---------------------------------------------------------------- reductions
+def sum(a, dim=None, keepdim=False):  # noqa: A001 - torch's name
+    return R.Sum.apply(a, dim=dim, keepdim=keepdim)
+
+
+def mean(a, dim=None, keepdim=False):
+    if a.dtype.kind != "f":
+        raise TypeError(f"mean: expected a floating-point tensor, got dtype {a.dtype}")
+    return R.Mean.apply(a, dim=dim, keepdim=keepdim)
+
+
+def _extreme(a, dim, keepdim, largest):
+    if dim is None:
+        return R.Amax.apply(a, dim=None, keepdim=False, largest=largest)
+    values, idx = R.MaxDim.apply(a, dim=dim, keepdim=keepdim, largest=largest)
+    if keepdim and a.ndim:
+        idx = backend.array_module(idx).expand_dims(idx, dim)
+    return MaxResult(values, _raw(idx.astype(np.int64)))
+
+
+def max(a, dim=None, keepdim=False):  # noqa: A001 - torch's name
+    """Whole-tensor max (ties share the gradient), or ``(values, indices)`` along ``dim``."""
+    return _extreme(a, dim, keepdim, True)
+
+
+def min(a, dim=None, keepdim=False):  # noqa: A001 - torch's name
+    return _extreme(a, dim, keepdim, False)
+
+
+def amax(a, dim=None, keepdim=False):
+    return R.Amax.apply(a, dim=dim, keepdim=keepdim, largest=True)
+
+
+def amin(a, dim=None, keepdim=False):
+    return R.Amax.apply(a, dim=dim, keepdim=keepdim, largest=False)
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
+    """Variance; ``correction=1`` (Bessel, torch's default) unless ``unbiased=False``."""
+    return R.Var.apply(a, dim=dim, keepdim=keepdim, correction=_correction(unbiased, correction))
+
+
+def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
+    return sqrt(var(a, dim, unbiased, keepdim, correction))
+
+
+def argmax(a, dim=None, keepdim=False):
+    xp = backend.array_module(a.data)
+    return _raw(xp.asarray(xp.argmax(a.data, axis=dim, keepdims=keepdim), dtype=np.int64))
+
+
+def argmin(a, dim=None, keepdim=False):
+    xp = backend.array_module(a.data)
+    return _raw(xp.asarray(xp.argmin(a.data, axis=dim, keepdims=keepdim), dtype=np.int64))
+
+
+# ---------------------------------------------------------------- movement
+def _shape_args(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(a, *shape):
+    return V.Reshape.apply(a, shape=_shape_args(shape))
+
+
+def permute(a, *dims):
+    return V.Permute.apply(a, dims=_shape_args(dims))
+
+
+def transpose(a, dim0, dim1):
+    dims = list(range(a.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return V.Permute.apply(a, dims=tuple(dims))
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    if a.ndim == 0:
+        return reshape(a, 1)
+    s, e = start_dim % a.ndim, end_dim % a.ndim
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
+    shape = a.shape[:s] + (int(np.prod(a.shape[s : e + 1])),) + a.shape[e + 1 :]
+    return V.Reshape.apply(a, shape=shape)
+
+
+def squeeze(a, dim=None):
+    if dim is None:
+        return V.Reshape.apply(a, shape=tuple(s for s in a.shape if s != 1))
+    d = dim % builtins.max(a.ndim, 1)
+    if a.ndim and a.shape[d] != 1:
+        return a
+    return V.Reshape.apply(a, shape=a.shape[:d] + a.shape[d + 1 :])
+
+
+def unsqueeze(a, dim):
+    d = dim % (a.ndim + 1)
+    return V.Reshape.apply(a, shape=a.shape[:d] + (1,) + a.shape[d:])
+
+
+def expand(a, *shape):
+    return V.Expand.apply(a, shape=_shape_args(shape))
+
+
+def cat(tensors, dim=0):
+    """Concatenate tensors along an existing ``dim`` (``torch.cat``)."""
+    tensors = [_operand(t) for t in tensors]
+    _same_device("cat", *tensors)
+    return V.Cat.apply(*tensors, dim=dim)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join tensors of equal shape along a new ``dim`` (``torch.stack``)."""
+    tensors = [_operand(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has {tensors[0].shape}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim=dim)
+
+
+def split(a, split_size_or_sections, dim=0):
+    """Split into pieces of ``split_size`` (last may be smaller) or of the given sizes."""
+    n = a.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        if split_size_or_sections <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+        sizes = [split_size_or_sections] * (n // split_size_or_sections)
+        if n % split_size_or_sections:
+            sizes.append(n % split_size_or_sections)
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise ValueError(f"split: sections {sizes} do not add up to dim {dim} of size {n}")
+    out, start = [], 0
+    d = dim % a.ndim
+    for s in sizes:
+        index = (slice(None),) * d + (slice(start, start + s),)
+        out.append(V.Slice.apply(a, index=index))
+        start += s
+    return tuple(out)
+
+
+def chunk(a, chunks, dim=0):
+    n = a.shape[dim]
+    return split(a, -(-n // chunks), dim)
+
+
+def pad(a, pad, mode="constant", value=0.0):
+    """Pad trailing dims; ``pad`` = (left, right, top, bottom, ...) as ``torch.nn.functional.pad``.
+
+    Modes: ``'constant'`` (with ``value``), ``'reflect'``, ``'replicate'``, ``'circular'``.
+    """
+    return V.Pad.apply(a, pad=tuple(pad), mode=mode, value=value)
+
+
+def _index(idx):
+    """Convert Tensor indices to arrays and boolean masks to integer arrays."""
+    if isinstance(idx, tuple):
+        return tuple(_index(i) for i in idx)
+    if isinstance(idx, Tensor):
+        idx = idx.data
+    if isinstance(idx, list):
+        idx = np.asarray(idx)
+    if hasattr(idx, "dtype") and np.dtype(idx.dtype) == np.bool_:
+        return backend.array_module(idx).nonzero(idx) if idx.ndim > 0 else idx
+    return idx
+
+
+def getitem(a, idx):
+    idx = _index(idx)
+    if isinstance(idx, tuple) and any(isinstance(i, tuple) for i in idx):  # masks inside tuples
+        flat = []
+        for i in idx:
+            flat.extend(i if isinstance(i, tuple) else (i,))
+        idx = tuple(flat)
+    return V.Slice.apply(a, index=idx)
+
+
+# ---------------------------------------------------------------- comparisons
+def _compare(op):
+    def fn(a, b):
+        b_t = _operand(b, a)
+        return _raw(op(a.data, b_t.data))
+
+    return fn
+
+
+# ---------------------------------------------------------------- bind onto Tensor
+def _rev(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _setitem(self, idx, value):
+    if self.requires_grad or self._node is not None:
+        raise RuntimeError("in-place assignment into a tensor that requires grad is not supported (convlab is in-place free)")
+    self.data[_index(idx)] = value.data if isinstance(value, Tensor) else value
+
+
+_METHODS = {
+    "__add__": add, "__radd__": _rev(add), "__sub__": sub, "__rsub__": _rev(sub),
+    "__mul__": mul, "__rmul__": _rev(mul), "__truediv__": div, "__rtruediv__": _rev(div),
+    "__pow__": pow, "__rpow__": _rev(pow), "__matmul__": matmul, "__rmatmul__": _rev(matmul),
+    "__neg__": neg, "__getitem__": getitem, "__setitem__": _setitem,
+    "__lt__": _compare(lambda a, b: a < b), "__le__": _compare(lambda a, b: a <= b),
+    "__gt__": _compare(lambda a, b: a > b), "__ge__": _compare(lambda a, b: a >= b),
+    "__eq__": _compare(lambda a, b: a == b), "__ne__": _compare(lambda a, b: a != b),
+    "eq": _compare(lambda a, b: a == b), "ne": _compare(lambda a, b: a != b),
+    "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul, "neg": neg,
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
+    "clamp": clamp, "clip": clamp, "maximum": maximum, "minimum": minimum,
+    "softmax": softmax, "log_softmax": log_softmax,
+    "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin,
+    "var": var, "std": std, "argmax": argmax, "argmin": argmin,
+    "reshape": reshape, "view": reshape, "permute": permute, "transpose": transpose,
+    "flatten": flatten, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand,
+    "split": split, "chunk": chunk,
+}
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.__hash__ = object.__hash__  # comparisons return tensors; keep identity hashing

@@ -1,0 +1,1 @@
+"""Primitive differentiable operations: one :class:`~convlab.tensor.Function` per op."""

@@ -1,0 +1,45 @@
+"""Matrix product with NumPy's ``matmul`` semantics (batched, broadcasting, 1-D promotion)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Function, unbroadcast
+
+
+class MatMul(Function):
+    """``a @ b``. Shapes: (..., n, k) @ (..., k, m) -> (..., n, m); a 1-D operand is a
+    vector (a row for ``a``, a column for ``b``) and its axis is removed from the result.
+
+    Gradients: dA = dC @ B^T and dB = A^T @ dC, summed over broadcast batch axes.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape}")
+        ka = a.shape[-1]
+        kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if ka != kb:
+            raise ValueError(f"matmul: {tuple(a.shape)} @ {tuple(b.shape)}: inner dimensions {ka} and {kb} differ")
+        ctx.save_for_backward(a, b)
+        try:
+            return backend.array_module(a, b).matmul(a, b)
+        except ValueError:
+            raise ValueError(f"matmul: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        xp = backend.array_module(g)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
+        g = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))  # restore the axes 1-D promotion removed
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(xp.matmul(g, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g), b2.shape).reshape(b.shape)
+        return ga, gb

@@ -1,0 +1,74 @@
+"""The one comparison helper: run an op in convlab and in torch, compare values and grads."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import convlab
+
+# tolerances used across the suite, per dtype: (rtol, atol)
+TOL = {np.float64: (1e-8, 1e-10), np.float32: (1e-4, 1e-5)}
+
+
+def require_torch():
+    """Import torch; in CI (CI=true) a missing torch is a failure, elsewhere a skip."""
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("torch is not installed (pip install -e '.[dev]')")
+    torch.set_num_threads(1)
+    return torch
+
+
+def rand(shape, seed=0, dtype=np.float64, low=None):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    if low is not None:
+        a = np.abs(a) + low
+    return a.astype(dtype)
+
+
+def compare_with_torch(cl_fn, torch_fn, arrays, *, rtol=None, atol=None, grad=True, seed=1, grad_mask=None):
+    """Run ``cl_fn(*tensors)`` and ``torch_fn(*torch_tensors)`` on the same arrays.
+
+    Checks the output's shape, dtype and values, then backpropagates the same random
+    upstream gradient through both and compares every input gradient.
+    Float arrays require grad (unless ``grad_mask`` says otherwise); ints/bools never do.
+    """
+    torch = require_torch()
+    dtype = next((a.dtype.type for a in arrays if a.dtype.kind == "f"), np.float64)
+    r, a_ = TOL[dtype]
+    rtol = r if rtol is None else rtol
+    atol = a_ if atol is None else atol
+    mask = grad_mask or [a.dtype.kind == "f" and grad for a in arrays]
+    cl_in = [convlab.tensor(a, requires_grad=m) for a, m in zip(arrays, mask)]
+    th_in = [torch.tensor(a, requires_grad=m) for a, m in zip(arrays, mask)]
+    out = cl_fn(*cl_in)
+    ref = torch_fn(*th_in)
+    ref_np = ref.detach().numpy()
+    assert out.shape == tuple(ref.shape), f"shape {out.shape} != torch {tuple(ref.shape)}"
+    assert out.dtype == ref_np.dtype, f"dtype {out.dtype} != torch {ref_np.dtype}"
+    np.testing.assert_allclose(out.detach().numpy(), ref_np, rtol=rtol, atol=atol)
+    if not any(mask) or not out.requires_grad:
+        return out
+    g = np.random.default_rng(seed).standard_normal(ref.shape).astype(ref_np.dtype)
+    out.backward(g)
+    ref.backward(torch.tensor(g))
+    for i, (c, t) in enumerate(zip(cl_in, th_in)):
+        if not mask[i]:
+            continue
+        tg = np.zeros(t.shape, ref_np.dtype) if t.grad is None else t.grad.numpy()
+        cg = np.zeros(c.shape, ref_np.dtype) if c.grad is None else c.grad.numpy()
+        np.testing.assert_allclose(cg, tg, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
+    return out
+
+
+def gradcheck_op(fn, *shapes, seed=0, low=None, **kw):
+    """float64 central-difference check of ``fn`` on random inputs of ``shapes``."""
+    ts = [convlab.tensor(rand(s, seed + i, low=low), requires_grad=True) for i, s in enumerate(shapes)]
+    assert convlab.gradcheck(fn, ts, **kw)
