@@ -92,6 +92,24 @@ from .tensor import (
 
 __version__ = "0.1.0"
 
+# Submodules and names that live in them, loaded on first use (PEP 562) so that
+# ``import convlab`` stays light and the subpackages can import ``convlab`` freely.
+_LAZY_MODULES = {
+    "nn", "optim", "functional", "models", "data", "train", "filters", "signal", "shapes",
+    "reference", "viz", "cuda", "distributed", "serialization", "inspect", "demos", "ops",
+}
+_LAZY_NAMES = {"save": "serialization", "load": "serialization", "summary": "inspect"}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+    raise AttributeError(f"module 'convlab' has no attribute {name!r}")
+
 __all__ = [
     "Function", "GradcheckError", "Tensor", "abs", "add", "amax", "amin", "arange", "argmax",
     "argmin", "as_tensor", "backend", "bool_", "cat", "chunk", "clamp", "clip", "concatenate",
