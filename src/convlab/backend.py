@@ -23,6 +23,11 @@ def unregister(array_type: type) -> None:
     _REGISTRY[:] = [entry for entry in _REGISTRY if entry[0] is not array_type]
 
 
+def has_devices() -> bool:
+    """True once any non-CPU array type is registered (enables device checks in ops)."""
+    return bool(_REGISTRY)
+
+
 def array_module(*arrays):
     """Return the array module (``numpy``-compatible) that owns the first registered array."""
     for a in arrays:
@@ -49,6 +54,11 @@ def module_for_device(device: str):
     for _, module, name in _REGISTRY:
         if name.split(":")[0] == base:
             return module
+    if base == "cuda":
+        from . import cuda
+
+        cuda.init()  # registers CuPy, or raises with the install hint
+        return module_for_device(device)
     raise RuntimeError(
         f"device {device!r} is not available: no array module is registered for it "
         "(for 'cuda', install the GPU extra: pip install 'convlab[gpu]')"
@@ -57,7 +67,7 @@ def module_for_device(device: str):
 
 def to_numpy(array) -> np.ndarray:
     """A NumPy copy/view of any registered array (``.get()`` for device arrays)."""
-    if isinstance(array, np.ndarray):
+    if type(array) is np.ndarray:
         return array
-    getter = getattr(array, "get", None)
+    getter = getattr(array, "get", None)  # CuPy's device-to-host copy
     return np.asarray(getter() if getter is not None else array)

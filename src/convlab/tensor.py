@@ -154,6 +154,8 @@ class Function:
     def apply(cls, *args, **kwargs):
         ctx = Context()
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        if backend.has_devices():
+            _check_one_device(cls.__name__, raw)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)
         ctx.needs_input_grad = needs
@@ -162,6 +164,15 @@ class Function:
             out, *extra = out
             return (_wrap(out, cls, ctx, args, record), *extra)
         return _wrap(out, cls, ctx, args, record)
+
+
+def _check_one_device(op: str, raw) -> None:
+    devices = {backend.device_of(a) for a in raw if hasattr(a, "shape") and hasattr(a, "dtype")}
+    if len(devices) > 1:
+        raise RuntimeError(
+            f"{op}: expected all tensors on one device, got tensors on {' and '.join(sorted(devices))}; "
+            "move them with .to(device)"
+        )
 
 
 def _wrap(out, cls, ctx, args, record):
