@@ -1,0 +1,34 @@
+"""Data: IDX/CIFAR/folder readers, synthetic datasets, a DataLoader and batched transforms.
+
+>>> from convlab.data import LinesDataset, DataLoader
+>>> loader = DataLoader(LinesDataset(n=10, size=8, seed=0), batch_size=4, shuffle=True, seed=0)
+>>> images, labels = next(iter(loader))
+>>> images.shape, labels.dtype
+((4, 1, 8, 8), dtype('int64'))
+"""
+
+from . import transforms
+from .cifar import CIFAR10, read_cifar_bin
+from .datasets import ArrayDataset, Dataset, Subset, TensorDataset, collate, random_split
+from .folder import ImageFolder, load_image
+from .idx import IDXError, read_idx, write_idx
+from .loader import DataLoader
+from .mnist import KMNIST, MNIST, FashionMNIST
+from .synthetic import EdgesDataset, LinesDataset
+from .transforms import (
+    Compose,
+    Lambda,
+    Normalize,
+    RandomCrop,
+    RandomErasing,
+    RandomHorizontalFlip,
+    ToTensor,
+    Transform,
+)
+
+__all__ = [
+    "CIFAR10", "KMNIST", "MNIST", "ArrayDataset", "Compose", "DataLoader", "Dataset", "EdgesDataset",
+    "FashionMNIST", "IDXError", "ImageFolder", "Lambda", "LinesDataset", "Normalize", "RandomCrop",
+    "RandomErasing", "RandomHorizontalFlip", "Subset", "TensorDataset", "ToTensor", "Transform",
+    "collate", "load_image", "random_split", "read_cifar_bin", "read_idx", "transforms", "write_idx",
+]

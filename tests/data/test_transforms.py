@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+
+import convlab
+from convlab.data import Compose, Lambda, Normalize, RandomCrop, RandomErasing, RandomHorizontalFlip, ToTensor
+
+
+def batch(n=16, c=2, h=6, w=7):
+    return np.random.default_rng(0).random((n, c, h, w)).astype(np.float32)
+
+
+def test_normalize_per_channel_and_tensor_in_tensor_out():
+    x = batch()
+    out = Normalize((0.5, 0.25), (0.5, 2.0))(x)
+    np.testing.assert_allclose(out[:, 1], (x[:, 1] - 0.25) / 2.0, rtol=1e-6)
+    t = Normalize(0.5, 0.5)(convlab.tensor(x[0]))
+    assert isinstance(t, convlab.Tensor) and t.shape == (2, 6, 7)
+    with pytest.raises(ValueError, match="channels"):
+        Normalize((0, 0, 0), (1, 1, 1))(x)
+
+
+def test_random_crop_is_a_window_of_the_padded_image():
+    x = batch()
+    rng = np.random.default_rng(1)
+    out = RandomCrop((6, 7), padding=2)(x, rng=rng)
+    padded = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
+    offsets = set()
+    for k in range(len(x)):
+        found = [(i, j) for i in range(5) for j in range(5) if np.array_equal(padded[k, :, i:i + 6, j:j + 7], out[k])]
+        assert found, f"image {k} is not a crop"
+        offsets.add(found[0])
+    assert len(offsets) > 3  # offsets drawn per image, not once per batch
+    single = RandomCrop(4, seed=0)(x[0])
+    assert single.shape == (2, 4, 4)
+
+
+def test_flip_per_image():
+    x = batch(n=64)
+    out = RandomHorizontalFlip(p=0.5)(x, rng=np.random.default_rng(0))
+    flipped = np.array([np.array_equal(o, i[..., ::-1]) for o, i in zip(out, x)])
+    same = np.array([np.array_equal(o, i) for o, i in zip(out, x)])
+    assert (flipped | same).all() and 10 < flipped.sum() < 54
+
+
+def test_random_erasing():
+    x = np.ones((200, 1, 20, 20), np.float32)
+    out = RandomErasing(p=0.5, value=0.0)(x, rng=np.random.default_rng(0))
+    erased = (out == 0).reshape(200, -1).sum(1)
+    assert 60 < (erased > 0).sum() < 140
+    frac = erased[erased > 0] / 400
+    assert frac.min() >= 0.015 and frac.max() <= 0.4
+    # the erased region is one rectangle
+    k = int(np.argmax(erased > 0))
+    rows, cols = np.nonzero(out[k, 0] == 0)
+    assert len(rows) == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+    noisy = RandomErasing(p=1.0, value="random", seed=0)(x)
+    assert (noisy != 1).any()
+
+
+def test_seeded_reproducible():
+    x = batch()
+
+    def aug(seed):
+        return Compose([RandomCrop(6, padding=1, seed=seed), RandomHorizontalFlip(seed=seed), RandomErasing(seed=seed)])
+
+    np.testing.assert_array_equal(aug(3)(x), aug(3)(x))
+    assert not np.array_equal(aug(3)(x), aug(4)(x))
+    np.testing.assert_array_equal(aug(0)(x, rng=np.random.default_rng(5)), aug(1)(x, rng=np.random.default_rng(5)))
+    convlab.manual_seed(11)
+    a = RandomHorizontalFlip()(x)
+    convlab.manual_seed(11)
+    np.testing.assert_array_equal(a, RandomHorizontalFlip()(x))
+
+
+def test_to_tensor():
+    from PIL import Image
+
+    img = Image.fromarray(np.array([[0, 255], [51, 102]], np.uint8))
+    t = ToTensor()(img)
+    assert isinstance(t, convlab.Tensor) and t.shape == (1, 2, 2) and t.dtype == np.float32
+    np.testing.assert_allclose(t.numpy()[0], [[0, 1], [0.2, 0.4]], rtol=1e-6)
+    rgb = ToTensor()(np.zeros((3, 4, 3), np.uint8))
+    assert rgb.shape == (3, 3, 4)
+    assert ToTensor()(np.zeros((1, 3, 3))).dtype == np.float32
+
+
+def test_compose_batched_flag():
+    assert Compose([Normalize(0, 1), RandomHorizontalFlip(seed=0)]).batched
+    assert not Compose([Normalize(0, 1), Lambda(lambda x: x)]).batched
