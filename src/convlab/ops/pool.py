@@ -1,0 +1,257 @@
+"""N-d pooling: max, average, adaptive average/max and max-unpooling, forward and backward.
+
+Fixed-window pooling walks the kernel offsets (a handful) and, for each, reads one strided
+slice of the padded input covering every output position at once, as im2col does
+(``ops/conv.py``); there is no loop over the batch or over output pixels.
+
+Why the gradients look the way they do:
+
+- **max** passes one value per window, so its derivative is 1 at the window's argmax and 0
+  elsewhere: the upstream gradient is routed to that single cell (seed 000's global max pool).
+  Ties go to the first maximum in the window in row-major order, as torch does.
+- **average** is linear with weight ``1/divisor`` on every cell of the window, so the gradient
+  is spread evenly: each cell receives ``grad / divisor`` from every window that contains it.
+- **adaptive average** is linear and separable: per axis it is a small matrix ``A`` (output x
+  input) whose row ``i`` averages the window ``[floor(i*W/O), ceil((i+1)*W/O))``, so the
+  forward is ``A @ x`` along each axis and the backward is ``A^T @ grad``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Function
+from .conv import _interior, _window
+
+
+def _padded(x, geom, value):
+    """``x`` with the geometry's padding filled with ``value`` (no copy when there is none)."""
+    if not any(lo or hi for lo, hi in geom.pads):
+        return x
+    xp = backend.array_module(x)
+    out = xp.full(x.shape[:2] + geom.padded, value, dtype=x.dtype)
+    out[(slice(None), slice(None)) + _interior(geom)] = x
+    return out
+
+
+def _windows(geom):
+    """(offset number, slices into the padded input) for every kernel offset, row-major."""
+    for i, k in enumerate(itertools.product(*(range(k) for k in geom.kernel))):
+        yield i, (slice(None), slice(None)) + _window(geom, k)
+
+
+def _scatter_windows(parts, geom, shape, dtype, xp):
+    """Sum ``parts(i)`` (one array per kernel offset) back onto the input pixels they came from."""
+    dst = xp.zeros(shape[:2] + geom.padded, dtype=dtype)
+    for i, sl in _windows(geom):
+        dst[sl] += parts(i)
+    return dst[(slice(None), slice(None)) + _interior(geom)]
+
+
+def _lowest(dtype):
+    return -np.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
+
+
+class MaxPoolNd(Function):
+    """Max pooling; returns ``(values, indices)`` where ``indices`` are flat positions in each
+    input plane (``h * W + w`` in 2-D), as torch's ``return_indices``."""
+
+    @staticmethod
+    def forward(ctx, x, geom=None):
+        xp = backend.array_module(x)
+        src = _padded(x, geom, _lowest(x.dtype))
+        nan = x.dtype.kind == "f" and bool(xp.isnan(x).any())
+        wins = _windows(geom)
+        _, sl = next(wins)
+        best = src[sl].copy()
+        arg = xp.zeros(best.shape, dtype=np.int8 if math.prod(geom.kernel) < 128 else np.int64)
+        for i, sl in wins:
+            v = src[sl]
+            m = v > best  # strict: the first maximum in the window wins ties
+            if nan:
+                m |= xp.isnan(v) & ~xp.isnan(best)
+            xp.copyto(best, v, where=m)
+            xp.copyto(arg, i, where=m)
+        ctx.geom, ctx.arg, ctx.shape = geom, arg, x.shape
+        return best, arg
+
+    @staticmethod
+    def backward(ctx, gy):
+        arg = ctx.arg
+        xp = backend.array_module(gy)
+        zero = xp.zeros((), dtype=gy.dtype)
+        return _scatter_windows(lambda i: xp.where(arg == i, gy, zero), ctx.geom, ctx.shape, gy.dtype, xp)
+
+
+def flat_indices(arg, geom):
+    """Kernel-offset numbers from :class:`MaxPoolNd` -> flat input positions per plane."""
+    xp = backend.array_module(arg)
+    ks = np.unravel_index(np.arange(math.prod(geom.kernel)), geom.kernel)
+    flat = xp.zeros(arg.shape, dtype=np.int64)
+    a = arg.astype(np.int64)
+    for d in range(geom.nd):
+        o = xp.arange(geom.out_size[d]).reshape((-1,) + (1,) * (geom.nd - 1 - d))
+        pos = o * geom.stride[d] - geom.pads[d][0] + xp.asarray(ks[d] * geom.dilation[d])[a]
+        flat = flat * geom.in_size[d] + pos
+    return flat
+
+
+def avg_divisor(geom, count_include_pad, divisor_override, xp, dtype):
+    """The number each window's sum is divided by (broadcastable to the output)."""
+    if divisor_override:
+        return dtype.type(divisor_override)
+    div = None
+    for d in range(geom.nd):
+        w, k, s, p = geom.in_size[d], geom.kernel[d], geom.stride[d], geom.pads[d][0]
+        start = np.arange(geom.out_size[d]) * s - p
+        end = np.minimum(start + k, w + p)
+        count = end - start if count_include_pad else np.minimum(end, w) - np.maximum(start, 0)
+        count = count.reshape((-1,) + (1,) * (geom.nd - 1 - d))
+        div = count if div is None else div * count
+    return xp.asarray(div.astype(dtype))
+
+
+class AvgPoolNd(Function):
+    """Average pooling: window sums divided by :func:`avg_divisor`."""
+
+    @staticmethod
+    def forward(ctx, x, geom=None, count_include_pad=True, divisor_override=None):
+        xp = backend.array_module(x)
+        src = _padded(x, geom, 0)
+        wins = _windows(geom)
+        _, sl = next(wins)
+        acc = src[sl].copy()
+        for _, sl in wins:
+            acc += src[sl]
+        div = avg_divisor(geom, count_include_pad, divisor_override, xp, x.dtype)
+        ctx.geom, ctx.div, ctx.shape = geom, div, x.shape
+        acc /= div
+        return acc
+
+    @staticmethod
+    def backward(ctx, gy):
+        xp = backend.array_module(gy)
+        share = gy / ctx.div
+        return _scatter_windows(lambda i: share, ctx.geom, ctx.shape, gy.dtype, xp)
+
+
+def adaptive_windows(size, out):
+    """Torch's adaptive windows: ``[floor(i*W/O), ceil((i+1)*W/O))`` for ``i < O``."""
+    starts = [(i * size) // out for i in range(out)]
+    ends = [-(-((i + 1) * size) // out) for i in range(out)]
+    return starts, ends
+
+
+def _average_matrix(size, out, dtype):
+    a = np.zeros((out, size))
+    for i, (s, e) in enumerate(zip(*adaptive_windows(size, out))):
+        a[i, s:e] = 1.0 / (e - s)
+    return a.astype(dtype)
+
+
+def _along(x, axis, m, xp):
+    """Apply matrix ``m`` (new x old) along ``axis`` of ``x``."""
+    return xp.moveaxis(xp.tensordot(x, m, axes=([axis], [1])), -1, axis)
+
+
+class AdaptiveAvgPoolNd(Function):
+    @staticmethod
+    def forward(ctx, x, output_size=None):
+        xp = backend.array_module(x)
+        nd = len(output_size)
+        ctx.shape = x.shape
+        size = x.shape[2:]
+        if all(w % o == 0 for w, o in zip(size, output_size)):  # equal windows: reshape and mean
+            k = tuple(w // o for w, o in zip(size, output_size))
+            ctx.uniform = k
+            split = x.shape[:2] + tuple(v for o, kk in zip(output_size, k) for v in (o, kk))
+            return x.reshape(split).mean(axis=tuple(3 + 2 * i for i in range(nd)))
+        ctx.uniform = None
+        ctx.mats = [xp.asarray(_average_matrix(w, o, x.dtype)) for w, o in zip(size, output_size)]
+        for d, m in enumerate(ctx.mats):
+            x = _along(x, 2 + d, m, xp)
+        return xp.ascontiguousarray(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        xp = backend.array_module(gy)
+        nd = gy.ndim - 2
+        if ctx.uniform is not None:
+            k = ctx.uniform
+            g = (gy / gy.dtype.type(math.prod(k))).reshape(gy.shape[:2] + tuple(v for o in gy.shape[2:] for v in (o, 1)))
+            full = xp.broadcast_to(g, gy.shape[:2] + tuple(v for o, kk in zip(gy.shape[2:], k) for v in (o, kk)))
+            return full.reshape(ctx.shape)
+        for d in range(nd):
+            gy = _along(gy, 2 + d, ctx.mats[d].T, xp)
+        return xp.ascontiguousarray(gy)
+
+
+class AdaptiveMaxPoolNd(Function):
+    """Adaptive max pooling: windows of varying length are gathered into a padded block
+    (short windows repeat their last index, which never changes the max or the first argmax)."""
+
+    @staticmethod
+    def forward(ctx, x, output_size=None):
+        xp = backend.array_module(x)
+        nd = len(output_size)
+        size = x.shape[2:]
+        idx = []
+        for w, o in zip(size, output_size):
+            starts, ends = adaptive_windows(w, o)
+            length = max(e - s for s, e in zip(starts, ends))
+            idx.append(np.array([[min(s + j, e - 1) for j in range(length)] for s, e in zip(starts, ends)]))
+        # gather to (N, C, o1, L1, o2, L2, ...) then move window axes last
+        index = tuple(xp.asarray(ix.reshape(ix.shape + (1, 1) * (nd - 1 - d))) for d, ix in enumerate(idx))
+        block = x[(slice(None), slice(None)) + index]
+        order = (0, 1) + tuple(2 + 2 * d for d in range(nd)) + tuple(3 + 2 * d for d in range(nd))
+        block = block.transpose(order).reshape(x.shape[:2] + tuple(output_size) + (-1,))
+        pick = block.argmax(axis=-1)  # first maximum (and NaN propagates: argmax picks the first NaN)
+        values = xp.take_along_axis(block, pick[..., None], axis=-1)[..., 0]
+        lengths = tuple(ix.shape[1] for ix in idx)
+        local = np.unravel_index(backend.to_numpy(pick), lengths)
+        flat = np.zeros(pick.shape, dtype=np.int64)
+        for d in range(nd):
+            o = np.arange(output_size[d]).reshape((-1,) + (1,) * (nd - 1 - d))
+            flat = flat * size[d] + idx[d][o, local[d]]
+        flat = xp.asarray(flat)
+        ctx.flat, ctx.shape = flat, x.shape
+        return values, flat
+
+    @staticmethod
+    def backward(ctx, gy):
+        return scatter_planes(gy, ctx.flat, ctx.shape)
+
+
+def scatter_planes(values, flat, shape):
+    """Add ``values`` at flat per-plane positions ``flat`` into zeros of ``shape`` (repeats add)."""
+    xp = backend.array_module(values)
+    n, c = shape[:2]
+    plane = math.prod(shape[2:])
+    rows = xp.arange(n * c).reshape(n, c, *(1,) * (values.ndim - 2)) * plane
+    total = xp.bincount((rows + flat).ravel(), weights=values.ravel().astype(np.float64), minlength=n * c * plane)
+    return total.astype(values.dtype).reshape(shape)
+
+
+class MaxUnpoolNd(Function):
+    """Put each value back at its flat per-plane index in zeros of ``output_size`` (the
+    partial inverse of max pooling); the gradient gathers from the same positions."""
+
+    @staticmethod
+    def forward(ctx, x, indices=None, output_size=None):
+        xp = backend.array_module(x)
+        n, c = x.shape[:2]
+        out = xp.zeros((n, c, math.prod(output_size)), dtype=x.dtype)
+        flat = indices.reshape(n, c, -1)
+        xp.put_along_axis(out, flat, x.reshape(n, c, -1), axis=2)
+        ctx.flat, ctx.shape = flat, x.shape
+        return out.reshape((n, c) + tuple(output_size))
+
+    @staticmethod
+    def backward(ctx, gy):
+        xp = backend.array_module(gy)
+        g = gy.reshape(gy.shape[0], gy.shape[1], -1)
+        return xp.take_along_axis(g, ctx.flat, axis=2).reshape(ctx.shape)
