@@ -1,0 +1,216 @@
+"""Convolution layers: ``Conv1d``, ``Conv2d``, ``Conv3d``, ``ConvTranspose1d``, ``ConvTranspose2d``.
+
+They hold the weight and bias and call ``convlab.functional``; the arithmetic lives in
+``convlab.ops.conv``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..tensor import zeros
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _tuple(value, n: int, name: str, where: str, minimum: int = 1) -> tuple:
+    from ..shapes import ntuple
+
+    return ntuple(value, n, name, where, minimum)
+
+
+class _ConvNd(Module):
+    """Shared constructor, initialisation and ``repr`` of the convolution layers.
+
+    Initialisation (torch's): ``weight ~ kaiming_uniform_(a=sqrt(5))``, i.e.
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, and ``bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))``,
+    with ``fan_in = weight.shape[1] * prod(kernel_size)`` (for transposed layers this is
+    ``out_channels/groups * prod(kernel_size)``, as torch computes it).
+    """
+
+    _nd = 2
+    _transposed = False
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", output_padding=0, device=None, dtype=None):
+        super().__init__()
+        name, nd = type(self).__name__, self._nd
+        for arg, v in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"{name}: {arg} must be a positive integer, got {v!r}")
+        if in_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+        if out_channels % groups:
+            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: padding must be 'same', 'valid', an int or a tuple, got {padding!r}")
+        else:
+            padding = _tuple(padding, nd, "padding", name, minimum=0)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _tuple(kernel_size, nd, "kernel_size", name)
+        self.stride = _tuple(stride, nd, "stride", name)
+        self.dilation = _tuple(dilation, nd, "dilation", name)
+        self.padding, self.padding_mode = padding, padding_mode
+        self.output_padding = _tuple(output_padding, nd, "output_padding", name, minimum=0)
+        self.transposed = self._transposed
+        if self._transposed:
+            shape = (in_channels, out_channels // groups) + self.kernel_size
+        else:
+            shape = (out_channels, in_channels // groups) + self.kernel_size
+        self.weight = Parameter(zeros(*shape, dtype=dtype))
+        if bias:
+            self.bias = Parameter(zeros(out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self._nd:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self._nd:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._nd:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class _Conv(_ConvNd):
+    _fn = "conv2d"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input):
+        from .. import functional as F
+
+        # non-zero padding modes pad here (with gradients), then convolve with padding 0, as torch
+        x, padding = F.conv_pad(input, self.padding, self.padding_mode, self.kernel_size, self.stride, self.dilation)
+        return getattr(F, self._fn)(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class Conv1d(_Conv):
+    """1-D convolution over (N, C_in, L). See :class:`Conv2d`.
+
+    Shape: input (N, C_in, L) -> output (N, C_out, floor((L + 2P - D(K-1) - 1) / S) + 1);
+    weight (C_out, C_in/groups, K).
+    """
+
+    _nd, _fn = 1, "conv1d"
+
+
+class Conv2d(_Conv):
+    """2-D convolution (cross-correlation, as every deep-learning library) over (N, C_in, H, W).
+
+    Args:
+        in_channels, out_channels: channel counts; both divisible by ``groups``.
+        kernel_size, stride, dilation: int or (h, w).
+        padding: int, (h, w), ``'valid'`` or ``'same'``.
+        padding_mode: ``'zeros'`` (default), ``'reflect'``, ``'replicate'`` or ``'circular'``.
+        bias: add a learnable per-channel bias.
+
+    Shape:
+        input (N, C_in, H, W) -> output (N, C_out, H_out, W_out) with
+        ``H_out = floor((H + 2P - D(K-1) - 1) / S) + 1`` (likewise W).
+        weight (C_out, C_in/groups, kH, kW); bias (C_out,).
+
+    Initialisation: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = C_in/groups*kH*kW
+    (torch's ``kaiming_uniform_(a=sqrt(5))``).
+
+    Example::
+
+        conv = Conv2d(3, 32, kernel_size=3, padding=1)   # (B, 3, 32, 32) -> (B, 32, 32, 32)
+    """
+
+    _nd, _fn = 2, "conv2d"
+
+
+class Conv3d(_Conv):
+    """3-D convolution over (N, C_in, D, H, W). See :class:`Conv2d`."""
+
+    _nd, _fn = 3, "conv3d"
+
+
+class _ConvTranspose(_ConvNd):
+    _transposed = True
+    _fn = "conv_transpose2d"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        if isinstance(padding, str):
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple, got {padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, output_padding, device=device, dtype=dtype)
+
+    def _output_padding(self, input, output_size):
+        """The output padding that makes the output ``output_size`` (torch's rule)."""
+        if output_size is None:
+            return self.output_padding
+        nd = self._nd
+        output_size = tuple(output_size)[-nd:]
+        out = []
+        for i in range(nd):
+            size_in = input.shape[input.ndim - nd + i]
+            k, s, p, d = self.kernel_size[i], self.stride[i], self.padding[i], self.dilation[i]
+            smallest = (size_in - 1) * s - 2 * p + d * (k - 1) + 1
+            if not smallest <= output_size[i] < smallest + s:
+                raise ValueError(
+                    f"{type(self).__name__}: requested output size {output_size} is not reachable: dimension {i} "
+                    f"must be in [{smallest}, {smallest + s - 1}] for input size {size_in}"
+                )
+            out.append(output_size[i] - smallest)
+        return tuple(out)
+
+    def forward(self, input, output_size=None):
+        from .. import functional as F
+
+        return getattr(F, self._fn)(input, self.weight, self.bias, self.stride, self.padding,
+                                    self._output_padding(input, output_size), self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTranspose):
+    """1-D transposed convolution. See :class:`ConvTranspose2d`."""
+
+    _nd, _fn = 1, "conv_transpose1d"
+
+
+class ConvTranspose2d(_ConvTranspose):
+    """2-D transposed convolution (the adjoint of :class:`Conv2d`, "deconvolution").
+
+    Shape:
+        input (N, C_in, H, W) -> output (N, C_out, H_out, W_out) with
+        ``H_out = (H - 1) S - 2P + D(K - 1) + output_padding + 1``.
+        weight (C_in, C_out/groups, kH, kW); bias (C_out,).
+
+    ``forward(input, output_size=None)``: ``output_size`` picks the output padding, as torch.
+
+    Initialisation: as :class:`Conv2d`, with fan_in computed from the weight's second axis
+    (C_out/groups * kH * kW), as torch does.
+    """
+
+    _nd, _fn = 2, "conv_transpose2d"

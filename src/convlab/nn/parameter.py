@@ -1,0 +1,40 @@
+"""``Parameter``: a leaf tensor that a :class:`~convlab.nn.Module` registers as learnable."""
+
+from __future__ import annotations
+
+from ..tensor import Tensor, _as_array
+
+
+class Parameter(Tensor):
+    """A tensor that is a module's learnable parameter (``requires_grad=True`` by default).
+
+    Assigning a ``Parameter`` to a module attribute registers it, so it appears in
+    ``parameters()`` and ``state_dict()``. Like ``torch.nn.Parameter``, wrapping an existing
+    tensor shares its array rather than copying it.
+
+    >>> import convlab
+    >>> p = Parameter(convlab.zeros(2, 3))
+    >>> p.shape, p.requires_grad
+    ((2, 3), True)
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            data = _as_array([], None, "Parameter")
+        elif isinstance(data, Tensor):
+            data = data.data  # share, do not copy (torch semantics)
+        elif not (hasattr(data, "shape") and hasattr(data, "dtype")):
+            data = _as_array(data, None, "Parameter")
+        self.data = data
+        self.grad = None
+        self._node = None
+        self._retain = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+

@@ -1,0 +1,16 @@
+"""Optimizers and learning-rate schedulers, with ``torch.optim``'s names and update rules.
+
+>>> import convlab, convlab.nn as nn
+>>> model = nn.Linear(3, 1)
+>>> opt = convlab.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+>>> sched = convlab.optim.lr_scheduler.StepLR(opt, step_size=10)
+"""
+
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
