@@ -31,6 +31,16 @@ ensure_fashion_mnist() {
     fi
 }
 
+ensure_mpi() {
+    # the distributed tests launch 2 ranks with mpirun (Open MPI from the distribution)
+    if ! command -v mpirun >/dev/null && command -v apt-get >/dev/null; then
+        echo "installing Open MPI (Debian package openmpi-bin) for the distributed tests"
+        as_root apt-get install -y openmpi-bin >/dev/null 2>&1 \
+            || { as_root apt-get update >/dev/null 2>&1 && as_root apt-get install -y openmpi-bin >/dev/null; } \
+            || echo "warning: could not install openmpi-bin" >&2
+    fi
+}
+
 case "${1:-}" in
     demo)
         ensure_venv
@@ -41,8 +51,9 @@ case "${1:-}" in
         ;;
     test)
         ensure_venv
-        "$VENV/bin/python" -m pip install -q -e ".[dev]"
         ensure_fashion_mnist
+        ensure_mpi
+        "$VENV/bin/python" -m pip install -q -e ".[dev,distributed]"
         shift
         "$VENV/bin/python" -m ruff check src tests benchmarks
         exec "$VENV/bin/python" -m pytest -n 2 -q "$@"

@@ -1,0 +1,59 @@
+"""Worker for tests/test_distributed.py: trains a tiny CNN for a few steps, either in one
+process or as one rank of an ``mpirun`` job, and writes the final weights to ``--out``.
+
+With ``--die-rank R`` rank R exits abruptly before the first all-reduce (fault test)."""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+import convlab as cl
+from convlab import distributed as dist
+from convlab import nn
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--dtype", default="float64")
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--global-batch", type=int, default=8)
+    ap.add_argument("--die-rank", type=int, default=-1)
+    ap.add_argument("--timeout", type=float, default=600.0)
+    args = ap.parse_args()
+    dtype = np.dtype(args.dtype)
+
+    if dist.launched_by_mpi():
+        dist.init()
+    world, rank = dist.world_size(), dist.rank()
+    cl.manual_seed(1234 + rank)  # different local seeds: the broadcast must make weights equal
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)).to(dtype)
+    dist.broadcast_parameters(model)
+    reducer = dist.GradientReducer(model, bucket_bytes=512, timeout=args.timeout)  # small buckets: several
+    opt = cl.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((64, 1, 8, 8)).astype(dtype)
+    labels = rng.integers(0, 3, 64)
+    sampler = dist.DistributedSampler(len(images), shuffle=True, seed=7)
+    local_batch = args.global_batch // world
+    order = sampler.indices()
+    for step in range(args.steps):
+        if step == 0 and rank == args.die_rank:
+            os._exit(3)
+        idx = order[step * local_batch : (step + 1) * local_batch]
+        loss = loss_fn(model(cl.tensor(images[idx])), cl.tensor(labels[idx]))
+        opt.zero_grad()
+        loss.backward()
+        reducer.reduce()
+        opt.step()
+    if dist.is_main_process():
+        np.savez(args.out, **{k: v.numpy() for k, v in model.state_dict().items()})
+    dist.barrier(args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

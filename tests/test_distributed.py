@@ -1,0 +1,80 @@
+"""Data-parallel training over MPI: the sampler's sharding, and 2 ranks == 1 process."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from convlab import distributed as dist
+
+WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
+
+
+def test_sampler_shards_reassemble_the_global_batches():
+    # rank r takes positions r, r+W, ...: batch b of each rank together is global batch b
+    n, world, global_batch = 23, 2, 6
+    single = dist.DistributedSampler(n, num_replicas=1, rank=0, seed=3)
+    shards = [dist.DistributedSampler(n, num_replicas=world, rank=r, seed=3) for r in range(world)]
+    order = single.indices()
+    local = global_batch // world
+    for b in range(n // global_batch):
+        together = np.concatenate([s.indices()[b * local : (b + 1) * local] for s in shards])
+        assert sorted(together) == sorted(order[b * global_batch : (b + 1) * global_batch])
+    assert [len(s) for s in shards] == [12, 12]  # padded to divide evenly, as torch
+
+
+def test_sampler_reshuffles_per_epoch_and_validates_rank():
+    s = dist.DistributedSampler(10, num_replicas=2, rank=1, seed=0)
+    first = s.indices().tolist()
+    s.set_epoch(1)
+    assert s.indices().tolist() != first and len(set(first)) == 5
+    with pytest.raises(ValueError, match=r"rank 2 is outside \[0, 2\)"):
+        dist.DistributedSampler(10, num_replicas=2, rank=2)
+
+
+def _mpirun():
+    exe = shutil.which("mpirun")
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        exe = None
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("mpirun/mpi4py missing in CI: tasks.sh test installs openmpi-bin and convlab[distributed]")
+        pytest.skip("MPI is not installed")
+    return [exe, "--oversubscribe", "--allow-run-as-root", "-n", "2"]
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env.pop("OMPI_COMM_WORLD_SIZE", None)
+    return env
+
+
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-10), ("float32", 1e-5)])
+def test_two_ranks_match_one_process(tmp_path, dtype, rtol):
+    mpirun = _mpirun()
+    single, ranks = tmp_path / "single.npz", tmp_path / "ranks.npz"
+    subprocess.run([sys.executable, WORKER, "--out", str(single), "--dtype", dtype], check=True, env=_env(), timeout=120)
+    subprocess.run(mpirun + [sys.executable, WORKER, "--out", str(ranks), "--dtype", dtype],
+                   check=True, env=_env(), timeout=180, capture_output=True)
+    a, b = np.load(single), np.load(ranks)
+    assert sorted(a.files) == sorted(b.files) == ["0.bias", "0.weight", "3.bias", "3.weight"]
+    for k in a.files:
+        np.testing.assert_allclose(b[k], a[k], rtol=rtol, atol=rtol * 1e-2, err_msg=k)
+        assert np.abs(a[k]).max() > 0
+
+
+def test_a_dead_rank_stops_the_job_instead_of_hanging(tmp_path):
+    mpirun = _mpirun()
+    start = time.monotonic()
+    proc = subprocess.run(mpirun + [sys.executable, WORKER, "--out", str(tmp_path / "x.npz"), "--die-rank", "1",
+                                    "--timeout", "10"], env=_env(), timeout=120, capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    assert proc.returncode != 0
+    assert elapsed < 60
+    assert not (tmp_path / "x.npz").exists()
