@@ -22,6 +22,7 @@ def main() -> None:
     ap.add_argument("--global-batch", type=int, default=8)
     ap.add_argument("--die-rank", type=int, default=-1)
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--sync-bn", action="store_true", help="add a batch-norm layer synchronised across ranks")
     args = ap.parse_args()
     dtype = np.dtype(args.dtype)
 
@@ -29,7 +30,12 @@ def main() -> None:
         dist.init()
     world, rank = dist.world_size(), dist.rank()
     cl.manual_seed(1234 + rank)  # different local seeds: the broadcast must make weights equal
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)).to(dtype)
+    layers = [nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)]
+    if args.sync_bn:
+        layers.insert(1, nn.BatchNorm2d(4))
+    model = nn.Sequential(*layers).to(dtype)
+    if args.sync_bn:
+        dist.convert_sync_batchnorm(model, timeout=args.timeout)
     dist.broadcast_parameters(model)
     reducer = dist.GradientReducer(model, bucket_bytes=512, timeout=args.timeout)  # small buckets: several
     opt = cl.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)

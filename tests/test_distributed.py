@@ -55,15 +55,20 @@ def _env():
     return env
 
 
-@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-10), ("float32", 1e-5)])
-def test_two_ranks_match_one_process(tmp_path, dtype, rtol):
+@pytest.mark.parametrize("dtype,rtol,extra", [("float64", 1e-10, []), ("float32", 1e-5, []), ("float64", 1e-10, ["--sync-bn"])])
+def test_two_ranks_match_one_process(tmp_path, dtype, rtol, extra):
     mpirun = _mpirun()
     single, ranks = tmp_path / "single.npz", tmp_path / "ranks.npz"
-    subprocess.run([sys.executable, WORKER, "--out", str(single), "--dtype", dtype], check=True, env=_env(), timeout=120)
-    subprocess.run(mpirun + [sys.executable, WORKER, "--out", str(ranks), "--dtype", dtype],
-                   check=True, env=_env(), timeout=180, capture_output=True)
+    cmd = [WORKER, "--dtype", dtype] + extra
+    subprocess.run([sys.executable] + cmd + ["--out", str(single)], check=True, env=_env(), timeout=120)
+    subprocess.run(mpirun + [sys.executable] + cmd + ["--out", str(ranks)], check=True, env=_env(), timeout=180,
+                   capture_output=True)
     a, b = np.load(single), np.load(ranks)
-    assert sorted(a.files) == sorted(b.files) == ["0.bias", "0.weight", "3.bias", "3.weight"]
+    keys = ["0.bias", "0.weight", "3.bias", "3.weight"]
+    if extra:  # the batch-norm layer's parameters and its running statistics match too
+        keys = ["0.bias", "0.weight", "1.bias", "1.num_batches_tracked", "1.running_mean", "1.running_var", "1.weight",
+                "4.bias", "4.weight"]
+    assert sorted(a.files) == sorted(b.files) == keys
     for k in a.files:
         np.testing.assert_allclose(b[k], a[k], rtol=rtol, atol=rtol * 1e-2, err_msg=k)
         assert np.abs(a[k]).max() > 0
