@@ -77,7 +77,10 @@ class AvgPool1d(_AvgPoolNd):
     _fn = "avg_pool1d"
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        def single(v):  # torch stores AvgPool1d's sizes as 1-tuples
+            return v if v is None or isinstance(v, tuple) else (v,)
+
+        super().__init__(single(kernel_size), single(stride), single(padding), ceil_mode, count_include_pad)
 
 
 class AvgPool2d(_AvgPoolNd):
