@@ -207,18 +207,29 @@ def _named_layers(model, layers=None, kinds=("Conv", "ReLU", "Pool", "Linear", "
     return [(n, m) for n, m in named if any(k in type(m).__name__ for k in kinds)]
 
 
+def _record_calls(model, chosen, keep):
+    """Forward hooks on ``chosen`` that call ``keep(label, module, output)`` once per call; a
+    module used several times in one forward (LeNet's shared ``act``) is labelled ``act[1]``, ``act[2]``, ..."""
+    counts = {}
+
+    def hook(module, inp, out, name):
+        counts[name] = counts.get(name, 0) + 1
+        keep(name if counts[name] == 1 else f"{name}[{counts[name]}]", module, out)
+
+    return [m.register_forward_hook(lambda mod, inp, out, name=n: hook(mod, inp, out, name)) for n, m in chosen]
+
+
 def capture_feature_maps(model, x, layers=None) -> OrderedDict:
     """``{layer name: output array}`` for one forward pass, captured with forward hooks.
 
     ``layers`` lists module names (``model.named_modules()``); by default every conv, ReLU,
-    pooling, batch-norm and linear leaf module.
+    pooling, batch-norm and linear leaf module. A module called twice appears twice.
     """
     import convlab
 
-    chosen = _named_layers(model, layers)
     maps = OrderedDict()
-    handles = [m.register_forward_hook(lambda mod, inp, out, name=n: maps.__setitem__(name, out.detach().numpy()))
-               for n, m in chosen]
+    handles = _record_calls(model, _named_layers(model, layers),
+                            lambda label, mod, out: maps.__setitem__(label, out.detach().numpy()))
     try:
         with convlab.no_grad():
             model(_as_batch(x))
@@ -261,15 +272,14 @@ def layer_statistics(model, x, target=None, loss_fn=None, layers=None) -> list[d
     """
     from convlab import functional as F
 
-    chosen = _named_layers(model, layers)
-    outs = OrderedDict()
+    calls = []
 
-    def keep(mod, inp, out, name):
+    def keep(label, module, out):
         if getattr(out, "requires_grad", False):
             out.retain_grad()
-        outs[name] = out
+        calls.append((label, module, out))
 
-    handles = [m.register_forward_hook(lambda mod, inp, out, name=n: keep(mod, inp, out, name)) for n, m in chosen]
+    handles = _record_calls(model, _named_layers(model, layers), keep)
     try:
         logits = model(_as_batch(x))
     finally:
@@ -284,7 +294,7 @@ def layer_statistics(model, x, target=None, loss_fn=None, layers=None) -> list[d
     model.zero_grad()
     loss.backward()
     stats = []
-    for (name, module), out in zip(chosen, outs.values()):
+    for name, module, out in calls:
         a = out.detach().numpy()
         g = out.grad.numpy() if out.grad is not None else None
         row = {"layer": name, "type": type(module).__name__, "shape": tuple(a.shape[1:]),
@@ -338,8 +348,8 @@ def im2col_figure(x=None, weight=None, stride=1, padding=0):
     from convlab import functional as F
 
     plt = _plt()
-    x = np.arange(1.0, 26.0).reshape(1, 1, 5, 5) if x is None else np.asarray(x, dtype=np.float64)
-    weight = np.array([[[[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]]]) if weight is None else np.asarray(weight, np.float64)
+    x = np.random.default_rng(1).integers(0, 10, (1, 1, 5, 5)).astype(np.float64) if x is None else np.asarray(x, np.float64)
+    weight = np.array([[[[1.0, 0, -1], [1, 0, -1], [1, 0, -1]]]]) if weight is None else np.asarray(weight, np.float64)
     kh, kw = weight.shape[-2:]
     cols = im2col_matrix(x, (kh, kw), stride, padding)
     prod = cols @ weight.reshape(weight.shape[0], -1).T
@@ -348,14 +358,20 @@ def im2col_figure(x=None, weight=None, stride=1, padding=0):
     out = prod.reshape(x.shape[0], y.shape[2], y.shape[3], -1).transpose(0, 3, 1, 2)
     err = float(np.abs(out - y).max())
     fig, axes = plt.subplots(1, 4, figsize=(16, 5), gridspec_kw={"width_ratios": [1.2, 1.6, 0.35, 1.2]})
-    panels = [(x[0, 0], "input x (5x5)"), (cols, f"im2col: {cols.shape[0]} patches x {cols.shape[1]} weights"),
-              (weight.reshape(-1, 1), "weights\n(column)"), (out[0, 0], "patches @ weights\n(reshaped = conv2d)")]
-    for ax, (a, title) in zip(axes, panels):
-        im = ax.imshow(a, cmap="viridis" if a is not panels[2][0] else "RdBu_r", aspect="auto" if a is cols else None)
+    panels = [(x[0, 0], f"input x ({x.shape[2]}x{x.shape[3]})", "viridis"),
+              (cols, f"im2col: {cols.shape[0]} patches x {cols.shape[1]} weights", "viridis"),
+              (weight.reshape(-1, 1)[: cols.shape[1]], "weights\n(column)", "RdBu_r"),
+              (out[0, 0], "patches @ weights\n(reshaped = conv2d)", "RdBu_r")]
+    for ax, (a, title, cmap) in zip(axes, panels):
+        sym = float(np.abs(a).max()) or 1.0
+        im = ax.imshow(a, cmap=cmap, aspect="auto", vmin=-sym if cmap == "RdBu_r" else None,
+                       vmax=sym if cmap == "RdBu_r" else None)
         if a.size <= 400:
             for (i, j), v in np.ndenumerate(a):
-                ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=6, color="w")
+                ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=7, color="k")
         ax.set_title(title, fontsize=10)
+        ax.set_xticks(range(a.shape[1]) if a.shape[1] > 1 else [])
+        ax.set_yticks(range(a.shape[0]))
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     axes[1].set(xlabel="kernel entry (c, i, j)", ylabel="output position")
     fig.suptitle(f"convolution as one matrix product (seed 001); max |im2col - conv2d| = {err:.1e}")
@@ -364,25 +380,43 @@ def im2col_figure(x=None, weight=None, stride=1, padding=0):
 
 
 # ------------------------------------------------------------------ receptive field
-def receptive_field(model_or_layers, input_shape, out_pos=None, channel: int = 0) -> np.ndarray:
-    """``|d y[channel, out_pos] / d x|`` summed over input channels, shape ``input_shape[-2:]``.
+def receptive_field(model, x, layer: str | None = None, out_pos=None, channel: int = 0) -> np.ndarray:
+    """``|d y[channel, out_pos] / d x|`` summed over input channels: the input pixels that reach
+    one output pixel, shape ``x``'s ``(H, W)``.
 
-    ``model_or_layers``: a module or a list of callables applied in turn; ``input_shape``:
-    ``(N, C, H, W)``. The input is random (a zero input would hide paths through ReLUs).
+    ``model``: a module or a list of callables applied in turn; ``x``: an input array
+    ``(1, C, H, W)`` (its float dtype is kept; match the model's) or just its shape (then a random
+    float64 input: a zero input would hide the paths through ReLUs). ``layer`` names a module
+    whose output is used instead of the model's (caught with a forward hook); ``out_pos``
+    defaults to the centre of that output.
     """
     import convlab
 
-    x = convlab.tensor(np.random.default_rng(0).normal(size=input_shape), requires_grad=True)
-    y = x
-    for layer in (model_or_layers if isinstance(model_or_layers, (list, tuple)) else [model_or_layers]):
-        y = layer(y)
+    if isinstance(x, tuple):
+        x = np.random.default_rng(0).normal(size=x)  # float64, like ``.double()`` layers
+    x = np.asarray(x)
+    xt = convlab.tensor(x if x.dtype.kind == "f" else x.astype(np.float32), requires_grad=True)
+    layers = model if isinstance(model, (list, tuple)) else [model]
+    caught, handles = [], []
+    if layer is not None:
+        chosen = _named_layers(model, [layer])
+        handles = _record_calls(model, chosen, lambda label, mod, out: caught.append(out))
+    try:
+        y = xt
+        for f in layers:
+            y = f(y)
+    finally:
+        for h in handles:
+            h.remove()
+    if layer is not None:
+        y = caught[0]
     if y.ndim != 4:
         raise ValueError(f"receptive_field: the output must be (N, C, H, W), got {y.shape}")
     i, j = out_pos if out_pos is not None else (y.shape[2] // 2, y.shape[3] // 2)
-    seed = np.zeros(y.shape)
+    seed = np.zeros(y.shape, dtype=y.dtype)
     seed[0, channel, i, j] = 1.0
-    y.backward(seed.astype(y.dtype))
-    return np.abs(x.grad.numpy()[0]).sum(axis=0)
+    y.backward(seed)
+    return np.abs(xt.grad.numpy()[0]).sum(axis=0)
 
 
 def receptive_field_panels(image, fields, boxes, titles, suptitle=None):
