@@ -27,6 +27,7 @@ CONV = [  # (layer name, args, kwargs, input shape)
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("name,args,kw,shape", CONV, ids=lambda v: str(v))
 def test_conv_layers_match_torch(name, args, kw, shape, check_layer):
     torch = require_torch()

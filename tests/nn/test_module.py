@@ -136,6 +136,16 @@ def test_sequential_modulelist_moduledict_names():
         seq[3]
 
 
+def test_modulelist_repr_compresses_repeats_like_torch():
+    torch = require_torch()
+
+    def build(lib):
+        return lib.ModuleList([lib.Linear(2, 2) for _ in range(3)] + [lib.ReLU(), lib.Sequential(lib.ReLU(), lib.ReLU())])
+
+    assert repr(build(nn)) == repr(build(torch.nn))
+    assert repr(nn.ModuleList()) == repr(torch.nn.ModuleList())
+
+
 def test_traversal_shared_parameters_and_apply():
     shared = nn.Linear(2, 2)
     net = nn.Sequential(shared, nn.ReLU(), shared)
