@@ -84,6 +84,14 @@ def test_tiles_under_a_small_budget_give_identical_results():
         np.testing.assert_array_equal(tiled, one)
         np.testing.assert_array_equal(filters.filter_image(img, kernel, tile_bytes=1),
                                       filters.filter_image(img, kernel))
+    from convlab.ops.conv import set_memory_budget
+
+    whole = filters.filter_image(img, "sharpen")
+    old = set_memory_budget(5000)  # the default tile budget is the convolution engine's
+    try:
+        np.testing.assert_array_equal(filters.filter_image(img, "sharpen"), whole)
+    finally:
+        set_memory_budget(old)
 
 
 def test_get_kernel_parsing_and_errors():

@@ -42,9 +42,6 @@ __all__ = [
     "prewitt_x", "prewitt_y", "scharr_x", "scharr_y", "sharpen", "smooth", "sobel_x", "sobel_y",
 ]
 
-DEFAULT_TILE_BYTES = 64 * 2**20  # working memory for one tile's unfolded patches (im2col)
-
-
 def _k(rows) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
@@ -263,7 +260,7 @@ def _correlate_valid(planes: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 
 def filter_image(image, kernel, mode: str = "same", boundary: str = "zero", clip=True,
-                 tile_bytes: int = DEFAULT_TILE_BYTES) -> np.ndarray:
+                 tile_bytes: int | None = None) -> np.ndarray:
     """Convolve a grayscale ``(H, W)`` or colour ``(H, W, C)`` image with a 2-D kernel.
 
     True convolution (the kernel is flipped, see the module docstring), computed with
@@ -283,8 +280,9 @@ def filter_image(image, kernel, mode: str = "same", boundary: str = "zero", clip
             ``[0, 255]``; a float image comes back float, clipped to ``[0, 1]``.
             ``False``: the raw float64 response (negative edges kept). A pair ``(lo, hi)``:
             float64 clipped to that range.
-        tile_bytes: working-memory budget; larger images are filtered in horizontal strips
-            (with a halo of ``kh - 1`` rows) whose results are identical to one pass.
+        tile_bytes: working-memory budget for the unfolded patches (default: the convolution
+            engine's, ``convlab.ops.conv.get_memory_budget()``); larger images are filtered in
+            horizontal strips (with a halo of ``kh - 1`` rows) whose results equal one pass.
 
     Shape:
         ``(H, W)`` or ``(H, W, C)`` in; the same rank out, spatial size set by ``mode``.
@@ -315,13 +313,17 @@ def filter_image(image, kernel, mode: str = "same", boundary: str = "zero", clip
     return _finish(out, img.dtype, clip)
 
 
-def _filter_tiled(planes: np.ndarray, weight: np.ndarray, tile_bytes: int) -> np.ndarray:
+def _filter_tiled(planes: np.ndarray, weight: np.ndarray, tile_bytes: int | None) -> np.ndarray:
     """'valid' correlation of padded planes in horizontal strips under ``tile_bytes``.
 
     One output row costs about ``channels * out_w * kh * kw`` float64s of unfolded patches;
     a strip of ``rows`` output rows reads ``rows + kh - 1`` input rows, so every output pixel
     sees exactly the pixels it sees in a single pass.
     """
+    if tile_bytes is None:
+        from .ops.conv import get_memory_budget
+
+        tile_bytes = get_memory_budget()
     kh, kw = weight.shape
     n, hp, wp = planes.shape
     oh, ow = hp - kh + 1, wp - kw + 1
