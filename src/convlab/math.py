@@ -35,6 +35,9 @@ def _operand(x, like: Tensor | None = None) -> Tensor:
 
         return tensor(x)
     if hasattr(x, "shape") and hasattr(x, "dtype"):
+        from .tensor import _check_dtype
+
+        _check_dtype(np.dtype(x.dtype), "operand")
         return _raw(x)
     raise TypeError(f"expected a Tensor, array or number, got {type(x).__name__}")
 
@@ -99,39 +102,39 @@ def minimum(a, b):
 
 
 def neg(a):
-    return E.Neg.apply(a)
+    return E.Neg.apply(_operand(a))
 
 
 def exp(a):
-    return E.Exp.apply(a)
+    return E.Exp.apply(_operand(a))
 
 
 def log(a):
-    return E.Log.apply(a)
+    return E.Log.apply(_operand(a))
 
 
 def sqrt(a):
-    return E.Sqrt.apply(a)
+    return E.Sqrt.apply(_operand(a))
 
 
 def abs(a):  # noqa: A001 - torch's name
-    return E.Abs.apply(a)
+    return E.Abs.apply(_operand(a))
 
 
 def tanh(a):
-    return E.Tanh.apply(a)
+    return E.Tanh.apply(_operand(a))
 
 
 def sigmoid(a):
-    return E.Sigmoid.apply(a)
+    return E.Sigmoid.apply(_operand(a))
 
 
 def relu(a):
-    return E.ReLU.apply(a)
+    return E.ReLU.apply(_operand(a))
 
 
 def leaky_relu(a, negative_slope=0.01):
-    return E.LeakyReLU.apply(a, negative_slope=negative_slope)
+    return E.LeakyReLU.apply(_operand(a), negative_slope=negative_slope)
 
 
 def clamp(a, min=None, max=None):  # noqa: A002 - torch's names
@@ -236,8 +239,18 @@ def permute(a, *dims):
     return V.Permute.apply(a, dims=_shape_args(dims))
 
 
+def _dim(dim, ndim, where, new_axis=False):
+    """``dim`` in ``[-n, n)`` (torch's rule; ``n = ndim + 1`` for a new axis), as a non-negative axis."""
+    n = builtins.max(ndim + new_axis, 1)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not -n <= dim < n:
+        raise IndexError(f"{where}: dim {dim!r} is out of range for a tensor with {ndim} dimensions "
+                         f"(expected an int in [{-n}, {n - 1}])")
+    return int(dim) % n
+
+
 def transpose(a, dim0, dim1):
     dims = list(range(a.ndim))
+    dim0, dim1 = _dim(dim0, a.ndim, "transpose"), _dim(dim1, a.ndim, "transpose")
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return V.Permute.apply(a, dims=tuple(dims))
 
@@ -255,14 +268,14 @@ def flatten(a, start_dim=0, end_dim=-1):
 def squeeze(a, dim=None):
     if dim is None:
         return V.Reshape.apply(a, shape=tuple(s for s in a.shape if s != 1))
-    d = dim % builtins.max(a.ndim, 1)
+    d = _dim(dim, a.ndim, "squeeze")
     if a.ndim and a.shape[d] != 1:
         return a
     return V.Reshape.apply(a, shape=a.shape[:d] + a.shape[d + 1 :])
 
 
 def unsqueeze(a, dim):
-    d = dim % (a.ndim + 1)
+    d = _dim(dim, a.ndim, "unsqueeze", new_axis=True)
     return V.Reshape.apply(a, shape=a.shape[:d] + (1,) + a.shape[d:])
 
 
@@ -314,6 +327,8 @@ def split(a, split_size_or_sections, dim=0):
 
 
 def chunk(a, chunks, dim=0):
+    if not isinstance(chunks, (int, np.integer)) or isinstance(chunks, bool) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
     n = a.shape[dim]
     return split(a, -(-n // chunks), dim)
 

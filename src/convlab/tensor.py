@@ -98,14 +98,21 @@ def _check_dtype(dtype: np.dtype, where: str) -> np.dtype:
     return dtype
 
 
+def _parse_dtype(dtype, where: str) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: dtype {dtype!r} is not a data type") from None
+    return _check_dtype(dt, where)
+
+
 def _as_array(data, dtype, where: str):
     """Convert user data to an owned array: python floats become float32 like torch."""
     if isinstance(data, Tensor):
         data = data.data
     xp = backend.array_module(data)
     if dtype is not None:
-        dtype = np.dtype(dtype)
-        _check_dtype(dtype, where)
+        dtype = _parse_dtype(dtype, where)
     if hasattr(data, "dtype") and hasattr(data, "shape"):  # an ndarray-like
         src = np.dtype(data.dtype)
         _check_dtype(src, where)
@@ -323,7 +330,7 @@ class Tensor:
     def astype(self, dtype) -> Tensor:
         from .ops.elementwise import Cast
 
-        return Cast.apply(self, dtype=np.dtype(dtype))
+        return Cast.apply(self, dtype=_parse_dtype(dtype, "astype"))
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -505,6 +512,8 @@ def rand(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
 
 
 def randint(low, high, size, dtype=np.int64, device=None) -> Tensor:
+    if not low < high:
+        raise ValueError(f"randint: low must be smaller than high, got low={low!r}, high={high!r}")
     return _new(tuple(size), dtype, False, device,
                 lambda xp, s, d: _host_random(xp, _generator.integers(low, high, s).astype(d)))
 
@@ -521,6 +530,8 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     """Like ``torch.arange``: integers give int64, any float argument gives float32."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise ValueError(f"arange: step must be non-zero, got {step!r}")
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, end, step))
         dtype = _DEFAULT_DTYPE if is_float else np.int64

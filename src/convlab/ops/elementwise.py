@@ -196,7 +196,7 @@ class ReLU(Function):
     def forward(ctx, a):
         mask = a > 0
         ctx.save_for_backward(mask)
-        return a * mask
+        return backend.array_module(a).maximum(a, 0)  # not a * mask: -inf * 0 would be NaN
 
     @staticmethod
     def backward(ctx, g):

@@ -3,6 +3,8 @@ split, indexing and padding. Each backward is the adjoint data movement."""
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import backend
@@ -14,7 +16,13 @@ class Reshape(Function):
     def forward(ctx, a, shape):
         ctx.shape = a.shape
         try:
-            return a.reshape(shape)
+            dims = tuple(operator.index(v) for v in shape)
+        except TypeError:
+            raise TypeError(f"reshape: shape must be a sequence of ints, got {tuple(shape)!r}") from None
+        if any(v < -1 for v in dims) or sum(v == -1 for v in dims) > 1:
+            raise ValueError(f"reshape: invalid shape {dims}: sizes must be non-negative, with at most one -1")
+        try:
+            return a.reshape(dims)
         except ValueError:
             raise ValueError(
                 f"reshape: cannot reshape a tensor of shape {tuple(a.shape)} ({a.size} elements) "
@@ -70,6 +78,8 @@ class Cat(Function):
             raise ValueError("cat: expected a non-empty sequence of tensors")
         xp = backend.array_module(*arrays)
         nd = arrays[0].ndim
+        if not -max(nd, 1) <= dim < max(nd, 1):
+            raise IndexError(f"cat: dim {dim} is out of range for tensors with {nd} dimensions")
         d = dim % max(nd, 1)
         for i, a in enumerate(arrays):
             if a.ndim != nd or any(a.shape[k] != arrays[0].shape[k] for k in range(nd) if k != d):
@@ -135,6 +145,10 @@ class Pad(Function):
         ctx.shape, ctx.widths, ctx.mode = a.shape, widths, mode
         if mode == "constant":
             if any(lo < 0 or hi < 0 for lo, hi in widths):  # negative pads crop, as torch
+                for (lo, hi), size in zip(widths, a.shape):
+                    if size + lo + hi < 0:
+                        raise ValueError(f"pad: negative padding {pad} crops more than the size {size} of an axis "
+                                         f"of shape {tuple(a.shape)}")
                 ctx.pad_in = widths
                 a = a[tuple(slice(max(-lo, 0), s - max(-hi, 0)) for (lo, hi), s in zip(widths, a.shape))]
                 widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
