@@ -6,7 +6,7 @@
 ['0.weight', '0.bias', '1.weight']
 """
 
-from . import init
+from . import functional, init, utils
 from .activation import Hardsigmoid, Hardswish, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Tanh
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
@@ -33,5 +33,5 @@ __all__ = [
     "Hardsigmoid", "Hardswish", "Identity", "IncompatibleKeys", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
     "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss",
     "Parameter", "ReLU", "ReLU6", "RemovableHandle", "Sequential", "SiLU", "Sigmoid", "Softmax", "Tanh",
-    "Unflatten", "init",
+    "Unflatten", "functional", "init", "utils",
 ]

@@ -1,0 +1,46 @@
+"""Gradient clipping: ``clip_grad_norm_`` and ``clip_grad_value_`` (``torch.nn.utils``)."""
+
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..tensor import Tensor, tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+
+
+def _with_grads(parameters) -> list:
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    return [p for p in params if p.grad is not None]
+
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+    """Scale all gradients together so that their joint norm is at most ``max_norm``.
+
+    The norm is taken over all gradients as if concatenated into one vector; if it exceeds
+    ``max_norm`` every gradient is multiplied by ``max_norm / (norm + 1e-6)``. Returns the
+    total norm before clipping (a 0-d tensor). ``norm_type`` may be ``inf``.
+    """
+    grads = [p.grad.data for p in _with_grads(parameters)]
+    if not grads:
+        return tensor(0.0)
+    xp = backend.array_module(grads[0])
+    if norm_type == math.inf:
+        total = max(float(xp.abs(g).max()) for g in grads)
+    else:
+        total = float(sum(float((xp.abs(g) ** norm_type).sum()) for g in grads) ** (1.0 / norm_type))
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients is non-finite, so it cannot be clipped")
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for g in grads:
+            g *= coef
+    return tensor(total, dtype=grads[0].dtype)
+
+
+def clip_grad_value_(parameters, clip_value: float) -> None:
+    """Clamp every gradient element into ``[-clip_value, clip_value]``, in place."""
+    for p in _with_grads(parameters):
+        xp = backend.array_module(p.grad.data)
+        xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
