@@ -7,13 +7,8 @@ that the graph still needs.
 
 from __future__ import annotations
 
+from .. import functional as F
 from .module import Module
-
-
-def _F():
-    from .. import functional
-
-    return functional
 
 
 class _Inplace(Module):
@@ -29,35 +24,35 @@ class ReLU(_Inplace):
     """``max(x, 0)`` element-wise. Shape: any -> same."""
 
     def forward(self, input):
-        return _F().relu(input)
+        return F.relu(input)
 
 
 class ReLU6(_Inplace):
     """``min(max(x, 0), 6)`` element-wise."""
 
     def forward(self, input):
-        return _F().relu6(input)
+        return F.relu6(input)
 
 
 class SiLU(_Inplace):
     """SiLU / swish, ``x * sigmoid(x)`` (EfficientNet's activation)."""
 
     def forward(self, input):
-        return _F().silu(input)
+        return F.silu(input)
 
 
 class Hardswish(_Inplace):
     """``x * relu6(x + 3) / 6``."""
 
     def forward(self, input):
-        return _F().hardswish(input)
+        return F.hardswish(input)
 
 
 class Hardsigmoid(_Inplace):
     """``relu6(x + 3) / 6``."""
 
     def forward(self, input):
-        return _F().hardsigmoid(input)
+        return F.hardsigmoid(input)
 
 
 class LeakyReLU(Module):
@@ -68,7 +63,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
-        return _F().leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -78,12 +73,12 @@ class Sigmoid(Module):
     """``1 / (1 + exp(-x))``, computed stably for large |x|."""
 
     def forward(self, input):
-        return _F().sigmoid(input)
+        return F.sigmoid(input)
 
 
 class Tanh(Module):
     def forward(self, input):
-        return _F().tanh(input)
+        return F.tanh(input)
 
 
 class Softmax(Module):
@@ -102,7 +97,7 @@ class Softmax(Module):
         return 0 if input.ndim in (0, 1, 3) else 1
 
     def forward(self, input):
-        return _F().softmax(input, self._dim(input))
+        return F.softmax(input, self._dim(input))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -112,4 +107,4 @@ class LogSoftmax(Softmax):
     """``log(softmax(x))`` along ``dim``, computed as ``x - logsumexp(x)``."""
 
     def forward(self, input):
-        return _F().log_softmax(input, self._dim(input))
+        return F.log_softmax(input, self._dim(input))

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import math
 
+from .. import functional as F
+from ..shapes import ntuple
 from ..tensor import zeros
 from . import init
 from .module import Module
 from .parameter import Parameter
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _tuple(value, n: int, name: str, where: str, minimum: int = 1) -> tuple:
-    from ..shapes import ntuple
-
-    return ntuple(value, n, name, where, minimum)
 
 
 class _ConvNd(Module):
@@ -51,13 +47,13 @@ class _ConvNd(Module):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be 'same', 'valid', an int or a tuple, got {padding!r}")
         else:
-            padding = _tuple(padding, nd, "padding", name, minimum=0)
+            padding = ntuple(padding, nd, "padding", name, minimum=0)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _tuple(kernel_size, nd, "kernel_size", name)
-        self.stride = _tuple(stride, nd, "stride", name)
-        self.dilation = _tuple(dilation, nd, "dilation", name)
+        self.kernel_size = ntuple(kernel_size, nd, "kernel_size", name)
+        self.stride = ntuple(stride, nd, "stride", name)
+        self.dilation = ntuple(dilation, nd, "dilation", name)
         self.padding, self.padding_mode = padding, padding_mode
-        self.output_padding = _tuple(output_padding, nd, "output_padding", name, minimum=0)
+        self.output_padding = ntuple(output_padding, nd, "output_padding", name, minimum=0)
         self.transposed = self._transposed
         if self._transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
@@ -105,8 +101,6 @@ class _Conv(_ConvNd):
                          padding_mode, device=device, dtype=dtype)
 
     def forward(self, input):
-        from .. import functional as F
-
         # non-zero padding modes pad here (with gradients), then convolve with padding 0, as torch
         x, padding = F.conv_pad(input, self.padding, self.padding_mode, self.kernel_size, self.stride, self.dilation)
         return getattr(F, self._fn)(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
@@ -187,8 +181,6 @@ class _ConvTranspose(_ConvNd):
         return tuple(out)
 
     def forward(self, input, output_size=None):
-        from .. import functional as F
-
         return getattr(F, self._fn)(input, self.weight, self.bias, self.stride, self.padding,
                                     self._output_padding(input, output_size), self.groups, self.dilation)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import functional as F
 from .module import Module
 
 
@@ -24,8 +25,6 @@ class Dropout(_DropoutNd):
     """
 
     def forward(self, input):
-        from .. import functional as F
-
         return F.dropout(input, self.p, self.training)
 
 
@@ -34,6 +33,4 @@ class Dropout2d(_DropoutNd):
     pixels are strongly correlated, so per-element dropout would barely regularise conv maps."""
 
     def forward(self, input):
-        from .. import functional as F
-
         return F.dropout2d(input, self.p, self.training)

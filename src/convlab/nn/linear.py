@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .. import functional as F
 from ..tensor import zeros
 from . import init
 from .module import Module
@@ -53,8 +54,6 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        from .. import functional as F
-
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -5,13 +5,8 @@ calls ``convlab.functional``. ``reduction`` is ``'mean'`` (default), ``'sum'`` o
 
 from __future__ import annotations
 
+from .. import functional as F
 from .module import Module
-
-
-def _F():
-    from .. import functional
-
-    return functional
 
 
 class _Loss(Module):
@@ -49,7 +44,7 @@ class CrossEntropyLoss(_WeightedLoss):
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
-        return _F().cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
 
 
 class NLLLoss(_WeightedLoss):
@@ -61,7 +56,7 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return _F().nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -81,7 +76,7 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
-        return _F().binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
 
 
 class BCELoss(_WeightedLoss):
@@ -89,18 +84,18 @@ class BCELoss(_WeightedLoss):
     Prefer :class:`BCEWithLogitsLoss`, which is stable for saturated sigmoids."""
 
     def forward(self, input, target):
-        return _F().binary_cross_entropy(input, target, self.weight, self.reduction)
+        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
 class MSELoss(_Loss):
     """Mean squared error ``(x - y)^2``."""
 
     def forward(self, input, target):
-        return _F().mse_loss(input, target, self.reduction)
+        return F.mse_loss(input, target, self.reduction)
 
 
 class L1Loss(_Loss):
     """Mean absolute error ``|x - y|``."""
 
     def forward(self, input, target):
-        return _F().l1_loss(input, target, self.reduction)
+        return F.l1_loss(input, target, self.reduction)

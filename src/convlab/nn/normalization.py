@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import functional as F
 from ..tensor import ones, tensor, zeros
 from . import init
 from .module import Module
@@ -88,8 +89,6 @@ class _BatchNorm(Module):
             )
 
     def forward(self, input):
-        from .. import functional as F
-
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
@@ -142,8 +141,6 @@ class GroupNorm(Module):
             self.to(device)
 
     def forward(self, input):
-        from .. import functional as F
-
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -167,8 +164,6 @@ class LayerNorm(Module):
             self.to(device)
 
     def forward(self, input):
-        from .. import functional as F
-
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

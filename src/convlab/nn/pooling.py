@@ -6,13 +6,8 @@ Thin wrappers over ``convlab.functional``; see ``convlab/ops/pool.py`` for the a
 
 from __future__ import annotations
 
+from .. import functional as F
 from .module import Module
-
-
-def _F():
-    from .. import functional
-
-    return functional
 
 
 class _MaxPoolNd(Module):
@@ -26,7 +21,7 @@ class _MaxPoolNd(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input):
-        return getattr(_F(), self._fn)(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return getattr(F, self._fn)(input, self.kernel_size, self.stride, self.padding, self.dilation,
                                        ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
@@ -64,7 +59,7 @@ class _AvgPoolNd(Module):
 
     def forward(self, input):
         kw = {"divisor_override": self.divisor_override} if self.divisor_override is not None else {}
-        return getattr(_F(), self._fn)(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        return getattr(F, self._fn)(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                                        self.count_include_pad, **kw)
 
     def extra_repr(self) -> str:
@@ -101,7 +96,7 @@ class _AdaptiveNd(Module):
         self.output_size = output_size
 
     def forward(self, input):
-        return getattr(_F(), self._fn)(input, self.output_size)
+        return getattr(F, self._fn)(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -129,4 +124,4 @@ class AdaptiveMaxPool2d(_AdaptiveNd):
         self.return_indices = return_indices
 
     def forward(self, input):
-        return _F().adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
