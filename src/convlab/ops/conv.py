@@ -20,158 +20,110 @@ The gradient algebra, for ``y = W @ col(x) + b``::
 
 ``col2im(W^T @ grad_y)`` is exactly the transposed convolution ("full convolution with the
 flipped kernel" of seed 003), so :class:`ConvTransposeNd` is that same code path run forwards,
-and its backward is an ordinary convolution.
+and its backward is an ordinary convolution. With stride 1 the input gradient is computed
+literally as seed 003 writes it: a convolution of the padded ``grad_y`` with the kernel flipped
+180 degrees (and its in/out channel axes swapped), which reuses the fast forward path and
+avoids the scattered adds of col2im.
 
-Memory: the column matrix holds ``prod(kernel)`` copies of the input. When it would exceed the
-budget (:func:`set_memory_budget`, default 1 GiB) the batch is processed in chunks; each
-output element is then the same sum in the same order, so the results match.
+Depthwise convolutions (one input and one output channel per group) have no GEMM worth the
+name, so ``ops/conv_depthwise.py`` computes them as ``prod(kernel)`` multiply-adds of shifted
+slices instead.
+
+Memory and speed: the column matrix holds ``prod(kernel)`` copies of the input, so the batch is
+processed a few samples at a time, sized to stay in the CPU cache between the copy that builds
+the columns and the GEMM that reads them (and never above the memory budget,
+:func:`set_memory_budget`, default 1 GiB). The columns are rebuilt in the backward pass
+rather than kept. Chunking only splits the batch: every output element is the same sum.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 
 from .. import backend
+from ..shapes import ConvGeometry
 from ..tensor import Function
-
-_budget = {"bytes": 1 << 30}
-
-
-def set_memory_budget(nbytes: int) -> int:
-    """Set the largest im2col buffer (bytes) before the batch is chunked; returns the old one."""
-    nbytes = int(nbytes)
-    if nbytes < 1:
-        raise ValueError(f"set_memory_budget: budget must be a positive number of bytes, got {nbytes}")
-    old, _budget["bytes"] = _budget["bytes"], nbytes
-    return old
+from .conv_columns import batch_chunks, channel_rows, col2im, get_memory_budget, im2col, set_memory_budget, swap01
+from .conv_depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad, is_depthwise
 
 
-def get_memory_budget() -> int:
-    """The largest im2col buffer (bytes) before the batch is chunked."""
-    return _budget["bytes"]
-
-
-# --------------------------------------------------------------------------- im2col / col2im
-def _offsets(geom):
-    return itertools.product(*(range(k) for k in geom.kernel))
-
-
-def _window(geom, k):
-    """Slices of the padded input read by kernel offset ``k``: ``k*d + s*o`` for every output o."""
-    return tuple(slice(kd * d, kd * d + s * (o - 1) + 1, s)
-                 for kd, d, s, o in zip(k, geom.dilation, geom.stride, geom.out_size))
-
-
-def _interior(geom):
-    return tuple(slice(lo, lo + w) for (lo, _), w in zip(geom.pads, geom.in_size))
-
-
-def _swap01(nd):
-    return (1, 0) + tuple(range(2, nd + 2))
-
-
-def im2col(x, geom):
-    """``(N, C, *in)`` -> columns ``(C, *kernel, N, *out)`` with
-    ``col[c, k, n, o] = padded_x[n, c, o * stride + k * dilation]``."""
-    xp = backend.array_module(x)
-    n, c = x.shape[:2]
-    perm = _swap01(geom.nd)
-    if any(lo or hi for lo, hi in geom.pads):
-        src = xp.zeros((c, n) + geom.padded, dtype=x.dtype)
-        src[(slice(None), slice(None)) + _interior(geom)] = x.transpose(perm)
-    else:
-        src = x.transpose(perm)
-    col = xp.empty((c,) + geom.kernel + (n,) + geom.out_size, dtype=x.dtype)
-    for k in _offsets(geom):
-        col[(slice(None),) + k] = src[(slice(None), slice(None)) + _window(geom, k)]
-    return col
-
-
-def col2im(col, geom):
-    """Adjoint of :func:`im2col`: columns ``(C, *kernel, N, *out)`` -> ``(N, C, *in)``, adding
-    every entry back onto the input pixel it was read from (padding is dropped)."""
-    xp = backend.array_module(col)
-    c, n = col.shape[0], col.shape[1 + geom.nd]
-    dst = xp.zeros((c, n) + geom.padded, dtype=col.dtype)
-    for k in _offsets(geom):
-        dst[(slice(None), slice(None)) + _window(geom, k)] += col[(slice(None),) + k]
-    return xp.ascontiguousarray(dst[(slice(None), slice(None)) + _interior(geom)].transpose(_swap01(geom.nd)))
-
-
-# --------------------------------------------------------------------------- GEMM helpers
-def _rows(a, groups):
-    """``(N, C, *sp)`` -> ``(groups, C/groups, N * prod(sp))`` (channels first, one copy)."""
-    n, c = a.shape[:2]
-    return a.transpose(_swap01(a.ndim - 2)).reshape(groups, c // groups, n * math.prod(a.shape[2:]))
-
-
-def _chunk(n, per_sample_bytes):
-    return max(1, min(n, _budget["bytes"] // max(per_sample_bytes, 1)))
-
-
-def _col_bytes(c, geom, itemsize):
-    return c * math.prod(geom.kernel) * math.prod(geom.out_size) * itemsize
-
-
-def conv_forward(x, w, geom, bias=None, keep_col=False):
-    """``y = conv(x, w) + bias``; returns ``(y, col)`` where ``col`` (the grouped column
-    matrix) is kept only when ``keep_col`` and the batch fitted in one chunk."""
+def conv_forward(x, w, geom, bias=None):
+    """``y = conv(x, w) + bias`` for ``x`` ``(N, C, *in)`` and ``w`` ``(O, C/groups, *K)``."""
+    if is_depthwise(w.shape, geom):
+        return depthwise_forward(x, w, geom, bias)
     xp = backend.array_module(x, w)
     n, c = x.shape[:2]
     o, g = w.shape[0], geom.groups
     wm = w.reshape(g, o // g, -1)
     y = xp.empty((n, o) + geom.out_size, dtype=x.dtype)
-    perm = _swap01(geom.nd)
-    step = _chunk(n, _col_bytes(c, geom, x.dtype.itemsize))
+    perm = swap01(geom.nd)
     b = None if bias is None else bias.reshape((o, 1) + (1,) * geom.nd)
-    kept = None
-    for s in range(0, n, step):
-        xs = x[s:s + step]
+    for sl in batch_chunks(n, c, geom, x.dtype.itemsize):
+        xs = x[sl]
         col = im2col(xs, geom).reshape(g, wm.shape[2], -1)
         ys = xp.matmul(wm, col).reshape((o, xs.shape[0]) + geom.out_size)
         if b is None:
-            y[s:s + step] = ys.transpose(perm)
+            y[sl] = ys.transpose(perm)
         else:  # the bias add rides on the copy back to (N, O, *out)
-            xp.add(ys, b, out=y[s:s + step].transpose(perm))
-        if keep_col and step >= n:
-            kept = col
-    return y, kept
+            xp.add(ys, b, out=y[sl].transpose(perm))
+    return y
 
 
-def conv_input_grad(gy, w, geom, channels):
-    """``grad_x = col2im(W^T @ grad_y)`` for input channels ``channels``: also the transposed
-    convolution of ``gy`` with ``w``."""
+def conv_input_grad(gy, w, geom):
+    """``grad_x`` of ``y = conv(x, w)``: the transposed convolution of ``grad_y`` with ``w``."""
+    if is_depthwise(w.shape, geom):
+        return depthwise_input_grad(gy, w, geom)
+    flipped = _flipped_geometry(geom)
+    if flipped is not None:  # stride 1: correlate the padded grad_y with the flipped kernel
+        g = geom.groups
+        o, cg = w.shape[:2]
+        wf = w.reshape((g, o // g, cg) + geom.kernel).swapaxes(1, 2).reshape((g * cg, o // g) + geom.kernel)
+        wf = wf[(slice(None), slice(None)) + (slice(None, None, -1),) * geom.nd]
+        return conv_forward(gy, backend.array_module(w).ascontiguousarray(wf), flipped)
     xp = backend.array_module(gy, w)
-    n = gy.shape[0]
+    n, c = gy.shape[0], w.shape[1] * geom.groups
     o, g = w.shape[0], geom.groups
     wt = w.reshape(g, o // g, -1).transpose(0, 2, 1)
-    gx = xp.empty((n, channels) + geom.in_size, dtype=gy.dtype)
-    step = _chunk(n, _col_bytes(channels, geom, gy.dtype.itemsize))
-    for s in range(0, n, step):
-        gys = gy[s:s + step]
-        gcol = xp.matmul(wt, _rows(gys, g))
-        gx[s:s + step] = col2im(gcol.reshape((channels,) + geom.kernel + (gys.shape[0],) + geom.out_size), geom)
+    gx = xp.empty((n, c) + geom.in_size, dtype=gy.dtype)
+    for sl in batch_chunks(n, c, geom, gy.dtype.itemsize):
+        rows = channel_rows(gy[sl], g)
+        gcol = xp.matmul(wt, rows).reshape((c,) + geom.kernel + (gy[sl].shape[0],) + geom.out_size)
+        gx[sl] = col2im(gcol, geom)
     return gx
 
 
-def conv_weight_grad(x, gy, geom, w_shape, col=None):
-    """``grad_W = grad_y @ col(x)^T`` summed over the batch (in chunks when needed)."""
-    xp = backend.array_module(gy)
-    g = geom.groups
-    if col is not None:
-        return xp.matmul(_rows(gy, g), col.transpose(0, 2, 1)).reshape(w_shape)
+def _flipped_geometry(geom):
+    """For stride 1, the geometry of ``grad_x = conv(pad(grad_y), flipped w)``, else None.
+
+    An output pixel ``o`` reads input ``o + k*d - lo``; so input ``i`` receives from outputs
+    ``i + lo - k*d``: a correlation with the flipped kernel after padding ``grad_y`` by
+    ``d(K-1) - lo`` before and ``d(K-1) - hi`` after.
+    """
+    if any(s != 1 for s in geom.stride):
+        return None
+    pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi) for k, d, (lo, hi) in zip(geom.kernel, geom.dilation, geom.pads))
+    if any(a < 0 or b < 0 for a, b in pads):  # padding wider than the kernel: use col2im
+        return None
+    return ConvGeometry(geom.kernel, geom.stride, geom.dilation, pads, geom.groups, geom.out_size, geom.in_size)
+
+
+def conv_weight_grad(x, gy, geom, w_shape):
+    """``grad_W = grad_y @ col(x)^T``, summed over the batch chunk by chunk."""
+    if is_depthwise(w_shape, geom):
+        return depthwise_weight_grad(x, gy, geom)
+    xp = backend.array_module(x, gy)
     n, c = x.shape[:2]
-    step = _chunk(n, _col_bytes(c, geom, x.dtype.itemsize))
+    g = geom.groups
     gw = None
-    for s in range(0, n, step):
-        cols = im2col(x[s:s + step], geom).reshape(g, c // g * math.prod(geom.kernel), -1)
-        part = xp.matmul(_rows(gy[s:s + step], g), cols.transpose(0, 2, 1))
+    for sl in batch_chunks(n, c, geom, x.dtype.itemsize):
+        col = im2col(x[sl], geom).reshape(g, c // g * math.prod(geom.kernel), -1)
+        part = xp.matmul(channel_rows(gy[sl], g), col.transpose(0, 2, 1))
         gw = part if gw is None else gw + part
     return gw.reshape(w_shape)
 
 
 def _bias_grad(gy):
+    """Every output pixel adds the bias once: sum over batch and pixels."""
     return gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
 
 
@@ -184,21 +136,17 @@ class ConvNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b=None, geom=None):
-        keep = ctx.needs_input_grad[1]
-        y, col = conv_forward(x, w, geom, bias=b, keep_col=keep)
-        ctx.geom, ctx.col = geom, col
-        ctx.save_for_backward(x if col is None else None, w)  # grad_x needs only w
-        return y
+        ctx.geom = geom
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w)  # grad_x needs only w
+        return conv_forward(x, w, geom, bias=b)
 
     @staticmethod
     def backward(ctx, gy):
         x, w = ctx.saved
-        geom = ctx.geom
         need_x, need_w = ctx.needs_input_grad[:2]
-        need_b = len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]
-        gx = conv_input_grad(gy, w, geom, w.shape[1] * geom.groups) if need_x else None
-        gw = conv_weight_grad(x, gy, geom, w.shape, col=ctx.col) if need_w else None
-        gb = _bias_grad(gy) if need_b else None
+        gx = conv_input_grad(gy, w, ctx.geom) if need_x else None
+        gw = conv_weight_grad(x, gy, ctx.geom, w.shape) if need_w else None
+        gb = _bias_grad(gy) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] else None
         return gx, gw, gb
 
 
@@ -206,27 +154,29 @@ class ConvTransposeNd(Function):
     """Transposed convolution of ``(N, C_in, *in)`` with ``(C_in, C_out/groups, *K)``.
 
     It is the adjoint of the convolution described by ``geom`` (whose ``in_size`` is this op's
-    output size): the forward pass is ``col2im(W^T @ x)``, the input gradient an ordinary
-    convolution of ``grad_y`` with the same weight, the weight gradient ``x @ col(grad_y)^T``.
+    output size): the forward pass is that convolution's input gradient ``col2im(W^T @ x)``;
+    the input gradient is the convolution itself; the weight gradient is that convolution's
+    weight gradient with the roles of input and output gradient swapped.
     """
 
     @staticmethod
     def forward(ctx, x, w, b=None, geom=None):
         ctx.geom = geom
         ctx.save_for_backward(x, w)
-        out_channels = w.shape[1] * geom.groups
-        y = conv_input_grad(x, w, geom, out_channels)
+        y = conv_input_grad(x, w, geom)
         if b is not None:
-            y += b.reshape((out_channels,) + (1,) * geom.nd)
+            y += b.reshape((b.shape[0],) + (1,) * geom.nd)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         x, w = ctx.saved
-        geom = ctx.geom
         need_x, need_w = ctx.needs_input_grad[:2]
-        need_b = len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]
-        gx = conv_forward(gy, w, geom)[0] if need_x else None
-        gw = conv_weight_grad(gy, x, geom, w.shape) if need_w else None
-        gb = _bias_grad(gy) if need_b else None
+        gx = conv_forward(gy, w, ctx.geom) if need_x else None
+        gw = conv_weight_grad(gy, x, ctx.geom, w.shape) if need_w else None
+        gb = _bias_grad(gy) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] else None
         return gx, gw, gb
+
+
+__all__ = ["ConvNd", "ConvTransposeNd", "col2im", "conv_forward", "conv_input_grad", "conv_weight_grad",
+           "get_memory_budget", "im2col", "set_memory_budget"]

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Function
-from .conv import _interior, _window
+from .conv_columns import interior, window_slices
 
 
 def _padded(x, geom, value):
@@ -34,14 +34,14 @@ def _padded(x, geom, value):
         return x
     xp = backend.array_module(x)
     out = xp.full(x.shape[:2] + geom.padded, value, dtype=x.dtype)
-    out[(slice(None), slice(None)) + _interior(geom)] = x
+    out[(slice(None), slice(None)) + interior(geom)] = x
     return out
 
 
 def _windows(geom):
     """(offset number, slices into the padded input) for every kernel offset, row-major."""
     for i, k in enumerate(itertools.product(*(range(k) for k in geom.kernel))):
-        yield i, (slice(None), slice(None)) + _window(geom, k)
+        yield i, (slice(None), slice(None)) + window_slices(geom, k)
 
 
 def _scatter_windows(parts, geom, shape, dtype, xp):
@@ -49,7 +49,7 @@ def _scatter_windows(parts, geom, shape, dtype, xp):
     dst = xp.zeros(shape[:2] + geom.padded, dtype=dtype)
     for i, sl in _windows(geom):
         dst[sl] += parts(i)
-    return dst[(slice(None), slice(None)) + _interior(geom)]
+    return dst[(slice(None), slice(None)) + interior(geom)]
 
 
 def _lowest(dtype):

@@ -1,0 +1,99 @@
+"""Column machinery shared by convolution and pooling: im2col/col2im as loops over kernel
+offsets with strided slices, batch chunking, and the memory budget.
+
+``im2col`` turns a convolution into a matrix product by copying, for each kernel offset ``k``,
+the strided slice of the padded input that offset reads at every output position. ``col2im``
+is its adjoint: each column entry is added back onto the pixel it was copied from.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from .. import backend
+
+_budget = {"bytes": 1 << 30}
+
+
+def set_memory_budget(nbytes: int) -> int:
+    """Set the largest im2col buffer (bytes) before the batch is chunked; returns the old one."""
+    nbytes = int(nbytes)
+    if nbytes < 1:
+        raise ValueError(f"set_memory_budget: budget must be a positive number of bytes, got {nbytes}")
+    old, _budget["bytes"] = _budget["bytes"], nbytes
+    return old
+
+
+def get_memory_budget() -> int:
+    """The largest im2col buffer (bytes) before the batch is chunked."""
+    return _budget["bytes"]
+
+
+# --------------------------------------------------------------------------- im2col / col2im
+def _offsets(geom):
+    return itertools.product(*(range(k) for k in geom.kernel))
+
+
+def window_slices(geom, k):
+    """Slices of the padded input read by kernel offset ``k``: ``k*d + s*o`` for every output o."""
+    return tuple(slice(kd * d, kd * d + s * (o - 1) + 1, s)
+                 for kd, d, s, o in zip(k, geom.dilation, geom.stride, geom.out_size))
+
+
+def interior(geom):
+    return tuple(slice(lo, lo + w) for (lo, _), w in zip(geom.pads, geom.in_size))
+
+
+def swap01(nd):
+    return (1, 0) + tuple(range(2, nd + 2))
+
+
+def im2col(x, geom):
+    """``(N, C, *in)`` -> columns ``(C, *kernel, N, *out)`` with
+    ``col[c, k, n, o] = padded_x[n, c, o * stride + k * dilation]``."""
+    xp = backend.array_module(x)
+    n, c = x.shape[:2]
+    perm = swap01(geom.nd)
+    if any(lo or hi for lo, hi in geom.pads):
+        src = xp.zeros((c, n) + geom.padded, dtype=x.dtype)
+        src[(slice(None), slice(None)) + interior(geom)] = x.transpose(perm)
+    else:
+        src = x.transpose(perm)
+    col = xp.empty((c,) + geom.kernel + (n,) + geom.out_size, dtype=x.dtype)
+    for k in _offsets(geom):
+        col[(slice(None),) + k] = src[(slice(None), slice(None)) + window_slices(geom, k)]
+    return col
+
+
+def col2im(col, geom):
+    """Adjoint of :func:`im2col`: columns ``(C, *kernel, N, *out)`` -> ``(N, C, *in)``, adding
+    every entry back onto the input pixel it was read from (padding is dropped)."""
+    xp = backend.array_module(col)
+    c, n = col.shape[0], col.shape[1 + geom.nd]
+    dst = xp.zeros((c, n) + geom.padded, dtype=col.dtype)
+    for k in _offsets(geom):
+        dst[(slice(None), slice(None)) + window_slices(geom, k)] += col[(slice(None),) + k]
+    return xp.ascontiguousarray(dst[(slice(None), slice(None)) + interior(geom)].transpose(swap01(geom.nd)))
+
+
+# --------------------------------------------------------------------------- GEMM helpers
+def channel_rows(a, groups):
+    """``(N, C, *sp)`` -> ``(groups, C/groups, N * prod(sp))`` (channels first, one copy)."""
+    n, c = a.shape[:2]
+    return a.transpose(swap01(a.ndim - 2)).reshape(groups, c // groups, n * math.prod(a.shape[2:]))
+
+
+# Columns for a few samples at a time stay in the CPU cache between the copy that builds them
+# and the GEMM that reads them; one huge column matrix would be streamed from memory twice.
+_CACHE_BYTES = 4 << 20
+
+
+def batch_chunks(n, c, geom, itemsize, per_sample=None):
+    """Batch slices whose column matrices (or ``per_sample`` bytes each) fit both the cache
+    target and the memory budget."""
+    if per_sample is None:
+        per_sample = c * math.prod(geom.kernel) * math.prod(geom.out_size) * itemsize
+    per_sample = max(per_sample, 1)
+    step = max(1, min(n, min(_CACHE_BYTES, _budget["bytes"]) // per_sample))
+    return [slice(s, s + step) for s in range(0, n, step)]
