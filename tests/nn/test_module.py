@@ -9,45 +9,8 @@ import pytest
 import convlab as cl
 import convlab.functional as F
 import convlab.nn as nn
+from convlab.models.smallcnn import ResBlock, SmallCNN  # seed 003's networks, as written there
 from helpers import require_torch
-
-
-class SmallCNN(nn.Module):
-    """Seed 003's SmallCNN, line for line."""
-
-    def __init__(self, num_classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 32, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.bn1 = nn.BatchNorm2d(32)
-        self.bn2 = nn.BatchNorm2d(64)
-        self.fc1 = nn.Linear(64 * 8 * 8, 128)
-        self.drop = nn.Dropout(0.5)
-        self.fc2 = nn.Linear(128, num_classes)
-
-    def forward(self, x):
-        x = self.pool(F.relu(self.bn1(self.conv1(x))))
-        x = self.pool(F.relu(self.bn2(self.conv2(x))))
-        x = x.flatten(1)
-        x = self.drop(F.relu(self.fc1(x)))
-        return self.fc2(x)
-
-
-class ResBlock(nn.Module):
-    """Seed 003's residual block."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.c1 = nn.Conv2d(c, c, 3, padding=1)
-        self.b1 = nn.BatchNorm2d(c)
-        self.c2 = nn.Conv2d(c, c, 3, padding=1)
-        self.b2 = nn.BatchNorm2d(c)
-
-    def forward(self, x):
-        out = F.relu(self.b1(self.c1(x)))
-        out = self.b2(self.c2(out))
-        return F.relu(out + x)
 
 
 def torch_twins():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..tensor import Tensor, _as_array
+from ..tensor import Tensor, _as_array, zeros
 
 
 class Parameter(Tensor):
@@ -38,3 +38,13 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
+
+
+def register_weight_and_bias(module, weight_shape: tuple, bias_size: int | None, dtype=None) -> None:
+    """Give ``module`` a ``weight`` of ``weight_shape`` and a ``bias`` of ``(bias_size,)`` (a
+    ``None`` bias when ``bias_size`` is None), zero-filled until ``reset_parameters`` runs."""
+    module.weight = Parameter(zeros(*weight_shape, dtype=dtype))
+    if bias_size is not None:
+        module.bias = Parameter(zeros(bias_size, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
