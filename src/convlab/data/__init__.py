@@ -19,6 +19,7 @@ from .transforms import (
     Compose,
     Lambda,
     Normalize,
+    Pad,
     RandomCrop,
     RandomErasing,
     RandomHorizontalFlip,
@@ -28,7 +29,7 @@ from .transforms import (
 
 __all__ = [
     "CIFAR10", "KMNIST", "MNIST", "ArrayDataset", "Compose", "DataLoader", "Dataset", "EdgesDataset",
-    "FashionMNIST", "IDXError", "ImageFolder", "Lambda", "LinesDataset", "Normalize", "RandomCrop",
+    "FashionMNIST", "IDXError", "ImageFolder", "Lambda", "LinesDataset", "Normalize", "Pad", "RandomCrop",
     "RandomErasing", "RandomHorizontalFlip", "Subset", "TensorDataset", "ToTensor", "Transform",
     "collate", "load_image", "random_split", "read_cifar_bin", "read_idx", "transforms", "write_idx",
 ]

@@ -1,4 +1,4 @@
-"""Image transforms: ``Compose``, ``ToTensor``, ``Normalize``, ``RandomCrop``,
+"""Image transforms: ``Compose``, ``ToTensor``, ``Normalize``, ``Pad``, ``RandomCrop``,
 ``RandomHorizontalFlip``, ``RandomErasing``, ``Lambda``.
 
 Every transform takes one image ``(C, H, W)`` *or a whole batch* ``(N, C, H, W)`` (a NumPy
@@ -166,6 +166,20 @@ def _pair(v, name):
     if len(v) != 2:
         raise ValueError(f"{name}: expected an int or a pair, got {v!r}")
     return int(v[0]), int(v[1])
+
+
+class Pad(Transform):
+    """Add ``padding`` pixels of value ``fill`` on every side (e.g. 28x28 -> 32x32 with ``padding=2``)."""
+
+    def __init__(self, padding, fill: float = 0.0):
+        self.padding, self.fill = _pair(padding, "Pad padding"), fill
+
+    def apply(self, batch, rng):
+        ph, pw = self.padding
+        return np.pad(batch, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=self.fill)
+
+    def __repr__(self) -> str:
+        return f"Pad(padding={self.padding}, fill={self.fill})"
 
 
 class RandomCrop(Transform):

@@ -1,0 +1,221 @@
+"""``convlab train``: train a CNN and report its test accuracy.
+
+    convlab train                                   the default: a compact CNN on Fashion-MNIST
+    convlab train --model lenet5 --epochs 5
+    convlab train --dataset lines --epochs 2        the seed lesson's lines, no files needed
+    convlab train --resume runs/train-001/last.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def register(subparsers):
+    from ..cli import add_common
+    from ..train.recipes import DEFAULT
+
+    d = DEFAULT
+    p = subparsers.add_parser(
+        "train", help="train a CNN (default: a compact CNN on Fashion-MNIST) and report its test accuracy",
+        description="Train a model of the zoo on a dataset, validating every epoch, and print the test accuracy, "
+                    "the time taken and where the checkpoints, logs and plots are. With no options: "
+                    f"{d['model']} on {d['dataset']}, {d['epochs']} epochs, batch {d['batch_size']}, "
+                    f"{d['optimizer']} lr {d['lr']} with a {d['schedule']} schedule.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_common(p)
+    p.add_argument("--model", default=d["model"], help="a model of the zoo (convlab models lists them)")
+    p.add_argument("--dataset", default=d["dataset"],
+                   help="fashion-mnist, mnist, kmnist, cifar10, lines, edges-orientation or folder:PATH")
+    p.add_argument("--data-root", default=None, help="directory holding the dataset's files (default: searched)")
+    p.add_argument("--epochs", type=int, default=None, help=f"epochs in all (default: {d['epochs']})")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"])
+    p.add_argument("--lr", type=float, default=d["lr"], help="learning rate (the peak rate for onecycle)")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default=d["optimizer"])
+    p.add_argument("--weight-decay", type=float, default=d["weight_decay"])
+    p.add_argument("--schedule", choices=["cosine", "onecycle", "step", "none"], default=d["schedule"])
+    p.add_argument("--augment", action="store_true", help="random crops, flips (where labels allow) and random erasing")
+    p.add_argument("--pad", type=int, default=0, help="zero-pad images by this many pixels per side (28x28 -> 32x32: 2)")
+    p.add_argument("--val-split", type=float, default=None,
+                   help="training items held out for validation: a count, or a fraction < 1 (default: 10%%, at most 5000)")
+    p.add_argument("--limit-train", type=int, default=None, help="train on this many items only (quick runs)")
+    p.add_argument("--limit-test", type=int, default=None, help="test on this many items only (quick runs)")
+    p.add_argument("--early-stopping", type=int, default=None, metavar="EPOCHS",
+                   help="stop after this many epochs without a better validation accuracy")
+    p.add_argument("--seed", type=int, default=0, help="seeds weights, data order, augmentation and dropout")
+    p.add_argument("--out", default=None, help="output directory (default: a new runs/train-NNN)")
+    p.add_argument("--force", action="store_true", help="write into --out even if it already holds files")
+    p.add_argument("--resume", default=None, metavar="CKPT",
+                   help="continue the run of this checkpoint, in its directory (--epochs may extend it)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars (default: when stderr is a terminal)")
+    p.set_defaults(func=main)
+    return p
+
+
+def _check(args, UsageError):
+    from .. import models
+    from ..data.catalog import NAMES
+
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.lr <= 0:
+        raise UsageError(f"--lr must be > 0, got {args.lr}")
+    limits = [v for v in (args.limit_train, args.limit_test) if v is not None]
+    if args.pad < 0 or any(v < 1 for v in limits):
+        raise UsageError("--pad must be >= 0 and --limit-train/--limit-test >= 1")
+    if args.val_split is not None and (args.val_split < 0 or (args.val_split >= 1 and args.val_split != int(args.val_split))):
+        raise UsageError(f"--val-split must be a count or a fraction in [0, 1), got {args.val_split}")
+    if args.model not in models.list():
+        import difflib
+
+        close = difflib.get_close_matches(args.model, models.list(), n=3)
+        raise UsageError(f"unknown model {args.model!r}" + (f"; did you mean {', '.join(close)}?" if close else "")
+                         + " (convlab models lists them)")
+    known = [n for n in NAMES if not n.endswith("PATH")]
+    if args.dataset not in known and not args.dataset.startswith("folder:"):
+        raise UsageError(f"unknown dataset {args.dataset!r}; choose one of {', '.join(NAMES)}")
+
+
+def _config(args) -> dict:
+    val = args.val_split
+    if val is not None and val >= 1:
+        val = int(val)
+    return {"model": args.model, "dataset": args.dataset, "data_root": args.data_root, "epochs": args.epochs,
+            "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer, "weight_decay": args.weight_decay,
+            "schedule": args.schedule, "augment": args.augment, "pad": args.pad, "val_split": val,
+            "limit_train": args.limit_train, "limit_test": args.limit_test, "early_stopping": args.early_stopping,
+            "seed": args.seed}
+
+
+def main(args) -> int:
+    import numpy as np
+
+    import convlab
+
+    from .. import models
+    from ..cli import UsageError
+    from ..tensor import no_grad
+    from ..train import Trainer, evaluate, load_checkpoint, plot_confusion
+    from ..train.loop import NonFiniteError, _fmt_seconds
+    from ..train.recipes import DEFAULT, build_model, build_optimizer, build_scheduler
+    from ..train.run import load_run_data, loaders, prepare_out_dir
+
+    quiet = getattr(args, "quiet", False)
+    say = (lambda *a: None) if quiet else print
+    started = time.time()
+
+    if args.resume:
+        state = load_checkpoint(args.resume)
+        cfg = dict((state.get("meta") or {}).get("config") or {})
+        if not cfg:
+            raise UsageError(f"{args.resume} was not written by `convlab train` (no run configuration inside)")
+        if args.epochs is not None and args.epochs != cfg["epochs"]:
+            if args.epochs < 1:
+                raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+            if cfg["schedule"] in ("onecycle", "cosine"):
+                raise UsageError(f"the run's {cfg['schedule']} schedule was planned for {cfg['epochs']} epochs and cannot "
+                                 "be extended; resume without --epochs, or start a new run")
+            cfg["epochs"] = args.epochs
+        out = os.path.dirname(os.path.abspath(args.resume))
+    else:
+        if args.epochs is None:
+            args.epochs = DEFAULT["epochs"]
+        _check(args, UsageError)
+        cfg = _config(args)
+        try:
+            out = prepare_out_dir(args.out, "train", args.force)
+        except FileExistsError as exc:
+            raise UsageError(str(exc)) from None
+
+    convlab.manual_seed(cfg["seed"])
+    np.random.seed(cfg["seed"])
+    train_ds, val_ds, test_ds, info, pre = load_run_data(cfg)
+    train_loader, val_loader, test_loader = loaders(train_ds, val_ds, test_ds, cfg["batch_size"], cfg["seed"])
+
+    c, h, w = pre["input_shape"]
+    model, spec = build_model(cfg["model"], c, len(info["classes"]), (h, w))
+    _dry_run(model, cfg, info, pre, no_grad, models)
+    optimizer = build_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"], cfg["weight_decay"])
+    scheduler = build_scheduler(cfg["schedule"], optimizer, cfg["lr"], cfg["epochs"], len(train_loader))
+    meta = {"config": cfg, "dataset": info["name"], "classes": info["classes"], "preprocessing": pre,
+            "source": str(info.get("source")), "title": f"{cfg['model']} on {info['name']}"}
+    trainer = Trainer(model, optimizer, scheduler=scheduler, out_dir=out, model_spec=spec, meta=meta,
+                      early_stopping=cfg.get("early_stopping"), progress=args.progress if not quiet else False,
+                      print_fn=None if quiet else print)
+    if not args.resume:
+        with open(os.path.join(out, "config.json"), "w") as f:
+            json.dump({**cfg, "model_spec": spec, "preprocessing": pre, "classes": info["classes"]}, f, indent=2)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    say(f"convlab train: {cfg['model']} ({n_params:,} parameters) on {info['name']} "
+        f"({len(train_ds):,} train / {len(val_ds) if val_ds else 0:,} validation / {len(test_ds):,} test images "
+        f"of {c}x{h}x{w}; data: {info.get('source')})")
+    say(f"  {cfg['epochs']} epochs, batch {cfg['batch_size']}, {cfg['optimizer']} lr {cfg['lr']:g} "
+        f"(weight decay {cfg['weight_decay']:g}), schedule {cfg['schedule']}, augment {'on' if cfg['augment'] else 'off'}, "
+        f"seed {cfg['seed']}; output in {out}/" + (f" (resuming {args.resume})" if args.resume else ""))
+
+    try:
+        result = trainer.fit(train_loader, val_loader, epochs=cfg["epochs"], resume=args.resume)
+    except NonFiniteError as exc:
+        last = os.path.join(out, "last.safetensors")
+        keep = f"; the last good checkpoint is {last}" if os.path.exists(last) else "; no checkpoint was written"
+        raise RuntimeError(f"training stopped: {exc}{keep}. Try a lower --lr.") from None
+    if result.stopped == "interrupted":
+        print(f"interrupted at step {result.step} (epoch {result.epoch + 1}); checkpoint saved: {result.last_checkpoint}\n"
+              f"continue with: convlab train --resume {result.last_checkpoint}", file=sys.stderr)
+        return 130
+
+    test = evaluate(model, test_loader, num_classes=len(info["classes"]))
+    with open(os.path.join(out, "test.json"), "w") as f:
+        json.dump({"checkpoint": "last.safetensors", **test, "classes": info["classes"]}, f, indent=2)
+    confusion_png = plot_confusion(test["confusion"], info["classes"], os.path.join(out, "confusion.png"),
+                                   title=f"{cfg['model']} on {info['name']} (test, accuracy {100 * test['accuracy']:.2f}%)")
+    elapsed = time.time() - started
+    if quiet:
+        print(f"test accuracy {100 * test['accuracy']:.2f}%")
+        return 0
+    correct = round(test["accuracy"] * test["n"])
+    print(f"\ntest accuracy: {100 * test['accuracy']:.2f}% ({correct:,}/{test['n']:,} {info['name']} test images), "
+          f"top-5 {100 * test['top5']:.2f}%, loss {test['loss']:.4f}")
+    if result.stopped == "early_stopping":
+        print(f"stopped early after epoch {result.epoch}")
+    print(f"time: {_fmt_seconds(elapsed)} in all, {_fmt_seconds(sum(r['epoch_seconds'] for r in result.history))} training")
+    best = ""
+    if result.best_checkpoint and result.best:
+        best = (f"; best by {result.best['metric'].replace('_', ' ')} ({100 * result.best['value']:.2f}%" if
+                result.best["metric"].endswith("accuracy") else f"; best by {result.best['metric']} ({result.best['value']:.4f}")
+        best += f", epoch {result.best['epoch']}): {result.best_checkpoint}"
+    print(f"checkpoint: {result.last_checkpoint}{best}")
+    print(f"log: {os.path.join(out, 'metrics.jsonl')} and {os.path.join(out, 'metrics.csv')}; test metrics: "
+          f"{os.path.join(out, 'test.json')}")
+    print(f"plots: {os.path.join(out, 'curves.png')}, {confusion_png}")
+    print(f"next: convlab evaluate {result.last_checkpoint}  |  convlab predict {result.last_checkpoint} IMAGE...")
+    return 0
+
+
+def _dry_run(model, cfg, info, pre, no_grad, models):
+    """One forward pass on zeros, so a model that cannot take the data's images fails now, clearly."""
+    import numpy as np
+
+    import convlab
+
+    c, h, w = pre["input_shape"]
+    model.eval()
+    try:
+        with no_grad():
+            model(convlab.tensor(np.zeros((2, c, h, w), np.float32)))
+    except Exception as exc:
+        designed = models.info(cfg["model"]).input_size
+        hint = ""
+        if tuple(designed[1:]) != (h, w) and designed[1] >= h and (designed[1] - h) % 2 == 0:
+            hint = f"; try --pad {(designed[1] - h) // 2} to make {h}x{w} images {designed[1]}x{designed[2]}"
+        raise RuntimeError(f"model {cfg['model']} (designed for {'x'.join(map(str, designed))} inputs) cannot take "
+                           f"{c}x{h}x{w} images from {info['name']}: {exc}{hint}") from None
+    finally:
+        model.train()

@@ -1,0 +1,72 @@
+"""Training checkpoints: everything needed to rebuild the model and to continue a run exactly.
+
+A checkpoint is one ``convlab.save`` file (safetensors; no pickle) holding::
+
+    format          "convlab-train/1"
+    model_spec      {"name": zoo name, "kwargs": {...}}  -> convlab.models.get(name, **kwargs)
+    model           the model's state dict
+    optimizer       optimizer.state_dict()         (None when not saved)
+    scheduler       scheduler.state_dict() or None
+    epoch           completed epochs
+    step            completed optimizer steps
+    batch_in_epoch  batches done of the unfinished epoch (0 at an epoch boundary)
+    rng             {"convlab": library generator, "numpy": numpy's global generator}
+    loader          the training DataLoader's state (seed; the position follows from epoch/batch)
+    history, best, early_stopping, meta (dataset, classes, preprocessing, command line)
+
+Shuffling and augmentation are pure functions of (loader seed, epoch, batch), so with the
+library generator (dropout, anything else random) they make the whole random state.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .. import serialization
+from ..tensor import get_rng_state, set_rng_state
+
+FORMAT = "convlab-train/1"
+
+
+def rng_state() -> dict:
+    """The library generator's and NumPy's global generator's states."""
+    return {"convlab": get_rng_state(), "numpy": np.random.get_state()}
+
+
+def restore_rng_state(state: dict) -> None:
+    set_rng_state(state["convlab"])
+    if state.get("numpy") is not None:
+        np.random.set_state(tuple(state["numpy"]))
+
+
+def save_checkpoint(path: str, state: dict) -> str:
+    """Write ``state`` (see the module docstring) to ``path`` atomically; return ``path``."""
+    serialization.save({"format": FORMAT, **state}, path)
+    return path
+
+
+def load_checkpoint(path) -> dict:
+    """Read a training checkpoint; errors name the path and what is wrong."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    ckpt = serialization.load(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model" not in ckpt:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{path} is not a convlab training checkpoint (format {found!r}, expected {FORMAT!r})")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt, path: str = "checkpoint"):
+    """Rebuild the model a checkpoint describes (its ``model_spec``) and load its weights, in eval mode."""
+    from .. import models
+    from . import recipes  # noqa: F401 - registers the recipe models in the zoo
+
+    spec = ckpt.get("model_spec") if isinstance(ckpt, dict) else None
+    if not spec or not spec.get("name"):
+        raise ValueError(f"{path} does not record which model it holds (no model_spec), so it cannot be rebuilt")
+    model = models.get(spec["name"], **dict(spec.get("kwargs") or {}))
+    model.load_state_dict(ckpt["model"])
+    return model.eval()

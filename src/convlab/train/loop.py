@@ -1,0 +1,411 @@
+"""The training loop: :class:`Trainer` / :func:`fit`, and :func:`evaluate`.
+
+One step is the textbook one::
+
+    logits = model(images); loss = loss_fn(logits, labels)
+    optimizer.zero_grad(); loss.backward(); optimizer.step()
+
+around which the trainer keeps a progress bar, validates every epoch, logs, writes the best
+and last checkpoints, stops early, guards against NaN/Inf, and turns Ctrl-C into a
+checkpoint. Resuming restores model, optimizer, scheduler, counters and every random state,
+so an interrupted-and-resumed run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+
+from ..tensor import get_rng_state, no_grad, set_rng_state
+from . import checkpoint as ck
+from .logs import RunLog, plot_curves, read_jsonl
+from .metrics import Meter
+
+
+class NonFiniteError(RuntimeError):
+    """The loss, a gradient or a parameter became NaN or infinite; the message names the step."""
+
+
+def _default_loss():
+    from ..nn import CrossEntropyLoss
+
+    return CrossEntropyLoss()
+
+
+def _scheduler_interval(scheduler) -> str:
+    return "batch" if type(scheduler).__name__ in ("OneCycleLR", "CyclicLR") else "epoch"
+
+
+def _lr(optimizer) -> float | None:
+    groups = getattr(optimizer, "param_groups", None)
+    return float(groups[0]["lr"]) if groups else None
+
+
+def _fmt_seconds(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def evaluate(model, loader, loss_fn=None, num_classes: int | None = None, topk: int = 5, progress: bool = False) -> dict:
+    """Loss, accuracy, top-``k`` accuracy, per-class accuracy and confusion matrix of ``model`` on ``loader``.
+
+    Runs in eval mode without recording a graph and restores the model's mode afterwards.
+    Returns a dict: ``n``, ``loss``, ``accuracy``, ``top5``, ``per_class`` (list), ``confusion`` (list of lists).
+    """
+    loss_fn = loss_fn or _default_loss()
+    meter = Meter(num_classes, topk)
+    was_training = getattr(model, "training", False)
+    model.eval()
+    bar = _bar(len(loader), "evaluate", progress)
+    try:
+        with no_grad():
+            for images, labels in loader:
+                logits = model(images)
+                meter.update(logits.data, labels.data, float(loss_fn(logits, labels).item()))
+                bar.update(1)
+    finally:
+        bar.close()
+        model.train(was_training)
+    return meter.result()
+
+
+def _bar(total, desc, enabled, initial=0):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="batch", disable=not enabled, leave=False,
+                dynamic_ncols=True, file=sys.stderr, mininterval=0.25)
+
+
+class FitResult:
+    """What :meth:`Trainer.fit` returns: ``history`` (epoch records), ``best``, ``stopped``
+    ("completed", "early_stopping", "interrupted", "max_steps"), ``epoch``, ``step``, ``seconds``,
+    ``last_checkpoint``, ``best_checkpoint``."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    def __repr__(self) -> str:
+        return f"FitResult(stopped={self.stopped!r}, epoch={self.epoch}, step={self.step}, best={self.best})"
+
+
+class _DeferredSigint:
+    """While active (main thread only), the first Ctrl-C sets a flag that the loop checks between
+    steps, so the checkpoint is written at a step boundary; a second Ctrl-C interrupts at once."""
+
+    def __init__(self, say):
+        self.requested = False
+        self.say = say
+        self.previous = None
+
+    def __enter__(self):
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.say("\ninterrupt: stopping after this step and saving a checkpoint (Ctrl-C again to stop at once)")
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+class Trainer:
+    """Train a classifier (or any model with a loss) with checkpoints, logs and exact resume.
+
+    Args:
+        model: a :class:`convlab.nn.Module`.
+        optimizer: a :mod:`convlab.optim` optimizer over ``model.parameters()``.
+        loss_fn: ``loss_fn(logits, targets) -> scalar Tensor`` (default ``nn.CrossEntropyLoss()``).
+        scheduler: an ``lr_scheduler``; stepped every batch for ``OneCycleLR``/``CyclicLR``, else every epoch
+            (``scheduler_interval`` overrides).
+        out_dir: where ``last.safetensors``, ``best.safetensors``, ``metrics.jsonl``, ``metrics.csv`` and
+            ``curves.png`` go (None: nothing is written). Only files inside it are written.
+        model_spec: ``{"name": ..., "kwargs": {...}}`` recorded in checkpoints so the model can be rebuilt.
+        meta: anything JSON-like recorded in checkpoints (dataset, classes, preprocessing).
+        early_stopping: stop after this many epochs without improvement of ``monitor`` (None: never).
+        monitor: ``"val_accuracy"`` (default with validation), ``"val_loss"``, ``"train_loss"`` or ``"train_accuracy"``.
+        progress: show tqdm bars (default: when stderr is a terminal).
+        print_fn: receives the one-line epoch summaries (None: silent).
+        log_every: a step record (loss, lr) goes to the JSONL log every this many steps.
+    """
+
+    def __init__(self, model, optimizer, loss_fn=None, scheduler=None, *, scheduler_interval: str | None = None,
+                 out_dir: str | None = None, model_spec: dict | None = None, meta: dict | None = None,
+                 early_stopping: int | None = None, monitor: str | None = None, min_delta: float = 0.0,
+                 progress: bool | None = None, print_fn=print, log_every: int = 20, plot: bool = True):
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.loss_fn = loss_fn or _default_loss()
+        self.scheduler_interval = scheduler_interval or _scheduler_interval(scheduler)
+        if self.scheduler_interval not in ("batch", "epoch"):
+            raise ValueError(f"scheduler_interval must be 'batch' or 'epoch', got {scheduler_interval!r}")
+        self.out_dir, self.model_spec, self.meta = out_dir, model_spec, dict(meta or {})
+        self.early_stopping, self.monitor, self.min_delta = early_stopping, monitor, min_delta
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.print_fn, self.log_every, self.plot = print_fn, max(1, int(log_every)), plot
+        self.epoch = 0  # completed epochs
+        self.step = 0  # completed optimizer steps
+        self.batch_in_epoch = 0  # completed batches of the unfinished epoch
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.bad_epochs = 0
+        self.loader_seed: int | None = None
+        self.log = RunLog(out_dir) if out_dir else None
+        self._named = [(n, p) for n, p in model.named_parameters()]
+        self._interrupted = False
+
+    # ------------------------------------------------------------------ paths and state
+    def path(self, name: str) -> str | None:
+        return os.path.join(self.out_dir, name) if self.out_dir else None
+
+    def state_dict(self) -> dict:
+        return {
+            "model_spec": self.model_spec,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
+            "rng": ck.rng_state(),
+            "loader": {"seed": self.loader_seed},
+            "history": self.history, "best": self.best,
+            "early_stopping": {"bad_epochs": self.bad_epochs},
+            "meta": self.meta,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        if state.get("optimizer") is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.batch_in_epoch = int(state.get("batch_in_epoch", 0))
+        self.history = list(state.get("history") or [])
+        self.best = state.get("best")
+        self.bad_epochs = int((state.get("early_stopping") or {}).get("bad_epochs", 0))
+        self.loader_seed = (state.get("loader") or {}).get("seed")
+        ck.restore_rng_state(state["rng"])
+
+    def save(self, name: str, state: dict | None = None) -> str | None:
+        path = self.path(name)
+        if path:
+            ck.save_checkpoint(path, state or self.state_dict())
+        return path
+
+    def resume(self, path) -> dict:
+        """Continue from a checkpoint written by a trainer (model, optimizer, scheduler, counters, RNG)."""
+        state = ck.load_checkpoint(path)
+        self.load_state_dict(state)
+        if self.log:
+            self.log.truncate_after(self.step)
+        return state
+
+    # ------------------------------------------------------------------ the guard
+    def _check_grads(self, where: str) -> None:
+        total = 0.0
+        for _, p in self._named:
+            if p.grad is not None:
+                total += float(p.grad.data.sum(dtype=np.float64))
+        if math.isfinite(total):
+            return
+        for name, p in self._named:
+            if p.grad is not None and not np.isfinite(p.grad.data).all():
+                bad = "nan" if np.isnan(p.grad.data).any() else "inf"
+                raise NonFiniteError(f"the gradient of parameter '{name}' became {bad} {where}")
+        raise NonFiniteError(f"the gradients became too large to sum {where}")
+
+    def _check_params(self, where: str) -> None:
+        for name, p in self._named:
+            if not np.isfinite(p.data).all():
+                raise NonFiniteError(f"parameter '{name}' became non-finite {where}")
+
+    def _snapshot(self):
+        """The state a step may change before it completes: the RNG and the buffers (BN running stats)."""
+        return get_rng_state(), [(b, b.data.copy()) for b in self.model.buffers()]
+
+    def _restore(self, snap) -> None:
+        rng, buffers = snap
+        set_rng_state(rng)
+        for b, data in buffers:
+            b.data[...] = data
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, train_loader, val_loader=None, epochs: int = 1, resume=None, max_steps: int | None = None) -> FitResult:
+        """Train until ``epochs`` epochs are complete (counting those of a resumed checkpoint).
+
+        Returns a :class:`FitResult`. Ctrl-C (or a ``KeyboardInterrupt`` raised inside a step)
+        writes ``last.safetensors`` at the last completed step and returns with
+        ``stopped="interrupted"``. A NaN/Inf loss, gradient or parameter raises
+        :class:`NonFiniteError` naming the step, and the last good checkpoint is left as it was.
+        ``max_steps`` stops (with a checkpoint) after that many steps in all.
+        """
+        if self.out_dir:
+            os.makedirs(self.out_dir, exist_ok=True)
+        if resume is not None:
+            self.resume(resume)
+        if self.loader_seed is None:
+            self.loader_seed = train_loader.seed
+        train_loader.seed = self.loader_seed
+        monitor = self.monitor or ("val_accuracy" if val_loader is not None else "train_loss")
+        higher_better = monitor.endswith("accuracy")
+        say = self.print_fn or (lambda *a, **k: None)
+        started = time.time()
+        stopped = "completed"
+        seconds_per_epoch: list[float] = []
+        with _DeferredSigint(say) as sigint:
+            try:
+                while self.epoch < epochs:
+                    epoch = self.epoch
+                    record = self._train_epoch(train_loader, epoch, epochs, sigint, max_steps)
+                    if record is None:  # interrupted or max_steps inside the epoch
+                        stopped = "interrupted" if sigint.requested or self._interrupted else "max_steps"
+                        self.save("last.safetensors")
+                        break
+                    if self.scheduler is not None and self.scheduler_interval == "epoch":
+                        self.scheduler.step()
+                    self._check_params(f"after epoch {epoch + 1} (step {self.step})")
+                    if val_loader is not None:
+                        val = evaluate(self.model, val_loader, self.loss_fn, progress=self.progress)
+                        record.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_top5=val.get("top5"),
+                                      val_per_class=val.get("per_class"))
+                    seconds_per_epoch.append(record["epoch_seconds"])
+                    self.history.append({k: v for k, v in record.items() if k != "kind"})
+                    improved = self._update_best(record, monitor, higher_better)
+                    if improved:
+                        self.save("best.safetensors")
+                    self.save("last.safetensors")
+                    self._log_epoch(record)
+                    remaining = (epochs - self.epoch) * float(np.mean(seconds_per_epoch))
+                    say(self._summary(record, epochs, remaining, improved))
+                    if self.early_stopping is not None and self.bad_epochs >= self.early_stopping:
+                        stopped = "early_stopping"
+                        say(f"early stopping: {monitor} has not improved for {self.bad_epochs} epochs "
+                            f"(best {self.best['value']:.4f} at epoch {self.best['epoch']})")
+                        break
+                    if sigint.requested:
+                        stopped = "interrupted"
+                        break
+            except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
+                stopped = "interrupted"
+                self.save("last.safetensors")
+        return FitResult(history=self.history, best=self.best, stopped=stopped, epoch=self.epoch, step=self.step,
+                         seconds=time.time() - started, last_checkpoint=self.path("last.safetensors"),
+                         best_checkpoint=self.path("best.safetensors") if self.best else None, monitor=monitor)
+
+    def _train_epoch(self, loader, epoch, epochs, sigint, max_steps):
+        self.model.train()
+        self._interrupted = False
+        loader.set_epoch(epoch, self.batch_in_epoch)
+        meter = Meter(topk=5)
+        bar = _bar(len(loader), f"epoch {epoch + 1}/{epochs}", self.progress, initial=self.batch_in_epoch)
+        t0, seen, last_post = time.time(), 0, 0.0
+        try:
+            for images, labels in loader:
+                where = f"at step {self.step + 1} (epoch {epoch + 1}, batch {self.batch_in_epoch + 1})"
+                snap = self._snapshot()
+                try:
+                    logits = self.model(images)
+                    loss = self.loss_fn(logits, labels)
+                    value = float(loss.item())
+                    if not math.isfinite(value):
+                        raise NonFiniteError(f"the loss became {value} {where}")
+                    self.optimizer.zero_grad()
+                    loss.backward()
+                    self._check_grads(where)
+                    self.optimizer.step()
+                except KeyboardInterrupt:
+                    self._restore(snap)  # back to the boundary before this step
+                    self._interrupted = True
+                    return None
+                self.step += 1
+                self.batch_in_epoch += 1
+                if self.scheduler is not None and self.scheduler_interval == "batch":
+                    self.scheduler.step()
+                meter.update(logits.data, labels.data, value)
+                seen += len(labels)
+                if self.log and self.step % self.log_every == 0:
+                    self.log.write({"kind": "step", "step": self.step, "epoch_float": epoch + self.batch_in_epoch / len(loader),
+                                    "loss": value, "lr": _lr(self.optimizer)})
+                bar.update(1)
+                now = time.time()
+                if self.progress and now - last_post > 0.5:
+                    last_post = now
+                    ips = seen / max(now - t0, 1e-9)
+                    acc = meter.accuracy if meter.correct or meter.n else float("nan")
+                    bar.set_postfix_str(f"loss {meter.loss:.4f} acc {100 * acc:.2f}% {ips:.0f} img/s")
+                if sigint.requested or (max_steps is not None and self.step >= max_steps):
+                    return None
+        finally:
+            bar.close()
+        seconds = time.time() - t0
+        self.epoch, self.batch_in_epoch = epoch + 1, 0
+        return {"kind": "epoch", "epoch": epoch + 1, "step": self.step, "lr": _lr(self.optimizer),
+                "train_loss": meter.loss, "train_accuracy": meter.accuracy if meter.confusion is not None else None,
+                "epoch_seconds": seconds, "images_per_second": seen / max(seconds, 1e-9)}
+
+    def _update_best(self, record, monitor, higher_better) -> bool:
+        value = record.get(monitor)
+        if value is None or not math.isfinite(value):
+            return False
+        if self.best is None:
+            better = True
+        else:
+            delta = value - self.best["value"] if higher_better else self.best["value"] - value
+            better = delta > self.min_delta
+        if better:
+            self.best = {"metric": monitor, "value": float(value), "epoch": record["epoch"], "step": record["step"]}
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        return better
+
+    def _log_epoch(self, record) -> None:
+        if not self.log:
+            return
+        self.log.write({k: v for k, v in record.items() if k != "val_per_class"})
+        self.log.epoch(record)
+        if self.plot:
+            try:
+                plot_curves(read_jsonl(self.log.jsonl), self.path("curves.png"), title=self.meta.get("title", ""))
+            except ImportError:  # matplotlib missing: the logs are still there
+                self.plot = False
+
+    def _summary(self, r, epochs, remaining, improved) -> str:
+        parts = [f"epoch {r['epoch']}/{epochs}", f"train loss {r['train_loss']:.4f}"]
+        if r.get("train_accuracy") is not None:
+            parts[-1] += f" acc {100 * r['train_accuracy']:.2f}%"
+        if r.get("val_loss") is not None:
+            parts.append(f"val loss {r['val_loss']:.4f} acc {100 * r['val_accuracy']:.2f}%" + (" *" if improved else ""))
+        parts.append(f"{_fmt_seconds(r['epoch_seconds'])} ({r['images_per_second']:.0f} img/s)")
+        if remaining > 0:
+            parts.append(f"ETA {_fmt_seconds(remaining)}")
+        return " | ".join(parts)
+
+
+def fit(model, train_loader, val_loader=None, optimizer=None, loss_fn=None, epochs: int = 1, scheduler=None,
+        out_dir: str | None = None, resume=None, **kwargs) -> FitResult:
+    """Train ``model``: ``Trainer(model, optimizer, loss_fn, scheduler, out_dir=..., **kwargs).fit(...)``.
+
+    ``optimizer`` defaults to ``Adam(model.parameters(), lr=1e-3)``. See :class:`Trainer` for the options.
+    """
+    if optimizer is None:
+        from ..optim import Adam
+
+        optimizer = Adam(model.parameters(), lr=1e-3)
+    max_steps = kwargs.pop("max_steps", None)
+    trainer = Trainer(model, optimizer, loss_fn, scheduler, out_dir=out_dir, **kwargs)
+    return trainer.fit(train_loader, val_loader, epochs=epochs, resume=resume, max_steps=max_steps)
+
+
+__all__ = ["FitResult", "NonFiniteError", "Trainer", "evaluate", "fit"]

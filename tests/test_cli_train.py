@@ -1,0 +1,148 @@
+"""The train / evaluate / predict / datasets commands, end to end on small data."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from convlab.cli import main
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
+from fixtures import make_idx_set  # noqa: E402
+
+QUICK = ["--dataset", "lines", "--epochs", "1", "--batch-size", "64", "--limit-train", "256", "--limit-test", "200"]
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One quick run shared by the evaluate/predict tests."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", *QUICK, "--epochs", "2", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_lines_writes_everything_and_prints_accuracy(trained, capsys):
+    for name in ("last.safetensors", "best.safetensors", "metrics.jsonl", "metrics.csv", "curves.png", "confusion.png",
+                 "config.json", "test.json"):
+        assert (trained / name).exists(), name
+    test = json.loads((trained / "test.json").read_text())
+    assert test["n"] == 200 and test["accuracy"] > 0.9
+    config = json.loads((trained / "config.json").read_text())
+    assert config["model_spec"]["name"] == "compactcnn" and config["classes"] == ["vertical", "horizontal"]
+
+
+def test_train_output(in_tmp, capsys):
+    assert main(["train", *QUICK]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy:" in out and "time:" in out and "checkpoint: runs/train-001/last.safetensors" in out
+    assert "plots: runs/train-001/curves.png" in out
+    assert main(["train", *QUICK, "--quiet"]) == 0  # never the same directory twice
+    assert capsys.readouterr().out.startswith("test accuracy ")
+    assert sorted(os.listdir(in_tmp / "runs")) == ["train-001", "train-002"]
+
+
+def test_out_dir_not_overwritten_without_force(in_tmp, capsys):
+    (in_tmp / "mine").mkdir()
+    (in_tmp / "mine" / "notes.txt").write_text("keep")
+    assert main(["train", *QUICK, "--out", "mine"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["train", *QUICK, "--out", "mine", "--force", "-q"]) == 0
+    assert (in_tmp / "mine" / "notes.txt").read_text() == "keep" and (in_tmp / "mine" / "last.safetensors").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--epochs", "0"],
+    ["train", "--model", "nosuchnet"],
+    ["train", "--dataset", "imagenet"],
+    ["train", "--lr", "-1"],
+    ["predict", "nope.safetensors", "x.png", "--topk", "0"],
+])
+def test_usage_errors_exit_2(in_tmp, argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"convlab {argv[0]}:") and err.count("\n") == 1
+    assert not (in_tmp / "runs").exists()
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--optimizer", "lbfgs"])
+    assert info.value.code == 2
+
+
+def test_missing_dataset_is_a_runtime_error(in_tmp, monkeypatch, capsys):
+    monkeypatch.setenv("CONVLAB_DATA", str(in_tmp / "empty"))
+    assert main(["train", "--dataset", "mnist", "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "MNIST not found" in err and str(in_tmp / "empty" / "mnist") in err and "Traceback" not in err
+
+
+def test_model_that_does_not_fit_the_images(in_tmp, capsys):
+    assert main(["train", *QUICK, "--model", "lenet5"]) == 1
+    assert "cannot take 1x8x8 images" in capsys.readouterr().err
+
+
+def test_fashion_mnist_files_and_resume(in_tmp, capsys):
+    make_idx_set(in_tmp / "fm", n_train=96, n_test=20)
+    base = ["train", "--data-root", str(in_tmp / "fm"), "--batch-size", "32", "--val-split", "32", "--out", "r"]
+    assert main([*base, "--epochs", "1", "--augment", "--schedule", "step"]) == 0
+    assert "on fashion-mnist (64 train / 32 validation / 20 test images of 1x28x28" in capsys.readouterr().out
+    assert main(["train", "--resume", "r/last.safetensors", "--epochs", "2"]) == 0
+    assert "resuming r/last.safetensors" in capsys.readouterr().out
+    rows = (in_tmp / "r" / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2"]
+    assert main(["train", *QUICK, "--out", "oc"]) == 0  # a one-cycle schedule cannot be stretched
+    assert main(["train", "--resume", "oc/last.safetensors", "--epochs", "3"]) == 2
+    assert "cannot be extended" in capsys.readouterr().err
+
+
+def test_evaluate_round_trip(trained, in_tmp, capsys):
+    ckpt = str(trained / "last.safetensors")
+    assert main(["evaluate", ckpt, "--limit", "200"]) == 0
+    out = capsys.readouterr().out
+    expected = json.loads((trained / "test.json").read_text())["accuracy"]
+    assert f"accuracy {100 * expected:.2f}%" in out and "per-class accuracy:" in out and "horizontal" in out
+    assert (in_tmp / "runs" / "evaluate-001" / "confusion.png").exists()
+    metrics = json.loads((in_tmp / "runs" / "evaluate-001" / "metrics.json").read_text())
+    assert metrics["accuracy"] == expected and len(metrics["confusion"]) == 2
+
+
+def test_predict_converts_and_classifies(trained, in_tmp, capsys):
+    from PIL import Image
+
+    horizontal = np.zeros((16, 16, 3), np.uint8)
+    horizontal[6:10, :] = 255
+    Image.fromarray(horizontal).save(in_tmp / "h.png")
+    vertical = np.zeros((8, 8), np.uint8)
+    vertical[:, 4] = 255
+    Image.fromarray(vertical).save(in_tmp / "v.png")
+    assert main(["predict", str(trained / "last.safetensors"), "h.png", "v.png", "--topk", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("h.png: horizontal") and "converted: mode RGB -> L, size 16x16 -> 8x8" in out[1]
+    assert out[2].startswith("v.png: vertical") and "no conversion needed" in out[3]
+    assert main(["predict", str(trained / "last.safetensors"), "missing.png"]) == 2
+
+
+def test_evaluate_rejects_non_checkpoints(in_tmp, capsys):
+    import convlab
+
+    convlab.save({"w": convlab.ones(2)}, str(in_tmp / "plain.safetensors"))
+    assert main(["evaluate", "plain.safetensors"]) == 1
+    assert "not a convlab training checkpoint" in capsys.readouterr().err
+
+
+def test_datasets_command(monkeypatch, tmp_path, capsys):
+    make_idx_set(tmp_path / "kmnist")
+    monkeypatch.setenv("CONVLAB_DATA", str(tmp_path))
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert f"kmnist         installed: {tmp_path / 'kmnist'}" in out and "lines" in out
+    assert "mnist          not found" in out
