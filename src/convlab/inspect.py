@@ -244,7 +244,7 @@ class _Tracer:
         self.names = {}
         for name, m in model.named_modules():
             self.names.setdefault(id(m), name or type(model).__name__)
-        self.rf_of: dict[int, tuple] = {}  # id(tensor) -> (tensor, (rf, jump)); the tensor is kept alive
+        self.rf_of: dict[int, tuple] = {}  # id(tensor) -> (tensor, _RF); the tensor is kept alive so ids stay unique
         self.stack: list[_Frame] = []
         self.layers: list[Layer] = []
         self.called: set[int] = set()

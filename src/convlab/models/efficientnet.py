@@ -18,7 +18,7 @@ BN), ``features.1`` .. ``features.7`` the seven stages of MBConv blocks
 from __future__ import annotations
 
 from .. import nn
-from ..tensor import default_generator
+from ..tensor import default_generator, from_numpy
 from . import register
 from ._utils import init_conv_bn
 
@@ -59,7 +59,8 @@ class StochasticDepth(nn.Module):
         keep = (default_generator().random(shape) < survival).astype(x.dtype)
         if survival > 0.0:
             keep /= survival
-        return x * keep
+        keep = from_numpy(keep)
+        return x * (keep if x.device == "cpu" else keep.to(x.device))
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode}"
