@@ -127,19 +127,23 @@ def test_inspect_a_state_dict_with_model_name(tmp_path, capsys):
     assert "pass --model NAME" in capsys.readouterr().err
 
 
-def test_inspect_reads_the_model_name_from_a_checkpoint(tmp_path, capsys):
+def test_inspect_reads_the_model_from_a_training_checkpoint(tmp_path, capsys):
     import convlab.models as models
     from convlab.cli import main
     from convlab.commands.inspect import load_model
+    from convlab.train import save_checkpoint
 
     model = models.get("lenet5", num_classes=4)
     ckpt = tmp_path / "ckpt.safetensors"
-    convlab.save({"model_name": "lenet5", "model": model.state_dict(), "epoch": 3,
-                  "classes": ["a", "b", "c", "d"]}, str(ckpt))
-    loaded, name, _ = load_model(ckpt)
-    assert name == "lenet5" and loaded.fc3.out_features == 4
+    pre = {"mean": [0.5], "std": [0.25], "pad": 0, "mode": "L", "image_size": [28, 28], "input_shape": [1, 28, 28]}
+    save_checkpoint(str(ckpt), {"model_spec": {"name": "lenet5", "kwargs": {"num_classes": 4}},
+                                "model": model.state_dict(), "epoch": 3,
+                                "meta": {"classes": ["a", "b", "c", "d"], "preprocessing": pre}})
+    loaded, name, meta = load_model(ckpt)
+    assert name == "lenet5" and loaded.fc3.out_features == 4 and meta["classes"] == ["a", "b", "c", "d"]
     np.testing.assert_array_equal(loaded.conv1.weight.data, model.conv1.weight.data)
     out = tmp_path / "figs"
     assert main(["inspect", str(ckpt), "--out", str(out), "--layers", "conv1", "conv2"]) == 0
-    assert "prediction: " in capsys.readouterr().out
-    assert (out / "feature_maps.png").exists()
+    text = capsys.readouterr().out
+    assert "prediction: " in text and "size 512x600 -> 28x28" in text  # the default image, converted
+    assert sorted(p.name for p in out.iterdir()) == INSPECT_FIGURES

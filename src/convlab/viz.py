@@ -173,15 +173,28 @@ def kernel_grid(layer, title: str = "kernels", rgb: bool | None = None, max_out:
     else:
         i = min(i, max_in)
         m = float(np.abs(w[:, :i]).max()) or 1.0
-        fig, axes = plt.subplots(o, i, figsize=(1.1 * i + 1.2, 1.1 * o + 0.8), squeeze=False)
+        if i == 1:  # one input channel: the kernels in a grid, 8 to a row
+            rows, cols = _grid(o, min(o, 8))
+            cells = {(n // cols, n % cols): (n, 0) for n in range(o)}
+        else:  # a row per output channel, a column per input channel
+            rows, cols = o, i
+            cells = {(r, c): (r, c) for r in range(o) for c in range(i)}
+        fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols + 1.2, 1.1 * rows + 0.8), squeeze=False)
         for (r, c), ax in np.ndenumerate(axes):
-            im = ax.imshow(w[r, c], cmap="RdBu_r", vmin=-m, vmax=m, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-            if r == 0:
-                ax.set_title(f"in {c}", fontsize=7)
-            if c == 0:
-                ax.set_ylabel(f"out {r}", fontsize=7)
+            if (r, c) not in cells:
+                ax.axis("off")
+                continue
+            n, k = cells[(r, c)]
+            im = ax.imshow(w[n, k], cmap="RdBu_r", vmin=-m, vmax=m, interpolation="nearest")
+            if i == 1:
+                ax.set_title(f"out {n}", fontsize=7)
+            else:
+                if r == 0:
+                    ax.set_title(f"in {c}", fontsize=7)
+                if c == 0:
+                    ax.set_ylabel(f"out {r}", fontsize=7)
         fig.colorbar(im, ax=list(axes.flat), fraction=0.03, pad=0.02, label="weight")
     fig.suptitle(title)
     return fig

@@ -17,9 +17,6 @@ import pathlib
 
 import numpy as np
 
-NAME_KEYS = ("model_name", "arch", "architecture", "model")
-STATE_KEYS = ("model_state", "model_state_dict", "state_dict", "model", "weights")
-
 
 def register(subparsers):
     from ..cli import add_common
@@ -39,75 +36,48 @@ def register(subparsers):
 
 
 # ------------------------------------------------------------------ loading
-def _is_state_dict(obj) -> bool:
-    import convlab
-
-    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, (convlab.Tensor, np.ndarray)) for v in obj.values())
-
-
-def _find(obj, keys, want):
-    """The first value under ``keys`` (searched in ``obj`` and its nested config dicts) that ``want`` accepts."""
-    if not isinstance(obj, dict):
-        return None
-    for k in keys:
-        if k in obj and want(obj[k]):
-            return obj[k]
-    for nested in ("config", "args", "hparams", "meta", "metadata", "model_config"):
-        if isinstance(obj.get(nested), dict):
-            found = _find(obj[nested], keys, want)
-            if found is not None:
-                return found
-    return None
-
-
-def _factory_kwargs(ckpt, state) -> dict:
-    """in_channels / num_classes recorded in the checkpoint, else read off the weights."""
-    kw = {}
-    for key in ("in_channels", "num_classes"):
-        v = _find(ckpt, (key,), lambda v: isinstance(v, int))
-        if v is not None:
-            kw[key] = v
-    shapes = [(k, tuple(np.shape(v))) for k, v in state.items() if k.endswith("weight")]
-    convs = [s for _, s in shapes if len(s) == 4]
-    if "in_channels" not in kw and convs:
-        kw["in_channels"] = convs[0][1]
-    if "num_classes" not in kw and shapes and len(shapes[-1][1]) == 2:
-        kw["num_classes"] = shapes[-1][1][0]
-    return kw
-
-
 def load_model(path, model_name: str | None = None):
-    """A model from a ``convlab train`` checkpoint (its name and state are recorded there) or from
-    a bare state dict plus ``model_name``. Returns ``(model, name, checkpoint dict)``."""
+    """``(model in eval mode, model name, checkpoint meta)`` from a ``convlab train`` checkpoint
+    (which records its model spec, classes and preprocessing) or from a bare state dict plus
+    ``model_name`` (``in_channels``/``num_classes`` read off the first conv and last weight)."""
     import convlab
     from convlab import models
 
-    ckpt = convlab.load(str(path))
-    if _is_state_dict(ckpt):
-        state, recorded = ckpt, None
-        ckpt = {}
-    else:
-        state = _find(ckpt, STATE_KEYS, _is_state_dict)
-        recorded = _find(ckpt, NAME_KEYS, lambda v: isinstance(v, str))
-        if state is None:
-            raise ValueError(f"{path}: no model state dict found (looked for {', '.join(STATE_KEYS)})")
-    name = model_name or recorded
-    if name is None:
+    from ..train import (
+        model_from_checkpoint,
+        recipes,  # noqa: F401 - registers the training recipes' models in the zoo
+    )
+    from ..train.checkpoint import FORMAT
+
+    if not pathlib.Path(path).is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    ckpt, meta = convlab.load(str(path)), {}
+    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+        meta = dict(ckpt.get("meta") or {})
+        if model_name is None:
+            return model_from_checkpoint(ckpt, str(path)), ckpt["model_spec"]["name"], meta
+        ckpt = ckpt["model"]
+    if not (isinstance(ckpt, dict) and ckpt and all(isinstance(v, convlab.Tensor) for v in ckpt.values())):
+        raise ValueError(f"{path} is neither a convlab train checkpoint nor a state dict")
+    if model_name is None:
         raise ValueError(f"{path} does not record its model; pass --model NAME (one of: {', '.join(models.list())})")
-    kwargs = _factory_kwargs(ckpt, state)
-    try:
-        model = models.get(name, **kwargs)
-    except TypeError:
-        model = models.get(name)
-    model.load_state_dict({k: v for k, v in state.items()})
-    model.eval()
-    return model, name, ckpt
+    weights = [tuple(v.shape) for k, v in ckpt.items() if k.endswith("weight")]
+    kwargs = {}
+    if any(len(s) == 4 for s in weights):
+        kwargs["in_channels"] = next(s for s in weights if len(s) == 4)[1]
+    if weights and len(weights[-1]) == 2:
+        kwargs["num_classes"] = weights[-1][0]
+    model = models.get(model_name, **kwargs)
+    model.load_state_dict(ckpt)
+    return model.eval(), model_name, meta
 
 
-def load_input(path, in_channels: int, size: tuple, invert: bool = False, ckpt=None) -> tuple[np.ndarray, np.ndarray]:
-    """``(batch (1, C, H, W) float32, display image)``: the image converted to the model's channels
-    and size, scaled to [0, 1] and normalised with the checkpoint's mean/std when it records them."""
-    from PIL import Image
+def load_input(path, in_channels: int, size, meta: dict, invert: bool = False):
+    """``(batch (1, C, H, W) float32, image shown (H, W[, 3]) in [0, 1], note)``: the image in the
+    model's mode and size (``convlab.data.load_image``), preprocessed like its training data when
+    the checkpoint records how (``convlab.train.run.eval_transform``)."""
+    from ..data import load_image
+    from ..train.run import eval_transform
 
     if path is None:
         from matplotlib import cbook
@@ -115,19 +85,15 @@ def load_input(path, in_channels: int, size: tuple, invert: bool = False, ckpt=N
         path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
     if not pathlib.Path(path).is_file():
         raise FileNotFoundError(f"no such image file: {path}")
-    with Image.open(path) as im:
-        im = im.convert("L" if in_channels == 1 else "RGB").resize((size[1], size[0]), Image.BILINEAR)
-        shown = np.asarray(im, dtype=np.float32) / 255.0
+    pre = meta.get("preprocessing") or {}
+    mode = pre.get("mode") or ("L" if in_channels == 1 else "RGB")
+    x, note = load_image(path, mode=mode, size=tuple(pre.get("image_size") or size))
     if invert:
-        shown = 1.0 - shown
-    x = shown[None] if shown.ndim == 2 else np.moveaxis(shown, -1, 0)
-    if x.shape[0] != in_channels:
-        x = np.repeat(x.mean(axis=0, keepdims=True), in_channels, axis=0)
-    mean = _find(ckpt or {}, ("mean",), lambda v: isinstance(v, (list, tuple, float)))
-    std = _find(ckpt or {}, ("std",), lambda v: isinstance(v, (list, tuple, float)))
-    if mean is not None and std is not None:
-        x = (x - np.reshape(mean, (-1, 1, 1))) / np.reshape(std, (-1, 1, 1))
-    return x[None].astype(np.float32), shown
+        x = 1.0 - x
+    shown = x[0] if x.shape[0] == 1 else x.transpose(1, 2, 0)
+    transform = eval_transform(pre) if pre else None
+    batch = x[None] if transform is None else transform(x[None])
+    return np.asarray(batch, dtype=np.float32), shown, note
 
 
 # ------------------------------------------------------------------ the command
@@ -139,7 +105,7 @@ def main(args) -> int:
     import convlab
     from convlab import models, viz
 
-    model, name, ckpt = load_model(args.checkpoint, args.model)
+    model, name, meta = load_model(args.checkpoint, args.model)
     convs = _conv_layers(model)
     if not convs:
         raise ValueError(f"model {name} has no Conv2d layer to inspect")
@@ -148,8 +114,7 @@ def main(args) -> int:
         size = models.info(name).input_size[-2:]
     except ValueError:
         size = (32, 32)
-    size = tuple(_find(ckpt, ("input_size", "image_size"), lambda v: isinstance(v, (list, tuple))) or size)[-2:]
-    x, shown = load_input(args.image, in_channels, size, args.invert, ckpt)
+    x, shown, note = load_input(args.image, in_channels, size, meta, args.invert)
     out = pathlib.Path(args.out)
     written = []
 
@@ -157,10 +122,14 @@ def main(args) -> int:
         logits = model(convlab.tensor(x)).numpy()[0]
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
-    classes = _find(ckpt, ("classes", "class_names"), lambda v: isinstance(v, (list, tuple)))
+    classes = meta.get("classes") or []
     top = np.argsort(probs)[::-1][:3]
-    label = lambda i: f"{classes[i]} ({i})" if classes and i < len(classes) else str(i)  # noqa: E731
-    print(f"model {name}: {sum(p.numel() for p in model.parameters())} parameters, input {x.shape}")
+
+    def label(i):
+        return f"{classes[i]} ({i})" if i < len(classes) else str(i)
+
+    print(f"model {name}: {sum(p.numel() for p in model.parameters())} parameters, input {x.shape}"
+          + (f" ({note})" if note else ""))
     print("prediction: " + ", ".join(f"{label(i)} {probs[i]:.3f}" for i in top))
 
     for lname, layer in (convs if args.all_kernels else convs[:1]):
@@ -184,7 +153,8 @@ def main(args) -> int:
 
     first = convs[0][1]
     kh, kw = first.weight.shape[-2:]
-    patch = x[:1, :1, : kh + 2, : kw + 2].astype(np.float64)
+    r0, c0 = (x.shape[2] - kh - 2) // 2, (x.shape[3] - kw - 2) // 2  # a patch from the middle of the image
+    patch = x[:1, :1, r0:r0 + kh + 2, c0:c0 + kw + 2].astype(np.float64)
     fig, err = viz.im2col_figure(patch, first.weight.data[:1, :1].astype(np.float64))
     written.append(viz.save_figure(fig, out / "im2col.png"))
 
@@ -192,7 +162,8 @@ def main(args) -> int:
     field = viz.receptive_field(model, x, layer=last_name)
     rows, cols = np.nonzero(field)
     box = (int(rows.min()), int(cols.min()), int(np.ptp(rows)) + 1, int(np.ptp(cols)) + 1) if rows.size else None
-    fig = viz.receptive_field_panels(shown, [field], [box],
+    base = shown if shown.shape[:2] == field.shape else x[0].mean(axis=0)  # the padded input when training padded
+    fig = viz.receptive_field_panels(base, [field], [box],
                                      [f"central unit of {last_name}: {box[2]}x{box[3]} input pixels" if box else last_name],
                                      suptitle=f"{name}: receptive field over the input image")
     written.append(viz.save_figure(fig, out / "receptive_field.png"))
