@@ -45,6 +45,13 @@ def test_conv_float32_and_repr(check_layer):
         repr(torch.nn.ConvTranspose2d(4, 2, 3, stride=2, output_padding=1))
 
 
+def test_conv_unbatched_input_with_padding_modes(check_layer):
+    torch = require_torch()
+    for mode in ("zeros", "reflect", "circular"):
+        check_layer(nn.Conv2d(2, 3, 3, padding=1, padding_mode=mode), torch.nn.Conv2d(2, 3, 3, padding=1, padding_mode=mode),
+                    rand((2, 5, 6), 0))
+
+
 def test_conv_transpose_output_size(check_layer):
     torch = require_torch()
     ours, theirs = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1), torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)

@@ -90,9 +90,16 @@ class _Conv(_ConvNd):
                          padding_mode, device=device, dtype=dtype)
 
     def forward(self, input):
-        # non-zero padding modes pad here (with gradients), then convolve with padding 0, as torch
-        x, padding = F.conv_pad(input, self.padding, self.padding_mode, self.kernel_size, self.stride, self.dilation)
-        return getattr(F, self._fn)(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+        conv = getattr(F, self._fn)
+        if self.padding_mode == "zeros":
+            return conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        # other padding modes pad here (with gradients), then convolve with padding 0, as torch;
+        # conv_pad wants a batch axis, so an unbatched input borrows one
+        unbatched = input.ndim == self._nd + 1
+        x = input.unsqueeze(0) if unbatched else input
+        x, padding = F.conv_pad(x, self.padding, self.padding_mode, self.kernel_size, self.stride, self.dilation)
+        y = conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+        return y.squeeze(0) if unbatched else y
 
 
 class Conv1d(_Conv):
