@@ -23,6 +23,10 @@ import random
 
 import numpy as np
 
+import convlab
+from convlab import functional as F
+from convlab import nn
+
 NAME = "learned-kernel"
 SEED_SOURCE = "000 (Learned Convolution)"
 SUMMARY = "one 3x3 kernel + global max pool + sigmoid/BCE + SGD learns a horizontal-edge detector"
@@ -49,26 +53,21 @@ def line_image(rng: random.Random, direction: str, position: int | None = None) 
     return grid
 
 
-class LineClassifier:
-    """conv 3x3 -> global max pool -> logit (sigmoid lives in the loss)."""
+class LineClassifier(nn.Module):
+    """conv 3x3 -> global max pool -> logit (the sigmoid lives in the loss).
+
+    Shape: input ``(N, 1, 8, 8)``, output ``(N,)`` logits.
+    """
 
     def __init__(self, kernel):
-        from convlab import nn
-
+        super().__init__()
         self.conv = nn.Conv2d(1, 1, kernel_size=3).double()
         self.conv.weight.data = np.array(kernel, dtype=np.float64).reshape(1, 1, 3, 3)
         self.conv.bias.data = np.zeros(1)
 
-    def parameters(self):
-        return list(self.conv.parameters())
-
-    def __call__(self, image: np.ndarray):
-        import convlab
-        from convlab import functional as F
-
-        x = convlab.tensor(np.asarray(image, dtype=np.float64)[None, None])
-        fmap = self.conv(x)  # (1, 1, 6, 6)
-        return F.max_pool2d(fmap, kernel_size=fmap.shape[-2:]).reshape(1)  # global max pool
+    def forward(self, x):
+        fmap = self.conv(x)  # (N, 1, 6, 6)
+        return F.max_pool2d(fmap, kernel_size=fmap.shape[-2:]).reshape(-1)  # global max pool
 
     @property
     def kernel(self) -> np.ndarray:
@@ -79,10 +78,13 @@ class LineClassifier:
         return float(self.conv.bias.data[0])
 
 
+def _batch(images):
+    return convlab.tensor(np.asarray(images, dtype=np.float64).reshape(-1, 1, 8, 8))
+
+
 def train(seed: int = 7, steps: int = 600, lr: float = 0.1, report_every: int = 100):
     """Train as seed 000 does; returns (model, {step: kernel}, losses, max |logit|)."""
-    import convlab
-    from convlab import nn, optim
+    from convlab import optim
 
     rng = random.Random(seed)
     kernel = [[rng.gauss(0.0, 0.3) for _ in range(3)] for _ in range(3)]
@@ -95,7 +97,7 @@ def train(seed: int = 7, steps: int = 600, lr: float = 0.1, report_every: int = 
             label, image = 1.0, line_image(rng, "horizontal")
         else:
             label, image = 0.0, line_image(rng, "vertical")
-        logit = model(image)
+        logit = model(_batch(image))
         loss = loss_fn(logit, convlab.tensor([label], dtype=np.float64))
         opt.zero_grad()
         loss.backward()
@@ -108,11 +110,9 @@ def train(seed: int = 7, steps: int = 600, lr: float = 0.1, report_every: int = 
 
 
 def accuracy(model: LineClassifier, images, labels) -> float:
-    import convlab
-
     with convlab.no_grad():
-        preds = [float(model(im).item()) > 0.0 for im in images]  # sigmoid(logit) > 0.5
-    return float(np.mean([p == bool(y) for p, y in zip(preds, labels)]))
+        preds = model(_batch(images)).numpy() > 0.0  # sigmoid(logit) > 0.5
+    return float(np.mean(preds == np.asarray(labels, dtype=bool)))
 
 
 def held_out(seed: int, n: int = 1000):
