@@ -291,7 +291,7 @@ class ConvGeometry:
 def _check_layout(where, shape, nd, channels_expected=None):
     if len(shape) not in (nd + 1, nd + 2):
         hint = ""
-        if channels_expected is not None and len(shape) == nd + 2 and shape[-1] == channels_expected:
+        if channels_expected is not None and len(shape) > 1 and shape[-1] == channels_expected:
             hint = " (the last axis looks like channels: convert NHWC with x.permute(0, 3, 1, 2))"
         raise ValueError(f"{where}: expected a {nd + 2}-D input in {_LAYOUT[nd]} layout (or {nd + 1}-D unbatched), "
                          f"got shape {tuple(shape)}{hint}")
@@ -386,13 +386,12 @@ def pool_geometry(where, x_shape, kernel_size, stride=None, padding=0, dilation=
     stride = kernel if no_stride else ntuple(stride, nd, "stride", where)
     dilation = ntuple(dilation, nd, "dilation", where)
     pad = ntuple(padding, nd, "padding", where, minimum=0)
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    if any(2 * p > sp for p, sp in zip(pad, span)):
-        raise ValueError(f"{where}: padding {_brief(pad)} should be at most half of the (dilated) kernel size "
-                         f"{_brief(span)} (kernel {_brief(kernel)}, dilation {_brief(dilation)})")
+    if any(2 * p > k for p, k in zip(pad, kernel)):  # torch's rule, on the undilated kernel
+        raise ValueError(f"{where}: padding {_brief(pad)} should be at most half of kernel size {_brief(kernel)}")
     in_size = tuple(int(v) for v in x_shape[2:])
     out = tuple(_pool_out(w, k, s, p, d, ceil_mode) for w, k, s, p, d in zip(in_size, kernel, stride, pad, dilation))
     if any(o < 1 for o in out):
+        span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
         padded = tuple(w + 2 * p for w, p in zip(in_size, pad))
         raise ValueError(f"{where}: padded input {_fmt(padded)} is smaller than the dilated kernel {_fmt(span)} "
                          f"(kernel {_brief(kernel)}, dilation {_brief(dilation)}, padding {_brief(pad)})")

@@ -131,7 +131,7 @@ def test_unbatched_input():
 
 def test_pool_errors_name_the_numbers():
     x = cl.ones(1, 1, 8, 8)
-    with pytest.raises(ValueError, match=r"max_pool2d: padding 2 should be at most half of the \(dilated\) kernel size 3"):
+    with pytest.raises(ValueError, match=r"max_pool2d: padding 2 should be at most half of kernel size 3"):
         F.max_pool2d(x, 3, padding=2)
     with pytest.raises(ValueError, match="kernel_size must be positive"):
         F.avg_pool2d(x, 0)
@@ -145,3 +145,17 @@ def test_pool_errors_name_the_numbers():
         F.max_pool2d(cl.ones(1, 1, 7, 7), 2, strict=True)
     with pytest.raises(ValueError, match="output_size must be positive"):
         F.adaptive_avg_pool2d(x, 0)
+
+
+def test_window_wholly_in_padding_gives_minus_inf_and_no_gradient():
+    """A dilated ceil-mode window can read only padding: -inf as torch, and its gradient is dropped
+    (torch sends it to a cell outside the window)."""
+    torch = require_torch()
+    x = cl.tensor(rand((1, 1, 3, 1), 1), requires_grad=True)
+    y = F.max_pool2d(x, (1, 2), padding=(0, 1), dilation=(1, 2), ceil_mode=True)
+    ref = torch.nn.functional.max_pool2d(torch.tensor(x.detach().numpy()), (1, 2), padding=(0, 1), dilation=(1, 2),
+                                         ceil_mode=True)
+    np.testing.assert_array_equal(y.detach().numpy(), ref.numpy())
+    assert np.isinf(y.detach().numpy()).all()
+    y.backward(np.ones(y.shape))
+    assert not x.grad.numpy().any()

@@ -97,11 +97,13 @@ def _flipped_geometry(geom):
 
     An output pixel ``o`` reads input ``o + k*d - lo``; so input ``i`` receives from outputs
     ``i + lo - k*d``: a correlation with the flipped kernel after padding ``grad_y`` by
-    ``d(K-1) - lo`` before and ``d(K-1) - hi`` after.
+    ``d(K-1) - lo`` before and ``W + lo - O`` after (``d(K-1) - hi`` unless a transposed
+    convolution's ``output_padding`` made the input longer).
     """
     if any(s != 1 for s in geom.stride):
         return None
-    pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi) for k, d, (lo, hi) in zip(geom.kernel, geom.dilation, geom.pads))
+    pads = tuple((d * (k - 1) - lo, w + lo - o)
+                 for k, d, (lo, _), w, o in zip(geom.kernel, geom.dilation, geom.pads, geom.in_size, geom.out_size))
     if any(a < 0 or b < 0 for a, b in pads):  # padding wider than the kernel: use col2im
         return None
     return ConvGeometry(geom.kernel, geom.stride, geom.dilation, pads, geom.groups, geom.out_size, geom.in_size)
