@@ -88,7 +88,7 @@ for _name, _nd in OPS.items():
             _add(_name, f"kernel_size={v}", lambda f=f, x=x, v=v: f(cl.tensor(x), k=v), ValueError,
                  rf"{_name}: kernel_size must be positive, got {v}")
         _add(_name, "padding-over-half", lambda f=f, x=x: f(cl.tensor(x), k=2, padding=2), ValueError,
-             rf"{_name}: padding 2 should be at most half of the .*kernel size 2")
+             rf"{_name}: padding 2 should be at most half of .*kernel size 2")
     if _name.startswith(("conv", "avg")):
         for dt in ("int64", "bool", "int32", "uint8"):
             rx = (rf"{_name}: input dtype {dt} and weight dtype float32" if _name.startswith("conv")

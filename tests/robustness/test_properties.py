@@ -4,7 +4,7 @@ Properties: linearity in input and in weight; translation equivariance of stride
 away from the borders; conv_transpose2d is the adjoint of conv2d; gradients match central
 differences; max pooling ignores the order inside each window; average pooling of a constant
 is that constant; the fast path agrees with a loop reference and with itself when chunked
-under a tiny memory budget; float32 agrees with float64 to float32 tolerance.
+under a tiny memory budget and with the reference tier (convlab.reference); float32 agrees with float64 to float32 tolerance.
 """
 
 import numpy as np
@@ -16,7 +16,7 @@ import convlab.functional as F
 from convlab.ops import conv as conv_ops
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-PROPERTIES = 9  # the number of test functions below, reported by the catalogue count
+PROPERTIES = 10  # the number of test functions below, reported by the catalogue count
 
 
 @st.composite
@@ -176,3 +176,21 @@ def test_float32_agrees_with_float64(cfg):
     p32 = F.max_pool2d(cl.tensor(x.astype(np.float32)), 2, stride=1).numpy() if min(cfg["hw"]) >= 2 else None
     if p32 is not None:
         np.testing.assert_allclose(p32, F.max_pool2d(cl.tensor(x), 2, stride=1).numpy(), rtol=1e-6, atol=1e-6)
+
+
+@SETTINGS
+@given(conv_configs(max_groups=1), st.integers(1, 3), st.integers(0, 2**16))
+def test_fast_tier_agrees_with_the_reference_tier(cfg, k, seed):
+    """convlab.reference (the seeds' loops: conv2d_naive, conv2d_batch, max/avg_pool2d_naive) vs the fast ops."""
+    from convlab import reference as R
+
+    cfg = {**cfg, "dilation": 1}
+    x, w, b = _arrays(cfg)
+    s, p = cfg["stride"], cfg["padding"]
+    fast = F.conv2d(cl.tensor(x), cl.tensor(w), cl.tensor(b), stride=s, padding=p).numpy()
+    np.testing.assert_allclose(R.conv2d_batch(x, w, b, s, p), fast, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(R.conv2d_naive(x[0], w, b, s, p), fast[0], rtol=1e-10, atol=1e-10)
+    k = min(k, *cfg["hw"])
+    xp = np.random.default_rng(seed).standard_normal((2, 2) + cfg["hw"])
+    np.testing.assert_array_equal(R.max_pool2d_naive(xp, k), F.max_pool2d(cl.tensor(xp), k).numpy())
+    np.testing.assert_allclose(R.avg_pool2d_naive(xp, k), F.avg_pool2d(cl.tensor(xp), k).numpy(), rtol=1e-12, atol=1e-12)
