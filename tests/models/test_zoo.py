@@ -78,7 +78,8 @@ BIG_VGG = {n for n in EXPECTED if n.startswith("vgg") and not n.endswith("cifar"
 
 
 def test_list_and_get():
-    assert set(models.list()) == EXPECTED and models.list() == sorted(models.list())
+    # other packages may register more (convlab.train registers its recipes' networks)
+    assert EXPECTED <= set(models.list()) and models.list() == sorted(models.list())
     m = models.get("resnet20", num_classes=100, in_channels=1)
     assert m.fc.out_features == 100 and m.conv1.in_channels == 1
     with pytest.raises(ValueError, match="unknown model 'resnet19'.*did you mean"):
