@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from . import nn
-from .shapes import same_padding
+from .shapes import _conv_pads
 from .tensor import Tensor, no_grad, zeros
 
 __all__ = ["Layer", "Summary", "ShapeError", "summary", "trace", "min_input_size"]
@@ -318,16 +318,6 @@ def _macs(m, args, output) -> int:
 
 
 # --------------------------------------------------------------------------- failure arithmetic
-def _pads(padding, size, k, s, d):
-    """Per-axis (before, after) padding of a convolution/pool."""
-    n = len(size)
-    if padding == "valid":
-        return [(0, 0)] * n
-    if padding == "same":
-        return [same_padding(w, ki, si, di) for w, ki, si, di in zip(size, k, s, d)]
-    return [(p, p) for p in _pair(padding, n)]
-
-
 def _explain(frame: _Frame, nsp: int, layers) -> tuple[str, list[str]]:
     """Classify why ``frame``'s module failed and spell out the arithmetic.
 
@@ -349,20 +339,23 @@ def _explain(frame: _Frame, nsp: int, layers) -> tuple[str, list[str]]:
         n = len(size)
         k, s = _pair(m.kernel_size, n), _pair(m.stride, n)
         d = _pair(getattr(m, "dilation", 1), n)
-        pads = _pads(m.padding, size, k, s, d)
+        pads = _conv_pads(kind, m.padding, size, k, s, d)
         ceil = getattr(m, "ceil_mode", False)
         lines, small = [], False
-        for axis, w, ki, si, di, (lo, hi) in zip(("height", "width", "depth")[:n] if n > 1 else ("length",),
-                                                 size, k, s, d, pads):
+        axes = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}.get(n, range(n))
+        for axis, w, ki, si, di, (lo, hi) in zip(axes, size, k, s, d, pads):
             padded, eff = w + lo + hi, di * (ki - 1) + 1
             num = padded - eff
             out = (-(-num // si) if ceil else num // si) + 1
             rnd = "ceil" if ceil else "floor"
+            last = ""
+            if ceil and out >= 1 and (out - 1) * si >= w + lo:  # torch: no window may start in the right padding
+                out, last = out - 1, " - 1 (the last window would start in the padding)"
             pad_txt = f"{w} + {lo} + {hi}" if lo != hi else f"{w} + 2*{lo}"
             ok = out >= 1 and padded >= eff
             small = small or not ok
             lines.append(f"{axis}: padded size {pad_txt} = {padded}; effective kernel d(k-1)+1 = {di}*({ki}-1)+1 = {eff}; "
-                         f"out = {rnd}(({padded} - {eff}) / {si}) + 1 = {out}" + ("" if ok else "  <-- fails: below 1"))
+                         f"out = {rnd}(({padded} - {eff}) / {si}) + 1{last} = {out}" + ("" if ok else "  <-- fails: below 1"))
         return ("too_small" if small else "other"), lines
     if isinstance(m, nn.Linear):
         got = shape[-1]
