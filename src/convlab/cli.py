@@ -16,6 +16,13 @@ class UsageError(Exception):
     """A bad command line (exit code 2)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``convlab train: error: ...`` and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Options every subcommand accepts: ``--debug`` (tracebacks) and ``--quiet``."""
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
@@ -24,14 +31,14 @@ def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="convlab",
         description="convlab: convolutional neural networks from scratch on NumPy.",
     )
     parser.add_argument("--version", action="version", version=f"convlab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the result")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     from . import commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from .. import backend
-from ..math import _raw, mul, relu, sigmoid, where
+from ..math import _operand, _raw, mul, relu, sigmoid, where
 from ..ops import dropout as D
 from ..ops import loss as L
 from ..ops import norm as N
@@ -43,6 +43,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input of shape {input.shape} has {input.shape[-1] if input.ndim else 0} features "
             f"but weight of shape {weight.shape} expects {weight.shape[1]}"
         )
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"linear: bias has shape {tuple(bias.shape)} but weight of shape {weight.shape} "
+                         f"needs a bias of shape ({weight.shape[0]},)")
     out = input @ weight.T
     return out if bias is None else out + bias
 
@@ -192,6 +195,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, ignore_index: int 
     With ``reduction='mean'`` and index targets the sum is divided by the total weight of the
     non-ignored targets, as torch does.
     """
+    input, target = _operand(input), _operand(target)
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -210,6 +214,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, ignore_index: int 
 
 def nll_loss(input: Tensor, target: Tensor, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices; ``input`` holds log-probabilities (N, C, ...)."""
+    input, target = _operand(input), _operand(target)
     _check_reduction(reduction, "nll_loss")
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     _check_channel_vec("weight", weight, c, "nll_loss")
@@ -250,6 +255,11 @@ def _pointwise_loss(diff: Tensor, reduction: str) -> Tensor:
 
 
 def _loss_target(input: Tensor, target: Tensor, fn: str) -> Tensor:
+    target = _operand(target, input)
+    try:
+        np.broadcast_shapes(input.shape, target.shape)
+    except ValueError:
+        raise ValueError(f"{fn}: target of shape {target.shape} cannot be broadcast to input of shape {input.shape}") from None
     if target.shape != input.shape:
         warnings.warn(
             f"{fn}: target size {target.shape} differs from input size {input.shape}; "

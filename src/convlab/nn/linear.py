@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import functional as F
 from . import init
 from .module import Module
@@ -34,6 +36,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative integer, got {v!r}")
         self.in_features, self.out_features = in_features, out_features
         register_weight_and_bias(self, (out_features, in_features), out_features if bias else None, dtype)
         self.reset_parameters()

@@ -376,7 +376,10 @@ class Module:
             value = state_dict[key]
             arr = value.data if isinstance(value, Tensor) else value
             shape = tuple(getattr(arr, "shape", np.shape(arr)))
-            if shape != target.shape:
+            kind = np.dtype(getattr(arr, "dtype", np.asarray(arr).dtype)).kind
+            if kind not in "fiub":
+                mismatched.append(f"unsupported dtype {getattr(arr, 'dtype', type(arr).__name__)} for {key}")
+            elif shape != target.shape:
                 mismatched.append(
                     f"size mismatch for {key}: copying a param with shape {_shape_str(shape)} from checkpoint, "
                     f"the shape in current model is {_shape_str(target.shape)}."

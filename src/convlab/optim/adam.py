@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_lr
 
 
 class Adam(Optimizer):
@@ -25,8 +25,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  amsgrad: bool = False, maximize: bool = False):
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_lr(lr)
         if eps < 0.0:
             raise ValueError(f"Invalid epsilon value: {eps}")
         for i, b in enumerate(betas):

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 from .. import backend
 from ..tensor import Tensor, no_grad
 
@@ -35,6 +37,19 @@ class _Required:
 
 
 required = _Required()
+
+
+def check_number(name: str, value) -> None:
+    """Refuse an option that is not a real number, before any comparison with it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"Invalid {name}: {value!r} (expected a non-negative number)")
+
+
+def check_lr(lr) -> None:
+    """Refuse a learning rate that is not a non-negative number."""
+    check_number("learning rate", lr)
+    if lr < 0:
+        raise ValueError(f"Invalid learning rate: {lr}")
 
 
 class Optimizer:
@@ -73,6 +88,8 @@ class Optimizer:
             if default is required and name not in group:
                 raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
             group.setdefault(name, default)
+        if group.get("lr") is not required:
+            check_lr(group.get("lr"))
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in group["params"]):
             raise ValueError("some parameters appear in more than one parameter group")

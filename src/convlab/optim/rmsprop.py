@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_number
 
 
 class RMSprop(Optimizer):
@@ -23,6 +23,7 @@ class RMSprop(Optimizer):
                  momentum: float = 0.0, centered: bool = False, maximize: bool = False):
         for name, v in (("learning rate", lr), ("epsilon", eps), ("momentum", momentum),
                         ("weight_decay", weight_decay), ("alpha", alpha)):
+            check_number(name, v)
             if v < 0.0:
                 raise ValueError(f"Invalid {name} value: {v}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
