@@ -248,23 +248,20 @@ def get_kernel(name) -> np.ndarray:
 _BOUNDARY = {"zero": "constant", "reflect": "reflect", "replicate": "edge"}
 
 
-def _correlate_valid(planes: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """(N, H, W) float64 planes cross-correlated with (kh, kw) weights, 'valid' -- via conv2d."""
-    import convlab
-    from convlab import functional as F
+def _convolve_valid(planes: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Each (H, W) plane of ``planes`` truly convolved with ``kernel``, 'valid' positions only."""
+    from .signal import convolve
 
-    x = convlab.from_numpy(np.ascontiguousarray(planes[:, None]))
-    w = convlab.from_numpy(np.ascontiguousarray(weight[None, None]))
-    with convlab.no_grad():
-        return F.conv2d(x, w).numpy()[:, 0]
+    return np.stack([convolve(p, kernel, mode="valid") for p in planes])
 
 
 def filter_image(image, kernel, mode: str = "same", boundary: str = "zero", clip=True,
                  tile_bytes: int | None = None) -> np.ndarray:
     """Convolve a grayscale ``(H, W)`` or colour ``(H, W, C)`` image with a 2-D kernel.
 
-    True convolution (the kernel is flipped, see the module docstring), computed with
-    ``convlab.functional.conv2d`` on the flipped kernel, each colour channel separately.
+    True convolution (the kernel is flipped, see the module docstring), computed by
+    ``convlab.signal.convolve`` -- ``functional.conv2d`` on the flipped kernel -- on the padded
+    image, each colour channel separately.
 
     Args:
         image: array ``(H, W)`` or ``(H, W, C)``, integer (e.g. uint8) or float.
@@ -308,33 +305,34 @@ def filter_image(image, kernel, mode: str = "same", boundary: str = "zero", clip
         planes = np.pad(planes, ((0, 0), ph, pw), mode=_BOUNDARY[boundary])
     elif planes.shape[1] < kh or planes.shape[2] < kw:
         raise ValueError(f"filter_image: kernel {k.shape} is larger than the image {img.shape[:2]} in 'valid' mode")
-    out = _filter_tiled(planes, correlation_form(k), tile_bytes)
+    out = _filter_tiled(planes, k, tile_bytes)
     out = out[0] if img.ndim == 2 else np.moveaxis(out, 0, -1)
     return _finish(out, img.dtype, clip)
 
 
-def _filter_tiled(planes: np.ndarray, weight: np.ndarray, tile_bytes: int | None) -> np.ndarray:
-    """'valid' correlation of padded planes in horizontal strips under ``tile_bytes``.
+def _filter_tiled(planes: np.ndarray, kernel: np.ndarray, tile_bytes: int | None) -> np.ndarray:
+    """'valid' convolution of padded planes in horizontal strips under ``tile_bytes``.
 
-    One output row costs about ``channels * out_w * kh * kw`` float64s of unfolded patches;
-    a strip of ``rows`` output rows reads ``rows + kh - 1`` input rows, so every output pixel
-    sees exactly the pixels it sees in a single pass.
+    One output row of one plane costs about ``out_w * kh * kw`` float64s of unfolded patches
+    (planes are convolved one after another); a strip of ``rows`` output rows reads
+    ``rows + kh - 1`` input rows, so every output pixel sees exactly the pixels it sees in a
+    single pass.
     """
     if tile_bytes is None:
         from .ops.conv import get_memory_budget
 
         tile_bytes = get_memory_budget()
-    kh, kw = weight.shape
+    kh, kw = kernel.shape
     n, hp, wp = planes.shape
     oh, ow = hp - kh + 1, wp - kw + 1
-    row_bytes = 8 * n * ow * (kh * kw + 2)
+    row_bytes = 8 * ow * (kh * kw + 2)
     rows = max(1, int(tile_bytes) // max(row_bytes, 1))
     if rows >= oh:
-        return _correlate_valid(planes, weight)
+        return _convolve_valid(planes, kernel)
     out = np.empty((n, oh, ow))
     for r0 in range(0, oh, rows):
         r1 = min(oh, r0 + rows)
-        out[:, r0:r1] = _correlate_valid(planes[:, r0:r1 + kh - 1], weight)
+        out[:, r0:r1] = _convolve_valid(planes[:, r0:r1 + kh - 1], kernel)
     return out
 
 
@@ -381,17 +379,8 @@ def smooth(signal, kernel=(1 / 3, 1 / 3, 1 / 3), mode: str = "same") -> np.ndarr
         raise ValueError(f"smooth: expected non-empty 1-D signal and kernel, got shapes {f.shape} and {g.shape}")
     if mode not in ("full", "same", "valid", "causal"):
         raise ValueError(f"smooth: mode must be full, same, valid or causal, got {mode!r}")
-    n, k = f.size, g.size
-    # full convolution = 'valid' correlation of the zero-padded signal with the flipped kernel
-    padded = np.pad(f, (k - 1, k - 1))[None, None, :]
-    full = _correlate_valid(padded, g[::-1][None, :])[0, 0]
-    if mode == "full":
-        return full
+    from .signal import convolve
+
     if mode == "causal":
-        return full[:n]
-    if mode == "same":
-        start = (k - 1) // 2
-        return full[start:start + n]
-    if n < k:
-        raise ValueError(f"smooth: kernel ({k}) longer than signal ({n}) in 'valid' mode")
-    return full[k - 1:n]
+        return convolve(f, g, mode="full")[: f.size]
+    return convolve(f, g, mode=mode)

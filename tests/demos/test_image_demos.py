@@ -5,6 +5,7 @@ import pytest
 
 from convlab import demos
 from convlab.demos import filters_demo, laplace, smoothing
+from convlab.reference import conv2d_naive
 
 
 def quiet(name, **kw):
@@ -19,23 +20,6 @@ def test_smoothing_matches_hand_computation():
     assert [round(v, 3) for v in r["y"]][:3] == [3.333, 6.333, 9.667]
     rmse = r["rmse"]
     assert rmse["avg9"] < rmse["avg3"] < rmse["noisy"]  # wider average, less noise
-
-
-def conv2d_naive(X, W, b, stride=1, padding=0):
-    """Seed 001's reference, verbatim."""
-    C, H, Ww = X.shape
-    F, _, kH, kW = W.shape
-    if padding > 0:
-        X = np.pad(X, ((0, 0), (padding, padding), (padding, padding)))
-    Ho = (X.shape[1] - kH) // stride + 1
-    Wo = (X.shape[2] - kW) // stride + 1
-    out = np.zeros((F, Ho, Wo))
-    for f in range(F):
-        for i in range(Ho):
-            for j in range(Wo):
-                patch = X[:, i * stride:i * stride + kH, j * stride:j * stride + kW]
-                out[f, i, j] = np.sum(W[f] * patch) + b[f]
-    return out
 
 
 def test_filters_demo_matches_seed_001_naive_convolution():

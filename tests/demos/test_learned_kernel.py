@@ -7,34 +7,11 @@ import random
 import numpy as np
 
 from convlab.demos import learned_kernel as lk
+from convlab.reference import convolve_2d, convolve_2d_gradient, global_max_pool
 
 
-# ---------------------------------------------------------------- seed 000's program, verbatim
-def convolve_2d(image, kernel):
-    out_h, out_w = len(image) - len(kernel) + 1, len(image[0]) - len(kernel[0]) + 1
-    output = [[0.0 for _ in range(out_w)] for _ in range(out_h)]
-    for out_row in range(out_h):
-        for out_col in range(out_w):
-            total = 0.0
-            for k_row in range(len(kernel)):
-                for k_col in range(len(kernel[0])):
-                    total += kernel[k_row][k_col] * image[out_row + k_row][out_col + k_col]
-            output[out_row][out_col] = total
-    return output
-
-
-def convolve_2d_gradient(upstream_grad, input_image, kernel):
-    grad_kernel = [[0.0 for _ in range(len(kernel[0]))] for _ in range(len(kernel))]
-    for k_row in range(len(kernel)):
-        for k_col in range(len(kernel[0])):
-            total = 0.0
-            for out_row in range(len(upstream_grad)):
-                for out_col in range(len(upstream_grad[0])):
-                    total += upstream_grad[out_row][out_col] * input_image[out_row + k_row][out_col + k_col]
-            grad_kernel[k_row][k_col] = total
-    return grad_kernel
-
-
+# ---------------------------------------------------------------- seed 000's program
+# (its convolution, kernel gradient and max pool are convlab.reference's; the rest verbatim)
 def generate_line_images(rng, n, direction):
     images = []
     for _ in range(n):
@@ -57,17 +34,6 @@ def sigmoid(x):
     if x < -50:
         return 0.0
     return 1.0 / (1.0 + math.exp(-x))
-
-
-def global_max_pool(feature_map):
-    best_value = feature_map[0][0]
-    best_row, best_col = 0, 0
-    for row, values in enumerate(feature_map):
-        for col, value in enumerate(values):
-            if value > best_value:
-                best_value = value
-                best_row, best_col = row, col
-    return best_value, best_row, best_col
 
 
 def train_step(kernel, bias, image, label, learning_rate):
