@@ -7,10 +7,11 @@ Every kernel here is written in **convolution form**: :func:`filter_image` compu
 
 that is, the kernel is rotated by 180 degrees before it slides. A deep-learning "convolution"
 (``convlab.functional.conv2d``, the seeds' ``conv2d_naive``) is a cross-correlation: it slides
-the kernel without the flip. :func:`filter_image` runs ``conv2d`` on the flipped kernel, so both
-views agree; for kernels symmetric under the 180-degree rotation (box, gaussian, laplace,
-sharpen) the flip changes nothing, and for the antisymmetric derivative kernels (Sobel,
-Prewitt, Scharr, seed 001's edge kernels) it flips the sign of the response.
+the kernel without the flip. :func:`filter_image` uses ``convlab.signal.convolve``, which runs
+``conv2d`` on the flipped kernel, so both views agree; for kernels symmetric under the
+180-degree rotation (box, gaussian, laplace, sharpen) the flip changes nothing, and for the
+antisymmetric derivative kernels (Sobel, Prewitt, Scharr, seed 001's edge kernels) it flips the
+sign of the response.
 
 Sign conventions of the derivative kernels (x to the right, y downwards): in convolution form
 ``sobel_x`` is ``[[1, 0, -1], [2, 0, -2], [1, 0, -1]]`` so that ``filter_image(img, sobel_x())``
