@@ -38,14 +38,10 @@ def edge_image() -> np.ndarray:
 
 
 def corr2d(x, k) -> np.ndarray:
-    """Seed 002's ``corr2d``, on convlab's conv2d: ``Y[i, j] = sum_ab X[i+a, j+b] K[a, b]``."""
-    import convlab
-    from convlab import functional as F
+    """Seed 002's ``corr2d``: ``Y[i, j] = sum_ab X[i+a, j+b] K[a, b]`` ('valid' cross-correlation)."""
+    from ..signal import correlate
 
-    x = np.asarray(x, dtype=np.float64)
-    k = np.asarray(k, dtype=np.float64)
-    with convlab.no_grad():
-        return F.conv2d(convlab.tensor(x[None, None]), convlab.tensor(k[None, None])).numpy()[0, 0]
+    return correlate(np.asarray(x, dtype=np.float64), np.asarray(k, dtype=np.float64), mode="valid")
 
 
 def seed_init(lr: float = 3e-2) -> np.ndarray:
