@@ -92,7 +92,8 @@ def test_model_that_does_not_fit_the_images(in_tmp, capsys):
 
 def test_fashion_mnist_files_and_resume(in_tmp, capsys):
     make_idx_set(in_tmp / "fm", n_train=96, n_test=20)
-    base = ["train", "--data-root", str(in_tmp / "fm"), "--batch-size", "32", "--val-split", "32", "--out", "r"]
+    base = ["train", "--data-root", str(in_tmp / "fm"), "--model", "lenet5", "--batch-size", "32", "--val-split", "32",
+            "--out", "r"]
     assert main([*base, "--epochs", "1", "--augment", "--schedule", "step"]) == 0
     assert "on fashion-mnist (64 train / 32 validation / 20 test images of 1x28x28" in capsys.readouterr().out
     assert main(["train", "--resume", "r/last.safetensors", "--epochs", "2"]) == 0

@@ -205,3 +205,27 @@ def test_epoch_scheduler_and_train_loss_monitor():
     result = Trainer(model, opt, scheduler=sched, print_fn=None).fit(train, None, epochs=2)
     assert result.monitor == "train_loss" and opt.param_groups[0]["lr"] == pytest.approx(0.025)
     assert result.last_checkpoint is None
+
+
+@pytest.mark.parametrize("name", ["compactcnn", "lenet5"])
+def test_benchmark_torch_twin_matches_the_convlab_model(name):
+    """benchmarks/accuracy.py's torch twins compute what the convlab models compute, from the same weights."""
+    import importlib.util
+
+    from convlab.train.recipes import build_model
+    from helpers import require_torch
+
+    torch = require_torch()
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "accuracy.py")
+    spec_ = importlib.util.spec_from_file_location("bench_accuracy", path)
+    bench = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(bench)
+    model, spec = build_model(name, 1, 10, (28, 28))
+    twin = bench.torch_twin(name, spec["kwargs"])
+    twin.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((4, 1, 28, 28)).astype(np.float32)
+    model.eval()
+    twin.eval()
+    with torch.no_grad():
+        expected = twin(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model(convlab.tensor(x)).detach().numpy(), expected, rtol=1e-4, atol=1e-5)

@@ -25,32 +25,35 @@ def register(subparsers):
         description="Train a model of the zoo on a dataset, validating every epoch, and print the test accuracy, "
                     "the time taken and where the checkpoints, logs and plots are. With no options: "
                     f"{d['model']} on {d['dataset']}, {d['epochs']} epochs, batch {d['batch_size']}, "
-                    f"{d['optimizer']} lr {d['lr']} with a {d['schedule']} schedule.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    f"{d['optimizer']} lr {d['lr']} with a {d['schedule']} schedule.")
     add_common(p)
-    p.add_argument("--model", default=d["model"], help="a model of the zoo (convlab models lists them)")
+    p.add_argument("--model", default=d["model"], help=f"a model of the zoo; convlab models lists them (default: {d['model']})")
     p.add_argument("--dataset", default=d["dataset"],
-                   help="fashion-mnist, mnist, kmnist, cifar10, lines, edges-orientation or folder:PATH")
+                   help="fashion-mnist, mnist, kmnist, cifar10, lines, edges-orientation or folder:PATH "
+                        f"(default: {d['dataset']})")
     p.add_argument("--data-root", default=None, help="directory holding the dataset's files (default: searched)")
     p.add_argument("--epochs", type=int, default=None, help=f"epochs in all (default: {d['epochs']})")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"])
-    p.add_argument("--lr", type=float, default=d["lr"], help="learning rate (the peak rate for onecycle)")
-    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default=d["optimizer"])
-    p.add_argument("--weight-decay", type=float, default=d["weight_decay"])
-    p.add_argument("--schedule", choices=["cosine", "onecycle", "step", "none"], default=d["schedule"])
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help=f"(default: {d['batch_size']})")
+    p.add_argument("--lr", type=float, default=d["lr"], help=f"learning rate, the peak for onecycle (default: {d['lr']})")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default=d["optimizer"],
+                   help=f"(default: {d['optimizer']})")
+    p.add_argument("--weight-decay", type=float, default=d["weight_decay"], help=f"(default: {d['weight_decay']})")
+    p.add_argument("--schedule", choices=["cosine", "onecycle", "step", "none"], default=d["schedule"],
+                   help=f"learning-rate schedule (default: {d['schedule']})")
     p.add_argument("--augment", action="store_true", help="random crops, flips (where labels allow) and random erasing")
-    p.add_argument("--pad", type=int, default=0, help="zero-pad images by this many pixels per side (28x28 -> 32x32: 2)")
+    p.add_argument("--pad", type=int, default=0,
+                   help="zero-pad images by this many pixels per side, e.g. 2 for 28x28 -> 32x32 (default: 0)")
     p.add_argument("--val-split", type=float, default=None,
                    help="training items held out for validation: a count, or a fraction < 1 (default: 10%%, at most 5000)")
     p.add_argument("--limit-train", type=int, default=None, help="train on this many items only (quick runs)")
     p.add_argument("--limit-test", type=int, default=None, help="test on this many items only (quick runs)")
     p.add_argument("--early-stopping", type=int, default=None, metavar="EPOCHS",
                    help="stop after this many epochs without a better validation accuracy")
-    p.add_argument("--seed", type=int, default=0, help="seeds weights, data order, augmentation and dropout")
+    p.add_argument("--seed", type=int, default=0, help="seeds weights, data order, augmentation and dropout (default: 0)")
     p.add_argument("--out", default=None, help="output directory (default: a new runs/train-NNN)")
     p.add_argument("--force", action="store_true", help="write into --out even if it already holds files")
     p.add_argument("--resume", default=None, metavar="CKPT",
-                   help="continue the run of this checkpoint, in its directory (--epochs may extend it)")
+                   help="continue the run of this checkpoint, in its directory (--epochs may extend a step/none schedule)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: when stderr is a terminal)")
     p.set_defaults(func=main)
@@ -167,7 +170,9 @@ def main(args) -> int:
         keep = f"; the last good checkpoint is {last}" if os.path.exists(last) else "; no checkpoint was written"
         raise RuntimeError(f"training stopped: {exc}{keep}. Try a lower --lr.") from None
     if result.stopped == "interrupted":
-        print(f"interrupted at step {result.step} (epoch {result.epoch + 1}); checkpoint saved: {result.last_checkpoint}\n"
+        where = (f"after epoch {result.epoch}" if result.batch_in_epoch == 0 else
+                 f"in epoch {result.epoch + 1} after batch {result.batch_in_epoch}")
+        print(f"interrupted {where} (step {result.step}); checkpoint saved: {result.last_checkpoint}\n"
               f"continue with: convlab train --resume {result.last_checkpoint}", file=sys.stderr)
         return 130
 

@@ -300,6 +300,7 @@ class Trainer:
                 stopped = "interrupted"
                 self.save("last.safetensors")
         return FitResult(history=self.history, best=self.best, stopped=stopped, epoch=self.epoch, step=self.step,
+                         batch_in_epoch=self.batch_in_epoch,
                          seconds=time.time() - started, last_checkpoint=self.path("last.safetensors"),
                          best_checkpoint=self.path("best.safetensors") if self.best else None, monitor=monitor)
 
