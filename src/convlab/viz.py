@@ -151,10 +151,12 @@ def kernel_grid(layer, title: str = "kernels", rgb: bool | None = None, max_out:
 
     ``rgb=True`` (the default when there are 3 input channels) draws each output channel's
     3 input-channel kernels as one colour picture, each rescaled to ``[0, 1]`` around 0 -> grey.
-    Otherwise one cell per (output, input) pair, on one diverging scale shared by the layer.
+    Otherwise one cell per (output, input) pair (the first 16 outputs and ``max_in`` inputs),
+    or for one input channel a grid of ``max_out`` kernels, on one diverging scale per layer.
     """
     plt = _plt()
-    w = _weight(layer)[:max_out]
+    full = _weight(layer)
+    w = full[:max_out]
     o, i = w.shape[:2]
     if rgb is None:
         rgb = i == 3
@@ -176,7 +178,8 @@ def kernel_grid(layer, title: str = "kernels", rgb: bool | None = None, max_out:
         if i == 1:  # one input channel: the kernels in a grid, 8 to a row
             rows, cols = _grid(o, min(o, 8))
             cells = {(n // cols, n % cols): (n, 0) for n in range(o)}
-        else:  # a row per output channel, a column per input channel
+        else:  # a row per output channel (the first 16), a column per input channel
+            o = min(o, 16)
             rows, cols = o, i
             cells = {(r, c): (r, c) for r in range(o) for c in range(i)}
         fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols + 1.2, 1.1 * rows + 0.8), squeeze=False)
@@ -196,17 +199,21 @@ def kernel_grid(layer, title: str = "kernels", rgb: bool | None = None, max_out:
                 if c == 0:
                     ax.set_ylabel(f"out {r}", fontsize=7)
         fig.colorbar(im, ax=list(axes.flat), fraction=0.03, pad=0.02, label="weight")
+    if (o, i) != full.shape[:2]:
+        title += f"\n(showing {o} of {full.shape[0]} outputs x {i} of {full.shape[1]} inputs)"
     fig.suptitle(title)
     return fig
 
 
 # ------------------------------------------------------------------ hooks: maps and statistics
-def _as_batch(x):
+def _as_batch(x, model):
+    """``x`` as a tensor in the dtype of the model's parameters (float32 when it has none)."""
     import convlab
 
     if isinstance(x, convlab.Tensor):
         return x
-    return convlab.tensor(np.asarray(x, dtype=np.float32))
+    dtype = next((p.dtype for p in model.parameters()), np.float32)
+    return convlab.tensor(np.asarray(x, dtype=dtype))
 
 
 def _named_layers(model, layers=None, kinds=("Conv", "ReLU", "Pool", "Linear", "BatchNorm")):
@@ -245,7 +252,7 @@ def capture_feature_maps(model, x, layers=None) -> OrderedDict:
                             lambda label, mod, out: maps.__setitem__(label, out.detach().numpy()))
     try:
         with convlab.no_grad():
-            model(_as_batch(x))
+            model(_as_batch(x, model))
     finally:
         for h in handles:
             h.remove()
@@ -294,7 +301,7 @@ def layer_statistics(model, x, target=None, loss_fn=None, layers=None) -> list[d
 
     handles = _record_calls(model, _named_layers(model, layers), keep)
     try:
-        logits = model(_as_batch(x))
+        logits = model(_as_batch(x, model))
     finally:
         for h in handles:
             h.remove()
