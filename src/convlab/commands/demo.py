@@ -68,7 +68,7 @@ def main(args) -> int:
             out = pathlib.Path(args.out) / module.NAME if args.name == "all" else pathlib.Path(args.out)
         else:
             out = _default_out(module.NAME)
-        print(f"== {module.NAME} (seed {module.SEED_SOURCE})")
+        print(f"== {module.NAME}: seed {module.SEED_SOURCE}")
         result = demos.run(module.NAME, out, log=print, figures=not args.no_figures, **options)
         for path in result.get("figures", []):
             print(f"figure: {path}")
