@@ -1,0 +1,76 @@
+"""convlab.bench / `convlab bench`: the structure of the result on a tiny configuration.
+
+No timing is asserted (the machine may be busy): only that every section is present, the
+numbers are positive and finite, and the ratios are computed from the same run's timings.
+"""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from convlab import bench
+from convlab.cli import main
+from helpers import require_torch
+
+TINY = dict(models=["lenet5"], batch=2, repeats=1, warmup=0, inference_batches=(1, 2), threads=1,
+            conv=False, seed_loops=True)
+
+
+def _positive(x):
+    return isinstance(x, float) and math.isfinite(x) and x > 0
+
+
+def test_importing_convlab_bench_does_not_import_torch():
+    code = "import sys, convlab, convlab.bench, convlab.commands.bench; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_tiny_run_has_every_section_and_is_json():
+    require_torch()
+    result = json.loads(json.dumps(bench.run(**TINY, memory=True)))
+    assert set(result) >= {"machine", "config", "gemm", "training", "inference", "memory", "seed_loops", "notes"}
+    assert result["machine"]["threads"] == 1 and result["machine"]["torch"]
+    assert _positive(result["gemm"]["gflops"])
+    (train,) = result["training"]
+    assert train["model"] == "lenet5" and train["batch"] == 2 and train["input"] == [1, 28, 28]
+    assert train["target"] == 1.0 and isinstance(train["meets_target"], bool)
+    for key in ("convlab_ips", "torch_ips", "convlab_ms", "torch_ms", "ratio"):
+        assert _positive(train[key]), key
+    assert train["ratio"] == pytest.approx(train["convlab_ms"] / train["torch_ms"])
+    assert [r["batch"] for r in result["inference"]] == [1, 2]
+    for r in result["inference"]:
+        assert r["kind"] == "infer" and _positive(r["convlab_ips"]) and _positive(r["torch_ips"])
+    (mem,) = result["memory"]
+    assert mem["model"] == "lenet5" and mem["target"] == 1.5
+    for lib in ("convlab", "torch"):
+        assert _positive(mem[lib]["peak_mb"]) and mem[lib]["peak_mb"] >= mem[lib]["rss_before_mb"] > 0
+    assert mem["ratio"] == pytest.approx(mem["convlab"]["peak_mb"] / mem["torch"]["peak_mb"])
+    assert _positive(result["seed_loops"]["speedup"])
+    table = bench.format_markdown(result)
+    assert "| lenet5 | 1x28x28 | 2 |" in table and "peak memory" in table
+
+
+def test_without_torch_the_torch_columns_are_empty():
+    result = bench.run(**TINY, memory=False, use_torch=False)
+    assert result["training"][0]["torch_ips"] is None and result["training"][0]["ratio"] is None
+    assert any("torch" in note for note in result["notes"])
+    assert "| - |" in bench.format_markdown(result)
+
+
+def test_cli_writes_json(tmp_path, capsys):
+    require_torch()
+    out = tmp_path / "b.json"
+    code = main(["bench", "--models", "lenet5", "--batch", "2", "--repeats", "1", "--threads", "1",
+                 "--no-memory", "--no-conv", "--json", str(out), "-q"])
+    assert code == 0
+    assert "| training step |" in capsys.readouterr().out
+    assert json.loads(out.read_text())["training"][0]["model"] == "lenet5"
+
+
+@pytest.mark.parametrize("argv", [["--models", "nope"], ["--threads", "0"], ["--repeats", "-1"]])
+def test_cli_rejects_bad_arguments(argv, capsys):
+    assert main(["bench", *argv]) == 2
+    assert "convlab bench:" in capsys.readouterr().err
