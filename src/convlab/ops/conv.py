@@ -47,8 +47,11 @@ from .conv_columns import batch_chunks, channel_rows, col2im, get_memory_budget,
 from .conv_depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad, is_depthwise
 
 
-def conv_forward(x, w, geom, bias=None):
-    """``y = conv(x, w) + bias`` for ``x`` ``(N, C, *in)`` and ``w`` ``(O, C/groups, *K)``."""
+def conv_forward(x, w, geom, bias=None, keep=None):
+    """``y = conv(x, w) + bias`` for ``x`` ``(N, C, *in)`` and ``w`` ``(O, C/groups, *K)``.
+
+    When ``keep`` is a list, each chunk's column matrix is appended to it for the weight gradient.
+    """
     if is_depthwise(w.shape, geom):
         return depthwise_forward(x, w, geom, bias)
     xp = backend.array_module(x, w)
@@ -61,6 +64,8 @@ def conv_forward(x, w, geom, bias=None):
     for sl in batch_chunks(n, c, geom, x.dtype.itemsize):
         xs = x[sl]
         col = im2col(xs, geom).reshape(g, wm.shape[2], -1)
+        if keep is not None:
+            keep.append(col)
         ys = xp.matmul(wm, col).reshape((o, xs.shape[0]) + geom.out_size)
         if b is None:
             y[sl] = ys.transpose(perm)
@@ -74,9 +79,11 @@ def conv_input_grad(gy, w, geom):
     if is_depthwise(w.shape, geom):
         return depthwise_input_grad(gy, w, geom)
     flipped = _flipped_geometry(geom)
-    if flipped is not None:  # stride 1: correlate the padded grad_y with the flipped kernel
+    o, cg = w.shape[:2]
+    # its columns have one row per output channel and one column per *input* pixel, col2im's the
+    # reverse; take it when they are not much larger (col2im's scattered adds cost about double)
+    if flipped is not None and o * math.prod(geom.in_size) <= 2 * cg * geom.groups * math.prod(geom.out_size):
         g = geom.groups
-        o, cg = w.shape[:2]
         wf = w.reshape((g, o // g, cg) + geom.kernel).swapaxes(1, 2).reshape((g * cg, o // g) + geom.kernel)
         wf = wf[(slice(None), slice(None)) + (slice(None, None, -1),) * geom.nd]
         return conv_forward(gy, backend.array_module(w).ascontiguousarray(wf), flipped)
@@ -109,16 +116,17 @@ def _flipped_geometry(geom):
     return ConvGeometry(geom.kernel, geom.stride, geom.dilation, pads, geom.groups, geom.out_size, geom.in_size)
 
 
-def conv_weight_grad(x, gy, geom, w_shape):
-    """``grad_W = grad_y @ col(x)^T``, summed over the batch chunk by chunk."""
+def conv_weight_grad(x, gy, geom, w_shape, cols=None):
+    """``grad_W = grad_y @ col(x)^T``, summed over the batch chunk by chunk (reusing the forward
+    pass's ``cols`` when given)."""
     if is_depthwise(w_shape, geom):
         return depthwise_weight_grad(x, gy, geom)
-    xp = backend.array_module(x, gy)
-    n, c = x.shape[:2]
+    xp = backend.array_module(gy)
+    n, c = gy.shape[0], w_shape[1] * geom.groups
     g = geom.groups
     gw = None
-    for sl in batch_chunks(n, c, geom, x.dtype.itemsize):
-        col = im2col(x[sl], geom).reshape(g, c // g * math.prod(geom.kernel), -1)
+    for i, sl in enumerate(batch_chunks(n, c, geom, gy.dtype.itemsize)):
+        col = cols[i] if cols is not None else im2col(x[sl], geom).reshape(g, c // g * math.prod(geom.kernel), -1)
         part = xp.matmul(channel_rows(gy[sl], g), col.transpose(0, 2, 1))
         gw = part if gw is None else gw + part
     return gw.reshape(w_shape)
@@ -139,15 +147,19 @@ class ConvNd(Function):
     @staticmethod
     def forward(ctx, x, w, b=None, geom=None):
         ctx.geom = geom
-        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w)  # grad_x needs only w
-        return conv_forward(x, w, geom, bias=b)
+        # keep the forward pass's columns for grad_w when they all fit in the memory budget
+        col_bytes = x.shape[1] * math.prod(geom.kernel) * x.shape[0] * math.prod(geom.out_size) * x.dtype.itemsize
+        keep = ctx.needs_input_grad[1] and not is_depthwise(w.shape, geom) and col_bytes <= get_memory_budget()
+        ctx.cols = [] if keep else None
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] and not keep else None, w)  # grad_x needs only w
+        return conv_forward(x, w, geom, bias=b, keep=ctx.cols)
 
     @staticmethod
     def backward(ctx, gy):
         x, w = ctx.saved
         need_x, need_w = ctx.needs_input_grad[:2]
         gx = conv_input_grad(gy, w, ctx.geom) if need_x else None
-        gw = conv_weight_grad(x, gy, ctx.geom, w.shape) if need_w else None
+        gw = conv_weight_grad(x, gy, ctx.geom, w.shape, cols=ctx.cols) if need_w else None
         gb = _bias_grad(gy) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] else None
         return gx, gw, gb
 
