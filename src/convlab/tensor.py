@@ -19,6 +19,9 @@ import threading
 import numpy as np
 
 from . import backend
+from ._allocator import tune_malloc
+
+tune_malloc()  # recycle freed arrays between steps instead of page-faulting them in again
 
 float16, float32, float64 = np.float16, np.float32, np.float64
 int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
