@@ -25,15 +25,16 @@ literally as seed 003 writes it: a convolution of the padded ``grad_y`` with the
 180 degrees (and its in/out channel axes swapped), which reuses the fast forward path and
 avoids the scattered adds of col2im.
 
-Depthwise convolutions (one input and one output channel per group) have no GEMM worth the
-name, so ``ops/conv_depthwise.py`` computes them as ``prod(kernel)`` multiply-adds of shifted
+Depthwise stride-1 convolutions (one input and one output channel per group) have no GEMM worth
+the name, so ``ops/conv_depthwise.py`` computes them as ``prod(kernel)`` multiply-adds of shifted
 slices instead.
 
 Memory and speed: the column matrix holds ``prod(kernel)`` copies of the input, so the batch is
 processed a few samples at a time, sized to stay in the CPU cache between the copy that builds
 the columns and the GEMM that reads them (and never above the memory budget,
-:func:`set_memory_budget`, default 1 GiB). The columns are rebuilt in the backward pass
-rather than kept. Chunking only splits the batch: every output element is the same sum.
+:func:`set_memory_budget`, default 1 GiB). The forward pass's columns are kept for the weight
+gradient when all of them fit in the budget, and rebuilt chunk by chunk in the backward pass
+when they do not. Chunking only splits the batch: every output element is the same sum.
 """
 
 from __future__ import annotations
