@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 
 import numpy as np
 
@@ -141,12 +142,25 @@ class Context:
 
 
 class _Node:
-    """One recorded call: the function, its context and its input tensors."""
+    """One recorded call: the function, its context, its inputs and (weakly) its output.
 
-    __slots__ = ("fn", "ctx", "inputs", "freed")
+    ``inputs`` holds, per positional argument, the leaf ``Tensor`` gradients accumulate into,
+    or the ``_Node`` that made a non-leaf input, or None. Holding the producing node rather than
+    the intermediate tensor lets an activation's array be freed as soon as nothing but the graph
+    refers to it (as in torch): backward needs only what each ``ctx`` saved.
+    """
+
+    __slots__ = ("fn", "ctx", "inputs", "freed", "out")
 
     def __init__(self, fn, ctx, inputs):
-        self.fn, self.ctx, self.inputs, self.freed = fn, ctx, inputs, False
+        self.fn, self.ctx, self.inputs, self.freed, self.out = fn, ctx, inputs, False, None
+
+
+def _edge(a):
+    """What a node keeps of one argument: a leaf tensor, the node that made a non-leaf, or None."""
+    if not isinstance(a, Tensor):
+        return None
+    return a if a._node is None else a._node
 
 
 class Function:
@@ -190,7 +204,8 @@ def _wrap(out, cls, ctx, args, record):
     t.data, t.grad, t._retain = out, None, False
     if record:
         t.requires_grad = True
-        t._node = _Node(cls, ctx, tuple(a if isinstance(a, Tensor) else None for a in args))
+        t._node = node = _Node(cls, ctx, tuple(_edge(a) for a in args))
+        node.out = weakref.ref(t)  # for retain_grad(); the node never keeps its output alive
     else:
         t.requires_grad, t._node = False, None
     return t
@@ -390,37 +405,40 @@ class Tensor:
     # ---- operators (defined in ops; bound below)
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from ``root`` through recorded nodes, inputs before outputs."""
+def _topological_order(start) -> list:
+    """Graph vertices reachable from ``start`` (leaf tensors and nodes), inputs before outputs."""
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(start, False)]
     while stack:
-        t, expanded = stack.pop()
+        v, expanded = stack.pop()
         if expanded:
-            order.append(t)
+            order.append(v)
             continue
-        if id(t) in visited:
+        if id(v) in visited:
             continue
-        visited.add(id(t))
-        stack.append((t, True))
-        if t._node is not None:
-            for parent in t._node.inputs:
-                if parent is not None and parent.requires_grad and id(parent) not in visited:
+        visited.add(id(v))
+        stack.append((v, True))
+        if isinstance(v, _Node):
+            for parent in v.inputs:
+                if parent is not None and id(parent) not in visited and (isinstance(parent, _Node) or parent.requires_grad):
                     stack.append((parent, False))
     return order
 
 
 def _run_backward(root: Tensor, seed, retain_graph: bool) -> None:
-    grads = {id(root): seed}
-    for t in reversed(_topological_order(root)):
-        g = grads.pop(id(t), None)
+    start = root if root._node is None else root._node
+    grads = {id(start): seed}
+    for v in reversed(_topological_order(start)):
+        g = grads.pop(id(v), None)
         if g is None:
             continue
-        node = t._node
-        if node is None or t._retain:
-            _accumulate(t, g)
-        if node is None:
+        if isinstance(v, Tensor):  # a leaf: its gradient accumulates into .grad
+            _accumulate(v, g)
             continue
+        node = v
+        out = node.out() if node.out is not None else None
+        if out is not None and out._retain:
+            _accumulate(out, g)
         if node.freed:
             raise RuntimeError(
                 "backward(): trying to backward through the graph a second time; its saved "
@@ -430,7 +448,7 @@ def _run_backward(root: Tensor, seed, retain_graph: bool) -> None:
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         for parent, pg in zip(node.inputs, in_grads):
-            if parent is None or pg is None or not parent.requires_grad:
+            if parent is None or pg is None or (isinstance(parent, Tensor) and not parent.requires_grad):
                 continue
             key = id(parent)
             if key in grads:
