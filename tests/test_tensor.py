@@ -141,3 +141,28 @@ def test_gradcheck_reports_the_worst_element():
         cl.gradcheck(Wrong.apply, [x])
     with pytest.raises(TypeError, match="use float64"):
         cl.gradcheck(lambda t: t * 2, [cl.ones(2, requires_grad=True)])
+
+
+def test_graph_does_not_keep_intermediate_arrays_alive():
+    """Nodes hold the node that made a non-leaf input, not its array (torch's memory behaviour)."""
+    import gc
+    import weakref
+
+    x = cl.tensor(np.ones((4, 5)), requires_grad=True)
+    y = x * 2.0
+    z = (y + 1.0).sum()
+    ref = weakref.ref(y.data)
+    del y
+    gc.collect()
+    assert ref() is None  # neither (y + 1) nor sum saved y, so only the graph could have kept it
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full((4, 5), 2.0))
+
+
+def test_retain_grad_on_an_intermediate_still_works():
+    x = cl.tensor(np.arange(3.0), requires_grad=True)
+    y = x * 3.0
+    y.retain_grad()
+    (y * y).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), 2 * 3.0 * np.arange(3.0))
+    np.testing.assert_allclose(x.grad.numpy(), 18.0 * np.arange(3.0))
