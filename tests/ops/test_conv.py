@@ -105,6 +105,8 @@ def test_conv1d_conv3d_transpose_gradcheck():
     gradcheck_op(lambda x, w: F.conv3d(x, w, padding=(0, 1, 0)), (1, 1, 3, 3, 3), (2, 1, 2, 2, 2))
     gradcheck_op(lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, output_padding=1), (1, 2, 3, 3), (2, 1, 2, 2), (1,))
     gradcheck_op(lambda x, w: F.conv_transpose1d(x, w, stride=2, dilation=2), (1, 2, 4), (2, 3, 2))
+    gradcheck_op(lambda x, w: F.conv_transpose3d(x, w, stride=(1, 2, 1), padding=1), (1, 2, 2, 2, 2), (2, 1, 3, 2, 3))
+    gradcheck_op(lambda x, w: F.conv2d(x, w, padding="same", groups=3), (1, 3, 4, 4), (3, 1, 3, 3))  # depthwise
 
 
 def test_same_padding_with_stride_uses_tensorflow_rule():

@@ -132,7 +132,7 @@ def test_conv2d_sweep():
 
 
 def test_conv3d_sweep():
-    assert _sweep(_conv_case(3), n=100, seed=2) == 100
+    assert _sweep(_conv_case(3), seed=2) == N_CONFIGS
 
 
 def _transpose_case(nd):

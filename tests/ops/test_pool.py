@@ -119,6 +119,12 @@ def test_pool_gradcheck():
     gradcheck_op(lambda t: F.max_pool1d(t, 2), (1, 2, 7))
     gradcheck_op(lambda t: F.avg_pool1d(t, 3, 2, 1), (1, 2, 7))
     gradcheck_op(lambda t: F.adaptive_avg_pool1d(t, 3), (1, 2, 7))
+    gradcheck_op(lambda t: F.adaptive_max_pool1d(t, 3), (1, 2, 7))
+    gradcheck_op(lambda t: F.max_pool3d(t, 2, 1, 1), (1, 1, 3, 3, 2))
+    gradcheck_op(lambda t: F.avg_pool3d(t, 2, 1, 1, count_include_pad=False), (1, 1, 3, 3, 2))
+    gradcheck_op(lambda t: F.adaptive_avg_pool3d(t, (2, 1, 2)), (1, 1, 3, 3, 3))
+    idx = F.max_pool2d(cl.tensor(rand((1, 2, 4, 4), 9)), 2, return_indices=True)[1]
+    gradcheck_op(lambda t: F.max_unpool2d(t, idx, 2), (1, 2, 2, 2))
 
 
 def test_unbatched_input():

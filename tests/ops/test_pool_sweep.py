@@ -17,7 +17,7 @@ def _window(rng, nd, dilated):
 
 
 def _input(rng, nd, kernel, padding, dilation):
-    size = tuple(int(v) for v in rng.integers(1, 21, nd))
+    size = tuple(int(v) for v in rng.integers(1, 21 if nd < 3 else 8, nd))
     if any(s + 2 * p < d * (k - 1) + 1 for s, p, d, k in zip(size, padding, dilation, kernel)):
         return None
     return rng.standard_normal((int(rng.integers(1, 5)), int(rng.integers(1, 9))) + size)
@@ -52,11 +52,11 @@ def _avg_case(nd):
         torch = require_torch()
         kernel, stride, padding, dilation = _window(rng, nd, dilated=False)
         x = _input(rng, nd, kernel, padding, dilation)
-        if x is None:
-            return False
+        if x is None or (nd == 3 and any(s < k for s, k in zip(x.shape[2:], kernel))):
+            return False  # torch's avg_pool3d also wants the *unpadded* input to hold the kernel
         kw = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=bool(rng.integers(2)),
                   count_include_pad=bool(rng.integers(2)))
-        if nd == 2 and rng.random() < 0.2:
+        if nd > 1 and rng.random() < 0.2:
             kw["divisor_override"] = int(rng.integers(1, 10))
         check(lambda t: getattr(F, name)(t, **kw), lambda t: getattr(torch.nn.functional, name)(t, **kw),
               [x], dtype, f"{name} {x.shape} {kw}")
@@ -102,6 +102,18 @@ def test_adaptive_avg_pool2d_sweep():
 
 def test_adaptive_max_pool2d_sweep():
     assert _sweep(_adaptive_case("max", 2), seed=15) == N_CONFIGS
+
+
+def test_max_pool3d_sweep():
+    assert _sweep(_max_case(3), seed=18) == N_CONFIGS
+
+
+def test_avg_pool3d_sweep():
+    assert _sweep(_avg_case(3), seed=19) == N_CONFIGS
+
+
+def test_adaptive_max_pool1d_sweep():
+    assert _sweep(_adaptive_case("max", 1), seed=20) == N_CONFIGS
 
 
 def test_adaptive_avg_pool1d_sweep():
