@@ -288,7 +288,7 @@ class ConvGeometry:
         return tuple(w + lo + hi for w, (lo, hi) in zip(self.in_size, self.pads))
 
 
-def _check_layout(where, shape, nd, channels_expected=None):
+def check_layout(where, shape, nd, channels_expected=None):
     if len(shape) not in (nd + 1, nd + 2):
         hint = ""
         if channels_expected is not None and len(shape) > 1 and shape[-1] == channels_expected:
@@ -318,7 +318,7 @@ def conv_geometry(where, x_shape, w_shape, stride=1, padding=0, dilation=1, grou
         raise ValueError(f"{where}: kernel size must be positive, got weight shape {tuple(w_shape)}")
     stride = ntuple(stride, nd, "stride", where)
     dilation = ntuple(dilation, nd, "dilation", where)
-    n, c = x_shape[0], x_shape[1]
+    c = x_shape[1]
     in_size = tuple(int(v) for v in x_shape[2:])
     if transposed:
         if c != w_shape[0]:
@@ -358,7 +358,6 @@ def conv_geometry(where, x_shape, w_shape, stride=1, padding=0, dilation=1, grou
         raise ValueError(f"{where}: padded input {_fmt(padded)} is smaller than the dilated kernel {_fmt(span)} "
                          f"(kernel {_brief(kernel)}, dilation {_brief(dilation)}, padding {pdesc})")
     out = tuple((p - sp) // s + 1 for p, sp, s in zip(padded, span, stride))
-    del n
     return ConvGeometry(kernel, stride, dilation, pads, groups, in_size, out)
 
 

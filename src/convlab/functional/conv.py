@@ -16,14 +16,14 @@ from __future__ import annotations
 from .. import math as M
 from ..math import _operand
 from ..ops.conv import ConvNd, ConvTransposeNd
-from ..shapes import _check_layout, check_strict, conv_geometry, ntuple
+from ..shapes import check_layout, check_strict, conv_geometry, ntuple
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_pad"]
 
 
 def _prepare(where, nd, input, weight, bias):
     x, w = _operand(input), _operand(weight)
-    _check_layout(where, x.shape, nd, channels_expected=w.shape[1] if w.ndim == nd + 2 else None)
+    check_layout(where, x.shape, nd, channels_expected=w.shape[1] if w.ndim == nd + 2 else None)
     b = None if bias is None else _operand(bias)
     for name, t in (("weight", w), ("bias", b)):
         if t is not None and t.dtype != x.dtype:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import math as M
 from ..math import _operand
 from ..ops import pool as P
-from ..shapes import _check_layout, check_strict, ntuple, pool_geometry
+from ..shapes import check_layout, check_strict, ntuple, pool_geometry
 from ..tensor import Tensor
 
 __all__ = [
@@ -23,7 +23,7 @@ __all__ = [
 
 def _batched(where, nd, input):
     x = _operand(input)
-    _check_layout(where, x.shape, nd)
+    check_layout(where, x.shape, nd)
     unbatched = x.ndim == nd + 1
     return (M.unsqueeze(x, 0) if unbatched else x), unbatched
 
