@@ -537,7 +537,9 @@ def run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, ba
         result["memory"] = memory_rows(names, batch=batch, shape=shape, use_torch=use_torch, threads=threads, log=log)
     if seed_loops:
         result["seed_loops"] = seed_loop_speedup()
-    if conv:
+    if conv and quick:
+        notes.append("--quick: per-layer conv suite skipped (run without --quick, or benchmarks/conv.py)")
+    elif conv:
         suite, why = conv_suite(quick, result["gemm"]["gflops"], use_torch)
         result["conv_suite"] = suite
         if why:
