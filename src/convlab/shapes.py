@@ -26,6 +26,8 @@ import math
 from collections import namedtuple
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = [
     "ConvGeometry", "RF", "conv_geometry", "conv_macs", "conv_output_size", "conv_params",
     "conv_transpose_output_size", "min_input_size", "pool_geometry", "pool_output_size",
@@ -47,10 +49,10 @@ def ntuple(value, n: int, name: str, where: str, minimum: int = 1) -> tuple[int,
         out = tuple(value)
     else:
         out = (value,) * n
-    try:
-        out = tuple(int(v) for v in out)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: {name} must be an int or a tuple of {n} ints, got {value!r}") from None
+    # refuse 1.5, True, "3": a size is never silently truncated to an int
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in out):
+        raise ValueError(f"{where}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    out = tuple(int(v) for v in out)
     if any(v < minimum for v in out):
         kind = "positive" if minimum == 1 else "non-negative"
         raise ValueError(f"{where}: {name} must be {kind}, got {value!r}")
@@ -316,6 +318,9 @@ def conv_geometry(where, x_shape, w_shape, stride=1, padding=0, dilation=1, grou
     kernel = tuple(int(k) for k in w_shape[2:])
     if any(k < 1 for k in kernel):
         raise ValueError(f"{where}: kernel size must be positive, got weight shape {tuple(w_shape)}")
+    if w_shape[0] < 1 or w_shape[1] < 1:
+        raise ValueError(f"{where}: weight must have at least one output and one input channel, "
+                         f"got weight shape {tuple(w_shape)}")
     stride = ntuple(stride, nd, "stride", where)
     dilation = ntuple(dilation, nd, "dilation", where)
     c = x_shape[1]

@@ -8,6 +8,8 @@ raises when the stride leaves input rows or columns unread.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import math as M
 from ..math import _operand
 from ..ops import pool as P
@@ -39,6 +41,8 @@ def _finish(y, unbatched, indices=None):
 
 def _max_pool(where, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, strict):
     x, unbatched = _batched(where, nd, input)
+    if x.dtype.kind not in "fiu":
+        raise TypeError(f"{where}: expected a numeric input, got dtype {x.dtype}")
     geom = pool_geometry(where, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     if strict:
         check_strict(where, geom)
@@ -127,6 +131,8 @@ def _output_size(where, nd, x, output_size):
         size = tuple(size) * nd
     if len(size) != nd:
         raise ValueError(f"{where}: output_size must be an int or a tuple of {nd}, got {output_size!r}")
+    if any(s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer))) for s in size):
+        raise ValueError(f"{where}: output_size must be an int or a tuple of {nd} ints (or None), got {output_size!r}")
     size = tuple(x.shape[2 + i] if s is None else int(s) for i, s in enumerate(size))
     if any(s < 1 for s in size):
         raise ValueError(f"{where}: output_size must be positive, got {output_size!r}")
@@ -135,6 +141,12 @@ def _output_size(where, nd, x, output_size):
 
 def _adaptive(where, nd, fn, input, output_size, return_indices=False):
     x, unbatched = _batched(where, nd, input)
+    if any(s == 0 for s in x.shape[2:]):
+        raise ValueError(f"{where}: expected non-zero size for non-batch dimensions, got input shape {x.shape}")
+    if fn is P.AdaptiveAvgPoolNd and x.dtype.kind != "f":
+        raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
+    if x.dtype.kind not in "fiu":
+        raise TypeError(f"{where}: expected a numeric input, got dtype {x.dtype}")
     size = _output_size(where, nd, x, output_size)
     if fn is P.AdaptiveAvgPoolNd:
         return _finish(fn.apply(x, output_size=size), unbatched)

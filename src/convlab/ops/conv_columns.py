@@ -95,5 +95,14 @@ def batch_chunks(n, c, geom, itemsize, per_sample=None):
     if per_sample is None:
         per_sample = c * math.prod(geom.kernel) * math.prod(geom.out_size) * itemsize
     per_sample = max(per_sample, 1)
+    # A sample is never split, so one sample is the smallest chunk: refuse, before allocating
+    # anything, a sample whose columns exceed the budget (buffers up to the cache-sized chunk
+    # are always allowed, so tiny budgets still mean "one sample per chunk").
+    if per_sample > max(_budget["bytes"], _CACHE_BYTES):
+        raise MemoryError(
+            f"convolution: one sample's column buffer needs {per_sample} bytes ({per_sample / 2**30:.2f} GiB), more than "
+            f"the memory budget of {_budget['bytes']} bytes; raise it with convlab.ops.conv.set_memory_budget() "
+            "or use a smaller input"
+        )
     step = max(1, min(n, min(_CACHE_BYTES, _budget["bytes"]) // per_sample))
     return [slice(s, s + step) for s in range(0, n, step)]
