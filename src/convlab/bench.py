@@ -121,8 +121,8 @@ def gemm_rate(n: int = 1024, repeats: int = 5) -> float:
 def torch_twin(name: str, num_classes: int = NUM_CLASSES, in_channels: int | None = None):
     """A plain-torch network with the layer names and shapes of ``convlab.models.get(name)``."""
     import torch
-    from torch import nn
     import torch.nn.functional as F
+    from torch import nn
 
     class LeNet5(nn.Module):
         def __init__(self):
@@ -187,7 +187,8 @@ def torch_twin(name: str, num_classes: int = NUM_CLASSES, in_channels: int | Non
             super().__init__()
             self.conv1 = nn.Conv2d(in_channels or 3, 16, 3, 1, 1, bias=False)
             self.bn1 = nn.BatchNorm2d(16)
-            self.layer1, self.layer2, self.layer3 = stage(16, 16, 3, 1, True), stage(16, 32, 3, 2, True), stage(32, 64, 3, 2, True)
+            self.layer1, self.layer2 = stage(16, 16, 3, 1, True), stage(16, 32, 3, 2, True)
+            self.layer3 = stage(32, 64, 3, 2, True)
             self.fc = nn.Linear(64, num_classes)
 
         def forward(self, x):
@@ -335,10 +336,10 @@ def bench_model(name, shape=None, batch=None, *, repeats=5, warmup=2, inference_
         log(_format_row(rows[-1]))
     for b in inference_batches:
         xo = ours.input(b, shape)
-        fns = {"convlab": lambda: ours.infer(xo)}
+        fns = {"convlab": lambda xo=xo: ours.infer(xo)}
         if theirs is not None:
             xt = theirs.input(b, shape)
-            fns["torch"] = lambda: theirs.infer(xt)
+            fns["torch"] = lambda xt=xt: theirs.infer(xt)
         reps = inference_repeats or (max(repeats, 10) if b == 1 else repeats)
         rows.append(_row("infer", name, shape, b, _interleaved(fns, reps, warmup)))
         if log:
@@ -473,7 +474,9 @@ def conv_suite(quick=False, gemm_gflops=None, use_torch=True):
                      "convlab_fwdbwd_ms": cfb * 1e3, "torch_fwdbwd_ms": tfb * 1e3, "fwdbwd_ratio": cfb / tfb,
                      "fwd_gflops": flops / cf / 1e9, "fwdbwd_gflops": 3 * flops / cfb / 1e9,
                      "fraction_of_gemm": 3 * flops / cfb / 1e9 / gemm})
-    geo = (lambda v: float(np.exp(np.mean(np.log(v)))) if v else None)
+    def geo(v):
+        return float(np.exp(np.mean(np.log(v)))) if v else None
+
     return {"timing": "min of repeats (benchmarks/conv.py)", "layers": rows,
             "geomean_fwd_ratio": geo([r["fwd_ratio"] for r in rows]),
             "geomean_fwdbwd_ratio": geo([r["fwdbwd_ratio"] for r in rows]), "target_fwdbwd": 1.25}, None
@@ -582,7 +585,8 @@ def format_markdown(result: dict) -> str:
                          + f" | {_fmt(r['ratio'], '.2f')}x |")
     suite = result.get("conv_suite")
     if suite and suite.get("layers"):
-        lines += ["", "| conv2d layer | fwd ms convlab / torch | ratio | fwd+bwd ms convlab / torch | ratio | GFLOP/s f+b | of GEMM |",
+        lines += ["", "| conv2d layer | fwd ms convlab / torch | ratio | fwd+bwd ms convlab / torch | ratio "
+                  "| GFLOP/s f+b | of GEMM |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for r in suite["layers"]:
             lines.append(f"| {r['layer']} | {r['convlab_fwd_ms']:.2f} / {r['torch_fwd_ms']:.2f} | {r['fwd_ratio']:.2f}x | "
