@@ -15,7 +15,7 @@ from ..models import register
 DEFAULT = {
     "model": "compactcnn",
     "dataset": "fashion-mnist",
-    "epochs": 3,
+    "epochs": 4,
     "batch_size": 128,
     "optimizer": "adamw",
     "lr": 3e-3,
