@@ -174,6 +174,7 @@ def main(argv=None) -> int:
         import torch
 
         torch.set_num_threads(os.cpu_count() or 1)
+        torch.manual_seed(args.seed)  # the twin's dropout masks
         twin = torch_twin(args.model, spec["kwargs"])
         twin.load_state_dict({k: torch.from_numpy(v) for k, v in initial.items()})
         rows["torch"] = run_torch(cfg, twin, train_loader, test_loader)
