@@ -17,19 +17,15 @@ import threading
 
 import numpy as np
 
-from ..tensor import Tensor, default_generator
+from ..tensor import Tensor, default_generator, from_numpy
 from .datasets import collate
 
 _AUGMENT_STREAM = 0xA0C  # keeps augmentation draws apart from the shuffling stream
 
 
 def _to_tensor(a):
-    if isinstance(a, Tensor):
-        return a
-    a = np.asarray(a)
-    if a.dtype == np.float64:
-        a = a.astype(np.float32)
-    return Tensor(a)
+    # batches are fresh arrays (fancy indexing and stacking copy), so they are wrapped, not copied again
+    return a if isinstance(a, Tensor) else from_numpy(np.asarray(a))
 
 
 class DataLoader:
