@@ -63,6 +63,7 @@ def test_out_dir_not_overwritten_without_force(in_tmp, capsys):
     ["train", "--model", "nosuchnet"],
     ["train", "--dataset", "imagenet"],
     ["train", "--lr", "-1"],
+    ["train", "--erase", "2"],
     ["predict", "nope.safetensors", "x.png", "--topk", "0"],
 ])
 def test_usage_errors_exit_2(in_tmp, argv, capsys):
@@ -94,7 +95,7 @@ def test_fashion_mnist_files_and_resume(in_tmp, capsys):
     make_idx_set(in_tmp / "fm", n_train=96, n_test=20)
     base = ["train", "--data-root", str(in_tmp / "fm"), "--model", "lenet5", "--batch-size", "32", "--val-split", "32",
             "--out", "r"]
-    assert main([*base, "--epochs", "1", "--augment", "--schedule", "step"]) == 0
+    assert main([*base, "--epochs", "1", "--augment", "--erase", "0.5", "--schedule", "step"]) == 0
     assert "on fashion-mnist (64 train / 32 validation / 20 test images of 1x28x28" in capsys.readouterr().out
     assert main(["train", "--resume", "r/last.safetensors", "--epochs", "2"]) == 0
     assert "resuming r/last.safetensors" in capsys.readouterr().out

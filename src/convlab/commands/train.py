@@ -40,7 +40,10 @@ def register(subparsers):
     p.add_argument("--weight-decay", type=float, default=d["weight_decay"], help=f"(default: {d['weight_decay']})")
     p.add_argument("--schedule", choices=["cosine", "onecycle", "step", "none"], default=d["schedule"],
                    help=f"learning-rate schedule (default: {d['schedule']})")
-    p.add_argument("--augment", action="store_true", help="random crops, flips (where labels allow) and random erasing")
+    p.add_argument("--augment", action="store_true",
+                   help="random crops (padding 2 px for 28x28, 4 for 32x32) and, where mirroring keeps the label, flips")
+    p.add_argument("--erase", type=float, default=0.0, metavar="P",
+                   help="random erasing with probability P (default: 0, off)")
     p.add_argument("--pad", type=int, default=0,
                    help="zero-pad images by this many pixels per side, e.g. 2 for 28x28 -> 32x32 (default: 0)")
     p.add_argument("--val-split", type=float, default=None,
@@ -69,6 +72,8 @@ def _check(args, UsageError):
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.lr <= 0:
         raise UsageError(f"--lr must be > 0, got {args.lr}")
+    if not 0 <= args.erase <= 1:
+        raise UsageError(f"--erase must be a probability in [0, 1], got {args.erase}")
     limits = [v for v in (args.limit_train, args.limit_test) if v is not None]
     if args.pad < 0 or any(v < 1 for v in limits):
         raise UsageError("--pad must be >= 0 and --limit-train/--limit-test >= 1")
@@ -91,7 +96,7 @@ def _config(args) -> dict:
         val = int(val)
     return {"model": args.model, "dataset": args.dataset, "data_root": args.data_root, "epochs": args.epochs,
             "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer, "weight_decay": args.weight_decay,
-            "schedule": args.schedule, "augment": args.augment, "pad": args.pad, "val_split": val,
+            "schedule": args.schedule, "augment": args.augment, "erase": args.erase, "pad": args.pad, "val_split": val,
             "limit_train": args.limit_train, "limit_test": args.limit_test, "early_stopping": args.early_stopping,
             "seed": args.seed}
 
@@ -160,7 +165,8 @@ def main(args) -> int:
         f"({len(train_ds):,} train / {len(val_ds) if val_ds else 0:,} validation / {len(test_ds):,} test images "
         f"of {c}x{h}x{w}; data: {info.get('source')})")
     say(f"  {cfg['epochs']} epochs, batch {cfg['batch_size']}, {cfg['optimizer']} lr {cfg['lr']:g} "
-        f"(weight decay {cfg['weight_decay']:g}), schedule {cfg['schedule']}, augment {'on' if cfg['augment'] else 'off'}, "
+        f"(weight decay {cfg['weight_decay']:g}), schedule {cfg['schedule']}, augment {'on' if cfg['augment'] else 'off'}"
+        + (f", erasing p={cfg['erase']:g}" if cfg.get("erase") else "") + ", "
         f"seed {cfg['seed']}; output in {out}/" + (f" (resuming {args.resume})" if args.resume else ""))
 
     try:

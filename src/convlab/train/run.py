@@ -55,21 +55,24 @@ def eval_transform(pre: dict):
     return Compose(steps) if steps else None
 
 
-def train_transform(pre: dict, augment: bool, flip: bool, seed: int = 0):
-    """The evaluation transform plus, with ``augment``, random crops (padding 1/8 of the size),
-    horizontal flips (when ``flip``: mirroring must keep the label) and random erasing."""
-    if not augment:
+def train_transform(pre: dict, augment: bool, flip: bool, seed: int = 0, erase: float = 0.0):
+    """The evaluation transform plus, with ``augment``, random crops (padding 4 pixels for 32x32
+    and larger, 2 for 28x28, 1 for 8x8) and horizontal flips (when ``flip``: mirroring must keep
+    the label); ``erase`` > 0 adds random erasing with that probability."""
+    if not augment and not erase:
         return eval_transform(pre)
     steps = []
     if pre.get("pad"):
         steps.append(Pad(pre["pad"]))
     _, h, w = pre["input_shape"]
-    steps.append(RandomCrop((h, w), padding=max(1, h // 8), seed=seed))
-    if flip:
-        steps.append(RandomHorizontalFlip(seed=seed))
+    if augment:
+        steps.append(RandomCrop((h, w), padding=h // 8 if h >= 32 else max(1, h // 14), seed=seed))
+        if flip:
+            steps.append(RandomHorizontalFlip(seed=seed))
     if pre.get("mean") is not None:
         steps.append(Normalize(pre["mean"], pre["std"]))
-    steps.append(RandomErasing(p=0.25, seed=seed))
+    if erase:
+        steps.append(RandomErasing(p=erase, seed=seed))
     return Compose(steps)
 
 
@@ -113,7 +116,8 @@ def load_run_data(cfg: dict):
         train_idx = np.random.default_rng([cfg["seed"], 0x117]).permutation(train_idx)[: cfg["limit_train"]]
         train_idx.sort()
     test_idx = np.arange(len(test))[: cfg["limit_test"]] if cfg.get("limit_test") else None
-    aug = _with_transform(train, train_transform(pre, cfg.get("augment", False), info["flip"], cfg["seed"]))
+    aug = _with_transform(train, train_transform(pre, cfg.get("augment", False), info["flip"], cfg["seed"],
+                                                 cfg.get("erase", 0.0)))
     plain = _with_transform(train, eval_transform(pre))
     test = _with_transform(test, eval_transform(pre))
     train_ds = Subset(aug, train_idx)
