@@ -27,8 +27,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 def torch_twin(name: str, kwargs: dict):
     import torch.nn as tnn
 
-    if name == "compactcnn":
+    if name in ("compactcnn", "compactcnn_deep"):
         c, k = kwargs["in_channels"], kwargs["num_classes"]
+        double = name == "compactcnn_deep"
         h, w = kwargs.get("image_size", (28, 28))
         width, hidden, dropout = kwargs.get("width", 32), kwargs.get("hidden", 128), kwargs.get("dropout", 0.25)
 
@@ -37,17 +38,27 @@ def torch_twin(name: str, kwargs: dict):
                 super().__init__()
                 self.conv1 = tnn.Conv2d(c, width, 3, padding=1, bias=False)
                 self.bn1 = tnn.BatchNorm2d(width)
+                if double:
+                    self.conv1b = tnn.Conv2d(width, width, 3, padding=1, bias=False)
+                    self.bn1b = tnn.BatchNorm2d(width)
                 self.conv2 = tnn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
                 self.bn2 = tnn.BatchNorm2d(2 * width)
+                if double:
+                    self.conv2b = tnn.Conv2d(2 * width, 2 * width, 3, padding=1, bias=False)
+                    self.bn2b = tnn.BatchNorm2d(2 * width)
                 self.relu, self.pool, self.flatten = tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten()
                 self.fc1 = tnn.Linear(2 * width * (h // 4) * (w // 4), hidden)
                 self.drop = tnn.Dropout(dropout)
                 self.fc2 = tnn.Linear(hidden, k)
 
             def forward(self, x):
-                x = self.pool(self.relu(self.bn1(self.conv1(x))))
-                x = self.pool(self.relu(self.bn2(self.conv2(x))))
-                return self.fc2(self.drop(self.relu(self.fc1(self.flatten(x)))))
+                x = self.relu(self.bn1(self.conv1(x)))
+                if double:
+                    x = self.relu(self.bn1b(self.conv1b(x)))
+                x = self.relu(self.bn2(self.conv2(self.pool(x))))
+                if double:
+                    x = self.relu(self.bn2b(self.conv2b(x)))
+                return self.fc2(self.drop(self.relu(self.fc1(self.flatten(self.pool(x))))))
 
         return CompactCNN()
     if name == "lenet5":
@@ -68,7 +79,7 @@ def torch_twin(name: str, kwargs: dict):
                 return self.fc3(self.act(self.fc2(self.act(self.fc1(x)))))
 
         return LeNet5()
-    raise SystemExit(f"no torch twin for {name!r} in this script (compactcnn, lenet5)")
+    raise SystemExit(f"no torch twin for {name!r} in this script (compactcnn, compactcnn_deep, lenet5)")
 
 
 def torch_optim(torch, cfg, params, steps_per_epoch):
@@ -137,7 +148,7 @@ def main(argv=None) -> int:
     from convlab.train.recipes import DEFAULT
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default=DEFAULT["model"], help="compactcnn or lenet5")
+    p.add_argument("--model", default=DEFAULT["model"], help="compactcnn, compactcnn_deep or lenet5")
     p.add_argument("--dataset", default=DEFAULT["dataset"])
     p.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
     p.add_argument("--batch-size", type=int, default=DEFAULT["batch_size"])

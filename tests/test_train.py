@@ -207,7 +207,7 @@ def test_epoch_scheduler_and_train_loss_monitor():
     assert result.last_checkpoint is None
 
 
-@pytest.mark.parametrize("name", ["compactcnn", "lenet5"])
+@pytest.mark.parametrize("name", ["compactcnn", "compactcnn_deep", "lenet5"])
 def test_benchmark_torch_twin_matches_the_convlab_model(name):
     """benchmarks/accuracy.py's torch twins compute what the convlab models compute, from the same weights."""
     import importlib.util
