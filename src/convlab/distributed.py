@@ -67,6 +67,9 @@ def world_size() -> int:
     return _comm.Get_size() if _comm is not None else 1
 
 
+_current_rank = rank  # DistributedSampler's ``rank`` argument shadows the function
+
+
 def is_main_process() -> bool:
     """Rank 0 writes checkpoints and logs; the others stay quiet."""
     return rank() == 0
@@ -143,7 +146,7 @@ class GradientReducer:
         self.last_bytes = 0
 
     def reduce(self) -> None:
-        from .tensor import Tensor
+        from .tensor import _leaf
 
         start, moved = time.perf_counter(), 0
         for bucket in self.buckets:
@@ -158,11 +161,7 @@ class GradientReducer:
             offset = 0
             for p in ps:
                 n = p.data.size
-                g = flat[offset : offset + n].reshape(p.shape)
-                if p.grad is None:
-                    p.grad = Tensor.__new__(Tensor)
-                    p.grad.grad, p.grad.requires_grad, p.grad._node, p.grad._retain = None, False, None, False
-                p.grad.data = g.copy()
+                p.grad = _leaf(flat[offset : offset + n].reshape(p.shape).copy())
                 offset += n
         self.last_seconds = time.perf_counter() - start
         self.last_bytes = moved
@@ -181,7 +180,7 @@ class DistributedSampler:
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False):
         self.n = int(dataset_size)
         self.num_replicas = world_size() if num_replicas is None else int(num_replicas)
-        self.rank = globals()["rank"]() if rank is None else int(rank)
+        self.rank = _current_rank() if rank is None else int(rank)
         if not 0 <= self.rank < self.num_replicas:
             raise ValueError(f"DistributedSampler: rank {self.rank} is outside [0, {self.num_replicas})")
         self.shuffle, self.seed, self.drop_last, self.epoch = shuffle, seed, drop_last, 0

@@ -13,7 +13,7 @@ from .ops import elementwise as E
 from .ops import matmul as M
 from .ops import movement as V
 from .ops import reduce as R
-from .tensor import Tensor, get_default_dtype
+from .tensor import Tensor, _leaf, get_default_dtype
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -42,16 +42,14 @@ def _operand(x, like: Tensor | None = None) -> Tensor:
     raise TypeError(f"expected a Tensor, array or number, got {type(x).__name__}")
 
 
-def _raw(arr) -> Tensor:
-    t = Tensor.__new__(Tensor)
-    t.data, t.grad, t.requires_grad, t._node, t._retain = arr, None, False, None, False
-    return t
+_raw = _leaf  # a graph-free tensor around an array
 
 
 def _binary(fn, a, b):
-    a_t = _operand(a, b if isinstance(b, Tensor) else None)
-    b_t = _operand(b, a_t)
-    if not isinstance(a, Tensor):
+    if isinstance(a, Tensor):
+        a_t, b_t = a, _operand(b, a)
+    else:  # a scalar left operand takes the dtype of the tensor on the right
+        b_t = _operand(b)
         a_t = _operand(a, b_t)
     _same_device(fn.__name__.lower(), a_t, b_t)
     # an integer/bool tensor meeting a float takes the float's dtype (torch's promotion)

@@ -211,6 +211,13 @@ def _wrap(out, cls, ctx, args, record):
     return t
 
 
+def _leaf(array) -> Tensor:
+    """Wrap ``array`` as a graph-free tensor without copying or validating it."""
+    t = Tensor.__new__(Tensor)
+    t.data, t.grad, t.requires_grad, t._node, t._retain = array, None, False, None, False
+    return t
+
+
 def unbroadcast(grad, shape):
     """Sum ``grad`` back to ``shape``: the adjoint of NumPy broadcasting."""
     if grad.shape == tuple(shape):
@@ -321,9 +328,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing ``data`` but cut from the graph."""
-        t = Tensor.__new__(Tensor)
-        t.data, t.grad, t.requires_grad, t._node, t._retain = self.data, None, False, None, False
-        return t
+        return _leaf(self.data)
 
     def clone(self) -> Tensor:
         from .ops.elementwise import Clone
@@ -464,9 +469,7 @@ def _accumulate(t: Tensor, g) -> None:
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is None:
-        t.grad = Tensor.__new__(Tensor)
-        t.grad.data, t.grad.grad, t.grad.requires_grad = g.copy(), None, False
-        t.grad._node, t.grad._retain = None, False
+        t.grad = _leaf(g.copy())
     else:
         t.grad.data = t.grad.data + g
 
@@ -499,8 +502,7 @@ def _new(shape, dtype, requires_grad, device, make):
     dtype = _DEFAULT_DTYPE if dtype is None else _check_dtype(np.dtype(dtype), "dtype")
     xp = backend.module_for_device(device or "cpu")
     arr = make(xp, tuple(int(s) for s in shape), dtype)
-    t = Tensor.__new__(Tensor)
-    t.data, t.grad, t.requires_grad, t._node, t._retain = arr, None, False, None, False
+    t = _leaf(arr)
     return t.requires_grad_(True) if requires_grad else t
 
 
@@ -557,18 +559,14 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
         is_float = any(isinstance(v, float) for v in (start, end, step))
         dtype = _DEFAULT_DTYPE if is_float else np.int64
     xp = backend.module_for_device(device or "cpu")
-    t = Tensor.__new__(Tensor)
-    t.data = xp.arange(start, end, step).astype(dtype)
-    t.grad, t.requires_grad, t._node, t._retain = None, False, None, False
+    t = _leaf(xp.arange(start, end, step).astype(dtype))
     return t.requires_grad_(True) if requires_grad else t
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
     """Wrap an ndarray without copying (like ``torch.from_numpy``)."""
     _check_dtype(np.dtype(array.dtype), "from_numpy")
-    t = Tensor.__new__(Tensor)
-    t.data, t.grad, t.requires_grad, t._node, t._retain = array, None, False, None, False
-    return t
+    return _leaf(array)
 
 
 def as_tensor(data, dtype=None) -> Tensor:
