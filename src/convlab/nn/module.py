@@ -315,13 +315,9 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters: to ``None`` (default) or to zeros."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.data = backend.array_module(p.grad.data).zeros_like(p.grad.data)
+        from .utils import zero_grads
+
+        zero_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------ state dict
     def _state_items(self, prefix: str = ""):

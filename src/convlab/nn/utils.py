@@ -15,6 +15,20 @@ def _with_grads(parameters) -> list:
     return [p for p in params if p.grad is not None]
 
 
+def zero_grads(parameters, set_to_none: bool = True) -> None:
+    """Reset the gradients of ``parameters``: to ``None`` (default) or to zeros in place.
+
+    Shared by :meth:`Module.zero_grad` and :meth:`Optimizer.zero_grad`.
+    """
+    for p in parameters:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.data = backend.array_module(p.grad.data).zeros_like(p.grad.data)
+
+
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 

@@ -97,14 +97,9 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all optimised parameters (to ``None`` by default)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.data = backend.array_module(p.grad.data).zeros_like(p.grad.data)
+        from ..nn.utils import zero_grads
+
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     @no_grad()
     def step(self, closure=None):
