@@ -226,72 +226,65 @@ def _copy_weights(ours, twin) -> None:
 
 
 # --------------------------------------------------------------------------- runners
-class _ConvlabRunner:
-    """One model, its optimizer and a fixed batch, for convlab."""
+class _Runner:
+    """One model, its optimizer and a fixed batch; subclasses name the library.
+
+    ``lib`` is the module (convlab or torch) whose ``no_grad`` the inference uses and
+    ``wrap`` turns a NumPy array into that library's tensor.
+    """
+
+    lib = None
+
+    def _setup(self, model, opt, loss, shape, batch, seed):
+        self.model, self.opt, self.loss = model, opt, loss
+        rng = np.random.default_rng(seed)
+        self.x = self.wrap(rng.standard_normal((batch,) + tuple(shape), dtype=np.float32))
+        self.y = self.wrap(rng.integers(0, NUM_CLASSES, batch))
+
+    def train_step(self):
+        self.model.train()
+        self.opt.zero_grad()
+        loss = self.loss(self.model(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+    def infer(self, x):
+        self.model.eval()
+        with self.lib.no_grad():
+            return self.model(x)
+
+    def input(self, batch, shape, seed=1):
+        rng = np.random.default_rng(seed)
+        return self.wrap(rng.standard_normal((batch,) + tuple(shape), dtype=np.float32))
+
+
+class _ConvlabRunner(_Runner):
+    """The convlab side: a zoo model from ``seed``."""
 
     def __init__(self, name, shape, batch, seed=0):
         import convlab
         from convlab import models, nn, optim
 
         convlab.manual_seed(seed)
-        self.convlab = convlab
-        self.model = models.get(name, in_channels=shape[0], num_classes=NUM_CLASSES)
-        self.opt = optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
-        self.loss = nn.CrossEntropyLoss()
-        rng = np.random.default_rng(seed)
-        self.x = convlab.tensor(rng.standard_normal((batch,) + tuple(shape), dtype=np.float32))
-        self.y = convlab.tensor(rng.integers(0, NUM_CLASSES, batch))
-
-    def train_step(self):
-        self.model.train()
-        self.opt.zero_grad()
-        loss = self.loss(self.model(self.x), self.y)
-        loss.backward()
-        self.opt.step()
-        return loss
-
-    def infer(self, x):
-        self.model.eval()
-        with self.convlab.no_grad():
-            return self.model(x)
-
-    def input(self, batch, shape, seed=1):
-        rng = np.random.default_rng(seed)
-        return self.convlab.tensor(rng.standard_normal((batch,) + tuple(shape), dtype=np.float32))
+        self.lib, self.wrap = convlab, convlab.tensor
+        model = models.get(name, in_channels=shape[0], num_classes=NUM_CLASSES)
+        self._setup(model, optim.SGD(model.parameters(), lr=0.01, momentum=0.9), nn.CrossEntropyLoss(),
+                    shape, batch, seed)
 
 
-class _TorchRunner:
+class _TorchRunner(_Runner):
     """The torch twin of a :class:`_ConvlabRunner`, from the same weights and batch."""
 
     def __init__(self, name, shape, batch, ours=None, seed=0):
         import torch
 
-        self.torch = torch
-        self.model = torch_twin(name, in_channels=shape[0])
+        self.lib, self.wrap = torch, torch.from_numpy
+        model = torch_twin(name, in_channels=shape[0])
         if ours is not None:
-            _copy_weights(ours.model, self.model)
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
-        self.loss = torch.nn.CrossEntropyLoss()
-        rng = np.random.default_rng(seed)
-        self.x = torch.from_numpy(rng.standard_normal((batch,) + tuple(shape), dtype=np.float32))
-        self.y = torch.from_numpy(rng.integers(0, NUM_CLASSES, batch))
-
-    def train_step(self):
-        self.model.train()
-        self.opt.zero_grad()
-        loss = self.loss(self.model(self.x), self.y)
-        loss.backward()
-        self.opt.step()
-        return loss
-
-    def infer(self, x):
-        self.model.eval()
-        with self.torch.no_grad():
-            return self.model(x)
-
-    def input(self, batch, shape, seed=1):
-        rng = np.random.default_rng(seed)
-        return self.torch.from_numpy(rng.standard_normal((batch,) + tuple(shape), dtype=np.float32))
+            _copy_weights(ours.model, model)
+        self._setup(model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), torch.nn.CrossEntropyLoss(),
+                    shape, batch, seed)
 
 
 def _interleaved(fns: dict, repeats: int, warmup: int) -> dict:
