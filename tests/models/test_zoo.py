@@ -70,7 +70,8 @@ def test_lenet5_parameter_count():
 
 # --------------------------------------------------------------------------- registry
 EXPECTED = {
-    "lenet5", "smallcnn", "alexnet", "googlenet", "densenet121", "densenet_bc_100", "efficientnet_b0",
+    "lenet5", "smallcnn", "compactcnn", "compactcnn_deep",
+    "alexnet", "googlenet", "densenet121", "densenet_bc_100", "efficientnet_b0",
     "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "vgg11_cifar", "vgg16_cifar",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
 }
@@ -78,7 +79,7 @@ BIG_VGG = {n for n in EXPECTED if n.startswith("vgg") and not n.endswith("cifar"
 
 
 def test_list_and_get():
-    # other packages may register more (convlab.train registers its recipes' networks)
+    # users may register more (models.register)
     assert EXPECTED <= set(models.list()) and models.list() == sorted(models.list())
     m = models.get("resnet20", num_classes=100, in_channels=1)
     assert m.fc.out_features == 100 and m.conv1.in_channels == 1

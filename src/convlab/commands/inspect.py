@@ -43,10 +43,7 @@ def load_model(path, model_name: str | None = None):
     import convlab
     from convlab import models
 
-    from ..train import (
-        model_from_checkpoint,
-        recipes,  # noqa: F401 - registers the training recipes' models in the zoo
-    )
+    from ..train import model_from_checkpoint
     from ..train.checkpoint import FORMAT
 
     if not pathlib.Path(path).is_file():

@@ -17,6 +17,7 @@ family             names
 =================  ==========================================================================
 LeNet              ``lenet5`` (28x28, LeCun et al. 1998)
 seed 003           ``smallcnn`` (:class:`SmallCNN`, 32x32), :class:`ResBlock`
+convlab train      ``compactcnn``, ``compactcnn_deep`` (:class:`CompactCNN`, 28x28; the CLI's default)
 AlexNet            ``alexnet``
 VGG                ``vgg11/13/16/19``, ``vgg11_bn/13_bn/16_bn/19_bn``, ``vgg11_cifar``, ``vgg16_cifar``
 GoogLeNet          ``googlenet`` (Inception v1, no auxiliary heads)
@@ -87,6 +88,7 @@ def get(name: str, **kwargs):
 
 
 from .alexnet import AlexNet, alexnet  # noqa: E402
+from .compact import CompactCNN, compactcnn, compactcnn_deep  # noqa: E402
 from .densenet import DenseNet, densenet121, densenet_bc_100  # noqa: E402
 from .efficientnet import EfficientNet, efficientnet_b0  # noqa: E402
 from .googlenet import GoogLeNet, googlenet  # noqa: E402
@@ -120,10 +122,10 @@ from .vgg import (  # noqa: E402
 )
 
 __all__ = [
-    "AlexNet", "CifarResNet", "DenseNet", "EfficientNet", "GoogLeNet", "LeNet5", "ResBlock", "ResNet", "SmallCNN", "VGG",
-    "ModelInfo", "alexnet", "densenet121", "densenet_bc_100", "efficientnet_b0", "get", "googlenet", "info", "lenet5", "list",
-    "register",
-    "resnet18", "resnet20", "resnet32", "resnet34", "resnet44", "resnet50", "resnet56", "resnet101", "resnet110",
-    "smallcnn", "vgg11", "vgg11_bn", "vgg11_cifar", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg16_cifar", "vgg19",
-    "vgg19_bn",
+    "AlexNet", "CifarResNet", "CompactCNN", "DenseNet", "EfficientNet", "GoogLeNet", "LeNet5", "ModelInfo", "ResBlock",
+    "ResNet", "SmallCNN", "VGG",
+    "alexnet", "compactcnn", "compactcnn_deep", "densenet121", "densenet_bc_100", "efficientnet_b0", "get", "googlenet",
+    "info", "lenet5", "list", "register", "resnet101", "resnet110", "resnet18", "resnet20", "resnet32", "resnet34",
+    "resnet44", "resnet50", "resnet56", "smallcnn", "vgg11", "vgg11_bn", "vgg11_cifar", "vgg13", "vgg13_bn", "vgg16",
+    "vgg16_bn", "vgg16_cifar", "vgg19", "vgg19_bn",
 ]
