@@ -9,6 +9,10 @@ A :class:`Tensor` wraps an ndarray (``.data``). Every differentiable operation i
 ``Function.apply`` runs ``forward`` on the raw arrays and, when gradients are wanted,
 records a graph node. ``Tensor.backward`` walks the graph once, iteratively, in reverse
 topological order, accumulating gradients for tensors used more than once.
+
+Gradient hooks (``Tensor.register_hook``) follow torch: a hook on a leaf sees the gradient of
+this backward pass before it is added to ``.grad``; a hook on an intermediate tensor sees the
+whole gradient flowing into it before it travels further back. A hook may return a replacement.
 """
 
 from __future__ import annotations
@@ -205,10 +209,89 @@ def _wrap(out, cls, ctx, args, record):
     if record:
         t.requires_grad = True
         t._node = node = _Node(cls, ctx, tuple(_edge(a) for a in args))
-        node.out = weakref.ref(t)  # for retain_grad(); the node never keeps its output alive
+        node.out = weakref.ref(t)  # for retain_grad() and hooks; the node never keeps its output alive
     else:
         t.requires_grad, t._node = False, None
     return t
+
+
+class _HookHandle:
+    """Returned by :meth:`Tensor.register_hook`: ``remove()`` unregisters the hook.
+
+    Also a context manager that removes the hook when the ``with`` block ends."""
+
+    __slots__ = ("_hooks", "_key")
+    _next_key = 0
+
+    def __init__(self, hooks: dict, hook):
+        self._hooks, self._key = hooks, _HookHandle._next_key
+        _HookHandle._next_key += 1
+        hooks[self._key] = hook
+
+    def remove(self) -> None:
+        self._hooks.pop(self._key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def _run_hooks(hooks: dict, g):
+    """Call each gradient hook in registration order; a non-None return replaces the gradient."""
+    for hook in list(hooks.values()):
+        result = hook(_leaf(g))
+        if result is None:
+            continue
+        name = getattr(hook, "__name__", type(hook).__name__)
+        if not isinstance(result, Tensor):
+            raise TypeError(f"gradient hook {name!r} must return a Tensor or None, got {type(result).__name__}")
+        if tuple(result.data.shape) != tuple(g.shape):
+            raise RuntimeError(f"gradient hook {name!r} has changed the size of value: "
+                               f"expected shape {tuple(g.shape)}, got {result.shape}")
+        if result.data.dtype != g.dtype:
+            raise RuntimeError(f"gradient hook {name!r} has changed the type of value: "
+                               f"expected dtype {g.dtype}, got {result.dtype}")
+        g = result.data
+    return g
+
+
+class _LeafHooks(dict):
+    """A leaf tensor's gradient hooks, kept in its ``_retain`` slot (a leaf retains its grad anyway)."""
+
+    __slots__ = ()
+
+
+class _HookedRef(weakref.ref):
+    """``node.out`` of a node whose output called ``retain_grad()`` or ``register_hook()``.
+
+    The hooks live on the node, not on the tensor, so they fire even after the tensor object is
+    gone (as torch keeps them on ``grad_fn``); ``retain`` asks backward to fill the tensor's ``.grad``.
+    Plain nodes keep a plain ``weakref.ref``, so backward's check costs one class comparison."""
+
+    __slots__ = ("hooks", "retain")
+
+    def __init__(self, t, callback=None):
+        super().__init__(t, callback)
+        self.hooks, self.retain = {}, False
+
+    def run(self, g):
+        if self.hooks:
+            g = _run_hooks(self.hooks, g)
+        if self.retain:
+            out = self()
+            if out is not None:
+                _accumulate(out, g)
+        return g
+
+
+def _hooked_ref(t: Tensor) -> _HookedRef:
+    node = t._node
+    if node.out.__class__ is not _HookedRef:
+        node.out = _HookedRef(t)
+    return node.out
 
 
 def _leaf(array) -> Tensor:
@@ -346,9 +429,39 @@ class Tensor:
         return self
 
     def retain_grad(self) -> Tensor:
-        """Keep ``.grad`` on this non-leaf tensor after ``backward()``."""
-        self._retain = True
+        """Keep ``.grad`` on this non-leaf tensor after ``backward()`` (leaves keep it anyway)."""
+        if self._node is not None:
+            _hooked_ref(self).retain = True
+            self._retain = True
+        elif self._retain is False:  # a leaf: never overwrite its hook registry
+            self._retain = True
         return self
+
+    def register_hook(self, hook) -> _HookHandle:
+        """Call ``hook(grad)`` each time the gradient with respect to this tensor is computed.
+
+        ``grad`` is a tensor of this tensor's shape; a non-None return value (a tensor of the same
+        shape and dtype) replaces it: on a leaf, in what is added to ``.grad``; on an intermediate
+        tensor, in what flows back to its inputs (and into its ``.grad`` if ``retain_grad()`` was
+        called). Several hooks run in registration order. Returns a handle whose ``remove()``
+        unregisters the hook.
+
+        >>> x = tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 2)
+        >>> (x * x).sum().backward()
+        >>> x.grad.tolist()
+        [4.0, 8.0]
+        >>> h.remove()
+        """
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+        if self._node is not None:
+            return _HookHandle(_hooked_ref(self).hooks, hook)
+        if self._retain.__class__ is not _LeafHooks:
+            self._retain = _LeafHooks()
+        return _HookHandle(self._retain, hook)
 
     def astype(self, dtype) -> Tensor:
         from .ops.elementwise import Cast
@@ -437,13 +550,14 @@ def _run_backward(root: Tensor, seed, retain_graph: bool) -> None:
         g = grads.pop(id(v), None)
         if g is None:
             continue
-        if isinstance(v, Tensor):  # a leaf: its gradient accumulates into .grad
+        if isinstance(v, Tensor):  # a leaf: its hooks run, then its gradient accumulates into .grad
+            if v._retain.__class__ is _LeafHooks:
+                g = _run_hooks(v._retain, g)
             _accumulate(v, g)
             continue
         node = v
-        out = node.out() if node.out is not None else None
-        if out is not None and out._retain:
-            _accumulate(out, g)
+        if node.out.__class__ is _HookedRef:  # the output called register_hook() or retain_grad()
+            g = node.out.run(g)
         if node.freed:
             raise RuntimeError(
                 "backward(): trying to backward through the graph a second time; its saved "
