@@ -96,7 +96,7 @@ __version__ = "0.1.0"
 # ``import convlab`` stays light and the subpackages can import ``convlab`` freely.
 _LAZY_MODULES = {
     "nn", "optim", "functional", "models", "data", "train", "filters", "signal", "shapes",
-    "reference", "viz", "cuda", "distributed", "serialization", "inspect", "demos", "ops",
+    "reference", "viz", "cuda", "distributed", "serialization", "inspect", "demos", "ops", "layerstats",
 }
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "summary": "inspect"}
 
