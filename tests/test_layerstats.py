@@ -152,8 +152,11 @@ def test_a_short_trainer_run_records_and_writes_jsonl_and_figure(tmp_path):
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 2))
     train = DataLoader(LinesDataset(n=96, seed=1), batch_size=16, shuffle=True, seed=3)
     val = DataLoader(LinesDataset(n=32, seed=2), batch_size=16)
-    with LayerStats(model, every=2) as stats:
-        Trainer(model, optim.SGD(model.parameters(), lr=0.1), print_fn=None, progress=False).fit(train, val, epochs=2)
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), print_fn=None, progress=False)
+    trainer.step = 100  # as if resumed: the trainer's count numbers the records
+    with LayerStats(model, every=2) as stats, LayerStats(model, every=5, steps=lambda: trainer.step) as resumed:
+        trainer.fit(train, val, epochs=2)
+    assert [r["step"] for r in resumed.records()] == [105, 105, 105, 110, 110, 110]
     recs = stats.records()
     assert stats.step == 12  # 6 batches x 2 epochs; the validation passes are not steps
     assert [r["step"] for r in recs] == [s for s in range(2, 13, 2) for _ in range(3)]
@@ -177,6 +180,8 @@ def test_bad_arguments_raise_clear_errors(tmp_path):
         LayerStats(model, every=0)
     with pytest.raises(ValueError, match="no layer named"):
         LayerStats(model, layers=["conv9"])
+    with pytest.raises(TypeError, match="steps must be a callable"):
+        LayerStats(model, steps=5)
     with pytest.raises(TypeError, match="model must be a convlab.nn.Module, got int"):
         LayerStats(3)
     with pytest.raises(ValueError, match="no convolution, linear or activation"):

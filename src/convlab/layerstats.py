@@ -61,15 +61,17 @@ class LayerStats:
     Args:
         model: a :class:`convlab.nn.Module`; its own calls are the steps.
         every: record on steps ``every``, ``2 * every``, ... (steps are counted from 1 like
-            ``Trainer.step``; set ``.step`` to continue a resumed run's count).
+            ``Trainer.step``).
         layers: module names from ``model.named_modules()`` (default: every leaf convolution,
             linear layer and activation).
         weight_grads: also record the norm of each layer's weight gradient.
+        steps: a callable returning the number of steps completed so far (``lambda: trainer.step``,
+            which follows a resumed run); by default the recorder counts the training forwards itself.
 
     Use as a context manager, or call :meth:`close` to remove every hook.
     """
 
-    def __init__(self, model, every: int = 50, layers=None, weight_grads: bool = True):
+    def __init__(self, model, every: int = 50, layers=None, weight_grads: bool = True, steps=None):
         from .nn import Module
         from .viz import _named_layers
 
@@ -77,6 +79,8 @@ class LayerStats:
             raise TypeError(f"LayerStats: model must be a convlab.nn.Module, got {type(model).__name__}")
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError(f"LayerStats: every must be a positive integer, got {every!r}")
+        if steps is not None and not callable(steps):
+            raise TypeError(f"LayerStats: steps must be a callable returning the completed step count, got {steps!r}")
         if isinstance(layers, str):
             layers = [layers]
         self.model, self.every, self.weight_grads = model, int(every), bool(weight_grads)
@@ -84,7 +88,7 @@ class LayerStats:
         if not self.layers:
             raise ValueError(f"LayerStats: {type(model).__name__} has no convolution, linear or activation "
                              "leaf module to watch; name the layers with layers=[...]")
-        self.step = 0
+        self.step, self._steps = 0, steps
         self._records: list[dict] = []
         self._active = False
         self._calls: dict[str, int] = {}
@@ -99,7 +103,7 @@ class LayerStats:
         if not (model.training and is_grad_enabled()):
             self._active = False
             return None
-        self.step += 1
+        self.step = self.step + 1 if self._steps is None else int(self._steps()) + 1
         self._active = self.step % self.every == 0
         self._calls = {}
         self._drop_pending()
