@@ -10,7 +10,7 @@ import convlab
 from convlab import functional as F
 from convlab import nn, optim
 from convlab.data import DataLoader, LinesDataset
-from convlab.layerstats import LayerStats, format_table, plot_layer_stats, read_jsonl
+from convlab.layerstats import LayerStats, format_table, plot_layer_stats, read_jsonl, save_to_run
 from convlab.train import Trainer
 
 RNG = np.random.default_rng(4)
@@ -190,3 +190,13 @@ def test_bad_arguments_raise_clear_errors(tmp_path):
         plot_layer_stats([], tmp_path / "x.png")
     with pytest.raises(ValueError, match="no records at step=5"):
         format_table([{"step": 1, "layer": "a"}], step=5)
+
+
+def test_save_to_run_continues_a_resumed_runs_file(tmp_path):
+    first = [{"step": s, "layer": "0", "type": "ReLU", "std": 1.0, "grad_std": 0.1, "dead_fraction": 0.0} for s in (5, 10, 15)]
+    jsonl, png = save_to_run(first, tmp_path)
+    resumed = [{"step": s, "layer": "0", "type": "ReLU", "std": 2.0, "grad_std": 0.2, "dead_fraction": 0.5} for s in (15, 20)]
+    assert save_to_run(resumed, tmp_path) == (jsonl, png)
+    # the resumed run redid step 15: its record replaces the old one, steps 5 and 10 are kept
+    assert [(r["step"], r["std"]) for r in read_jsonl(jsonl)] == [(5, 1.0), (10, 1.0), (15, 2.0), (20, 2.0)]
+    assert save_to_run([], tmp_path / "none") is None and not (tmp_path / "none").exists()

@@ -211,6 +211,22 @@ def read_jsonl(path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def save_to_run(records, out_dir, title: str = "per-layer statistics during training") -> tuple[str, str] | None:
+    """Write ``layer_stats.jsonl`` and ``layer_stats.png`` into the run directory ``out_dir``.
+
+    ``records`` is a list or a :class:`LayerStats`. Records of an existing ``layer_stats.jsonl``
+    from steps before the first new one are kept (a resumed run continues its file). Returns the
+    two paths, or None when there is nothing to write."""
+    records = records.records() if isinstance(records, LayerStats) else list(records)
+    if not records:
+        return None
+    jsonl = os.path.join(out_dir, "layer_stats.jsonl")
+    if os.path.exists(jsonl):
+        first = min(r["step"] for r in records)
+        records = [r for r in read_jsonl(jsonl) if r["step"] < first] + records
+    return write_jsonl(records, jsonl), plot_layer_stats(records, os.path.join(out_dir, "layer_stats.png"), title)
+
+
 def _series(records, key):
     """``{layer: (steps, values)}`` of one field, skipping records where it is None."""
     out: dict[str, tuple[list, list]] = {}
@@ -257,7 +273,8 @@ def plot_layer_stats(records, path, title: str = "per-layer statistics during tr
         raise ValueError("plot_layer_stats: records is empty (was anything recorded? check every= and model.train())")
     plt = _plt()
     layers = list(dict.fromkeys(r["layer"] for r in records))
-    colors = {name: plt.get_cmap("viridis")(i / max(1, len(layers) - 1)) for i, name in enumerate(layers)}
+    cmap = plt.get_cmap("tab10" if len(layers) <= 10 else "viridis")
+    colors = {name: cmap(i if len(layers) <= 10 else i / (len(layers) - 1)) for i, name in enumerate(layers)}
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     panels = (("std", "activation std", "std (log)"), ("grad_std", "gradient std at the layer output", "std (log)"),
               ("dead_fraction", "dead ReLU fraction (zero for the whole batch)", "fraction"))
