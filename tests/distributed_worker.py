@@ -1,10 +1,17 @@
 """Worker for tests/test_distributed.py: trains a tiny CNN for a few steps, either in one
 process or as one rank of an ``mpirun`` job, and writes the final weights to ``--out``.
 
-With ``--die-rank R`` rank R exits abruptly before the first all-reduce (fault test)."""
+With ``--die-rank R`` rank R exits abruptly before the first all-reduce (fault test).
+
+``python distributed_worker.py train ARGS...`` runs ``convlab train ARGS...`` instead, with
+fault injection for tests/test_train_distributed.py: ``CONVLAB_TEST_FAULT=RANK:STEP:SIGNAL``
+makes rank RANK send itself SIGNAL (KILL: it dies; STOP: it hangs) when it reaches the
+gradient all-reduce of step STEP. The library knows nothing of this; it is test-only.
+"""
 
 import argparse
 import os
+import signal
 import sys
 
 import numpy as np
@@ -54,12 +61,35 @@ def main() -> None:
         loss = loss_fn(model(cl.tensor(images[idx])), cl.tensor(labels[idx]))
         opt.zero_grad()
         loss.backward()
-        reducer.reduce()
+        summed = reducer.reduce(extra=[rank + 1.0, 2.0])  # numbers travel with the gradients, summed over the ranks
+        assert summed.tolist() == [world * (world + 1) / 2, 2.0 * world], summed
         opt.step()
     if dist.is_main_process():
         np.savez(args.out, **{k: v.numpy() for k, v in model.state_dict().items()})
     dist.barrier(args.timeout)
 
 
+def train_with_fault(argv) -> int:
+    from convlab.cli import main as cli_main
+
+    spec = os.environ.get("CONVLAB_TEST_FAULT")
+    if spec:
+        fault_rank, fault_step, name = spec.split(":")
+        sig = getattr(signal, f"SIG{name}")
+        reduce = dist.GradientReducer.reduce
+        calls = [0]
+
+        def reduce_with_fault(self, *args, **kwargs):
+            calls[0] += 1
+            if calls[0] == int(fault_step) and dist.rank() == int(fault_rank):
+                os.kill(os.getpid(), sig)
+            return reduce(self, *args, **kwargs)
+
+        dist.GradientReducer.reduce = reduce_with_fault
+    return cli_main(["train", *argv])
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["train"]:
+        sys.exit(train_with_fault(sys.argv[2:]))
     sys.exit(main())

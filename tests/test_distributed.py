@@ -36,6 +36,32 @@ def test_sampler_reshuffles_per_epoch_and_validates_rank():
         dist.DistributedSampler(10, num_replicas=2, rank=2)
 
 
+def test_reducer_in_one_process_keeps_gradients_and_returns_extra_numbers():
+    import convlab as cl
+    from convlab import nn
+
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    x = cl.tensor(np.ones((4, 3), np.float32))
+    model[0](x).sum().backward()  # the second layer is unused: its gradients stay None
+    before = [None if p.grad is None else p.grad.numpy().copy() for p in model.parameters()]
+    reducer = dist.GradientReducer(model, bucket_bytes=16)
+    assert len(reducer.buckets) > 1
+    assert reducer.reduce(extra=[1.5, -2.0]).tolist() == [1.5, -2.0] and reducer.reduce() is None
+    after = [None if p.grad is None else p.grad.numpy() for p in model.parameters()]
+    assert [a is None for a in after] == [False, False, True, True]
+    for a, b in zip(after[:2], before[:2]):
+        np.testing.assert_array_equal(a, b)
+    assert reducer.last_bytes == 4 * (3 * 2 + 2 + 2 * 2 + 2)
+
+
+def test_collectives_in_one_process_and_bad_op():
+    assert dist.broadcast_bytes(b"runs/train-001") == b"runs/train-001"
+    a = np.array([3.0, 4.0])
+    assert dist.allreduce_(a, op="max") is a and a.tolist() == [3.0, 4.0]
+    with pytest.raises(ValueError, match="allreduce_: op must be 'sum' or 'max', got 'min'"):
+        dist.allreduce_(a, op="min")
+
+
 def _mpirun():
     exe = shutil.which("mpirun")
     try:

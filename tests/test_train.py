@@ -229,3 +229,24 @@ def test_benchmark_torch_twin_matches_the_convlab_model(name):
     with torch.no_grad():
         expected = twin(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(model(convlab.tensor(x)).detach().numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_trainer_hooks_for_data_parallel_ranks(tmp_path, capsys):
+    """The data-parallel path (a reducer; here one process) trains exactly like the plain loop, and a
+    rank that is not the main one writes and prints nothing."""
+    from convlab.distributed import GradientReducer
+
+    model, opt, sched, train, val = setup()
+    plain = Trainer(model, opt, scheduler=sched, out_dir=str(tmp_path / "plain"), plot=False).fit(train, val, epochs=2)
+    expected = weights(model)
+    capsys.readouterr()
+
+    model, opt, sched, train, val = setup()
+    trainer = Trainer(model, opt, scheduler=sched, out_dir=str(tmp_path / "rank1"), plot=False,
+                      reducer=GradientReducer(model), is_main=False)
+    result = trainer.fit(train, val, epochs=2)
+    assert_same_weights(weights(model), expected)
+    assert [r["val_accuracy"] for r in result.history] == [r["val_accuracy"] for r in plain.history]
+    assert [r["train_loss"] for r in result.history] == pytest.approx([r["train_loss"] for r in plain.history], rel=1e-6)
+    assert not (tmp_path / "rank1").exists() and capsys.readouterr().out == ""
+    assert result.last_checkpoint == str(tmp_path / "rank1" / "last.safetensors")

@@ -4,6 +4,15 @@
     convlab train --model lenet5 --epochs 5
     convlab train --dataset lines --epochs 2        the seed lesson's lines, no files needed
     convlab train --resume runs/train-001/last.safetensors
+    mpirun -n 2 convlab train --distributed         data-parallel over 2 MPI ranks (same result as 1 process)
+
+Data-parallel training (``--distributed``, under ``mpirun``): every rank builds the same model
+(rank 0's weights are broadcast), takes its rows of each global batch of ``--batch-size`` items
+(``--batch-size`` / ranks each), and the gradients are averaged after ``backward()``, so the run
+follows the same steps as one process with the same arguments. Validation and test sets are split
+over the ranks and their counts summed. Only rank 0 writes files and prints. Outside ``mpirun``
+``--distributed`` trains as a single process (after a note); under ``mpirun`` without it, the
+command refuses to start (every process would train its own copy).
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ import json
 import os
 import sys
 import time
+
+DEFAULT_TIMEOUT = 300.0  # seconds a rank waits for the others before aborting a --distributed job
 
 
 def register(subparsers):
@@ -59,6 +70,16 @@ def register(subparsers):
                    help="continue the run of this checkpoint, in its directory (--epochs may extend a step/none schedule)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: when stderr is a terminal)")
+    g = p.add_argument_group("data-parallel training (launch with: mpirun -n N convlab train --distributed ...)")
+    g.add_argument("--distributed", action="store_true",
+                   help="train over the MPI ranks of mpirun (needs mpi4py); --batch-size is the global batch, split evenly "
+                        "over the ranks; only rank 0 writes and prints")
+    g.add_argument("--sync-bn", action="store_true",
+                   help="batch-norm statistics over the global batch (all ranks) instead of each rank's rows; "
+                        "with it a run matches one process")
+    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="a rank that waits this long for the others aborts the whole job with an error "
+                        f"(a rank died or hung; resume from the last checkpoint) (default: {DEFAULT_TIMEOUT:g})")
     p.set_defaults(func=main)
     return p
 
@@ -90,6 +111,78 @@ def _check(args, UsageError):
         raise UsageError(f"unknown dataset {args.dataset!r}; choose one of {', '.join(NAMES)}")
 
 
+class _Collective(RuntimeError):
+    """An error every rank of a --distributed run meets at the same point (rank 0 reports it)."""
+
+
+def _start_distributed(args, UsageError):
+    """``(rank, world size)``: initialise convlab.distributed from mpirun's environment (``(0, 1)`` without --distributed)."""
+    from .. import distributed as dist
+
+    if not getattr(args, "distributed", False):
+        if dist.launched_world_size() > 1:
+            raise UsageError(f"started by mpirun as {dist.launched_world_size()} processes without --distributed: each would "
+                             "train its own model; add --distributed (or run one process)")
+        return 0, 1
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        raise RuntimeError(f"--distributed: {dist.INSTALL_HINT} (mpi4py is not installed)") from None
+    if not dist.launched_by_mpi():
+        print("convlab train: --distributed outside mpirun: training as one process "
+              "(launch N ranks with: mpirun -n N convlab train --distributed ...)", file=sys.stderr)
+        return 0, 1
+    dist.init(timeout=args.timeout)
+    return dist.rank(), dist.world_size()
+
+
+def _shared_out_dir(args, rank, world, prepare_out_dir, UsageError) -> str:
+    """The new run's directory, made by rank 0 only and told to the others (so ranks agree on one)."""
+    from .. import distributed as dist
+
+    answer = {}
+    if rank == 0:
+        try:
+            answer["out"] = prepare_out_dir(args.out, "train", args.force)
+        except FileExistsError as exc:
+            answer["error"] = str(exc)
+    if world > 1:
+        answer = json.loads(dist.broadcast_bytes(json.dumps(answer).encode() if rank == 0 else None))
+    if "error" in answer:
+        raise UsageError(answer["error"])
+    return answer["out"]
+
+
+def main(args) -> int:
+    from ..cli import UsageError
+
+    rank, world = _start_distributed(args, UsageError)
+    if world == 1:
+        return _main(args, 0, 1)
+    from .. import distributed as dist
+
+    try:
+        return _main(args, rank, world)
+    except UsageError:
+        if rank == 0:
+            raise
+        return 2  # every rank hit it; rank 0 says it
+    except _Collective:
+        if rank == 0:
+            raise
+        return 1
+    except Exception as exc:  # this rank only: say so, and stop the others now rather than at their timeout
+        if getattr(args, "debug", False):
+            import traceback
+
+            traceback.print_exc()
+        print(f"convlab train: error: rank {rank} of {world}: {exc}; aborting the job", file=sys.stderr, flush=True)
+        dist.abort(1)
+        raise
+
+
 def _config(args) -> dict:
     val = args.val_split
     if val is not None and val >= 1:
@@ -98,10 +191,10 @@ def _config(args) -> dict:
             "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer, "weight_decay": args.weight_decay,
             "schedule": args.schedule, "augment": args.augment, "erase": args.erase, "pad": args.pad, "val_split": val,
             "limit_train": args.limit_train, "limit_test": args.limit_test, "early_stopping": args.early_stopping,
-            "seed": args.seed}
+            "seed": args.seed, "sync_bn": bool(getattr(args, "sync_bn", False))}
 
 
-def main(args) -> int:
+def _main(args, rank: int, world: int) -> int:
     import numpy as np
 
     import convlab
@@ -112,11 +205,15 @@ def main(args) -> int:
     from ..train import Trainer, evaluate, load_checkpoint, plot_confusion
     from ..train.loop import NonFiniteError, _fmt_seconds
     from ..train.recipes import DEFAULT, build_model, build_optimizer, build_scheduler
-    from ..train.run import load_run_data, loaders, prepare_out_dir
+    from ..train.run import load_run_data, loaders, prepare_out_dir, write_json
 
-    quiet = getattr(args, "quiet", False)
+    main_rank = rank == 0
+    quiet = getattr(args, "quiet", False) or not main_rank
     say = (lambda *a: None) if quiet else print
     started = time.time()
+    sync_bn = bool(getattr(args, "sync_bn", False))
+    if sync_bn and not getattr(args, "distributed", False):
+        raise UsageError("--sync-bn needs --distributed (one process has only one batch)")
 
     if args.resume:
         state = load_checkpoint(args.resume)
@@ -130,35 +227,56 @@ def main(args) -> int:
                 raise UsageError(f"the run's {cfg['schedule']} schedule was planned for {cfg['epochs']} epochs and cannot "
                                  "be extended; resume without --epochs, or start a new run")
             cfg["epochs"] = args.epochs
+        if sync_bn and not cfg.get("sync_bn"):
+            raise UsageError(f"--sync-bn: the run of {args.resume} was trained with per-rank batch-norm statistics; "
+                             "resume it without --sync-bn")
+        sync_bn = bool(cfg.get("sync_bn"))
+        if cfg["batch_size"] % world:
+            raise UsageError(f"the run's global batch {cfg['batch_size']} does not split evenly over {world} ranks; "
+                             "resume with a number of ranks that divides it")
         out = os.path.dirname(os.path.abspath(args.resume))
     else:
         if args.epochs is None:
             args.epochs = DEFAULT["epochs"]
         _check(args, UsageError)
+        if args.batch_size % world:
+            raise UsageError(f"--batch-size {args.batch_size} (the global batch) must be divisible by the {world} ranks")
         cfg = _config(args)
-        try:
-            out = prepare_out_dir(args.out, "train", args.force)
-        except FileExistsError as exc:
-            raise UsageError(str(exc)) from None
+        if world > 1:
+            out = _shared_out_dir(args, rank, world, prepare_out_dir, UsageError)
+        else:
+            try:
+                out = prepare_out_dir(args.out, "train", args.force)
+            except FileExistsError as exc:
+                raise UsageError(str(exc)) from None
 
     convlab.manual_seed(cfg["seed"])
     np.random.seed(cfg["seed"])
     train_ds, val_ds, test_ds, info, pre = load_run_data(cfg)
-    train_loader, val_loader, test_loader = loaders(train_ds, val_ds, test_ds, cfg["batch_size"], cfg["seed"])
+    train_loader, val_loader, test_loader = loaders(train_ds, val_ds, test_ds, cfg["batch_size"], cfg["seed"], rank, world,
+                                                    random_transform=bool(cfg.get("augment") or cfg.get("erase")))
 
     c, h, w = pre["input_shape"]
     model, spec = build_model(cfg["model"], c, len(info["classes"]), (h, w))
     _dry_run(model, cfg, info, pre, no_grad, models)
+    reducer = None
+    if world > 1:
+        from .. import distributed as dist
+
+        if sync_bn:
+            dist.convert_sync_batchnorm(model)
+        dist.broadcast_parameters(model)  # the same start on every rank, whatever each one drew
+        reducer = dist.GradientReducer(model)
     optimizer = build_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"], cfg["weight_decay"])
     scheduler = build_scheduler(cfg["schedule"], optimizer, cfg["lr"], cfg["epochs"], len(train_loader))
     meta = {"config": cfg, "dataset": info["name"], "classes": info["classes"], "preprocessing": pre,
             "source": str(info.get("source")), "title": f"{cfg['model']} on {info['name']}"}
     trainer = Trainer(model, optimizer, scheduler=scheduler, out_dir=out, model_spec=spec, meta=meta,
                       early_stopping=cfg.get("early_stopping"), progress=args.progress if not quiet else False,
-                      print_fn=None if quiet else print)
-    if not args.resume:
-        with open(os.path.join(out, "config.json"), "w") as f:
-            json.dump({**cfg, "model_spec": spec, "preprocessing": pre, "classes": info["classes"]}, f, indent=2)
+                      print_fn=None if quiet else print, reducer=reducer, is_main=main_rank)
+    if not args.resume and main_rank:
+        write_json(os.path.join(out, "config.json"),
+                   {**cfg, "model_spec": spec, "preprocessing": pre, "classes": info["classes"]})
 
     n_params = sum(p.numel() for p in model.parameters())
     say(f"convlab train: {cfg['model']} ({n_params:,} parameters) on {info['name']} "
@@ -168,23 +286,29 @@ def main(args) -> int:
         f"(weight decay {cfg['weight_decay']:g}), schedule {cfg['schedule']}, augment {'on' if cfg['augment'] else 'off'}"
         + (f", erasing p={cfg['erase']:g}" if cfg.get("erase") else "") + ", "
         f"seed {cfg['seed']}; output in {out}/" + (f" (resuming {args.resume})" if args.resume else ""))
+    if world > 1:
+        say(f"  data-parallel over {world} MPI ranks: {cfg['batch_size'] // world} images per rank per step, batch-norm "
+            f"statistics {'synchronised over the ranks' if sync_bn else 'per rank'}; rank 0 writes the files")
 
     try:
         result = trainer.fit(train_loader, val_loader, epochs=cfg["epochs"], resume=args.resume)
     except NonFiniteError as exc:
         last = os.path.join(out, "last.safetensors")
         keep = f"; the last good checkpoint is {last}" if os.path.exists(last) else "; no checkpoint was written"
-        raise RuntimeError(f"training stopped: {exc}{keep}. Try a lower --lr.") from None
+        raise _Collective(f"training stopped: {exc}{keep}. Try a lower --lr.") from None
     if result.stopped == "interrupted":
+        if not main_rank:
+            return 130
         where = (f"after epoch {result.epoch}" if result.batch_in_epoch == 0 else
                  f"in epoch {result.epoch + 1} after batch {result.batch_in_epoch}")
         print(f"interrupted {where} (step {result.step}); checkpoint saved: {result.last_checkpoint}\n"
               f"continue with: convlab train --resume {result.last_checkpoint}", file=sys.stderr)
         return 130
 
-    test = evaluate(model, test_loader, num_classes=len(info["classes"]))
-    with open(os.path.join(out, "test.json"), "w") as f:
-        json.dump({"checkpoint": "last.safetensors", **test, "classes": info["classes"]}, f, indent=2)
+    test = evaluate(model, test_loader, num_classes=len(info["classes"]), distributed=world > 1)
+    if not main_rank:
+        return 0
+    write_json(os.path.join(out, "test.json"), {"checkpoint": "last.safetensors", **test, "classes": info["classes"]})
     confusion_png = plot_confusion(test["confusion"], info["classes"], os.path.join(out, "confusion.png"),
                                    title=f"{cfg['model']} on {info['name']} (test, accuracy {100 * test['accuracy']:.2f}%)")
     elapsed = time.time() - started

@@ -8,6 +8,12 @@ Determinism: everything random about an epoch is a pure function of ``(seed, epo
 So the loader's whole state is ``{seed, epoch, start_batch}``; a checkpoint holding it
 resumes the data stream exactly, even in the middle of an epoch, and the background
 prefetch thread cannot change what is drawn.
+
+Data parallelism: with ``num_replicas=W, rank=r`` the loader still plans the global batches
+of ``batch_size`` items in the order above, and serves rank ``r`` its rows ``r, r + W, ...``
+of each one (see :meth:`DataLoader.shard`). The ``W`` ranks together see exactly the batches
+of one process; with ``fetch_global`` each rank fetches (and augments) the whole global batch
+and keeps its rows, so random augmentation matches one process too.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ from ..tensor import Tensor, default_generator, from_numpy
 from .datasets import collate
 
 _AUGMENT_STREAM = 0xA0C  # keeps augmentation draws apart from the shuffling stream
+
+
+def _take(a, rows):
+    return (a.data if isinstance(a, Tensor) else np.asarray(a))[rows]
 
 
 def _to_tensor(a):
@@ -42,17 +52,29 @@ class DataLoader:
         prefetch: batches prepared ahead by a background thread (0: none). NumPy releases
             the GIL in its array work, so preparing the next batch overlaps the training step.
         collate_fn: turns a list of items into a batch (only for datasets without ``get_batch``).
+        num_replicas, rank: serve only rank ``rank``'s rows of each global batch of ``batch_size``
+            (data-parallel training over ``num_replicas`` processes; see :meth:`shard`).
+        fetch_global: with ``num_replicas > 1``, fetch and transform the whole global batch and keep
+            this rank's rows, so random augmentation draws exactly what one process draws (costs
+            ``num_replicas`` times the data work). Otherwise only the rank's rows are fetched, and
+            random transforms draw from a generator that also depends on the rank.
 
     Each epoch (each ``iter(loader)``) advances ``loader.epoch``; ``set_epoch(e, start_batch)``
     and ``state_dict()``/``load_state_dict()`` position it for a resume.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, prefetch: int = 2, collate_fn=None):
+                 seed: int | None = None, prefetch: int = 2, collate_fn=None, num_replicas: int = 1, rank: int = 0,
+                 fetch_global: bool = False):
         if int(batch_size) < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         if int(prefetch) < 0:
             raise ValueError(f"DataLoader: prefetch must be >= 0, got {prefetch}")
+        if int(num_replicas) < 1:
+            raise ValueError(f"DataLoader: num_replicas must be >= 1, got {num_replicas}")
+        if not 0 <= int(rank) < int(num_replicas):
+            raise ValueError(f"DataLoader: rank {rank} is outside [0, {num_replicas})")
+        self.num_replicas, self.rank, self.fetch_global = int(num_replicas), int(rank), bool(fetch_global)
         self.dataset = dataset
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), bool(shuffle), bool(drop_last)
         self.prefetch = int(prefetch)
@@ -75,7 +97,25 @@ class DataLoader:
 
     def batch_rng(self, epoch: int, batch: int) -> np.random.Generator:
         """The generator that augments batch ``batch`` of ``epoch``."""
+        if self.num_replicas > 1 and not self.fetch_global:  # each rank augments its own rows differently
+            return np.random.default_rng([self.seed, int(epoch), int(batch), _AUGMENT_STREAM, self.rank])
         return np.random.default_rng([self.seed, int(epoch), int(batch), _AUGMENT_STREAM])
+
+    def shard(self, batch: int) -> tuple[np.ndarray, int, float]:
+        """``(rows, n, weight)`` of this rank for global batch ``batch``.
+
+        ``n`` is the global batch's size, ``rows`` the positions in it this rank serves
+        (``rank, rank + W, ...``) and ``weight = len(rows) * W / n``: scaling the rank's mean loss
+        by it before averaging over the ``W`` ranks gives the mean over the global batch, also
+        when the last batch does not split evenly. A rank left without rows (a last batch
+        smaller than ``W``) is served row 0 again with weight 0, so every rank runs every step.
+        """
+        start = int(batch) * self.batch_size
+        n = max(0, min(self.batch_size, len(self.dataset) - start))
+        rows = np.arange(self.rank, n, self.num_replicas)
+        if len(rows) == 0:
+            return np.zeros(1, np.int64), n, 0.0
+        return rows, n, len(rows) * self.num_replicas / n
 
     # ---- state, for checkpoints
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
@@ -92,13 +132,18 @@ class DataLoader:
     # ---- batches
     def _fetch(self, epoch: int, b: int, indices: np.ndarray):
         rng = self.batch_rng(epoch, b)
+        rows = None
+        if self.num_replicas > 1:
+            rows = self.shard(b)[0]
+            if not self.fetch_global:
+                indices, rows = indices[rows], None
         if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
             batch = self.dataset.get_batch(indices, rng)
         else:
             batch = (self.collate_fn or collate)([self.dataset[int(i)] for i in indices])
         if isinstance(batch, (tuple, list)):
-            return tuple(_to_tensor(a) for a in batch)
-        return _to_tensor(batch)
+            return tuple(_to_tensor(a if rows is None else _take(a, rows)) for a in batch)
+        return _to_tensor(batch if rows is None else _take(batch, rows))
 
     def _plan(self):
         epoch, start = self.epoch, self.start_batch

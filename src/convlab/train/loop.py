@@ -9,6 +9,12 @@ around which the trainer keeps a progress bar, validates every epoch, logs, writ
 and last checkpoints, stops early, guards against NaN/Inf, and turns Ctrl-C into a
 checkpoint. Resuming restores model, optimizer, scheduler, counters and every random state,
 so an interrupted-and-resumed run ends with the same weights as an uninterrupted one.
+
+Data-parallel training (``reducer=``, one process per MPI rank, see :mod:`convlab.distributed`)
+is the same loop with one more call between ``backward()`` and the NaN check: the gradient
+all-reduce. The loader serves each rank its rows of the global batch (``DataLoader(...,
+num_replicas=W, rank=r)``); metrics are summed over the ranks; only the rank with
+``is_main=True`` writes files and prints.
 """
 
 from __future__ import annotations
@@ -52,13 +58,22 @@ def _fmt_seconds(s: float) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
-def evaluate(model, loader, loss_fn=None, num_classes: int | None = None, topk: int = 5, progress: bool = False) -> dict:
+def evaluate(model, loader, loss_fn=None, num_classes: int | None = None, topk: int = 5, progress: bool = False,
+             distributed: bool = False) -> dict:
     """Loss, accuracy, top-``k`` accuracy, per-class accuracy and confusion matrix of ``model`` on ``loader``.
 
     Runs in eval mode without recording a graph and restores the model's mode afterwards.
     Returns a dict: ``n``, ``loss``, ``accuracy``, ``top5``, ``per_class`` (list), ``confusion`` (list of lists).
+
+    With ``distributed`` (every rank calls it, each with its own part of the data), rank 0's
+    buffers (batch-norm running statistics) are first copied to every rank and the counts are
+    summed over the ranks, so every rank returns the metrics of the whole data.
     """
     loss_fn = loss_fn or _default_loss()
+    if distributed:
+        from .. import distributed as dist
+
+        dist.broadcast_buffers(model)
     meter = Meter(num_classes, topk)
     was_training = getattr(model, "training", False)
     model.eval()
@@ -72,7 +87,22 @@ def evaluate(model, loader, loss_fn=None, num_classes: int | None = None, topk: 
     finally:
         bar.close()
         model.train(was_training)
+    if distributed:
+        _allreduce_meter(meter)
     return meter.result()
+
+
+def _allreduce_meter(meter: Meter) -> None:
+    """Sum a :class:`Meter`'s counts over the ranks, in place (a rank may have seen no data)."""
+    from .. import distributed as dist
+
+    k = np.array([0.0 if meter.confusion is None else meter.confusion.shape[0]])
+    k = int(dist.allreduce_(k, op="max")[0])
+    confusion = meter.confusion if meter.confusion is not None else np.zeros((k, k), np.int64)
+    buf = np.concatenate([[meter.n, meter.loss_sum, meter.correct, meter.topk_hits], confusion.ravel()]).astype(np.float64)
+    dist.allreduce_(buf)
+    meter.n, meter.loss_sum, meter.correct, meter.topk_hits = int(buf[0]), float(buf[1]), int(buf[2]), int(buf[3])
+    meter.confusion = np.rint(buf[4:]).astype(np.int64).reshape(k, k) if k else None
 
 
 def _bar(total, desc, enabled, initial=0):
@@ -139,12 +169,19 @@ class Trainer:
         progress: show tqdm bars (default: when stderr is a terminal).
         print_fn: receives the one-line epoch summaries (None: silent).
         log_every: a step record (loss, lr) goes to the JSONL log every this many steps.
+        reducer: a :class:`convlab.distributed.GradientReducer` for data-parallel training (every rank
+            runs a Trainer; the training loader must serve this rank's rows, ``DataLoader(...,
+            num_replicas=W, rank=r)``, and evaluation loaders this rank's part of the data). After
+            ``backward()`` the gradients, the loss and any stop request are all-reduced, so every rank
+            takes the same step, raises the same NaN error and stops at the same step. None: one process.
+        is_main: this process writes checkpoints and logs, prints and shows progress (False on ranks > 0).
     """
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, *, scheduler_interval: str | None = None,
                  out_dir: str | None = None, model_spec: dict | None = None, meta: dict | None = None,
                  early_stopping: int | None = None, monitor: str | None = None, min_delta: float = 0.0,
-                 progress: bool | None = None, print_fn=print, log_every: int = 20, plot: bool = True):
+                 progress: bool | None = None, print_fn=print, log_every: int = 20, plot: bool = True,
+                 reducer=None, is_main: bool = True):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loss_fn = loss_fn or _default_loss()
         self.scheduler_interval = scheduler_interval or _scheduler_interval(scheduler)
@@ -152,8 +189,10 @@ class Trainer:
             raise ValueError(f"scheduler_interval must be 'batch' or 'epoch', got {scheduler_interval!r}")
         self.out_dir, self.model_spec, self.meta = out_dir, model_spec, dict(meta or {})
         self.early_stopping, self.monitor, self.min_delta = early_stopping, monitor, min_delta
-        self.progress = sys.stderr.isatty() if progress is None else progress
-        self.print_fn, self.log_every, self.plot = print_fn, max(1, int(log_every)), plot
+        self.reducer, self.is_main = reducer, bool(is_main)
+        self.progress = (sys.stderr.isatty() if progress is None else progress) and self.is_main
+        self.print_fn = print_fn if self.is_main else None
+        self.log_every, self.plot = max(1, int(log_every)), plot
         self.epoch = 0  # completed epochs
         self.step = 0  # completed optimizer steps
         self.batch_in_epoch = 0  # completed batches of the unfinished epoch
@@ -161,9 +200,10 @@ class Trainer:
         self.best: dict | None = None
         self.bad_epochs = 0
         self.loader_seed: int | None = None
-        self.log = RunLog(out_dir) if out_dir else None
+        self.log = RunLog(out_dir) if out_dir and self.is_main else None
         self._named = [(n, p) for n, p in model.named_parameters()]
         self._interrupted = False
+        self._stop = False  # a stop (Ctrl-C) requested on any rank, learnt at the last all-reduce
 
     # ------------------------------------------------------------------ paths and state
     def path(self, name: str) -> str | None:
@@ -199,7 +239,7 @@ class Trainer:
 
     def save(self, name: str, state: dict | None = None) -> str | None:
         path = self.path(name)
-        if path:
+        if path and self.is_main:
             ck.save_checkpoint(path, state or self.state_dict())
         return path
 
@@ -207,8 +247,8 @@ class Trainer:
         """Continue from a checkpoint written by a trainer (model, optimizer, scheduler, counters, RNG)."""
         state = ck.load_checkpoint(path)
         self.load_state_dict(state)
-        if self.log:
-            self.log.truncate_after(self.step)
+        if self.log:  # the log's records after the checkpoint are redone; its epoch records missing are restored
+            self.log.truncate_after(self.step, self.history)
         return state
 
     # ------------------------------------------------------------------ the guard
@@ -250,10 +290,12 @@ class Trainer:
         :class:`NonFiniteError` naming the step, and the last good checkpoint is left as it was.
         ``max_steps`` stops (with a checkpoint) after that many steps in all.
         """
-        if self.out_dir:
+        if self.out_dir and self.is_main:
             os.makedirs(self.out_dir, exist_ok=True)
         if resume is not None:
             self.resume(resume)
+        elif self.step == 0 and self.log:  # a new run: records left in out_dir by an earlier run are not ours
+            self.log.truncate_after(0)
         if self.loader_seed is None:
             self.loader_seed = train_loader.seed
         train_loader.seed = self.loader_seed
@@ -269,14 +311,16 @@ class Trainer:
                     epoch = self.epoch
                     record = self._train_epoch(train_loader, epoch, epochs, sigint, max_steps)
                     if record is None:  # interrupted or max_steps inside the epoch
-                        stopped = "interrupted" if sigint.requested or self._interrupted else "max_steps"
+                        asked = self._stop if self.reducer is not None else sigint.requested
+                        stopped = "interrupted" if asked or self._interrupted else "max_steps"
                         self.save("last.safetensors")
                         break
                     if self.scheduler is not None and self.scheduler_interval == "epoch":
                         self.scheduler.step()
                     self._check_params(f"after epoch {epoch + 1} (step {self.step})")
                     if val_loader is not None:
-                        val = evaluate(self.model, val_loader, self.loss_fn, progress=self.progress)
+                        val = evaluate(self.model, val_loader, self.loss_fn, progress=self.progress,
+                                       distributed=self.reducer is not None)
                         record.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_top5=val.get("top5"),
                                       val_per_class=val.get("per_class"))
                     seconds_per_epoch.append(record["epoch_seconds"])
@@ -293,7 +337,7 @@ class Trainer:
                         say(f"early stopping: {monitor} has not improved for {self.bad_epochs} epochs "
                             f"(best {self.best['value']:.4f} at epoch {self.best['epoch']})")
                         break
-                    if sigint.requested:
+                    if self._stop_requested(sigint):
                         stopped = "interrupted"
                         break
             except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
@@ -303,6 +347,36 @@ class Trainer:
                          batch_in_epoch=self.batch_in_epoch,
                          seconds=time.time() - started, last_checkpoint=self.path("last.safetensors"),
                          best_checkpoint=self.path("best.safetensors") if self.best else None, monitor=monitor)
+
+    def _stop_requested(self, sigint) -> bool:
+        """Ctrl-C seen here or, in data-parallel training, on any rank (a collective call)."""
+        if self.reducer is None:
+            return sigint.requested
+        from .. import distributed as dist
+
+        self._stop = self._stop or dist.allreduce_(np.array([float(sigint.requested)]))[0] > 0
+        return self._stop
+
+    def _distributed_step(self, loader, images, labels, where, requested):
+        """Forward and backward on this rank's rows, then the all-reduce; ``(logits, global mean loss,
+        local mean loss, weight, stop requested on any rank)``. Raises the same error on every rank."""
+        from .. import distributed as dist
+
+        shard = getattr(loader, "shard", None)  # a loader that is not a convlab DataLoader: whole batches, weight 1
+        rows, n, weight = shard(self.batch_in_epoch) if shard else (np.arange(len(labels)), len(labels), 1.0)
+        with dist.sharded_draws(rows, n):  # dropout masks: this rank's rows of the global batch's
+            logits = self.model(images)
+        loss = self.loss_fn(logits, labels)
+        local = float(loss.item())
+        self.optimizer.zero_grad()
+        (loss if weight == 1.0 else loss * weight).backward()
+        total, stops = self.reducer.reduce([local * weight if weight else 0.0, float(requested)])
+        value = float(total) / dist.world_size()
+        if not math.isfinite(value):
+            raise NonFiniteError(f"the loss became {value} {where}")
+        self._check_grads(where)
+        self.optimizer.step()
+        return logits, value, local, weight, stops > 0
 
     def _train_epoch(self, loader, epoch, epochs, sigint, max_steps):
         self.model.train()
@@ -316,15 +390,20 @@ class Trainer:
                 where = f"at step {self.step + 1} (epoch {epoch + 1}, batch {self.batch_in_epoch + 1})"
                 snap = self._snapshot()
                 try:
-                    logits = self.model(images)
-                    loss = self.loss_fn(logits, labels)
-                    value = float(loss.item())
-                    if not math.isfinite(value):
-                        raise NonFiniteError(f"the loss became {value} {where}")
-                    self.optimizer.zero_grad()
-                    loss.backward()
-                    self._check_grads(where)
-                    self.optimizer.step()
+                    if self.reducer is None:
+                        logits = self.model(images)
+                        loss = self.loss_fn(logits, labels)
+                        value = float(loss.item())
+                        if not math.isfinite(value):
+                            raise NonFiniteError(f"the loss became {value} {where}")
+                        self.optimizer.zero_grad()
+                        loss.backward()
+                        self._check_grads(where)
+                        self.optimizer.step()
+                    else:
+                        logits, value, local, weight, stop = self._distributed_step(loader, images, labels, where,
+                                                                                     sigint.requested)
+                        self._stop = self._stop or stop
                 except KeyboardInterrupt:
                     self._restore(snap)  # back to the boundary before this step
                     self._interrupted = True
@@ -333,8 +412,12 @@ class Trainer:
                 self.batch_in_epoch += 1
                 if self.scheduler is not None and self.scheduler_interval == "batch":
                     self.scheduler.step()
-                meter.update(logits.data, labels.data, value)
-                seen += len(labels)
+                if self.reducer is None:
+                    meter.update(logits.data, labels.data, value)
+                    seen += len(labels)
+                elif weight:  # this rank's rows; the counts are summed over the ranks at the end of the epoch
+                    meter.update(logits.data, labels.data, local)
+                    seen += len(labels)
                 if self.log and self.step % self.log_every == 0:
                     self.log.write({"kind": "step", "step": self.step, "epoch_float": epoch + self.batch_in_epoch / len(loader),
                                     "loss": value, "lr": _lr(self.optimizer)})
@@ -345,11 +428,15 @@ class Trainer:
                     ips = seen / max(now - t0, 1e-9)
                     acc = meter.accuracy if meter.correct or meter.n else float("nan")
                     bar.set_postfix_str(f"loss {meter.loss:.4f} acc {100 * acc:.2f}% {ips:.0f} img/s")
-                if sigint.requested or (max_steps is not None and self.step >= max_steps):
+                requested = sigint.requested if self.reducer is None else self._stop
+                if requested or (max_steps is not None and self.step >= max_steps):
                     return None
         finally:
             bar.close()
         seconds = time.time() - t0
+        if self.reducer is not None:
+            _allreduce_meter(meter)
+            seen = meter.n
         self.epoch, self.batch_in_epoch = epoch + 1, 0
         return {"kind": "epoch", "epoch": epoch + 1, "step": self.step, "lr": _lr(self.optimizer),
                 "train_loss": meter.loss, "train_accuracy": meter.accuracy if meter.confusion is not None else None,

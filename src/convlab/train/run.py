@@ -3,8 +3,10 @@ checkpoint records, and the data of a run."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import tempfile
 
 import numpy as np
 
@@ -126,8 +128,49 @@ def load_run_data(cfg: dict):
     return train_ds, val_ds, test_ds, info, pre
 
 
-def loaders(train_ds, val_ds, test_ds, batch_size: int, seed: int):
+def loaders(train_ds, val_ds, test_ds, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
+            random_transform: bool = False):
+    """The training, validation (or None) and test loaders of a run.
+
+    ``batch_size`` is the global batch. Over ``world_size`` > 1 ranks the training loader serves
+    rank ``rank`` its rows of each global batch (fetching the whole batch when the transform is
+    random, so augmentation matches one process), and rank ``r`` evaluates the items ``r, r + W,
+    ...`` of the validation and test sets (the metrics are then summed over the ranks).
+    """
     eval_bs = max(batch_size, 256)
-    return (DataLoader(train_ds, batch_size, shuffle=True, seed=seed),
-            DataLoader(val_ds, eval_bs) if val_ds is not None else None,
-            DataLoader(test_ds, eval_bs))
+    if world_size == 1:
+        return (DataLoader(train_ds, batch_size, shuffle=True, seed=seed),
+                DataLoader(val_ds, eval_bs) if val_ds is not None else None,
+                DataLoader(test_ds, eval_bs))
+
+    def shard(ds):
+        return DataLoader(Subset(ds, np.arange(rank, len(ds), world_size)), -(-eval_bs // world_size))
+
+    return (DataLoader(train_ds, batch_size, shuffle=True, seed=seed, num_replicas=world_size, rank=rank,
+                       fetch_global=random_transform),
+            shard(val_ds) if val_ds is not None else None,
+            shard(test_ds))
+
+
+def write_json(path: str, obj) -> str:
+    """Write ``obj`` as indented JSON to ``path`` atomically (temporary file in the same directory,
+    fsync, ``os.replace``): a reader sees the old file or the new one, never a part."""
+    data = (json.dumps(obj, indent=2) + "\n").encode()
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the mode a plain open() would
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
