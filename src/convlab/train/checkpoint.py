@@ -16,6 +16,14 @@ A checkpoint is one ``convlab.save`` file (safetensors; no pickle) holding::
 
 Shuffling and augmentation are pure functions of (loader seed, epoch, batch), so with the
 library generator (dropout, anything else random) they make the whole random state.
+
+Crash safety: ``save_checkpoint`` writes through :func:`convlab.save`, which puts the bytes in a
+temporary file, fsyncs it and renames it over ``path``. A process killed at any moment, SIGKILL
+included, leaves either the previous complete checkpoint or the new one, never a mix; the next
+save into the directory deletes the temporary file a killed writer left behind. Resuming from
+``last.safetensors`` then redoes at most the epoch that was interrupted, and ends with the
+weights of an uninterrupted run (``tests/robustness/test_crash_safety.py`` kills ``convlab train``
+in the middle of an epoch and of a checkpoint write to check this).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ PNG and the confusion-matrix PNG. Plots use matplotlib's file-only ``Agg`` backe
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -27,30 +28,47 @@ class RunLog:
     """Appends records to ``metrics.jsonl`` and epoch rows to ``metrics.csv`` in ``out_dir``.
 
     On resume the files are cut back to the checkpoint's step, so a resumed run's log reads
-    like an uninterrupted one.
+    like an uninterrupted one: :meth:`truncate_after` drops what was written after the
+    checkpoint, drops a line torn by a process killed while writing it, and (given the
+    checkpoint's ``history``) puts back epoch records that the checkpoint holds but the log
+    lacks, because the process died between writing the checkpoint and logging its epoch.
     """
 
     def __init__(self, out_dir: str):
         self.jsonl = os.path.join(out_dir, "metrics.jsonl")
         self.csv = os.path.join(out_dir, "metrics.csv")
 
-    def truncate_after(self, step: int) -> None:
-        """Drop records written after ``step`` (they belong to the part of the run being redone)."""
-        if os.path.exists(self.jsonl):
-            with open(self.jsonl) as f:
-                keep = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
-            with open(self.jsonl, "w") as f:
-                f.writelines(keep)
-        if os.path.exists(self.csv):
-            with open(self.csv, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-            os.remove(self.csv)
+    def truncate_after(self, step: int, history: list[dict] | None = None) -> None:
+        """Drop records written after ``step`` (they belong to the part of the run being redone).
+
+        ``history`` is the checkpoint's list of epoch records; those missing from the files are
+        written back in their place. Both files are rewritten atomically.
+        """
+        records = [r for r in _read_records(self.jsonl) if _step(r) is not None and _step(r) <= step]
+        missing = _missing_epochs(records, history, step)
+        for h in missing:
+            record = {"kind": "epoch", **{k: v for k, v in h.items() if k not in ("kind", "val_per_class")}}
+            at = next((i for i, r in enumerate(records) if _step(r) > record["step"]), len(records))
+            records.insert(at, record)
+        if os.path.exists(self.jsonl) or records:
+            _replace_text(self.jsonl, "".join(_line(r) for r in records))
+        rows = [r for r in csv.DictReader(io.StringIO(_complete_lines(self.csv), newline=""))
+                if _int(r.get("step")) is not None and _int(r["step"]) <= step]
+        done = {_int(r.get("epoch")) for r in rows}
+        rows += [h for h in history or () if _int(h.get("epoch")) not in done and _int(h.get("step")) is not None
+                 and _int(h["step"]) <= step]
+        rows.sort(key=lambda r: (_int(r["step"]), _int(r.get("epoch")) or 0))
+        if os.path.exists(self.csv) or rows:
+            buf = io.StringIO(newline="")
+            w = csv.DictWriter(buf, fieldnames=EPOCH_COLUMNS, extrasaction="ignore")
+            w.writeheader()
             for r in rows:
-                self.epoch(r)
+                w.writerow(_csv_row(r))
+            _replace_text(self.csv, buf.getvalue())
 
     def write(self, record: dict) -> None:
         with open(self.jsonl, "a") as f:
-            f.write(json.dumps({k: _clean(v) for k, v in record.items()}) + "\n")
+            f.write(_line(record))
 
     def epoch(self, record: dict) -> None:
         new = not os.path.exists(self.csv)
@@ -58,12 +76,82 @@ class RunLog:
             w = csv.DictWriter(f, fieldnames=EPOCH_COLUMNS, extrasaction="ignore")
             if new:
                 w.writeheader()
-            w.writerow({k: ("" if _clean(record.get(k)) is None else record.get(k)) for k in EPOCH_COLUMNS})
+            w.writerow(_csv_row(record))
+
+
+# fields of the records that measure wall-clock time: they differ between two runs of the same
+# command (everything else in the logs is a function of the seed and the command line)
+WALL_CLOCK_FIELDS = ("epoch_seconds", "images_per_second")
+
+
+def _line(record: dict) -> str:
+    return json.dumps({k: _clean(v) for k, v in record.items()}) + "\n"
+
+
+def _csv_row(record: dict) -> dict:
+    return {k: ("" if _clean(record.get(k)) is None else record.get(k)) for k in EPOCH_COLUMNS}
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _step(record: dict):
+    return _int(record.get("step", 0))
+
+
+def _missing_epochs(records: list[dict], history, step: int) -> list[dict]:
+    logged = {r.get("epoch") for r in records if r.get("kind") == "epoch"}
+    return [h for h in history or () if h.get("epoch") not in logged and _int(h.get("step")) is not None
+            and _int(h["step"]) <= step]
+
+
+def _complete_lines(path: str) -> str:
+    """The text of ``path`` without a last line that has no newline (torn by a kill mid-write); '' if absent."""
+    if not os.path.exists(path):
+        return ""
+    with open(path, newline="") as f:
+        text = f.read()
+    return text if text.endswith("\n") else text[:text.rfind("\n") + 1]
+
+
+def _read_records(path: str) -> list[dict]:
+    """The records of a JSONL log; a line that does not parse (torn by a kill mid-write) is skipped."""
+    out = []
+    for line in _complete_lines(path).split("\n"):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                out.append(record)
+    return out
+
+
+def _replace_text(path: str, text: str) -> None:
+    from ..serialization import _write_atomic
+
+    _write_atomic(path, text.encode("utf-8"))
 
 
 def read_jsonl(path: str) -> list[dict]:
+    """The records of a JSONL log. A last line cut short (the writer was killed) is left out;
+    a bad line anywhere else raises ``json.JSONDecodeError``."""
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        lines = [line for line in f if line.strip()]
+    out = []
+    for i, line in enumerate(lines):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1 and not line.endswith("\n"):
+                break
+            raise
+    return out
 
 
 def _pyplot():
