@@ -103,8 +103,15 @@ def test_only_rank_zero_writes_and_prints(runs):
 
 
 def test_killed_rank_ends_the_job_and_resume_finishes_it_exactly(runs):
+    # per-rank batch norm here (no --sync-bn): rank 1's own statistics must not leak into the result
     base, mpirun = runs["base"], runs["mpirun"]
-    faulty = mpirun + [sys.executable, WORKER, "train", "--distributed", "--sync-bn", *RUN, "--out", "killed"]
+    plain, _ = _run(mpirun + _convlab() + ["train", "--distributed", *RUN, "--out", "per-rank"], base)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "batch-norm statistics per rank" in plain.stdout
+    reference, single = _weights(base / "per-rank" / "last.safetensors"), _weights(base / "single" / "last.safetensors")
+    assert max(np.linalg.norm(reference[k] - single[k]) / np.linalg.norm(single[k]) for k in single) > 1e-3
+
+    faulty = mpirun + [sys.executable, WORKER, "train", "--distributed", *RUN, "--out", "killed"]
     proc, seconds = _run(faulty, base, CONVLAB_TEST_FAULT="1:6:KILL")  # rank 1 dies at step 6 of 8 (epoch 2)
     assert proc.returncode != 0 and seconds < 60
     assert "rank 1" in proc.stderr and "signal 9" in proc.stderr, proc.stderr
@@ -116,11 +123,17 @@ def test_killed_rank_ends_the_job_and_resume_finishes_it_exactly(runs):
     proc, _ = _run(resume, base)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("epoch 2/2") == 1 and "epoch 1/2" not in proc.stdout
-    a, b = _weights(base / "ranks" / "last.safetensors"), _weights(base / "killed" / "last.safetensors")
-    for k in a:
-        np.testing.assert_array_equal(b[k], a[k], err_msg=k)
-    epochs = [json.loads(line) for line in (base / "killed" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in epochs if r.get("kind") == "epoch"] == [1, 2]
+    resumed = _weights(base / "killed" / "last.safetensors")
+    for k in reference:
+        np.testing.assert_array_equal(resumed[k], reference[k], err_msg=k)
+    assert (base / "killed" / "test.json").read_text() == (base / "per-rank" / "test.json").read_text()
+
+    def epochs(run):  # the epoch records, without their timings
+        records = [json.loads(line) for line in (base / run / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in r.items() if k not in ("epoch_seconds", "images_per_second")}
+                for r in records if r.get("kind") == "epoch"]
+
+    assert epochs("killed") == epochs("per-rank") and [r["epoch"] for r in epochs("killed")] == [1, 2]
 
 
 def test_hung_rank_times_out_with_a_clear_error(runs):
