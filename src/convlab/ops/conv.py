@@ -43,18 +43,47 @@ import math
 
 from .. import backend
 from ..shapes import ConvGeometry
-from ..tensor import Function
+from ..tensor import Function, is_grad_enabled
 from .conv_columns import batch_chunks, channel_rows, col2im, get_memory_budget, im2col, set_memory_budget, swap01
 from .conv_depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad, is_depthwise
+from .conv_shift import ShiftLayout, shift_forward, shift_input_grad, shift_weight_grad
+
+_MAX_WASTE = 1.5  # see _shift_layout
+_FLIP_RATIO = 2  # see conv_input_grad
+_SHIFT_COL2IM = True
 
 
-def conv_forward(x, w, geom, bias=None, keep=None):
+def conv_forward(x, w, geom, bias=None, saved=None):
     """``y = conv(x, w) + bias`` for ``x`` ``(N, C, *in)`` and ``w`` ``(O, C/groups, *K)``.
 
-    When ``keep`` is a list, each chunk's column matrix is appended to it for the weight gradient.
+    ``saved``, when a dict, receives what :func:`conv_weight_grad` needs: the shifted grid's
+    buffer, the column matrices (when they fit in the memory budget) or the input itself.
     """
     if is_depthwise(w.shape, geom):
+        if saved is not None:
+            saved["x"] = x
         return depthwise_forward(x, w, geom, bias)
+    layout = _shift_layout(geom, x.shape[1], x.dtype.itemsize)
+    if layout is not None:
+        return shift_forward(x, w, layout, bias, saved)
+    return _columns_forward(x, w, geom, bias, saved)
+
+
+def _shift_layout(geom, c, itemsize):
+    """The flat-grid layout (``ops/conv_shift.py``) when it suits ``geom``, else None: stride 1,
+    at most 50% of the GEMM spent on grid positions past the output's edge, and one sample's
+    columns within the memory budget (past it, the column path chunks finer or says why not)."""
+    if not ShiftLayout.fits(geom):
+        return None
+    layout = ShiftLayout(geom)
+    if layout.waste() > _MAX_WASTE or c * math.prod(geom.kernel) * layout.span * itemsize > get_memory_budget():
+        return None
+    return layout
+
+
+def _columns_forward(x, w, geom, bias, saved):
+    """im2col + GEMM a few samples at a time (any stride); keeps the columns in ``saved`` when
+    all of them fit in the memory budget, else the input."""
     xp = backend.array_module(x, w)
     n, c = x.shape[:2]
     o, g = w.shape[0], geom.groups
@@ -62,6 +91,12 @@ def conv_forward(x, w, geom, bias=None, keep=None):
     y = xp.empty((n, o) + geom.out_size, dtype=x.dtype)
     perm = swap01(geom.nd)
     b = None if bias is None else bias.reshape((o, 1) + (1,) * geom.nd)
+    keep = None
+    if saved is not None:
+        if c * math.prod(geom.kernel) * n * math.prod(geom.out_size) * x.dtype.itemsize <= get_memory_budget():
+            keep = saved["cols"] = []
+        else:
+            saved["x"] = x
     for sl in batch_chunks(n, c, geom, x.dtype.itemsize):
         xs = x[sl]
         col = im2col(xs, geom).reshape(g, wm.shape[2], -1)
@@ -83,11 +118,14 @@ def conv_input_grad(gy, w, geom):
     o, cg = w.shape[:2]
     # its columns have one row per output channel and one column per *input* pixel, col2im's the
     # reverse; take it when they are not much larger (col2im's scattered adds cost about double)
-    if flipped is not None and o * math.prod(geom.in_size) <= 2 * cg * geom.groups * math.prod(geom.out_size):
+    if flipped is not None and o * math.prod(geom.in_size) <= _FLIP_RATIO * cg * geom.groups * math.prod(geom.out_size):
         g = geom.groups
         wf = w.reshape((g, o // g, cg) + geom.kernel).swapaxes(1, 2).reshape((g * cg, o // g) + geom.kernel)
         wf = wf[(slice(None), slice(None)) + (slice(None, None, -1),) * geom.nd]
         return conv_forward(gy, backend.array_module(w).ascontiguousarray(wf), flipped)
+    layout = _shift_layout(geom, w.shape[1] * geom.groups, gy.dtype.itemsize) if _SHIFT_COL2IM else None
+    if layout is not None:
+        return shift_input_grad(gy, w, layout)
     xp = backend.array_module(gy, w)
     n, c = gy.shape[0], w.shape[1] * geom.groups
     o, g = w.shape[0], geom.groups
@@ -117,14 +155,20 @@ def _flipped_geometry(geom):
     return ConvGeometry(geom.kernel, geom.stride, geom.dilation, pads, geom.groups, geom.out_size, geom.in_size)
 
 
-def conv_weight_grad(x, gy, geom, w_shape, cols=None):
-    """``grad_W = grad_y @ col(x)^T``, summed over the batch chunk by chunk (reusing the forward
-    pass's ``cols`` when given)."""
+def conv_weight_grad(x, gy, geom, w_shape, saved=None):
+    """``grad_W = grad_y @ col(x)^T``, summed over the batch chunk by chunk, from what
+    :func:`conv_forward` put in ``saved`` (or from ``x`` when ``saved`` is None)."""
+    saved = saved or {"x": x}
     if is_depthwise(w_shape, geom):
-        return depthwise_weight_grad(x, gy, geom)
+        return depthwise_weight_grad(saved["x"], gy, geom)
+    c = w_shape[1] * geom.groups
+    layout = _shift_layout(geom, c, gy.dtype.itemsize)
+    if layout is not None:
+        buf = saved["buf"] if "buf" in saved else layout.scatter(saved["x"])
+        return shift_weight_grad(buf, gy, layout, w_shape)
     xp = backend.array_module(gy)
-    n, c = gy.shape[0], w_shape[1] * geom.groups
-    g = geom.groups
+    n, g = gy.shape[0], geom.groups
+    cols, x = saved.get("cols"), saved.get("x")
     gw = None
     for i, sl in enumerate(batch_chunks(n, c, geom, gy.dtype.itemsize)):
         col = cols[i] if cols is not None else im2col(x[sl], geom).reshape(g, c // g * math.prod(geom.kernel), -1)
@@ -148,19 +192,17 @@ class ConvNd(Function):
     @staticmethod
     def forward(ctx, x, w, b=None, geom=None):
         ctx.geom = geom
-        # keep the forward pass's columns for grad_w when they all fit in the memory budget
-        col_bytes = x.shape[1] * math.prod(geom.kernel) * x.shape[0] * math.prod(geom.out_size) * x.dtype.itemsize
-        keep = ctx.needs_input_grad[1] and not is_depthwise(w.shape, geom) and col_bytes <= get_memory_budget()
-        ctx.cols = [] if keep else None
-        ctx.save_for_backward(x if ctx.needs_input_grad[1] and not keep else None, w)  # grad_x needs only w
-        return conv_forward(x, w, geom, bias=b, keep=ctx.cols)
+        # grad_x needs only w; grad_w what the forward pass leaves in ctx.for_w (nothing without autograd)
+        ctx.for_w = {} if ctx.needs_input_grad[1] and is_grad_enabled() else None
+        ctx.save_for_backward(w)
+        return conv_forward(x, w, geom, bias=b, saved=ctx.for_w)
 
     @staticmethod
     def backward(ctx, gy):
-        x, w = ctx.saved
+        (w,) = ctx.saved
         need_x, need_w = ctx.needs_input_grad[:2]
         gx = conv_input_grad(gy, w, ctx.geom) if need_x else None
-        gw = conv_weight_grad(x, gy, ctx.geom, w.shape, cols=ctx.cols) if need_w else None
+        gw = conv_weight_grad(None, gy, ctx.geom, w.shape, saved=ctx.for_w) if need_w else None
         gb = _bias_grad(gy) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] else None
         return gx, gw, gb
 

@@ -56,9 +56,12 @@ def _corner(size):
     return tuple(slice(0, s) for s in size)
 
 
+_CHUNK_BYTES = 4 << 20
+
+
 def _chunks(n, c, geom, itemsize):
     """Three flat planes per channel (input, product, accumulator) per sample."""
-    return batch_chunks(n, c, geom, itemsize, per_sample=3 * c * math.prod(geom.padded) * itemsize)
+    return batch_chunks(n, c, geom, itemsize, per_sample=3 * c * math.prod(geom.padded) * itemsize, cache=_CHUNK_BYTES)
 
 
 def depthwise_forward(x, w, geom, bias=None):

@@ -1,0 +1,112 @@
+"""The flat-grid ("shift") path of stride-1 convolution (ops/conv_shift.py) against torch.
+
+Every case asserts which path it exercises (forward, input gradient through the flipped
+convolution or the shifted col2im, weight gradient), then compares the output and all
+gradients with torch in float64 and float32, whole-batch and chunked a few samples at a time.
+"""
+
+import numpy as np
+import pytest
+
+import convlab.functional as F
+from convlab.ops import conv as C
+from convlab.shapes import conv_geometry
+from helpers import compare_with_torch, rand, require_torch
+
+SHIFT = [  # (input shape, weight shape, kwargs): all take the flat-grid forward path
+    ((3, 4, 8, 8), (5, 4, 3, 3), {"padding": 1}),
+    ((2, 3, 9, 7), (4, 3, 3, 3), {"padding": 1}),
+    ((2, 6, 10, 9), (4, 3, 3, 3), {"padding": 1, "groups": 2}),
+    ((2, 2, 11, 10), (3, 2, 3, 3), {"padding": 2, "dilation": 2}),
+    ((2, 2, 8, 9), (3, 2, 4, 3), {"padding": "same", "dilation": (1, 2)}),  # asymmetric padding
+    ((2, 3, 9, 9), (2, 3, 5, 5), {"padding": 2}),
+    ((3, 2, 9, 9), (8, 2, 5, 5), {"padding": 2}),  # more outputs than inputs: the shifted col2im
+    ((2, 3, 12, 12), (4, 3, 5, 3), {"padding": (2, 1)}),
+    ((2, 4, 6, 6), (3, 4, 1, 1), {}),  # 1x1
+]
+
+
+def _paths(xs, ws, kw):
+    geom = conv_geometry("conv2d", xs, ws, kw.get("stride", 1), kw.get("padding", 0), kw.get("dilation", 1),
+                         kw.get("groups", 1))
+    return C._shift_layout(geom, xs[1], 8) is not None
+
+
+@pytest.mark.parametrize("budget", [None, 1], ids=["whole", "per-sample"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("xs,ws,kw", SHIFT, ids=str)
+def test_shift_path_matches_torch(xs, ws, kw, dtype, budget):
+    torch = require_torch()
+    assert _paths(xs, ws, kw), "this case should take the flat-grid path"
+    arrays = [rand(xs, 1, dtype), rand(ws, 2, dtype), rand((ws[0],), 3, dtype)]
+    old = C.set_memory_budget(budget) if budget else None
+    try:
+        compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, **kw),
+                           lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **kw), arrays)
+    finally:
+        if old:
+            C.set_memory_budget(old)
+
+
+def test_shift_chunks_split_the_batch_unevenly():
+    """Chunks of two samples over a batch of five (the last chunk is short)."""
+    torch = require_torch()
+    xs, ws = (5, 3, 6, 6), (4, 3, 3, 3)
+    per_sample = 3 * 9 * 6 * 8 * 8  # columns of one sample: C * prod(K) rows of span = 6 * 8, float64
+    arrays = [rand(xs, 1), rand(ws, 2), rand((4,), 3)]
+    old = C.set_memory_budget(2 * per_sample)
+    try:
+        import convlab.ops.conv_columns as CC
+
+        cache, CC._CACHE_BYTES = CC._CACHE_BYTES, 2 * per_sample
+        try:
+            compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, padding=1),
+                               lambda x, w, b: torch.nn.functional.conv2d(x, w, b, padding=1), arrays)
+        finally:
+            CC._CACHE_BYTES = cache
+    finally:
+        C.set_memory_budget(old)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_shift_path_in_1d_and_3d(dtype):
+    torch = require_torch()
+    tf = torch.nn.functional
+    compare_with_torch(lambda x, w, b: F.conv1d(x, w, b, padding=2, dilation=2),
+                       lambda x, w, b: tf.conv1d(x, w, b, padding=2, dilation=2),
+                       [rand((3, 4, 13), 1, dtype), rand((6, 4, 3), 2, dtype), rand((6,), 3, dtype)])
+    compare_with_torch(lambda x, w, b: F.conv1d(x, w, b, padding=1),
+                       lambda x, w, b: tf.conv1d(x, w, b, padding=1),
+                       [rand((3, 2, 10), 1, dtype), rand((7, 2, 3), 2, dtype), rand((7,), 3, dtype)])
+    compare_with_torch(lambda x, w, b: F.conv3d(x, w, b, padding=1),
+                       lambda x, w, b: tf.conv3d(x, w, b, padding=1),
+                       [rand((2, 2, 5, 6, 4), 1, dtype), rand((3, 2, 3, 3, 2), 2, dtype), rand((3,), 3, dtype)])
+    compare_with_torch(lambda x, w, b: F.conv3d(x, w, b, padding=(1, 0, 1)),
+                       lambda x, w, b: tf.conv3d(x, w, b, padding=(1, 0, 1)),
+                       [rand((2, 2, 4, 5, 6), 1, dtype), rand((5, 2, 3, 2, 3), 2, dtype), rand((5,), 3, dtype)])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stride1_transposed_convolution_runs_the_shift_path_both_ways(dtype):
+    torch = require_torch()
+    tf = torch.nn.functional
+    for kw in ({}, {"padding": 1}, {"padding": 1, "dilation": 2}):
+        compare_with_torch(lambda x, w, b, kw=kw: F.conv_transpose2d(x, w, b, **kw),
+                           lambda x, w, b, kw=kw: tf.conv_transpose2d(x, w, b, **kw),
+                           [rand((2, 4, 6, 7), 1, dtype), rand((4, 3, 3, 3), 2, dtype), rand((3,), 3, dtype)])
+
+
+def test_only_some_inputs_require_grad_on_the_shift_path():
+    torch = require_torch()
+    for mask in ([True, False, False], [False, True, False], [False, False, True], [True, True, False]):
+        compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, padding=1),
+                           lambda x, w, b: torch.nn.functional.conv2d(x, w, b, padding=1),
+                           [rand((2, 3, 7, 7), 1), rand((4, 3, 3, 3), 2), rand((4,), 3)], grad_mask=mask)
+
+
+def test_wasteful_grids_take_the_column_path():
+    """A valid 5x5 convolution of a small image computes too many dropped positions on the grid."""
+    geom = conv_geometry("conv2d", (2, 3, 8, 8), (4, 3, 5, 5), 1, 0, 1, 1)
+    assert C._shift_layout(geom, 3, 4) is None
+    geom = conv_geometry("conv2d", (2, 3, 8, 8), (4, 3, 3, 3), 2, 1, 1, 1)  # strided
+    assert C._shift_layout(geom, 3, 4) is None
