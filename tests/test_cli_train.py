@@ -58,12 +58,26 @@ def test_out_dir_not_overwritten_without_force(in_tmp, capsys):
     assert (in_tmp / "mine" / "notes.txt").read_text() == "keep" and (in_tmp / "mine" / "last.safetensors").exists()
 
 
+def test_layer_stats_flag_records_every_n_steps(in_tmp, capsys):
+    # 256 items at batch 64: 4 steps; every 2 steps gives records at steps 2 and 4 for each watched layer
+    assert main(["train", *QUICK, "--layer-stats", "2", "--out", "r"]) == 0
+    assert "layer statistics every 2 steps: " in capsys.readouterr().out
+    records = [json.loads(line) for line in (in_tmp / "r" / "layer_stats.jsonl").read_text().splitlines()]
+    assert sorted({r["step"] for r in records}) == [2, 4]
+    layers = [r["layer"] for r in records if r["step"] == 2]
+    assert layers[:2] == ["conv1", "relu"] and layers[-1] == "fc2"
+    relu = next(r for r in records if r["layer"] == "relu")
+    assert 0.0 <= relu["dead_fraction"] <= relu["zero_fraction"] <= 1.0 and relu["grad_std"] > 0
+    assert (in_tmp / "r" / "layer_stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.parametrize("argv", [
     ["train", "--epochs", "0"],
     ["train", "--model", "nosuchnet"],
     ["train", "--dataset", "imagenet"],
     ["train", "--lr", "-1"],
     ["train", "--erase", "2"],
+    ["train", "--layer-stats", "0"],
     ["predict", "nope.safetensors", "x.png", "--topk", "0"],
 ])
 def test_usage_errors_exit_2(in_tmp, argv, capsys):

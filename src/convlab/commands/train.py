@@ -68,6 +68,9 @@ def register(subparsers):
     p.add_argument("--force", action="store_true", help="write into --out even if it already holds files")
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue the run of this checkpoint, in its directory (--epochs may extend a step/none schedule)")
+    p.add_argument("--layer-stats", type=int, default=None, metavar="N",
+                   help="every N steps record each layer's activation and gradient mean/std and dead-ReLU fraction "
+                        "(layer_stats.jsonl and layer_stats.png in the output directory)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: when stderr is a terminal)")
     g = p.add_argument_group("data-parallel training (launch with: mpirun -n N convlab train --distributed ...)")
@@ -91,6 +94,8 @@ def _check(args, UsageError):
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.layer_stats is not None and args.layer_stats < 1:
+        raise UsageError(f"--layer-stats must be >= 1, got {args.layer_stats}")
     if args.lr <= 0:
         raise UsageError(f"--lr must be > 0, got {args.lr}")
     if not 0 <= args.erase <= 1:
@@ -290,12 +295,25 @@ def _main(args, rank: int, world: int) -> int:
         say(f"  data-parallel over {world} MPI ranks: {cfg['batch_size'] // world} images per rank per step, batch-norm "
             f"statistics {'synchronised over the ranks' if sync_bn else 'per rank'}; rank 0 writes the files")
 
+    stats = None
+    if args.layer_stats and main_rank:
+        from ..layerstats import LayerStats
+
+        stats = LayerStats(model, every=args.layer_stats, steps=lambda: trainer.step)
     try:
         result = trainer.fit(train_loader, val_loader, epochs=cfg["epochs"], resume=args.resume)
     except NonFiniteError as exc:
         last = os.path.join(out, "last.safetensors")
         keep = f"; the last good checkpoint is {last}" if os.path.exists(last) else "; no checkpoint was written"
         raise _Collective(f"training stopped: {exc}{keep}. Try a lower --lr.") from None
+    finally:
+        if stats is not None:
+            from ..layerstats import save_to_run
+
+            stats.close()
+            saved = save_to_run(stats, out, title=f"{cfg['model']} on {info['name']}: per-layer statistics")
+            if saved:
+                say(f"layer statistics every {args.layer_stats} steps: {saved[0]}, {saved[1]}")
     if result.stopped == "interrupted":
         if not main_rank:
             return 130
