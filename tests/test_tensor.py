@@ -119,6 +119,23 @@ def test_manual_seed_drives_randomness():
         cl.manual_seed(-1)
 
 
+def test_using_generator_swaps_the_library_generator_for_a_block():
+    from convlab.tensor import using_generator
+
+    cl.manual_seed(5)
+    expected_outside = cl.randn(3).tolist()
+    cl.manual_seed(5)
+    library = cl.default_generator()
+    with using_generator(np.random.default_rng(11)) as gen:
+        assert cl.default_generator() is gen
+        inside = cl.randn(3).numpy()
+    np.testing.assert_array_equal(inside, np.random.default_rng(11).standard_normal(3).astype(np.float32))
+    assert cl.randn(3).tolist() == expected_outside  # the library generator was not advanced by the block
+    with pytest.raises(KeyError), using_generator(np.random.default_rng(0)):
+        raise KeyError("restored on error too")
+    assert cl.default_generator() is library
+
+
 def test_float64_flows_through_everything():
     x = cl.randn(3, 3, dtype=cl.float64, requires_grad=True)
     y = cl.log_softmax(cl.tanh(x @ x) * 2.0 + 1.0, 1).mean()

@@ -361,16 +361,14 @@ def sharded_draws(rows, global_n: int):
     """While active, per-sample random draws of the library generator (dropout) are made for the
     global batch of ``global_n`` rows and this rank's ``rows`` of them are used (see
     :class:`_ShardDraws`). A no-op in a single process or when the rank holds the whole batch."""
-    T = sys.modules[__package__ + ".tensor"]  # the module (``convlab.tensor`` the attribute is the function)
-    real = T.default_generator()
-    if world_size() == 1 or len(rows) == global_n or getattr(T, "_generator", None) is not real:
+    from .tensor import default_generator, using_generator
+
+    real = default_generator()
+    if world_size() == 1 or len(rows) == global_n or isinstance(real, _ShardDraws):
         yield
         return
-    T._generator = _ShardDraws(real, rows, global_n)
-    try:
+    with using_generator(_ShardDraws(real, rows, global_n)):
         yield
-    finally:
-        T._generator = real
 
 
 def save_on_main(obj, path) -> None:

@@ -87,6 +87,19 @@ def default_generator() -> np.random.Generator:
     return _generator
 
 
+@contextlib.contextmanager
+def using_generator(generator):
+    """Within the block, the library's random draws (init, dropout, randn...) come from ``generator``
+    (any object with NumPy ``Generator`` methods); the previous generator is restored afterwards.
+    Data-parallel training uses it to draw a whole global batch's dropout masks on every rank."""
+    global _generator
+    previous, _generator = _generator, generator
+    try:
+        yield generator
+    finally:
+        _generator = previous
+
+
 def get_rng_state() -> dict:
     """The generator's state, a JSON-serialisable dict (for checkpoints)."""
     return _generator.bit_generator.state
