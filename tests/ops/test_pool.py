@@ -165,3 +165,17 @@ def test_window_wholly_in_padding_gives_minus_inf_and_no_gradient():
     assert np.isinf(y.detach().numpy()).all()
     y.backward(np.ones(y.shape))
     assert not x.grad.numpy().any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kw", [{"kernel_size": 2}, {"kernel_size": 3}, {"kernel_size": (2, 3)},
+                                {"kernel_size": 2, "stride": 2}, {"kernel_size": 3, "stride": 2, "padding": 1}], ids=str)
+def test_max_pool_tiled_and_overlapping_backward_with_ties_match_torch(kw, dtype):
+    """Tiling windows (stride == kernel, no padding; 7x8 leaves rows/columns no window reads)
+    write the gradient slice by slice; the others scatter it. ReLU-like zeros make many ties."""
+    torch = require_torch()
+    x = np.maximum(rand((3, 4, 7, 8), 5, dtype), 0)
+    compare_with_torch(lambda t: F.max_pool2d(t, **kw), lambda t: torch.nn.functional.max_pool2d(t, **kw), [x])
+    ours, oi = F.max_pool2d(cl.tensor(x), return_indices=True, **kw)
+    ref, ri = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+    np.testing.assert_array_equal(oi.numpy(), ri.numpy())

@@ -58,32 +58,66 @@ def _lowest(dtype):
 
 class MaxPoolNd(Function):
     """Max pooling; returns ``(values, indices)`` where ``indices`` are flat positions in each
-    input plane (``h * W + w`` in 2-D), as torch's ``return_indices``."""
+    input plane (``h * W + w`` in 2-D), as torch's ``return_indices``.
+
+    Forward: the window maxima are a running ``maximum`` over the kernel offsets' slices; the
+    argmax (kernel-offset number) is then found walking the offsets backwards, so that the
+    first offset equal to the maximum is the one left (torch's tie rule). Windows holding a NaN
+    (checked on the maxima, not the input) take the slower pass that lets the first NaN win.
+    Backward: when the windows tile the input (stride == kernel, no padding, dilation 1) every
+    input pixel is in at most one window and the gradient is written slice by slice
+    (``grad * (arg == k)``); otherwise it is scattered.
+    """
 
     @staticmethod
     def forward(ctx, x, geom=None):
         xp = backend.array_module(x)
         src = _padded(x, geom, _lowest(x.dtype))
-        nan = x.dtype.kind == "f" and bool(xp.isnan(x).any())
-        wins = _windows(geom)
-        _, sl = next(wins)
-        best = src[sl].copy()
-        arg = xp.zeros(best.shape, dtype=np.int8 if math.prod(geom.kernel) < 128 else np.int64)
-        for i, sl in wins:  # (masked copies are slow in NumPy: update with arithmetic instead)
-            v = src[sl]
-            m = v > best  # strict: the first maximum in the window wins ties
-            if nan:  # the first NaN wins and stays (np.maximum propagates it)
-                m |= xp.isnan(v) & ~xp.isnan(best)
+        views = [src[sl] for _, sl in _windows(geom)]
+        best = views[0].copy()
+        for v in views[1:]:
             xp.maximum(best, v, out=best)
-            arg += m * (arg.dtype.type(i) - arg)
+        itype = np.int8 if len(views) < 128 else np.int64
+        if x.dtype.kind == "f" and bool(xp.isnan(best).any()):
+            arg = _nan_argmax(views, xp, itype)
+        else:  # backwards, so that the first maximum is written last (arithmetic: where() is slow)
+            arg = (views[-1] == best) * itype(len(views) - 1)
+            for i in range(len(views) - 2, -1, -1):
+                arg += (views[i] == best) * (itype(i) - arg)
         ctx.geom, ctx.arg, ctx.shape = geom, arg, x.shape
         return best, arg
 
     @staticmethod
     def backward(ctx, gy):
-        arg = ctx.arg
+        arg, geom = ctx.arg, ctx.geom
         xp = backend.array_module(gy)
-        return _scatter_windows(lambda i: gy * (arg == i), ctx.geom, ctx.shape, gy.dtype, xp)
+        if not _tiles(geom):
+            return _scatter_windows(lambda i: gy * (arg == i), geom, ctx.shape, gy.dtype, xp)
+        gx = xp.empty(ctx.shape, dtype=gy.dtype)
+        covered = tuple(slice(0, o * k) for o, k in zip(geom.out_size, geom.kernel))
+        if covered != tuple(slice(0, w) for w in geom.in_size):  # rows/columns no window reads
+            gx[...] = 0
+        for i, sl in _windows(geom):
+            xp.multiply(gy, arg == i, out=gx[sl])
+        return gx
+
+
+def _tiles(geom):
+    """Windows that never overlap and need no padding: each input pixel is in at most one."""
+    return (geom.stride == geom.kernel and all(d == 1 for d in geom.dilation)
+            and not any(lo or hi for lo, hi in geom.pads)
+            and all(o * k <= w for o, k, w in zip(geom.out_size, geom.kernel, geom.in_size)))
+
+
+def _nan_argmax(views, xp, itype):
+    """First-maximum offsets where the first NaN in a window counts as its maximum."""
+    best = views[0].copy()
+    arg = xp.zeros(best.shape, dtype=itype)
+    for i, v in enumerate(views[1:], 1):  # (masked copies are slow in NumPy: update with arithmetic)
+        m = (v > best) | (xp.isnan(v) & ~xp.isnan(best))  # strict: the first maximum wins ties
+        xp.maximum(best, v, out=best)
+        arg += m * (itype(i) - arg)
+    return arg
 
 
 def flat_indices(arg, geom):
