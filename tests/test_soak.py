@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -53,13 +55,16 @@ def test_smoke_run_writes_samples_and_passes(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("soak ok: RSS grew ")
 
 
-def test_leak_is_caught(tmp_path, capsys):
-    """1.5 MiB kept per step: 22.5 MiB over the 15 steps after warm-up, against a limit of 8."""
+def test_leak_is_caught(tmp_path):
+    """1.5 MiB kept per step: 22.5 MiB over the 15 steps after warm-up, against a limit of 8. In a fresh
+    process: in this one, memory freed by earlier tests is still resident and would hide the leak."""
     path = tmp_path / "leak.json"
-    assert soak.main([*SMOKE, "--json", str(path), "--leak-kib-per-step", "1536"]) == 1
+    proc = subprocess.run([sys.executable, _PATH, *SMOKE, "--json", str(path), "--leak-kib-per-step", "1536"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
     v = json.loads(path.read_text())["verdict"]
     assert v["ok"] is False and v["growth_mib"] > 20
-    assert capsys.readouterr().out.startswith("soak FAIL: RSS grew ")
+    assert proc.stdout.startswith("soak FAIL: RSS grew ")
 
 
 def test_plot_is_written(tmp_path):
