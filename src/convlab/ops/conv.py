@@ -44,7 +44,7 @@ import math
 from .. import backend
 from ..shapes import ConvGeometry
 from ..tensor import Function, is_grad_enabled
-from .conv_columns import batch_chunks, channel_rows, col2im, get_memory_budget, im2col, set_memory_budget, swap01
+from .conv_columns import batch_chunks, cache_bytes, channel_rows, col2im, get_memory_budget, im2col, set_memory_budget, swap01
 from .conv_depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad, is_depthwise
 from .conv_shift import ShiftLayout, shift_forward, shift_input_grad, shift_weight_grad
 
@@ -97,7 +97,7 @@ def _columns_forward(x, w, geom, bias, saved):
             keep = saved["cols"] = []
         else:
             saved["x"] = x
-    for sl in batch_chunks(n, c, geom, x.dtype.itemsize):
+    for sl in batch_chunks(n, c, geom, x.dtype.itemsize, cache=_weight_cache(w.shape, x)):
         xs = x[sl]
         col = im2col(xs, geom).reshape(g, wm.shape[2], -1)
         if keep is not None:
@@ -131,7 +131,7 @@ def conv_input_grad(gy, w, geom):
     o, g = w.shape[0], geom.groups
     wt = w.reshape(g, o // g, -1).transpose(0, 2, 1)
     gx = xp.empty((n, c) + geom.in_size, dtype=gy.dtype)
-    for sl in batch_chunks(n, c, geom, gy.dtype.itemsize):
+    for sl in batch_chunks(n, c, geom, gy.dtype.itemsize, cache=_weight_cache(w.shape, gy)):
         rows = channel_rows(gy[sl], g)
         gcol = xp.matmul(wt, rows).reshape((c,) + geom.kernel + (gy[sl].shape[0],) + geom.out_size)
         gx[sl] = col2im(gcol, geom)
@@ -170,11 +170,16 @@ def conv_weight_grad(x, gy, geom, w_shape, saved=None):
     n, g = gy.shape[0], geom.groups
     cols, x = saved.get("cols"), saved.get("x")
     gw = None
-    for i, sl in enumerate(batch_chunks(n, c, geom, gy.dtype.itemsize)):
+    for i, sl in enumerate(batch_chunks(n, c, geom, gy.dtype.itemsize, cache=_weight_cache(w_shape, gy))):
         col = cols[i] if cols is not None else im2col(x[sl], geom).reshape(g, c // g * math.prod(geom.kernel), -1)
         part = xp.matmul(channel_rows(gy[sl], g), col.transpose(0, 2, 1))
         gw = part if gw is None else gw + part
     return gw.reshape(w_shape)
+
+
+def _weight_cache(w_shape, a):
+    """Chunk bytes for a weight of ``w_shape``: at least the weight, which every chunk's GEMM reads."""
+    return max(cache_bytes(), math.prod(w_shape) * a.dtype.itemsize)
 
 
 def _bias_grad(gy):

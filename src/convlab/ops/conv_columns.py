@@ -93,6 +93,11 @@ _CACHE_BYTES = 1 << 20
 _FLOOR_BYTES = 4 << 20
 
 
+def cache_bytes() -> int:
+    """The column chunk size aimed at (bytes)."""
+    return _CACHE_BYTES
+
+
 def batch_chunks(n, c, geom, itemsize, per_sample=None, cache=None):
     """Batch slices whose column matrices (or ``per_sample`` bytes each) fit both the cache
     target (``cache`` bytes, default ``_CACHE_BYTES``) and the memory budget."""
