@@ -289,3 +289,26 @@ def test_save_removes_temp_files_of_dead_writers_only(tmp_path):
         alive.wait()
     assert left == {"last.safetensors", names["alive"], names["other"], names["plain"]}
     assert convlab.load(tmp_path / "last.safetensors")["w"].tolist() == [1.0, 1.0]
+
+
+def test_sigkill_keeps_layer_stats_up_to_the_checkpoint(tmp_path, monkeypatch):
+    """``--layer-stats`` records are written beside each epoch's checkpoint: a killed run keeps them up to
+    its checkpoint, and the resumed run's file equals an uninterrupted run's, record for record."""
+    stats = ["--layer-stats", "4"]
+    ref = tmp_path / "ref"
+    with pytest.MonkeyPatch.context() as mp:
+        no_plots(mp)
+        assert main(["train", *ARGS, "--out", str(ref), *stats]) == 0
+    want = read_jsonl(ref / "layer_stats.jsonl")
+    assert sorted({r["step"] for r in want}) == [4, 8, 12, 16, 20, 24]
+
+    out = tmp_path / "run"
+    proc = child(out, kill="step:22", extra=stats)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    kept = read_jsonl(out / "layer_stats.jsonl")
+    assert sorted({r["step"] for r in kept}) == [4, 8, 12, 16]  # step 20's records died with the process
+    assert kept == [r for r in want if r["step"] <= 16]
+
+    no_plots(monkeypatch)
+    assert main(["train", "--resume", str(out / "last.safetensors"), "-q", *stats]) == 0
+    assert read_jsonl(out / "layer_stats.jsonl") == want

@@ -297,9 +297,12 @@ def _main(args, rank: int, world: int) -> int:
 
     stats = None
     if args.layer_stats and main_rank:
-        from ..layerstats import LayerStats
+        from ..layerstats import LayerStats, save_to_run
 
         stats = LayerStats(model, every=args.layer_stats, steps=lambda: trainer.step)
+        title = f"{cfg['model']} on {info['name']}: per-layer statistics"
+        # written beside each epoch's checkpoint, so a killed run keeps the records up to its checkpoint
+        trainer.on_epoch_end = lambda t, record: save_to_run(stats, out, title=title)
     try:
         result = trainer.fit(train_loader, val_loader, epochs=cfg["epochs"], resume=args.resume)
     except NonFiniteError as exc:
@@ -308,10 +311,8 @@ def _main(args, rank: int, world: int) -> int:
         raise _Collective(f"training stopped: {exc}{keep}. Try a lower --lr.") from None
     finally:
         if stats is not None:
-            from ..layerstats import save_to_run
-
             stats.close()
-            saved = save_to_run(stats, out, title=f"{cfg['model']} on {info['name']}: per-layer statistics")
+            saved = save_to_run(stats, out, title=title)
             if saved:
                 say(f"layer statistics every {args.layer_stats} steps: {saved[0]}, {saved[1]}")
     if result.stopped == "interrupted":

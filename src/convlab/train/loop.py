@@ -175,13 +175,15 @@ class Trainer:
             ``backward()`` the gradients, the loss and any stop request are all-reduced, so every rank
             takes the same step, raises the same NaN error and stops at the same step. None: one process.
         is_main: this process writes checkpoints and logs, prints and shows progress (False on ranks > 0).
+        on_epoch_end: called as ``on_epoch_end(trainer, record)`` after each epoch's checkpoint and log
+            records are written (for example to flush per-layer statistics beside them).
     """
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, *, scheduler_interval: str | None = None,
                  out_dir: str | None = None, model_spec: dict | None = None, meta: dict | None = None,
                  early_stopping: int | None = None, monitor: str | None = None, min_delta: float = 0.0,
                  progress: bool | None = None, print_fn=print, log_every: int = 20, plot: bool = True,
-                 reducer=None, is_main: bool = True):
+                 reducer=None, is_main: bool = True, on_epoch_end=None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loss_fn = loss_fn or _default_loss()
         self.scheduler_interval = scheduler_interval or _scheduler_interval(scheduler)
@@ -189,7 +191,7 @@ class Trainer:
             raise ValueError(f"scheduler_interval must be 'batch' or 'epoch', got {scheduler_interval!r}")
         self.out_dir, self.model_spec, self.meta = out_dir, model_spec, dict(meta or {})
         self.early_stopping, self.monitor, self.min_delta = early_stopping, monitor, min_delta
-        self.reducer, self.is_main = reducer, bool(is_main)
+        self.reducer, self.is_main, self.on_epoch_end = reducer, bool(is_main), on_epoch_end
         self.progress = (sys.stderr.isatty() if progress is None else progress) and self.is_main
         self.print_fn = print_fn if self.is_main else None
         self.log_every, self.plot = max(1, int(log_every)), plot
@@ -330,6 +332,8 @@ class Trainer:
                         self.save("best.safetensors")
                     self.save("last.safetensors")
                     self._log_epoch(record)
+                    if self.on_epoch_end is not None:
+                        self.on_epoch_end(self, record)
                     remaining = (epochs - self.epoch) * float(np.mean(seconds_per_epoch))
                     say(self._summary(record, epochs, remaining, improved))
                     if self.early_stopping is not None and self.bad_epochs >= self.early_stopping:
