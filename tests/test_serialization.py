@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import convlab
-from convlab import serialization
+from convlab import files, serialization
 from helpers import require_torch
 
 
@@ -250,7 +250,7 @@ def test_failure_mid_write_leaves_previous_file_intact(tmp_path, monkeypatch):
         f.write(data[: len(data) // 2])
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(serialization, "_write_chunks", half_then_fail)
+    monkeypatch.setattr(files, "_write_chunks", half_then_fail)
     with pytest.raises(OSError, match="No space"):
         convlab.save({"w": convlab.zeros(5000), "epoch": 2}, path)
     _assert_intact(tmp_path, path, before)

@@ -21,7 +21,6 @@ import convlab
 from convlab import distributed as dist
 from convlab.cli import main
 from convlab.data import DataLoader, TensorDataset
-from convlab.train.run import write_json
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
 RUN = ["--dataset", "lines", "--epochs", "2", "--batch-size", "32", "--limit-train", "113", "--limit-test", "64",
@@ -225,19 +224,3 @@ def test_distributed_flags_without_mpirun(tmp_path, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert "--distributed outside mpirun: training as one process" in captured.err
     assert captured.out.startswith("test accuracy ") and (tmp_path / "one" / "last.safetensors").exists()
-
-
-def test_write_json_is_atomic(tmp_path, monkeypatch):
-    path = tmp_path / "test.json"
-    write_json(str(path), {"a": 1})
-    umask = os.umask(0)
-    os.umask(umask)
-    assert json.loads(path.read_text()) == {"a": 1} and path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes it
-
-    def crash(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", crash)  # dies after writing the temporary file, before the rename
-    with pytest.raises(OSError, match="disk full"):
-        write_json(str(path), {"a": 2})
-    assert json.loads(path.read_text()) == {"a": 1} and os.listdir(tmp_path) == ["test.json"]  # old file whole, no temp

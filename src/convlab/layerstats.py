@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
@@ -190,19 +189,11 @@ def _json_value(v):
 
 def write_jsonl(records, path) -> str:
     """Write ``records`` (dicts) to ``path`` as JSON lines, atomically."""
+    from .files import write_text
+
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            for r in records:
-                f.write(json.dumps({k: _json_value(v) for k, v in r.items()}) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_text(path, "".join(json.dumps({k: _json_value(v) for k, v in r.items()}) + "\n" for r in records))
     return path
 
 

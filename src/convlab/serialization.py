@@ -21,14 +21,9 @@ involved anywhere. A file without ``convlab.tree`` (one written by torch) loads 
 ``{name: Tensor}`` dict. A truncated or corrupted file raises :class:`ValueError` naming the
 path and what is wrong.
 
-Writes are atomic: the bytes go to a temporary file in the destination's directory, which is
-flushed and ``fsync``-ed and then renamed over the destination with :func:`os.replace`. An
-interrupted save (an exception, ``KeyboardInterrupt``, a full disk) leaves the previous file as
-it was.
-A process killed outright (SIGKILL, a power cut) can leave its temporary file behind; its name
-``.NAME.pidPID.XXXX.tmp`` records the writer's process id, and the next successful save into the
-same directory deletes the temporary files of writers that are no longer running, so a crashed
-and resumed run does not accumulate half-written files.
+Writes are atomic (:func:`convlab.files.write_atomic`: a temporary file in the destination's
+directory, fsync, rename): an interrupted save leaves the previous file as it was, and the
+temporary file a killed writer leaves behind is removed by the next save into that directory.
 
 >>> import tempfile, os, numpy as np, convlab
 >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.safetensors")
@@ -43,14 +38,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import struct
-import tempfile
-import threading
 
 import numpy as np
 
-from . import backend
+from . import backend, files
+from .files import remove_stale_temp_files  # noqa: F401 - documented here, where the files come from
 from .tensor import Tensor, from_numpy
 
 __all__ = ["save", "load"]
@@ -61,10 +54,6 @@ _FORMAT_KEY = "convlab.format"
 # single-key JSON objects with these names are references/encodings, never user dicts
 _MARKERS = ("__tensor__", "__ndarray__", "__scalar__", "__tuple__", "__dict__", "__float__")
 _MAX_HEADER = 100 * 1024 * 1024  # the limit safetensors itself enforces
-_CHUNK = 1 << 20
-_TEMP_NAME = re.compile(r"^\..+\.pid(\d+)\.[^.]+\.tmp$")  # what _write_atomic names its temporary files
-_in_flight: set[str] = set()  # this process's temporary files being written now (any thread)
-_in_flight_lock = threading.Lock()
 
 # safetensors dtype names and their item sizes; NumPy has no bfloat16 / float8
 _ITEMSIZE = {
@@ -95,7 +84,7 @@ def save(obj, path) -> None:
     import safetensors.numpy
 
     data = safetensors.numpy.save(tensors, metadata=metadata)
-    _write_atomic(path, data)
+    files.write_atomic(path, data)
 
 
 def _encode(obj, where: tuple, tensors: dict):
@@ -149,96 +138,6 @@ def _put(array: np.ndarray, where: tuple, tensors: dict) -> str:
 
 def _where(where: tuple) -> str:
     return "obj" + "".join(f"[{w!r}]" for w in where)
-
-
-def _write_chunks(f, data: bytes) -> None:
-    view = memoryview(data)
-    for start in range(0, len(view), _CHUNK):
-        f.write(view[start:start + _CHUNK])
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    """Temp file in the same directory, fsync, then os.replace (atomic on POSIX and Windows)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    with _in_flight_lock:  # created and registered at once, so no other thread's cleanup takes it for stale
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.pid{os.getpid()}.", suffix=".tmp")
-        _in_flight.add(tmp)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_chunks(f, data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:  # mkstemp makes the file 0600; give it the mode a plain open() would have
-            mode = os.stat(path).st_mode & 0o777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    finally:
-        with _in_flight_lock:
-            _in_flight.discard(tmp)
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        try:
-            dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
-    remove_stale_temp_files(directory)
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # our own files that are not in flight are left over from a dead process with our id
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, under another user
-        return True
-    return True
-
-
-def remove_stale_temp_files(directory) -> list[str]:
-    """Delete the temporary files that killed writers left in ``directory``; return their paths.
-
-    Only files named as :func:`save` names its temporary files are considered, and only those whose
-    writer (the process id in the name) is no longer running, or is this process but not writing it.
-    Does nothing except on POSIX systems, where a process can be asked whether it exists.
-    """
-    if os.name != "posix":
-        return []
-    directory = os.fspath(directory)
-    removed = []
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return removed
-    for name in names:
-        m = _TEMP_NAME.match(name)
-        if not m:
-            continue
-        path = os.path.join(directory, name)
-        with _in_flight_lock:
-            busy = os.path.abspath(path) in _in_flight
-        if busy or _running(int(m.group(1))):
-            continue
-        try:
-            os.unlink(path)
-            removed.append(path)
-        except OSError:  # gone meanwhile, or not ours to delete
-            pass
-    return removed
 
 
 # --------------------------------------------------------------------------- load

@@ -17,9 +17,7 @@
 from __future__ import annotations
 
 import math
-import os
 import pathlib
-import tempfile
 from collections import OrderedDict
 
 import numpy as np
@@ -37,17 +35,12 @@ def _plt():
 
 def save_figure(fig, path, dpi: int = 110) -> str:
     """Write ``fig`` to ``path`` atomically (temporary file + rename) and close it."""
+    from .files import save_figure_bytes
+
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".png")
     try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, dpi=dpi, format=(path.suffix[1:] or "png"), bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        save_figure_bytes(lambda f: fig.savefig(f, dpi=dpi, format=(path.suffix[1:] or "png"), bbox_inches="tight"), path)
     finally:
         _plt().close(fig)
     return str(path)

@@ -56,9 +56,9 @@ def kill_at_step(n: int) -> None:
 
 def kill_in_write(name: str, k: int, fraction: float | None) -> None:
     """``fraction`` None: die after the rename; else die with that part of the temp file written."""
-    from convlab import serialization
+    from convlab import files
 
-    write_atomic, write_chunks = serialization._write_atomic, serialization._write_chunks
+    write_atomic, write_chunks = files.write_atomic, files._write_chunks
     seen, armed = [0], [False]
 
     def atomic(path, data):
@@ -78,7 +78,7 @@ def kill_in_write(name: str, k: int, fraction: float | None) -> None:
             die()
         write_chunks(f, data)
 
-    serialization._write_atomic, serialization._write_chunks = atomic, chunks
+    files.write_atomic, files._write_chunks = atomic, chunks
 
 
 def no_plots() -> None:

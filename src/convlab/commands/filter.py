@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import tempfile
 
 import numpy as np
 
@@ -72,17 +71,11 @@ def write_image_atomic(array: np.ndarray, path: pathlib.Path) -> None:
     """Save a uint8 image through a temporary file renamed into place."""
     from PIL import Image
 
+    from ..files import save_figure_bytes
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower() or ".png"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
-    try:
-        Image.fromarray(array).save(tmp, format=Image.registered_extensions().get(suffix, "PNG"))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    image_format = Image.registered_extensions().get(path.suffix.lower() or ".png", "PNG")
+    save_figure_bytes(lambda f: Image.fromarray(array).save(f, format=image_format), path)
 
 
 def _figure(image, results, title):

@@ -206,11 +206,12 @@ def _main(args, rank: int, world: int) -> int:
 
     from .. import models
     from ..cli import UsageError
+    from ..files import write_json
     from ..tensor import no_grad
     from ..train import Trainer, evaluate, load_checkpoint, plot_confusion
     from ..train.loop import NonFiniteError, _fmt_seconds
     from ..train.recipes import DEFAULT, build_model, build_optimizer, build_scheduler
-    from ..train.run import load_run_data, loaders, prepare_out_dir, write_json
+    from ..train.run import load_run_data, loaders, prepare_out_dir
 
     main_rank = rank == 0
     quiet = getattr(args, "quiet", False) or not main_rank

@@ -133,9 +133,9 @@ def _read_records(path: str) -> list[dict]:
 
 
 def _replace_text(path: str, text: str) -> None:
-    from ..serialization import _write_atomic
+    from .. import files
 
-    _write_atomic(path, text.encode("utf-8"))
+    files.write_text(path, text)
 
 
 def read_jsonl(path: str) -> list[dict]:

@@ -3,10 +3,8 @@ checkpoint records, and the data of a run."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import tempfile
 
 import numpy as np
 
@@ -150,27 +148,3 @@ def loaders(train_ds, val_ds, test_ds, batch_size: int, seed: int, rank: int = 0
                        fetch_global=random_transform),
             shard(val_ds) if val_ds is not None else None,
             shard(test_ds))
-
-
-def write_json(path: str, obj) -> str:
-    """Write ``obj`` as indented JSON to ``path`` atomically (temporary file in the same directory,
-    fsync, ``os.replace``): a reader sees the old file or the new one, never a part."""
-    data = (json.dumps(obj, indent=2) + "\n").encode()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the mode a plain open() would
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
