@@ -110,3 +110,14 @@ def test_wasteful_grids_take_the_column_path():
     assert C._shift_layout(geom, 3, 4) is None
     geom = conv_geometry("conv2d", (2, 3, 8, 8), (4, 3, 3, 3), 2, 1, 1, 1)  # strided
     assert C._shift_layout(geom, 3, 4) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_forward_with_shifted_col2im_input_gradient(dtype):
+    """LeNet-5's conv2 (valid 5x5 on 14x14): the forward and weight gradient take the column
+    path (40% grid waste), the input gradient the flat grid's shifted col2im (short rows)."""
+    torch = require_torch()
+    geom = conv_geometry("conv2d", (2, 6, 14, 14), (16, 6, 5, 5), 1, 0, 1, 1)
+    assert C._shift_layout(geom, 6, 8) is None and C._shift_layout(geom, 6, 8, max_waste=1.5) is not None
+    compare_with_torch(lambda x, w, b: F.conv2d(x, w, b), lambda x, w, b: torch.nn.functional.conv2d(x, w, b),
+                       [rand((3, 6, 14, 14), 1, dtype), rand((16, 6, 5, 5), 2, dtype), rand((16,), 3, dtype)])

@@ -32,6 +32,12 @@ import math
 from .. import backend
 from .conv_columns import batch_chunks, cache_bytes
 
+# The forward pass keeps its column matrices for the weight gradient when all of them take at
+# most this much memory (small layers, where rebuilding them costs as much as the GEMM: 25-35%
+# of the weight gradient of LeNet-5's conv2 or SmallCNN's 3-channel conv1); larger layers keep
+# only the grid buffer and rebuild each chunk's columns, which is cheap next to their GEMM.
+KEEP_BYTES = 16 << 20
+
 
 class ShiftLayout:
     """The flat grid of one stride-1 geometry: axis sizes, strides, shifts, base offset."""
@@ -66,13 +72,18 @@ class ShiftLayout:
         grid[(slice(None), slice(None)) + tuple(slice(0, s) for s in x.shape[2:])] = x.swapaxes(0, 1)
         return buf
 
-    def output_grid(self, gy):
-        """``(n, o, *out)`` -> ``(o, n * span)``, laid out as :meth:`crop` reads it, zero past the edge."""
+    def output_grids(self, gy, chunks):
+        """Per chunk of samples, ``gy`` ``(n, o, *out)`` as ``(o, ns * span)``, laid out as
+        :meth:`crop` reads it and zero past the output's edge: one buffer, refilled per chunk
+        (the zeros stay put), so that each chunk is built in the cache its GEMM reads it from."""
         xp = backend.array_module(gy)
-        n, o = gy.shape[:2]
-        grid = xp.zeros((o, n, self.geom.out_size[0]) + self.grid[1:], dtype=gy.dtype)
-        grid[(slice(None), slice(None), slice(None)) + tuple(slice(0, s) for s in gy.shape[3:])] = gy.swapaxes(0, 1)
-        return grid.reshape(o, n * self.span)
+        o, ns = gy.shape[1], max(s1 - s0 for s0, s1 in chunks)
+        grid = xp.zeros((o, ns, self.geom.out_size[0]) + self.grid[1:], dtype=gy.dtype)
+        inner = (slice(None), slice(None), slice(None)) + tuple(slice(0, s) for s in gy.shape[3:])
+        for s0, s1 in chunks:
+            part = grid[:, :s1 - s0]
+            part[inner] = gy[s0:s1].swapaxes(0, 1)
+            yield part.reshape(o, (s1 - s0) * self.span)
 
     def columns(self, buf, s0, s1):
         """Column matrix ``(C * prod(kernel), (s1 - s0) * span)`` of samples ``[s0, s1)``, rows
@@ -100,12 +111,17 @@ def shift_forward(x, w, layout, bias=None, saved=None):
     o, g = w.shape[0], geom.groups
     wm = w.reshape(g, o // g, -1)
     buf = layout.scatter(x)
+    keep = None
     if saved is not None:
         saved["buf"] = buf
+        if c * len(layout.shifts) * n * layout.span * x.dtype.itemsize <= KEEP_BYTES:
+            keep = saved["cols"] = []
     y = xp.empty((n, o) + geom.out_size, dtype=x.dtype)
     b = None if bias is None else bias.reshape((1, o) + (1,) * geom.nd)
     for s0, s1 in _chunks(layout, c, n, x.dtype.itemsize, w.size):
         col = layout.columns(buf, s0, s1).reshape(g, wm.shape[2], -1)
+        if keep is not None:
+            keep.append(col)
         part = layout.crop(xp.matmul(wm, col).reshape(o, -1), s1 - s0).swapaxes(0, 1)
         if b is None:
             y[s0:s1] = part
@@ -114,17 +130,18 @@ def shift_forward(x, w, layout, bias=None, saved=None):
     return y
 
 
-def shift_weight_grad(buf, gy, layout, w_shape):
+def shift_weight_grad(buf, gy, layout, w_shape, cols=None):
     """``grad_W = grad_y_grid @ col^T`` summed over chunks of samples; ``buf`` is the forward
-    pass's, ``gy`` ``(N, O, *out)``, the result ``w_shape``."""
+    pass's (and ``cols`` its columns, when it kept them), ``gy`` ``(N, O, *out)``, the result
+    ``w_shape``."""
     xp = backend.array_module(gy)
     n, o = gy.shape[:2]
-    g, c, span = layout.geom.groups, w_shape[1] * layout.geom.groups, layout.span
-    grid = layout.output_grid(gy)
+    g, c = layout.geom.groups, w_shape[1] * layout.geom.groups
+    chunks = _chunks(layout, c, n, gy.dtype.itemsize, math.prod(w_shape))
     gw = None
-    for s0, s1 in _chunks(layout, c, n, gy.dtype.itemsize, math.prod(w_shape)):
-        col = layout.columns(buf, s0, s1).reshape(g, c // g * len(layout.shifts), -1)
-        part = xp.matmul(grid[:, s0 * span:s1 * span].reshape(g, o // g, -1), col.transpose(0, 2, 1))
+    for i, ((s0, s1), grid) in enumerate(zip(chunks, layout.output_grids(gy, chunks))):
+        col = cols[i] if cols else layout.columns(buf, s0, s1).reshape(g, c // g * len(layout.shifts), -1)
+        part = xp.matmul(grid.reshape(g, o // g, -1), col.transpose(0, 2, 1))
         gw = part if gw is None else gw + part
     return gw.reshape(w_shape)
 
@@ -140,11 +157,11 @@ def shift_input_grad(gy, w, layout):
     g, cg = geom.groups, w.shape[1]
     c, nk, p, span = cg * g, len(layout.shifts), layout.plane, layout.span
     wt = w.reshape(g, o // g, cg * nk).transpose(0, 2, 1)
-    grid = layout.output_grid(gy)
     dst = xp.zeros((c, layout.reach + n * p), dtype=gy.dtype)
-    for s0, s1 in _chunks(layout, c, n, gy.dtype.itemsize, w.size):
+    chunks = _chunks(layout, c, n, gy.dtype.itemsize, w.size)
+    for (s0, s1), grid in zip(chunks, layout.output_grids(gy, chunks)):
         ns = s1 - s0
-        gcol = xp.matmul(wt, grid[:, s0 * span:s1 * span].reshape(g, o // g, -1)).reshape(c, nk, ns, span)
+        gcol = xp.matmul(wt, grid.reshape(g, o // g, -1)).reshape(c, nk, ns, span)
         for i, s in enumerate(layout.shifts):
             start = s0 * p + s
             dst[:, start:start + ns * p].reshape(c, ns, p)[:, :, :span] += gcol[:, i]
