@@ -11,7 +11,6 @@ Both libraries run in the same process, interleaved, on the same thread count; s
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
 
@@ -44,6 +43,7 @@ def register(subparsers):
 def main(args) -> int:
     from .. import bench
     from ..cli import UsageError
+    from ..files import write_json
 
     names = None
     if args.models:
@@ -66,7 +66,7 @@ def main(args) -> int:
         path = pathlib.Path(args.json)
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(path, result)
         if not quiet:
             print(f"\nwrote {path}", file=sys.stderr)
     return 0

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 
@@ -34,6 +33,7 @@ def register(subparsers):
 def main(args) -> int:
     from ..cli import UsageError
     from ..data import DataLoader, Subset, catalog
+    from ..files import write_json
     from ..train import evaluate, load_checkpoint, model_from_checkpoint, plot_confusion
     from ..train.run import _with_transform, eval_transform, prepare_out_dir
 
@@ -63,9 +63,8 @@ def main(args) -> int:
     png = plot_confusion(result["confusion"], classes, os.path.join(out, "confusion.png"),
                          title=f"{os.path.basename(args.checkpoint)} on {name} {args.split} "
                                f"(accuracy {100 * result['accuracy']:.2f}%)")
-    with open(os.path.join(out, "metrics.json"), "w") as f:
-        json.dump({"checkpoint": os.path.abspath(args.checkpoint), "dataset": name, "split": args.split, **result,
-                   "classes": classes}, f, indent=2)
+    write_json(os.path.join(out, "metrics.json"), {"checkpoint": os.path.abspath(args.checkpoint), "dataset": name,
+                                                   "split": args.split, **result, "classes": classes})
     if getattr(args, "quiet", False):
         print(f"accuracy {100 * result['accuracy']:.2f}%")
         return 0

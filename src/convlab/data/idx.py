@@ -107,5 +107,6 @@ def write_idx(path, array, compress: bool | None = None) -> None:
     if compress is None:
         compress = path.endswith(".gz")
     blob = head + body
-    with open(path, "wb") as f:
-        f.write(gzip.compress(blob, compresslevel=6) if compress else blob)
+    from ..files import write_atomic
+
+    write_atomic(path, gzip.compress(blob, compresslevel=6) if compress else blob)

@@ -188,8 +188,7 @@ def plot_curves(records: list[dict], path: str, title: str = "") -> str:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
     return path
 
 
@@ -213,6 +212,11 @@ def plot_confusion(confusion, classes, path: str, title: str = "confusion matrix
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if cm[i, j] > top / 2 else "black")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
     return path
+
+
+def _save(fig, path) -> None:
+    from ..viz import save_figure
+
+    save_figure(fig, path, dpi=100)
