@@ -74,3 +74,14 @@ def test_cli_writes_json(tmp_path, capsys):
 def test_cli_rejects_bad_arguments(argv, capsys):
     assert main(["bench", *argv]) == 2
     assert "convlab bench:" in capsys.readouterr().err
+
+
+def test_a_run_restores_the_callers_thread_counts():
+    """bench.run sets both libraries to --threads while it runs; a program (or test) that calls it keeps its own
+    BLAS thread count afterwards, so its numerics do not change behind its back."""
+    before = bench.blas_threads()
+    if before is None:
+        pytest.skip("this NumPy's BLAS cannot be asked its thread count")
+    other = 1 if before != 1 else 2
+    bench.run(**{**TINY, "threads": other}, memory=False)
+    assert bench.blas_threads() == before

@@ -472,7 +472,8 @@ def conv_suite(quick=False, gemm_gflops=None, use_torch=True):
 
     return {"timing": "min of repeats (benchmarks/conv.py)", "layers": rows,
             "geomean_fwd_ratio": geo([r["fwd_ratio"] for r in rows]),
-            "geomean_fwdbwd_ratio": geo([r["fwdbwd_ratio"] for r in rows]), "target_fwdbwd": 1.5}, None
+            "geomean_fwdbwd_ratio": geo([r["fwdbwd_ratio"] for r in rows]),
+            "targets_fwdbwd": {"engine (issue 3)": 1.5, "parity (issue 7)": 1.25}}, None
 
 
 # --------------------------------------------------------------------------- the whole run
@@ -489,9 +490,25 @@ def machine_info(threads):
     return info
 
 
-def run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, batch=None, shape=None,
-        inference_batches=None, memory=True, conv=True, seed_loops=True, use_torch=None, log=None) -> dict:
-    """The whole benchmark; returns the JSON-ready result (see :func:`format_markdown`)."""
+def run(*, threads=None, **options) -> dict:
+    """The whole benchmark; returns the JSON-ready result (see :func:`format_markdown`).
+
+    ``threads`` (default: every core) is used by both libraries while it runs; the thread counts
+    of NumPy's BLAS and torch are restored afterwards, so a benchmark run inside a program (or a
+    test) leaves that program's numerics as they were."""
+    before_blas = blas_threads()
+    before_torch = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    try:
+        return _run(threads=threads, **options)
+    finally:
+        if before_blas is not None:
+            _blas_call(_SETTERS, before_blas)
+        if before_torch is not None and "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(before_torch)
+
+
+def _run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, batch=None, shape=None,
+         inference_batches=None, memory=True, conv=True, seed_loops=True, use_torch=None, log=None) -> dict:
     threads = int(threads or os.cpu_count() or 1)
     notes = []
     if use_torch is None:
@@ -586,6 +603,9 @@ def format_markdown(result: dict) -> str:
                          f"{r['convlab_fwdbwd_ms']:.2f} / {r['torch_fwdbwd_ms']:.2f} | {r['fwdbwd_ratio']:.2f}x | "
                          f"{r['fwdbwd_gflops']:.1f} | {r['fraction_of_gemm']:.0%} |")
         lines.append(f"| geometric mean | | {suite['geomean_fwd_ratio']:.2f}x | | {suite['geomean_fwdbwd_ratio']:.2f}x | | |")
+        geo = suite["geomean_fwdbwd_ratio"]
+        lines.append("\nfwd+bwd geometric-mean targets: " + ", ".join(
+            f"{name} <= {t}x {'ok' if geo <= t else 'MISS'}" for name, t in suite["targets_fwdbwd"].items()))
     s = result.get("seed_loops")
     if s:
         lines += ["", f"Seed loop conv2d {tuple(s['input'])} * {tuple(s['weight'])}: loop {s['loop_ms']:.1f} ms, "
