@@ -72,3 +72,32 @@ def gradcheck_op(fn, *shapes, seed=0, low=None, **kw):
     """float64 central-difference check of ``fn`` on random inputs of ``shapes``."""
     ts = [convlab.tensor(rand(s, seed + i, low=low), requires_grad=True) for i, s in enumerate(shapes)]
     assert convlab.gradcheck(fn, ts, **kw)
+
+
+def mpirun_command(n: int = 2) -> list:
+    """``mpirun`` with the options these tests need (``--oversubscribe`` on 2 cores, ``--allow-run-as-root``
+    in containers) for ``n`` ranks; skips without MPI, but fails in CI, where tasks.sh installs it."""
+    import shutil
+
+    exe = shutil.which("mpirun")
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        exe = None
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("mpirun/mpi4py missing in CI: tasks.sh test installs openmpi-bin and convlab[distributed]")
+        pytest.skip("MPI (mpirun and mpi4py) is not installed")
+    return [exe, "--oversubscribe", "--allow-run-as-root", "-n", str(n)]
+
+
+def flatten_tree(tree, prefix=()):
+    """``(path, leaf)`` pairs of a loaded checkpoint (nested dicts/lists), tensors as NumPy arrays."""
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from flatten_tree(v, (*prefix, str(k)))
+    elif isinstance(tree, (list, tuple)):
+        for i, v in enumerate(tree):
+            yield from flatten_tree(v, (*prefix, str(i)))
+    else:
+        yield prefix, tree.numpy() if isinstance(tree, convlab.Tensor) else tree

@@ -1,7 +1,6 @@
 """Data-parallel training over MPI: the sampler's sharding, and 2 ranks == 1 process."""
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 from convlab import distributed as dist
+from helpers import mpirun_command
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
 
@@ -62,19 +62,6 @@ def test_collectives_in_one_process_and_bad_op():
         dist.allreduce_(a, op="min")
 
 
-def _mpirun():
-    exe = shutil.which("mpirun")
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        exe = None
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("mpirun/mpi4py missing in CI: tasks.sh test installs openmpi-bin and convlab[distributed]")
-        pytest.skip("MPI is not installed")
-    return [exe, "--oversubscribe", "--allow-run-as-root", "-n", "2"]
-
-
 def _env():
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env.pop("OMPI_COMM_WORLD_SIZE", None)
@@ -83,7 +70,7 @@ def _env():
 
 @pytest.mark.parametrize("dtype,rtol,extra", [("float64", 1e-10, []), ("float32", 1e-5, []), ("float64", 1e-10, ["--sync-bn"])])
 def test_two_ranks_match_one_process(tmp_path, dtype, rtol, extra):
-    mpirun = _mpirun()
+    mpirun = mpirun_command()
     single, ranks = tmp_path / "single.npz", tmp_path / "ranks.npz"
     cmd = [WORKER, "--dtype", dtype] + extra
     subprocess.run([sys.executable] + cmd + ["--out", str(single)], check=True, env=_env(), timeout=120)
@@ -101,7 +88,7 @@ def test_two_ranks_match_one_process(tmp_path, dtype, rtol, extra):
 
 
 def test_a_dead_rank_stops_the_job_instead_of_hanging(tmp_path):
-    mpirun = _mpirun()
+    mpirun = mpirun_command()
     start = time.monotonic()
     proc = subprocess.run(mpirun + [sys.executable, WORKER, "--out", str(tmp_path / "x.npz"), "--die-rank", "1",
                                     "--timeout", "10"], env=_env(), timeout=120, capture_output=True, text=True)

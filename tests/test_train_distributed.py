@@ -9,7 +9,6 @@ all match one process for the weights to agree.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,25 +20,13 @@ import convlab
 from convlab import distributed as dist
 from convlab.cli import main
 from convlab.data import DataLoader, TensorDataset
+from helpers import mpirun_command
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
 RUN = ["--dataset", "lines", "--epochs", "2", "--batch-size", "32", "--limit-train", "113", "--limit-test", "64",
        "--val-split", "40", "--augment", "--seed", "3"]
 FILES = ["best.safetensors", "config.json", "confusion.png", "curves.png", "last.safetensors", "metrics.csv",
          "metrics.jsonl", "test.json"]
-
-
-def _mpirun():
-    exe = shutil.which("mpirun")
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        exe = None
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("mpirun/mpi4py missing in CI: tasks.sh test installs openmpi-bin and convlab[distributed]")
-        pytest.skip("MPI (mpirun and mpi4py) is not installed")
-    return [exe, "--oversubscribe", "--allow-run-as-root", "-n", "2"]
 
 
 def _env(**extra):
@@ -67,7 +54,7 @@ def _weights(path):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """One plain process and one uninterrupted 2-rank run with the same arguments."""
-    mpirun = _mpirun()
+    mpirun = mpirun_command()
     base = tmp_path_factory.mktemp("ddp")
     single, _ = _run(_convlab() + ["train", *RUN, "--out", "single"], base)
     assert single.returncode == 0, single.stderr

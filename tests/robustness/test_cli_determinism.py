@@ -21,20 +21,10 @@ import convlab.train
 from convlab.cli import main
 from convlab.train import loop
 from convlab.train.logs import EPOCH_COLUMNS, WALL_CLOCK_FIELDS, read_jsonl
+from helpers import flatten_tree
 
 ARGS = ["train", "--dataset", "lines", "--epochs", "3", "--batch-size", "8", "--limit-train", "160", "--limit-test", "48",
         "--val-split", "24", "--augment", "--erase", "0.5", "-q"]
-
-
-def flat(tree, prefix=()):
-    if isinstance(tree, dict):
-        for k, v in tree.items():
-            yield from flat(v, (*prefix, str(k)))
-    elif isinstance(tree, (list, tuple)):
-        for i, v in enumerate(tree):
-            yield from flat(v, (*prefix, str(i)))
-    else:
-        yield prefix, tree.numpy() if isinstance(tree, convlab.Tensor) else tree
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +42,7 @@ def two_runs(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["last.safetensors", "best.safetensors"])
 def test_checkpoints_are_bit_identical(two_runs, name):
-    a, b = (dict(flat(convlab.load(run / name))) for run in two_runs)
+    a, b = (dict(flatten_tree(convlab.load(run / name))) for run in two_runs)
     assert a.keys() == b.keys()
     tensors = [k for k, v in a.items() if isinstance(v, (np.ndarray, np.generic))]
     assert any(k[0] == "model" for k in tensors) and any(k[0] == "optimizer" for k in tensors)

@@ -28,6 +28,7 @@ import convlab.train
 from convlab.cli import main
 from convlab.train import load_checkpoint, loop
 from convlab.train.logs import WALL_CLOCK_FIELDS, RunLog, read_jsonl
+from helpers import flatten_tree
 
 DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crash_driver.py")
 EPOCHS, STEPS_PER_EPOCH = 3, 8  # 64 training images in batches of 8; a step record every 20 steps
@@ -57,21 +58,9 @@ def resume(out, mp) -> None:
     assert main(["train", "--resume", str(out / "last.safetensors"), "-q"]) == 0
 
 
-def flat(tree, prefix=()):
-    """``{path: leaf}`` of a loaded checkpoint, tensors as NumPy arrays."""
-    if isinstance(tree, dict):
-        for k, v in tree.items():
-            yield from flat(v, (*prefix, str(k)))
-    elif isinstance(tree, (list, tuple)):
-        for i, v in enumerate(tree):
-            yield from flat(v, (*prefix, str(i)))
-    else:
-        yield prefix, tree.numpy() if isinstance(tree, convlab.Tensor) else tree
-
-
 def assert_same_checkpoint(path, ref_path):
     """Every tensor bit-identical (dtype, shape, values) and every other entry equal, wall-clock times aside."""
-    got, want = dict(flat(convlab.load(path))), dict(flat(convlab.load(ref_path)))
+    got, want = dict(flatten_tree(convlab.load(path))), dict(flatten_tree(convlab.load(ref_path)))
     assert got.keys() == want.keys()
     for key, value in want.items():
         if key[-1] in WALL_CLOCK_FIELDS:
