@@ -98,6 +98,12 @@ def test_missing_dataset_is_a_runtime_error(in_tmp, monkeypatch, capsys):
     assert main(["train", "--dataset", "mnist", "--epochs", "1"]) == 1
     err = capsys.readouterr().err
     assert "MNIST not found" in err and str(in_tmp / "empty" / "mnist") in err and "Traceback" not in err
+    assert not (in_tmp / "runs").exists()  # nothing half-made left behind: no empty runs/train-001
+    (in_tmp / "mine").mkdir()
+    assert main(["train", "--dataset", "mnist", "--out", "mine"]) == 1
+    assert (in_tmp / "mine").is_dir() and not list((in_tmp / "mine").iterdir())  # the user's own directory stays
+    assert main(["train", "--dataset", "mnist", "--out", "new"]) == 1
+    assert not (in_tmp / "new").exists()
 
 
 def test_model_that_does_not_fit_the_images(in_tmp, capsys):

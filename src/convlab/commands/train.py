@@ -200,18 +200,12 @@ def _config(args) -> dict:
 
 
 def _main(args, rank: int, world: int) -> int:
-    import numpy as np
 
-    import convlab
 
-    from .. import models
     from ..cli import UsageError
-    from ..files import write_json
-    from ..tensor import no_grad
-    from ..train import Trainer, evaluate, load_checkpoint, plot_confusion
-    from ..train.loop import NonFiniteError, _fmt_seconds
-    from ..train.recipes import DEFAULT, build_model, build_optimizer, build_scheduler
-    from ..train.run import load_run_data, loaders, prepare_out_dir
+    from ..train import load_checkpoint
+    from ..train.recipes import DEFAULT
+    from ..train.run import prepare_out_dir
 
     main_rank = rank == 0
     quiet = getattr(args, "quiet", False) or not main_rank
@@ -248,6 +242,7 @@ def _main(args, rank: int, world: int) -> int:
         if args.batch_size % world:
             raise UsageError(f"--batch-size {args.batch_size} (the global batch) must be divisible by the {world} ranks")
         cfg = _config(args)
+        existed = args.out is not None and os.path.isdir(args.out)
         if world > 1:
             out = _shared_out_dir(args, rank, world, prepare_out_dir, UsageError)
         else:
@@ -256,6 +251,37 @@ def _main(args, rank: int, world: int) -> int:
             except FileExistsError as exc:
                 raise UsageError(str(exc)) from None
 
+    try:
+        return _train(args, cfg, out, rank, world, say, quiet, started)
+    except BaseException:
+        if not args.resume and main_rank and not existed:  # a run that failed before writing anything
+            _remove_if_empty(out, parent=args.out is None)  # leaves no empty runs/train-NNN (nor runs/) behind
+        raise
+
+
+def _remove_if_empty(path: str, parent: bool = False) -> None:
+    for p in (path, os.path.dirname(os.path.abspath(path))) if parent else (path,):
+        try:
+            os.rmdir(p)  # only succeeds on an empty directory
+        except OSError:
+            return
+
+
+def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, started: float) -> int:
+    """Everything after the configuration is settled and the output directory chosen: data, model, training, test."""
+    import numpy as np
+
+    import convlab
+
+    from .. import models
+    from ..files import write_json
+    from ..tensor import no_grad
+    from ..train import Trainer, evaluate, plot_confusion
+    from ..train.loop import NonFiniteError, _fmt_seconds
+    from ..train.recipes import build_model, build_optimizer, build_scheduler
+    from ..train.run import load_run_data, loaders
+
+    main_rank, sync_bn = rank == 0, bool(cfg.get("sync_bn"))
     convlab.manual_seed(cfg["seed"])
     np.random.seed(cfg["seed"])
     train_ds, val_ds, test_ds, info, pre = load_run_data(cfg)
