@@ -228,21 +228,23 @@ def _wrap(out, cls, ctx, args, record):
     return t
 
 
-class _HookHandle:
-    """Returned by :meth:`Tensor.register_hook`: ``remove()`` unregisters the hook.
+class RemovableHandle:
+    """Puts ``hook`` into the registry ``hooks`` under a fresh id; ``remove()`` takes it out again.
 
-    Also a context manager that removes the hook when the ``with`` block ends."""
+    Returned by :meth:`Tensor.register_hook` and by ``Module.register_forward_hook`` /
+    ``register_forward_pre_hook``. Also a context manager that removes the hook when the ``with``
+    block ends."""
 
-    __slots__ = ("_hooks", "_key")
-    _next_key = 0
+    __slots__ = ("hooks", "id")
+    _next_id = 0
 
     def __init__(self, hooks: dict, hook):
-        self._hooks, self._key = hooks, _HookHandle._next_key
-        _HookHandle._next_key += 1
-        hooks[self._key] = hook
+        self.hooks, self.id = hooks, RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+        hooks[self.id] = hook
 
     def remove(self) -> None:
-        self._hooks.pop(self._key, None)
+        self.hooks.pop(self.id, None)
 
     def __enter__(self):
         return self
@@ -450,7 +452,7 @@ class Tensor:
             self._retain = True
         return self
 
-    def register_hook(self, hook) -> _HookHandle:
+    def register_hook(self, hook) -> RemovableHandle:
         """Call ``hook(grad)`` each time the gradient with respect to this tensor is computed.
 
         ``grad`` is a tensor of this tensor's shape; a non-None return value (a tensor of the same
@@ -471,10 +473,10 @@ class Tensor:
         if not callable(hook):
             raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
         if self._node is not None:
-            return _HookHandle(_hooked_ref(self).hooks, hook)
+            return RemovableHandle(_hooked_ref(self).hooks, hook)
         if self._retain.__class__ is not _LeafHooks:
             self._retain = _LeafHooks()
-        return _HookHandle(self._retain, hook)
+        return RemovableHandle(self._retain, hook)
 
     def astype(self, dtype) -> Tensor:
         from .ops.elementwise import Cast

@@ -19,34 +19,10 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import RemovableHandle, Tensor
 from .parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``: ``handle.remove()`` unregisters the hook.
-
-    Also a context manager: the hook is removed when the ``with`` block ends.
-    """
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict):
-        self.hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-        return False
 
 
 def _shape_str(shape) -> str:
@@ -113,15 +89,11 @@ class Module:
         >>> h = model.conv1.register_forward_hook(lambda m, i, o: feats.update(conv1=o))  # doctest: +SKIP
         >>> h.remove()  # doctest: +SKIP
         """
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+        return RemovableHandle(self._forward_hooks, hook)
 
     def register_forward_pre_hook(self, hook) -> RemovableHandle:
         """Call ``hook(module, inputs)`` before every forward; a non-None return replaces the inputs."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        return handle
+        return RemovableHandle(self._forward_pre_hooks, hook)
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name: str, value) -> None:
