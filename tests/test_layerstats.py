@@ -10,8 +10,9 @@ import convlab
 from convlab import functional as F
 from convlab import nn, optim
 from convlab.data import DataLoader, LinesDataset
-from convlab.layerstats import LayerStats, format_table, plot_layer_stats, read_jsonl, save_to_run
+from convlab.layerstats import LayerStats, format_table, plot_layer_stats, save_to_run
 from convlab.train import Trainer
+from convlab.train.logs import read_jsonl
 
 RNG = np.random.default_rng(4)
 X = RNG.normal(size=(6, 1, 6, 6)).astype(np.float32)

@@ -197,11 +197,6 @@ def write_jsonl(records, path) -> str:
     return path
 
 
-def read_jsonl(path) -> list[dict]:
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def save_to_run(records, out_dir, title: str = "per-layer statistics during training") -> tuple[str, str] | None:
     """Write ``layer_stats.jsonl`` and ``layer_stats.png`` into the run directory ``out_dir``.
 
@@ -214,6 +209,8 @@ def save_to_run(records, out_dir, title: str = "per-layer statistics during trai
     jsonl = os.path.join(out_dir, "layer_stats.jsonl")
     if os.path.exists(jsonl):
         first = min(r["step"] for r in records)
+        from .train.logs import read_jsonl
+
         records = [r for r in read_jsonl(jsonl) if r["step"] < first] + records
     return write_jsonl(records, jsonl), plot_layer_stats(records, os.path.join(out_dir, "layer_stats.png"), title)
 
@@ -258,6 +255,8 @@ def plot_layer_stats(records, path, title: str = "per-layer statistics during tr
     from .viz import _plt, save_figure
 
     if isinstance(records, (str, os.PathLike)):
+        from .train.logs import read_jsonl
+
         records = read_jsonl(records)
     records = list(records)
     if not records:
