@@ -43,7 +43,6 @@ import struct
 import numpy as np
 
 from . import backend, files
-from .files import remove_stale_temp_files  # noqa: F401 - documented here, where the files come from
 from .tensor import Tensor, from_numpy
 
 __all__ = ["save", "load"]

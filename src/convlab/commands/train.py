@@ -234,7 +234,7 @@ def _main(args, rank: int, world: int) -> int:
         if cfg["batch_size"] % world:
             raise UsageError(f"the run's global batch {cfg['batch_size']} does not split evenly over {world} ranks; "
                              "resume with a number of ranks that divides it")
-        out = os.path.dirname(os.path.abspath(args.resume))
+        out, made_here = os.path.dirname(os.path.abspath(args.resume)), False
     else:
         if args.epochs is None:
             args.epochs = DEFAULT["epochs"]
@@ -242,7 +242,7 @@ def _main(args, rank: int, world: int) -> int:
         if args.batch_size % world:
             raise UsageError(f"--batch-size {args.batch_size} (the global batch) must be divisible by the {world} ranks")
         cfg = _config(args)
-        existed = args.out is not None and os.path.isdir(args.out)
+        made_here = args.out is None or not os.path.isdir(args.out)  # a directory this run creates
         if world > 1:
             out = _shared_out_dir(args, rank, world, prepare_out_dir, UsageError)
         else:
@@ -254,7 +254,7 @@ def _main(args, rank: int, world: int) -> int:
     try:
         return _train(args, cfg, out, rank, world, say, quiet, started)
     except BaseException:
-        if not args.resume and main_rank and not existed:  # a run that failed before writing anything
+        if made_here and main_rank:  # a run that failed before writing anything
             _remove_if_empty(out, parent=args.out is None)  # leaves no empty runs/train-NNN (nor runs/) behind
         raise
 

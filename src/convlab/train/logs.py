@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from ..files import write_text
+
 EPOCH_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5",
                  "epoch_seconds", "images_per_second"]
 
@@ -51,7 +53,7 @@ class RunLog:
             at = next((i for i, r in enumerate(records) if _step(r) > record["step"]), len(records))
             records.insert(at, record)
         if os.path.exists(self.jsonl) or records:
-            _replace_text(self.jsonl, "".join(_line(r) for r in records))
+            write_text(self.jsonl, "".join(_line(r) for r in records))
         rows = [r for r in csv.DictReader(io.StringIO(_complete_lines(self.csv), newline=""))
                 if _int(r.get("step")) is not None and _int(r["step"]) <= step]
         done = {_int(r.get("epoch")) for r in rows}
@@ -64,7 +66,7 @@ class RunLog:
             w.writeheader()
             for r in rows:
                 w.writerow(_csv_row(r))
-            _replace_text(self.csv, buf.getvalue())
+            write_text(self.csv, buf.getvalue())
 
     def write(self, record: dict) -> None:
         with open(self.jsonl, "a") as f:
@@ -131,11 +133,6 @@ def _read_records(path: str) -> list[dict]:
                 out.append(record)
     return out
 
-
-def _replace_text(path: str, text: str) -> None:
-    from .. import files
-
-    files.write_text(path, text)
 
 
 def read_jsonl(path: str) -> list[dict]:
