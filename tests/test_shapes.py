@@ -150,3 +150,42 @@ def test_trace_and_min_input_size_delegate_to_inspect(monkeypatch):
     monkeypatch.setattr(inspect, "min_input_size", lambda model, *a, **k: ("min", model, a))
     assert shapes.trace("m", (1, 28, 28)) == ("trace", "m", (1, 28, 28))
     assert shapes.min_input_size("m", 3) == ("min", "m", (3,))
+
+
+def test_geometry_is_cached_but_still_checks_every_call():
+    """conv_geometry/pool_geometry are memoized on plain arguments: the same call returns the
+    same object, while True/1.0 (not plain, or typed apart) and lists still get checked."""
+    from convlab.shapes import conv_geometry, pool_geometry
+
+    g1 = conv_geometry("conv2d", (2, 3, 8, 8), (4, 3, 3, 3), 1, 1, 1, 1)
+    assert conv_geometry("conv2d", (2, 3, 8, 8), (4, 3, 3, 3), 1, 1, 1, 1) is g1
+    assert g1.out_size == (8, 8) and g1.pads == ((1, 1), (1, 1))
+    with pytest.raises(ValueError, match=r"conv2d: stride must be an int or a tuple of 2 ints, got True"):
+        conv_geometry("conv2d", (2, 3, 8, 8), (4, 3, 3, 3), True, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"conv2d: stride must be an int or a tuple of 2 ints, got \(True, 1\)"):
+        conv_geometry("conv2d", (2, 3, 8, 8), (4, 3, 3, 3), (True, 1), 1, 1, 1)
+    with pytest.raises(ValueError, match=r"conv2d: padding must be an int"):
+        conv_geometry("conv2d", (2, 3, 8, 8), (4, 3, 3, 3), 1, 1.0, 1, 1)
+    assert conv_geometry("conv2d", (2, 3, 8, 8), (4, 3, 3, 3), [1, 1], [1, 1], 1, 1) == g1  # lists: not cached, same answer
+    p1 = pool_geometry("max_pool2d", (1, 1, 7, 7), 2, None, 0, 1, True)
+    assert p1.out_size == (4, 4) and pool_geometry("max_pool2d", (1, 1, 7, 7), 2, None, 0, 1, False).out_size == (3, 3)
+    assert pool_geometry("max_pool2d", (1, 1, 7, 7), 2, None, 0, 1, 1).out_size == (4, 4)  # ceil_mode=1 means True
+    for _ in range(2):  # an error is raised again, not cached
+        with pytest.raises(ValueError, match="input has 3 channels but weight expects 4"):
+            conv_geometry("conv2d", (2, 3, 8, 8), (4, 4, 3, 3))
+
+
+def test_shift_layout_cache_follows_the_memory_budget():
+    """The flat-grid layout is built once per geometry, but a new memory budget is honoured."""
+    from convlab.ops import conv as C
+    from convlab.shapes import conv_geometry
+
+    geom = conv_geometry("conv2d", (2, 3, 8, 8), (4, 3, 3, 3), 1, 1, 1, 1)
+    lay = C._shift_layout(geom, 3, 4)
+    assert lay is not None and C._shift_layout(geom, 3, 4) is lay and lay.shifts == (0, 1, 2, 9, 10, 11, 18, 19, 20)
+    old = C.set_memory_budget(100)  # one sample's columns (3 * 9 * 72 floats) no longer fit
+    try:
+        assert C._shift_layout(geom, 3, 4) is None
+    finally:
+        C.set_memory_budget(old)
+    assert C._shift_layout(geom, 3, 4) is lay

@@ -22,6 +22,7 @@ groups, ...) raise ``ValueError`` naming every number involved.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import namedtuple
 from dataclasses import dataclass
@@ -36,6 +37,35 @@ __all__ = [
 
 _LAYOUT = {1: "NCL (batch, channels, length)", 2: "NCHW (batch, channels, height, width)",
            3: "NCDHW (batch, channels, depth, height, width)"}
+
+
+def _plain(v) -> bool:
+    """Whether ``v`` is an exact int, bool, string, None or a flat tuple of exact ints: values
+    whose equal cache keys mean equal arguments (with ``typed=True`` keeping ``True`` apart from
+    ``1``; inside a tuple only ints are allowed, where ``typed`` does not look)."""
+    t = type(v)
+    if t is tuple:
+        return all(type(e) is int for e in v)
+    return v is None or t is int or t is str or t is bool
+
+
+def _memoized(fn):
+    """Cache a geometry function on its arguments when they are plain (see :func:`_plain`).
+
+    A model calls the same layers with the same shapes at every step; checking and sizing them
+    again each time is most of the cost of a small layer at batch 1. Errors are not cached
+    (the call raises again), and arguments that are not plain (lists, nested tuples, NumPy
+    ints, floats) skip the cache and are checked as usual."""
+    cached = functools.lru_cache(maxsize=4096, typed=True)(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if all(_plain(v) for v in args) and all(_plain(v) for v in kwargs.values()):
+            return cached(*args, **kwargs)
+        return fn(*args, **kwargs)
+
+    wrapper.cache_info = cached.cache_info
+    return wrapper
 
 
 # --------------------------------------------------------------------------- helpers
@@ -299,6 +329,7 @@ def check_layout(where, shape, nd, channels_expected=None):
                          f"got shape {tuple(shape)}{hint}")
 
 
+@_memoized
 def conv_geometry(where, x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, transposed=False,
                   output_padding=0) -> ConvGeometry:
     """Check a convolution's arguments against its input/weight shapes and size it.
@@ -381,6 +412,7 @@ def _conv_pads(where, padding, in_size, kernel, stride, dilation):
     return tuple((p, p) for p in ntuple(padding, nd, "padding", where, minimum=0))
 
 
+@_memoized
 def pool_geometry(where, x_shape, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False) -> ConvGeometry:
     """Check pooling arguments and size the output; ``pads`` include the extra after-padding
     that ``ceil_mode`` windows reach into."""

@@ -15,6 +15,7 @@ from ..math import _operand, _raw, mul, relu, sigmoid, where
 from ..ops import dropout as D
 from ..ops import loss as L
 from ..ops import norm as N
+from ..ops.matmul import Linear as LinearOp
 from ..tensor import Tensor, default_generator
 
 __all__ = [
@@ -46,8 +47,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"linear: bias has shape {tuple(bias.shape)} but weight of shape {weight.shape} "
                          f"needs a bias of shape ({weight.shape[0]},)")
-    out = input @ weight.T
-    return out if bias is None else out + bias
+    return LinearOp.apply(input, weight, bias) if bias is not None else LinearOp.apply(input, weight)
 
 
 def relu6(input: Tensor) -> Tensor:

@@ -39,6 +39,7 @@ when they do not. Chunking only splits the batch: every output element is the sa
 
 from __future__ import annotations
 
+import functools
 import math
 
 from .. import backend
@@ -74,10 +75,16 @@ def _shift_layout(geom, c, itemsize, max_waste=None):
     at most 30% extra GEMM on grid positions past the output's edge (``max_waste`` 1.3; LeNet's
     valid 5x5 on 14x14, at 40%, is faster on the column path), and one sample's columns within
     the memory budget (past it, the column path chunks finer or says why not)."""
+    return _cached_shift_layout(geom, c, itemsize, max_waste or _MAX_WASTE, get_memory_budget())
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_shift_layout(geom, c, itemsize, max_waste, budget):
+    """:func:`_shift_layout`, built once per geometry (layouts are never modified)."""
     if not ShiftLayout.fits(geom):
         return None
     layout = ShiftLayout(geom)
-    if layout.waste() > (max_waste or _MAX_WASTE) or c * math.prod(geom.kernel) * layout.span * itemsize > get_memory_budget():
+    if layout.waste() > max_waste or c * math.prod(geom.kernel) * layout.span * itemsize > budget:
         return None
     return layout
 

@@ -8,6 +8,7 @@ is its adjoint: each column entry is added back onto the pixel it was copied fro
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -31,14 +32,17 @@ def get_memory_budget() -> int:
 
 
 # --------------------------------------------------------------------------- im2col / col2im
-def _offsets(geom):
-    return itertools.product(*(range(k) for k in geom.kernel))
-
-
 def window_slices(geom, k):
     """Slices of the padded input read by kernel offset ``k``: ``k*d + s*o`` for every output o."""
     return tuple(slice(kd * d, kd * d + s * (o - 1) + 1, s)
                  for kd, d, s, o in zip(k, geom.dilation, geom.stride, geom.out_size))
+
+
+@functools.lru_cache(maxsize=1024)
+def windows(geom):
+    """``(k, window_slices(geom, k))`` for every kernel offset ``k`` in row-major order, built
+    once per geometry (a layer meets the same geometry at every step)."""
+    return tuple((k, window_slices(geom, k)) for k in itertools.product(*(range(k) for k in geom.kernel)))
 
 
 def interior(geom):
@@ -61,8 +65,8 @@ def im2col(x, geom):
     else:
         src = x.transpose(perm)
     col = xp.empty((c,) + geom.kernel + (n,) + geom.out_size, dtype=x.dtype)
-    for k in _offsets(geom):
-        col[(slice(None),) + k] = src[(slice(None), slice(None)) + window_slices(geom, k)]
+    for k, sl in windows(geom):
+        col[(slice(None),) + k] = src[(slice(None), slice(None)) + sl]
     return col
 
 
@@ -72,8 +76,8 @@ def col2im(col, geom):
     xp = backend.array_module(col)
     c, n = col.shape[0], col.shape[1 + geom.nd]
     dst = xp.zeros((c, n) + geom.padded, dtype=col.dtype)
-    for k in _offsets(geom):
-        dst[(slice(None), slice(None)) + window_slices(geom, k)] += col[(slice(None),) + k]
+    for k, sl in windows(geom):
+        dst[(slice(None), slice(None)) + sl] += col[(slice(None),) + k]
     return xp.ascontiguousarray(dst[(slice(None), slice(None)) + interior(geom)].transpose(swap01(geom.nd)))
 
 

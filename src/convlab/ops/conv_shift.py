@@ -49,8 +49,8 @@ class ShiftLayout:
         self.plane = math.prod(self.grid)
         self.span = geom.out_size[0] * self.steps[0]  # grid positions computed per sample
         self.base = sum(lo * st for (lo, _), st in zip(geom.pads, self.steps))
-        self.shifts = [sum(kd * dd * st for kd, dd, st in zip(k, geom.dilation, self.steps))
-                       for k in itertools.product(*(range(k) for k in geom.kernel))]
+        self.shifts = tuple(sum(kd * dd * st for kd, dd, st in zip(k, geom.dilation, self.steps))
+                            for k in itertools.product(*(range(k) for k in geom.kernel)))
         self.reach = max(self.base, self.shifts[-1])
 
     @staticmethod

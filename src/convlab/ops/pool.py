@@ -18,14 +18,14 @@ Why the gradients look the way they do:
 
 from __future__ import annotations
 
-import itertools
+import functools
 import math
 
 import numpy as np
 
 from .. import backend
 from ..tensor import Function
-from .conv_columns import interior, window_slices
+from .conv_columns import interior, windows
 
 
 def _padded(x, geom, value):
@@ -38,10 +38,10 @@ def _padded(x, geom, value):
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def _windows(geom):
     """(offset number, slices into the padded input) for every kernel offset, row-major."""
-    for i, k in enumerate(itertools.product(*(range(k) for k in geom.kernel))):
-        yield i, (slice(None), slice(None)) + window_slices(geom, k)
+    return tuple((i, (slice(None), slice(None)) + sl) for i, (_, sl) in enumerate(windows(geom)))
 
 
 def _scatter_windows(parts, geom, shape, dtype, xp):
@@ -155,7 +155,7 @@ class AvgPoolNd(Function):
     def forward(ctx, x, geom=None, count_include_pad=True, divisor_override=None):
         xp = backend.array_module(x)
         src = _padded(x, geom, 0)
-        wins = _windows(geom)
+        wins = iter(_windows(geom))
         _, sl = next(wins)
         acc = src[sl].copy()
         for _, sl in wins:
