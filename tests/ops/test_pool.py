@@ -179,3 +179,35 @@ def test_max_pool_tiled_and_overlapping_backward_with_ties_match_torch(kw, dtype
     ours, oi = F.max_pool2d(cl.tensor(x), return_indices=True, **kw)
     ref, ri = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kw)
     np.testing.assert_array_equal(oi.numpy(), ri.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pooling_in_plane_chunks_matches_torch(monkeypatch, dtype):
+    """Inputs larger than the cache are pooled a few (sample, channel) planes at a time
+    (ops/pool.py ``_by_plane_chunks``); with the chunk size forced down to 3-4 planes, max
+    (values, indices, ties, a NaN, both backward paths), average (count_include_pad both ways)
+    and 3-D pooling still equal torch's (TOL: float64 rel 1e-8, float32 rel 1e-4)."""
+    from convlab.ops import pool as P
+
+    torch = require_torch()
+    x = rand((3, 5, 9, 8), 1, dtype)
+    x[1, 2, 4, 4] = np.nan
+    x[2, 1] = x[2, 1].round()  # ties
+    itemsize = np.dtype(dtype).itemsize
+    monkeypatch.setattr(P, "cache_bytes", lambda: 3 * 9 * 8 * itemsize + 1)  # 3 planes of 15 per chunk
+    calls = []
+    forward = P._max_forward
+    monkeypatch.setattr(P, "_max_forward", lambda xs, geom: calls.append(xs.shape) or forward(xs, geom))
+    F.max_pool2d(cl.tensor(x), 2)
+    assert calls == [(3, 1, 9, 8)] * 5  # the chunking under test really happens
+    for kw in MAX2D:
+        compare_with_torch(lambda t, kw=kw: F.max_pool2d(t, **kw), lambda t, kw=kw: torch.nn.functional.max_pool2d(t, **kw), [x])
+        _, oi = F.max_pool2d(cl.tensor(x), return_indices=True, **kw)
+        _, ri = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+        np.testing.assert_array_equal(oi.numpy(), ri.numpy())
+    for kw in ({"kernel_size": 3, "stride": 2, "padding": 1}, {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}):
+        compare_with_torch(lambda t, kw=kw: F.avg_pool2d(t, **kw), lambda t, kw=kw: torch.nn.functional.avg_pool2d(t, **kw), [x])
+    x3 = rand((2, 3, 5, 6, 4), 2, dtype)
+    monkeypatch.setattr(P, "cache_bytes", lambda: 4 * 5 * 6 * 4 * itemsize)  # 4 planes of 6
+    compare_with_torch(lambda t: F.max_pool3d(t, 2, 1, 1), lambda t: torch.nn.functional.max_pool3d(t, 2, 1, 1), [x3])
+    compare_with_torch(lambda t: F.avg_pool3d(t, 3, 2, 1), lambda t: torch.nn.functional.avg_pool3d(t, 3, 2, 1), [x3])
