@@ -79,17 +79,26 @@ class MaxPoolNd(Function):
     def backward(ctx, gy):
         arg, geom = ctx.arg, ctx.geom
         xp = backend.array_module(gy)
-        if not _tiles(geom):
-            return _by_plane_chunks(
-                lambda g, a: _scatter_windows(lambda i: g * (a == i), geom, g.shape[:2] + geom.in_size, g.dtype, xp),
-                [gy, arg], ctx.shape[:2] + geom.in_size)
-        gx = xp.empty(ctx.shape, dtype=gy.dtype)
-        covered = tuple(slice(0, o * k) for o, k in zip(geom.out_size, geom.kernel))
-        if covered != tuple(slice(0, w) for w in geom.in_size):  # rows/columns no window reads
-            gx[...] = 0
-        for i, sl in _windows(geom):
-            xp.multiply(gy, arg == i, out=gx[sl])
-        return gx
+        if _tiles(geom):
+            def part(g, a):
+                return _tile_backward(g, a, geom)
+        else:
+            def part(g, a):
+                return _scatter_windows(lambda i: g * (a == i), geom, g.shape[:2] + geom.in_size, g.dtype, xp)
+        return _by_plane_chunks(part, [gy, arg], ctx.shape)
+
+
+def _tile_backward(gy, arg, geom):
+    """Max pooling's input gradient when the windows tile the input: one strided write per
+    kernel offset, ``grad * (arg == k)``, and zeros where no window reads."""
+    xp = backend.array_module(gy)
+    gx = xp.empty(gy.shape[:2] + geom.in_size, dtype=gy.dtype)
+    covered = tuple(slice(0, o * k) for o, k in zip(geom.out_size, geom.kernel))
+    if covered != tuple(slice(0, w) for w in geom.in_size):  # rows/columns no window reads
+        gx[...] = 0
+    for i, sl in _windows(geom):
+        xp.multiply(gy, arg == i, out=gx[sl])
+    return gx
 
 
 def _max_forward(x, geom):
