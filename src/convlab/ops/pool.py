@@ -2,7 +2,9 @@
 
 Fixed-window pooling walks the kernel offsets (a handful) and, for each, reads one strided
 slice of the padded input covering every output position at once, as im2col does
-(``ops/conv.py``); there is no loop over the batch or over output pixels.
+(``ops/conv.py``); there is no loop over output pixels, and an input larger than the cache is
+taken a few (sample, channel) planes at a time so that the slices after the first are read
+from the cache (:func:`_by_plane_chunks`).
 
 Why the gradients look the way they do:
 
