@@ -207,7 +207,7 @@ class AvgPoolNd(Function):
         xp = backend.array_module(x)
         div = avg_divisor(geom, count_include_pad, divisor_override, xp, x.dtype)
         ctx.geom, ctx.div, ctx.shape = geom, div, x.shape
-        return _by_plane_chunks(lambda xs: _window_sums(xs, geom) / div, [x])
+        return _by_plane_chunks(lambda xs: _window_means(xs, geom, div), [x])
 
     @staticmethod
     def backward(ctx, gy):
@@ -221,14 +221,15 @@ class AvgPoolNd(Function):
         return _by_plane_chunks(spread, [gy], ctx.shape)
 
 
-def _window_sums(x, geom):
-    """Sum of every window of ``x`` (zero padding)."""
+def _window_means(x, geom, div):
+    """Sum of every window of ``x`` (zero padding) divided by ``div``."""
     src = _padded(x, geom, 0)
     wins = iter(_windows(geom))
     _, sl = next(wins)
     acc = src[sl].copy()
     for _, sl in wins:
         acc += src[sl]
+    acc /= div
     return acc
 
 
