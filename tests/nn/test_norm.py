@@ -44,28 +44,6 @@ def test_batchnorm_float32(check_layer):
     check_layer(nn.BatchNorm2d(4), torch.nn.BatchNorm2d(4), rand((8, 4, 6, 6), 0, np.float32) * 5 + 3)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_batchnorm_in_sample_chunks_matches_torch(monkeypatch, check_layer, dtype):
-    """Activations larger than the cache are normalised a few samples at a time (ops/norm.py
-    ``_sample_chunks``); forced down to 2 samples per chunk (and an uneven last chunk), training
-    outputs, input/weight/bias gradients and running statistics still equal torch's, then eval."""
-    from convlab.ops import norm as N
-
-    torch = require_torch()
-    shape = (5, 3, 4, 6)
-    monkeypatch.setattr(N, "cache_bytes", lambda: 2 * 3 * 4 * 6 * np.dtype(dtype).itemsize)
-    assert [(sl.start, sl.stop) for sl in N._sample_chunks(np.zeros((5, 3, 24), dtype))] == [(0, 2), (2, 4), (4, 6)]
-    ours, theirs = nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)
-    with torch.no_grad():
-        theirs.weight.uniform_(0.5, 1.5)
-        theirs.bias.uniform_(-0.5, 0.5)
-    check_layer(ours, theirs, rand(shape, 0, dtype) * 2 + 1)
-    for step in range(1, 3):
-        check_layer(ours, theirs, rand(shape, step, dtype) * 3 - 1, copy=False)
-    ours.eval(), theirs.eval()
-    check_layer(ours, theirs, rand(shape, 9, dtype), copy=False)
-
-
 def test_batchnorm_errors():
     bn = nn.BatchNorm2d(3)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
