@@ -4,8 +4,8 @@
     python benchmarks/accuracy.py --model lenet5 --epochs 5
     python benchmarks/accuracy.py --limit-train 5000      # a quick look
 
-Both frameworks train the same architecture (the torch twin is written out below with the
-same parameter names) from the same initial weights (convlab's, copied into torch), on the
+Both frameworks train the same architecture (the torch twin is ``convlab.bench.torch_twin``,
+with the same parameter names) from the same initial weights (convlab's, copied into torch), on the
 same batches in the same order with the same augmentation (both read one convlab DataLoader),
 with the same optimizer, learning-rate schedule and number of steps. What still differs:
 dropout masks (each framework draws its own) and floating-point summation order. The script
@@ -22,64 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-
-# --------------------------------------------------------------------------- the torch twins
-def torch_twin(name: str, kwargs: dict):
-    import torch.nn as tnn
-
-    if name in ("compactcnn", "compactcnn_deep"):
-        c, k = kwargs["in_channels"], kwargs["num_classes"]
-        double = name == "compactcnn_deep"
-        h, w = kwargs.get("image_size", (28, 28))
-        width, hidden, dropout = kwargs.get("width", 32), kwargs.get("hidden", 128), kwargs.get("dropout", 0.25)
-
-        class CompactCNN(tnn.Module):
-            def __init__(self):
-                super().__init__()
-                self.conv1 = tnn.Conv2d(c, width, 3, padding=1, bias=False)
-                self.bn1 = tnn.BatchNorm2d(width)
-                if double:
-                    self.conv1b = tnn.Conv2d(width, width, 3, padding=1, bias=False)
-                    self.bn1b = tnn.BatchNorm2d(width)
-                self.conv2 = tnn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
-                self.bn2 = tnn.BatchNorm2d(2 * width)
-                if double:
-                    self.conv2b = tnn.Conv2d(2 * width, 2 * width, 3, padding=1, bias=False)
-                    self.bn2b = tnn.BatchNorm2d(2 * width)
-                self.relu, self.pool, self.flatten = tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten()
-                self.fc1 = tnn.Linear(2 * width * (h // 4) * (w // 4), hidden)
-                self.drop = tnn.Dropout(dropout)
-                self.fc2 = tnn.Linear(hidden, k)
-
-            def forward(self, x):
-                x = self.relu(self.bn1(self.conv1(x)))
-                if double:
-                    x = self.relu(self.bn1b(self.conv1b(x)))
-                x = self.relu(self.bn2(self.conv2(self.pool(x))))
-                if double:
-                    x = self.relu(self.bn2b(self.conv2b(x)))
-                return self.fc2(self.drop(self.relu(self.fc1(self.flatten(self.pool(x))))))
-
-        return CompactCNN()
-    if name == "lenet5":
-        c, k = kwargs["in_channels"], kwargs["num_classes"]
-
-        class LeNet5(tnn.Module):
-            def __init__(self):
-                super().__init__()
-                self.conv1 = tnn.Conv2d(c, 6, 5, padding=2)
-                self.conv2 = tnn.Conv2d(6, 16, 5)
-                self.pool, self.act, self.flatten = tnn.MaxPool2d(2, 2), tnn.ReLU(), tnn.Flatten()
-                self.fc1, self.fc2, self.fc3 = tnn.Linear(400, 120), tnn.Linear(120, 84), tnn.Linear(84, k)
-
-            def forward(self, x):
-                x = self.pool(self.act(self.conv1(x)))
-                x = self.pool(self.act(self.conv2(x)))
-                x = self.flatten(x)
-                return self.fc3(self.act(self.fc2(self.act(self.fc1(x)))))
-
-        return LeNet5()
-    raise SystemExit(f"no torch twin for {name!r} in this script (compactcnn, compactcnn_deep, lenet5)")
+TWINS = ("compactcnn", "compactcnn_deep", "lenet5")  # the 28x28 models convlab.bench.torch_twin mirrors
 
 
 def torch_optim(torch, cfg, params, steps_per_epoch):
@@ -148,7 +91,7 @@ def main(argv=None) -> int:
     from convlab.train.recipes import DEFAULT
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default=DEFAULT["model"], help="compactcnn, compactcnn_deep or lenet5")
+    p.add_argument("--model", default=DEFAULT["model"], choices=TWINS, help="a model with a 28x28 torch twin")
     p.add_argument("--dataset", default=DEFAULT["dataset"])
     p.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
     p.add_argument("--batch-size", type=int, default=DEFAULT["batch_size"])
@@ -163,6 +106,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import convlab
+    from convlab.bench import torch_twin
     from convlab.train.recipes import build_model
     from convlab.train.run import load_run_data, loaders
 
@@ -185,8 +129,7 @@ def main(argv=None) -> int:
         import torch
 
         torch.set_num_threads(os.cpu_count() or 1)
-        torch.manual_seed(args.seed)  # the twin's dropout masks
-        twin = torch_twin(args.model, spec["kwargs"])
+        twin = torch_twin(args.model, seed=args.seed, **spec["kwargs"])  # the seed also draws its dropout masks
         twin.load_state_dict({k: torch.from_numpy(v) for k, v in initial.items()})
         rows["torch"] = run_torch(cfg, twin, train_loader, test_loader)
         print(f"torch:   test accuracy {100 * rows['torch'][0]:.2f}%, {rows['torch'][1]:.1f} s", file=sys.stderr)

@@ -118,11 +118,49 @@ def gemm_rate(n: int = 1024, repeats: int = 5) -> float:
 
 
 # --------------------------------------------------------------------------- torch twins
-def torch_twin(name: str, num_classes: int = NUM_CLASSES, in_channels: int | None = None):
-    """A plain-torch network with the layer names and shapes of ``convlab.models.get(name)``."""
+def torch_twin(name: str, num_classes: int = NUM_CLASSES, in_channels: int | None = None, image_size=(28, 28),
+               seed: int = 0):
+    """A plain-torch network with the layer names and shapes of ``convlab.models.get(name)``.
+
+    ``image_size`` sizes the compactcnn twins' first linear layer (as it does the convlab model's);
+    torch's generator is seeded with ``seed`` before the twin is built and is left where building
+    it took it (``benchmarks/accuracy.py`` draws the twin's dropout masks from there)."""
     import torch
     import torch.nn.functional as F
     from torch import nn
+
+    def compact(double):  # convlab.models.CompactCNN with its default width 32, hidden 128, dropout 0.25
+        h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        c, width = in_channels or 1, 32
+
+        class CompactCNN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = nn.Conv2d(c, width, 3, padding=1, bias=False)
+                self.bn1 = nn.BatchNorm2d(width)
+                if double:
+                    self.conv1b = nn.Conv2d(width, width, 3, padding=1, bias=False)
+                    self.bn1b = nn.BatchNorm2d(width)
+                self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
+                self.bn2 = nn.BatchNorm2d(2 * width)
+                if double:
+                    self.conv2b = nn.Conv2d(2 * width, 2 * width, 3, padding=1, bias=False)
+                    self.bn2b = nn.BatchNorm2d(2 * width)
+                self.relu, self.pool, self.flatten = nn.ReLU(), nn.MaxPool2d(2), nn.Flatten()
+                self.fc1 = nn.Linear(2 * width * (h // 4) * (w // 4), 128)
+                self.drop = nn.Dropout(0.25)
+                self.fc2 = nn.Linear(128, num_classes)
+
+            def forward(self, x):
+                x = self.relu(self.bn1(self.conv1(x)))
+                if double:
+                    x = self.relu(self.bn1b(self.conv1b(x)))
+                x = self.relu(self.bn2(self.conv2(self.pool(x))))
+                if double:
+                    x = self.relu(self.bn2b(self.conv2b(x)))
+                return self.fc2(self.drop(self.relu(self.fc1(self.flatten(self.pool(x))))))
+
+        return CompactCNN
 
     class LeNet5(nn.Module):
         def __init__(self):
@@ -210,10 +248,11 @@ def torch_twin(name: str, num_classes: int = NUM_CLASSES, in_channels: int | Non
             x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
             return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
-    classes = {"lenet5": LeNet5, "smallcnn": SmallCNN, "resnet20": ResNet20, "resnet18": ResNet18}
+    classes = {"lenet5": LeNet5, "smallcnn": SmallCNN, "resnet20": ResNet20, "resnet18": ResNet18,
+               "compactcnn": lambda: compact(False)(), "compactcnn_deep": lambda: compact(True)()}
     if name not in classes:
         raise KeyError(f"no torch twin for model {name!r}; twins: {', '.join(classes)}")
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     return classes[name]()
 
 
