@@ -47,8 +47,8 @@ class RunLog:
         written back in their place. Both files are rewritten atomically.
         """
         records = [r for r in _read_records(self.jsonl) if _step(r) is not None and _step(r) <= step]
-        missing = _missing_epochs(records, history, step)
-        for h in missing:
+        logged = {_int(r.get("epoch")) for r in records if r.get("kind") == "epoch"}
+        for h in _missing_epochs(logged, history, step):
             record = {"kind": "epoch", **{k: v for k, v in h.items() if k not in ("kind", "val_per_class")}}
             at = next((i for i, r in enumerate(records) if _step(r) > record["step"]), len(records))
             records.insert(at, record)
@@ -56,9 +56,7 @@ class RunLog:
             write_text(self.jsonl, "".join(_line(r) for r in records))
         rows = [r for r in csv.DictReader(io.StringIO(_complete_lines(self.csv), newline=""))
                 if _int(r.get("step")) is not None and _int(r["step"]) <= step]
-        done = {_int(r.get("epoch")) for r in rows}
-        rows += [h for h in history or () if _int(h.get("epoch")) not in done and _int(h.get("step")) is not None
-                 and _int(h["step"]) <= step]
+        rows += _missing_epochs({_int(r.get("epoch")) for r in rows}, history, step)
         rows.sort(key=lambda r: (_int(r["step"]), _int(r.get("epoch")) or 0))
         if os.path.exists(self.csv) or rows:
             buf = io.StringIO(newline="")
@@ -105,9 +103,9 @@ def _step(record: dict):
     return _int(record.get("step", 0))
 
 
-def _missing_epochs(records: list[dict], history, step: int) -> list[dict]:
-    logged = {r.get("epoch") for r in records if r.get("kind") == "epoch"}
-    return [h for h in history or () if h.get("epoch") not in logged and _int(h.get("step")) is not None
+def _missing_epochs(logged: set, history, step: int) -> list[dict]:
+    """The checkpoint ``history`` records up to ``step`` whose epoch is not in ``logged``."""
+    return [h for h in history or () if _int(h.get("epoch")) not in logged and _int(h.get("step")) is not None
             and _int(h["step"]) <= step]
 
 
@@ -132,7 +130,6 @@ def _read_records(path: str) -> list[dict]:
             if isinstance(record, dict):
                 out.append(record)
     return out
-
 
 
 def read_jsonl(path: str) -> list[dict]:
