@@ -506,12 +506,11 @@ def conv_suite(quick=False, gemm_gflops=None, use_torch=True):
                      "convlab_fwdbwd_ms": cfb * 1e3, "torch_fwdbwd_ms": tfb * 1e3, "fwdbwd_ratio": cfb / tfb,
                      "fwd_gflops": flops / cf / 1e9, "fwdbwd_gflops": 3 * flops / cfb / 1e9,
                      "fraction_of_gemm": 3 * flops / cfb / 1e9 / gemm})
-    def geo(v):
-        return float(np.exp(np.mean(np.log(v)))) if v else None
+    def geo(key):  # benchmarks/conv.py's own geometric mean, so both reports agree
+        return module.geomean([r[key] for r in rows]) if rows else None
 
     return {"timing": "min of repeats (benchmarks/conv.py)", "layers": rows,
-            "geomean_fwd_ratio": geo([r["fwd_ratio"] for r in rows]),
-            "geomean_fwdbwd_ratio": geo([r["fwdbwd_ratio"] for r in rows]),
+            "geomean_fwd_ratio": geo("fwd_ratio"), "geomean_fwdbwd_ratio": geo("fwdbwd_ratio"),
             "targets_fwdbwd": {"engine (issue 3)": 1.5, "parity (issue 7)": 1.25}}, None
 
 

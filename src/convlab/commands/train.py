@@ -200,8 +200,6 @@ def _config(args) -> dict:
 
 
 def _main(args, rank: int, world: int) -> int:
-
-
     from ..cli import UsageError
     from ..train import load_checkpoint
     from ..train.recipes import DEFAULT
