@@ -29,7 +29,6 @@ times in one forward (a shared ``relu``) gives one record per call, labelled ``r
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -181,19 +180,14 @@ class LayerStats:
                 f"records={len(self._records)})")
 
 
-def _json_value(v):
-    if isinstance(v, float) and not np.isfinite(v):
-        return None  # JSON has no NaN or infinity
-    return v
-
-
 def write_jsonl(records, path) -> str:
-    """Write ``records`` (dicts) to ``path`` as JSON lines, atomically."""
+    """Write ``records`` (dicts) to ``path`` as JSON lines, atomically (NaN and infinity as null)."""
     from .files import write_text
+    from .train.logs import json_line
 
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_text(path, "".join(json.dumps({k: _json_value(v) for k, v in r.items()}) + "\n" for r in records))
+    write_text(path, "".join(json_line(r) for r in records))
     return path
 
 

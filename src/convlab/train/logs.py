@@ -53,7 +53,7 @@ class RunLog:
             at = next((i for i, r in enumerate(records) if _step(r) > record["step"]), len(records))
             records.insert(at, record)
         if os.path.exists(self.jsonl) or records:
-            write_text(self.jsonl, "".join(_line(r) for r in records))
+            write_text(self.jsonl, "".join(json_line(r) for r in records))
         rows = [r for r in csv.DictReader(io.StringIO(_complete_lines(self.csv), newline=""))
                 if _int(r.get("step")) is not None and _int(r["step"]) <= step]
         rows += _missing_epochs({_int(r.get("epoch")) for r in rows}, history, step)
@@ -68,7 +68,7 @@ class RunLog:
 
     def write(self, record: dict) -> None:
         with open(self.jsonl, "a") as f:
-            f.write(_line(record))
+            f.write(json_line(record))
 
     def epoch(self, record: dict) -> None:
         new = not os.path.exists(self.csv)
@@ -84,7 +84,8 @@ class RunLog:
 WALL_CLOCK_FIELDS = ("epoch_seconds", "images_per_second")
 
 
-def _line(record: dict) -> str:
+def json_line(record: dict) -> str:
+    """``record`` as one line of a JSONL log (NaN/Inf as null, NumPy scalars as numbers)."""
     return json.dumps({k: _clean(v) for k, v in record.items()}) + "\n"
 
 
