@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..filters import correlation_form, sobel_y
+
 NAME = "pooling-robustness"
 SEED_SOURCE = "004 (From Convolution to Neural Network: pooling for robustness)"
 SUMMARY = "max pooling keeps the pooled map unchanged under small shifts, and the bar of seed 004's edited 7"
@@ -82,7 +84,7 @@ def unchanged_fraction(shift, pools=POOLS, margin: int = 4) -> dict:
 
 # ------------------------------------------------------------------ seed 004's digit
 DIGIT = 28
-SOBEL_H = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=np.float64)  # dark above, bright below: > 0
+SOBEL_H = correlation_form(sobel_y())  # [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]: dark above, bright below gives > 0
 TOP_LEFT_ROW = {"original": 9, "edited": 7}  # row of the top stroke's left end (its right end is at row 6)
 DIGIT_POOLS = (1, 2, 4)
 EXAMPLE_SHIFT = 1  # the glyph moved down one row in the figure and the example numbers
