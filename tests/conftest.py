@@ -15,3 +15,16 @@ def _seeded():
     convlab.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture(params=["native", "numpy"])
+def gemm_path(request):
+    """Run a test with the ops' float32 products on convlab's compiled GEMM and again on
+    numpy.matmul (the pure-NumPy path must stay tested); 'native' skips where it was not built."""
+    from convlab.ops import gemm
+
+    if request.param == "native" and not gemm.native_available():
+        pytest.skip("convlab._sgemm not built or no AVX-512F on this CPU")
+    previous = gemm.set_native(request.param == "native")
+    yield request.param
+    gemm.set_native(previous)

@@ -8,12 +8,21 @@ The error is normwise: max |ours - torch| / max |torch| over each compared array
 import warnings
 
 import numpy as np
+import pytest
 
 import convlab as cl
 import convlab.functional as F
 from helpers import require_torch
 
 N_CONFIGS = 300
+
+
+@pytest.fixture(autouse=True)
+def _both_gemm_paths(gemm_path):
+    """Every sweep twice: float32 products on the compiled GEMM, then on numpy.matmul."""
+    return gemm_path
+
+
 TOL = {np.float64: 1e-8, np.float32: 1e-4}
 
 

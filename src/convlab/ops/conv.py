@@ -45,6 +45,7 @@ import math
 from .. import backend
 from ..shapes import ConvGeometry
 from ..tensor import Function, is_grad_enabled
+from . import gemm
 from .conv_columns import batch_chunks, cache_bytes, channel_rows, col2im, get_memory_budget, im2col, set_memory_budget, swap01
 from .conv_depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad, is_depthwise
 from .conv_shift import ShiftLayout, shift_forward, shift_input_grad, shift_weight_grad
@@ -110,7 +111,7 @@ def _columns_forward(x, w, geom, bias, saved):
         col = im2col(xs, geom).reshape(g, wm.shape[2], -1)
         if keep is not None:
             keep.append(col)
-        ys = xp.matmul(wm, col).reshape((o, xs.shape[0]) + geom.out_size)
+        ys = gemm.matmul(wm, col).reshape((o, xs.shape[0]) + geom.out_size)
         if b is None:
             y[sl] = ys.transpose(perm)
         else:  # the bias add rides on the copy back to (N, O, *out)
@@ -143,7 +144,7 @@ def conv_input_grad(gy, w, geom):
     gx = xp.empty((n, c) + geom.in_size, dtype=gy.dtype)
     for sl in batch_chunks(n, c, geom, gy.dtype.itemsize, cache=_weight_cache(w.shape, gy)):
         rows = channel_rows(gy[sl], g)
-        gcol = xp.matmul(wt, rows).reshape((c,) + geom.kernel + (gy[sl].shape[0],) + geom.out_size)
+        gcol = gemm.matmul(wt, rows).reshape((c,) + geom.kernel + (gy[sl].shape[0],) + geom.out_size)
         gx[sl] = col2im(gcol, geom)
     return gx
 
@@ -176,13 +177,12 @@ def conv_weight_grad(x, gy, geom, w_shape, saved=None):
     if layout is not None:
         buf = saved["buf"] if "buf" in saved else layout.scatter(saved["x"])
         return shift_weight_grad(buf, gy, layout, w_shape, saved.get("cols"))
-    xp = backend.array_module(gy)
     n, g = gy.shape[0], geom.groups
     cols, x = saved.get("cols"), saved.get("x")
     gw = None
     for i, sl in enumerate(batch_chunks(n, c, geom, gy.dtype.itemsize, cache=_weight_cache(w_shape, gy))):
         col = cols[i] if cols is not None else im2col(x[sl], geom).reshape(g, c // g * math.prod(geom.kernel), -1)
-        part = xp.matmul(channel_rows(gy[sl], g), col.transpose(0, 2, 1))
+        part = gemm.matmul(channel_rows(gy[sl], g), col.transpose(0, 2, 1))
         gw = part if gw is None else gw + part
     return gw.reshape(w_shape)
 

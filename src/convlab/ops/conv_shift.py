@@ -30,6 +30,7 @@ import itertools
 import math
 
 from .. import backend
+from . import gemm
 from .conv_columns import batch_chunks, cache_bytes
 
 # The forward pass keeps its column matrices for the weight gradient when all of them take at
@@ -122,7 +123,7 @@ def shift_forward(x, w, layout, bias=None, saved=None):
         col = layout.columns(buf, s0, s1).reshape(g, wm.shape[2], -1)
         if keep is not None:
             keep.append(col)
-        part = layout.crop(xp.matmul(wm, col).reshape(o, -1), s1 - s0).swapaxes(0, 1)
+        part = layout.crop(gemm.matmul(wm, col).reshape(o, -1), s1 - s0).swapaxes(0, 1)
         if b is None:
             y[s0:s1] = part
         else:  # the bias add rides on the copy out of the grid
@@ -134,14 +135,13 @@ def shift_weight_grad(buf, gy, layout, w_shape, cols=None):
     """``grad_W = grad_y_grid @ col^T`` summed over chunks of samples; ``buf`` is the forward
     pass's (and ``cols`` its columns, when it kept them), ``gy`` ``(N, O, *out)``, the result
     ``w_shape``."""
-    xp = backend.array_module(gy)
     n, o = gy.shape[:2]
     g, c = layout.geom.groups, w_shape[1] * layout.geom.groups
     chunks = _chunks(layout, c, n, gy.dtype.itemsize, math.prod(w_shape))
     gw = None
     for i, ((s0, s1), grid) in enumerate(zip(chunks, layout.output_grids(gy, chunks))):
         col = cols[i] if cols else layout.columns(buf, s0, s1).reshape(g, c // g * len(layout.shifts), -1)
-        part = xp.matmul(grid.reshape(g, o // g, -1), col.transpose(0, 2, 1))
+        part = gemm.matmul(grid.reshape(g, o // g, -1), col.transpose(0, 2, 1))
         gw = part if gw is None else gw + part
     return gw.reshape(w_shape)
 
@@ -161,7 +161,7 @@ def shift_input_grad(gy, w, layout):
     chunks = _chunks(layout, c, n, gy.dtype.itemsize, w.size)
     for (s0, s1), grid in zip(chunks, layout.output_grids(gy, chunks)):
         ns = s1 - s0
-        gcol = xp.matmul(wt, grid.reshape(g, o // g, -1)).reshape(c, nk, ns, span)
+        gcol = gemm.matmul(wt, grid.reshape(g, o // g, -1)).reshape(c, nk, ns, span)
         for i, s in enumerate(layout.shifts):
             start = s0 * p + s
             dst[:, start:start + ns * p].reshape(c, ns, p)[:, :, :span] += gcol[:, i]

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Function, unbroadcast
+from . import gemm
 
 
 class MatMul(Function):
@@ -25,7 +26,7 @@ class MatMul(Function):
             raise ValueError(f"matmul: {tuple(a.shape)} @ {tuple(b.shape)}: inner dimensions {ka} and {kb} differ")
         ctx.save_for_backward(a, b)
         try:
-            return backend.array_module(a, b).matmul(a, b)
+            return gemm.matmul(a, b)
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast") from None
 
@@ -39,9 +40,9 @@ class MatMul(Function):
         g = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))  # restore the axes 1-D promotion removed
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = unbroadcast(xp.matmul(g, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+            ga = unbroadcast(gemm.matmul(g, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
         if ctx.needs_input_grad[1]:
-            gb = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g), b2.shape).reshape(b.shape)
+            gb = unbroadcast(gemm.matmul(xp.swapaxes(a2, -1, -2), g), b2.shape).reshape(b.shape)
         return ga, gb
 
 
@@ -56,9 +57,8 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b=None):
-        xp = backend.array_module(x, w)
         ctx.save_for_backward(x, w)
-        y = xp.matmul(x, w.T)
+        y = gemm.matmul(x, w.T)
         if b is None:
             return y
         if b.dtype == y.dtype:
@@ -69,10 +69,9 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved
-        xp = backend.array_module(g)
         need = ctx.needs_input_grad
         g2 = g.reshape(-1, w.shape[0])
-        gx = xp.matmul(g, w) if need[0] else None
-        gw = xp.matmul(g2.T, x.reshape(-1, w.shape[1])) if need[1] else None
+        gx = gemm.matmul(g, w) if need[0] else None
+        gw = gemm.matmul(g2.T, x.reshape(-1, w.shape[1])) if need[1] else None
         gb = g2.sum(axis=0) if len(need) > 2 and need[2] else None
         return gx, gw, gb

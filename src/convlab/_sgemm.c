@@ -1,0 +1,464 @@
+/* convlab._sgemm: single-precision GEMM with AVX-512 kernels, C = A @ B (+ C).
+ *
+ * Why it exists: NumPy's bundled OpenBLAS may run AVX2 kernels (this project's machines pin
+ * OPENBLAS_CORETYPE=Haswell) on CPUs whose AVX-512 units do twice the work per cycle; the
+ * convolutions' GEMMs are most of a training step. This is the textbook blocked algorithm
+ * (Goto's, as BLIS lays it out), nothing more:
+ *
+ *   for each block of NC columns of B:            B block (KC x NC) packed, lives in L2/L3
+ *     for each block of KC rows of B / cols of A: A block (MC x KC) packed, lives in L2
+ *       for each MR x NR tile of C:               8 x 48 floats held in 24 zmm registers
+ *         C_tile += A_panel (MR x KC) @ B_panel (KC x NR)   one broadcast + 3 FMAs per A entry
+ *
+ * Packing copies A and B into the order the kernel reads them, so A and B may have any
+ * strides (a transposed operand costs nothing extra); edges are zero-padded in the packs and
+ * written back through a small buffer. Every C entry is summed over k in the same order
+ * whatever the thread count when the threads split the columns; a thread count that splits
+ * k instead (short, wide products such as a weight gradient) sums per-thread partials.
+ *
+ * Python API (see convlab/ops/gemm.py, which decides when to use it):
+ *   available() -> bool                    the CPU has AVX-512F
+ *   sgemm(a, b, c, accumulate, threads)    float32 2-D buffers; c C-contiguous rows
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MR 8
+#define NR 48
+#define KC 256
+#define MC 128
+#define NC 3072
+#define MAX_THREADS 64
+
+typedef Py_ssize_t idx;
+
+#define AVX512 __attribute__((target("avx512f,fma")))
+
+/* C[0:MR, 0:NR] (row stride ldc) = (accumulate ? C : 0) + a (kc x MR packed) @ b (kc x NR packed) */
+AVX512 static void kernel(idx kc, const float *restrict a, const float *restrict b, float *restrict c, idx ldc,
+                          int accumulate)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00,
+           c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00,
+           c52 = c00, c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
+    for (idx p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32), t;
+#define ROW(i)                                  \
+    t = _mm512_set1_ps(a[i]);                   \
+    c##i##0 = _mm512_fmadd_ps(t, b0, c##i##0);  \
+    c##i##1 = _mm512_fmadd_ps(t, b1, c##i##1);  \
+    c##i##2 = _mm512_fmadd_ps(t, b2, c##i##2);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#undef ROW
+        a += MR;
+        b += NR;
+    }
+#define STORE(i)                                                                          \
+    {                                                                                     \
+        float *r = c + (i) * ldc;                                                         \
+        if (accumulate) {                                                                 \
+            c##i##0 = _mm512_add_ps(c##i##0, _mm512_loadu_ps(r));                         \
+            c##i##1 = _mm512_add_ps(c##i##1, _mm512_loadu_ps(r + 16));                    \
+            c##i##2 = _mm512_add_ps(c##i##2, _mm512_loadu_ps(r + 32));                    \
+        }                                                                                 \
+        _mm512_storeu_ps(r, c##i##0);                                                     \
+        _mm512_storeu_ps(r + 16, c##i##1);                                                \
+        _mm512_storeu_ps(r + 32, c##i##2);                                                \
+    }
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+#undef STORE
+}
+
+/* A block (mc x kc, strides rs, cs) -> panels of MR rows, out[panel][p][i]; zero rows past mc */
+static void pack_a(idx mc, idx kc, const float *a, idx rs, idx cs, float *restrict out)
+{
+    for (idx i0 = 0; i0 < mc; i0 += MR, out += MR * kc) {
+        idx mr = mc - i0 < MR ? mc - i0 : MR;
+        if (cs == 1) { /* rows contiguous along k: read each row once */
+            for (idx i = 0; i < mr; i++) {
+                const float *src = a + (i0 + i) * rs;
+                for (idx p = 0; p < kc; p++) out[p * MR + i] = src[p];
+            }
+        } else {
+            for (idx p = 0; p < kc; p++)
+                for (idx i = 0; i < mr; i++) out[p * MR + i] = a[(i0 + i) * rs + p * cs];
+        }
+        if (mr < MR)
+            for (idx p = 0; p < kc; p++)
+                for (idx i = mr; i < MR; i++) out[p * MR + i] = 0.f;
+    }
+}
+
+/* B block (kc x nc, strides rs, cs) -> panels of NR columns, out[panel][p][j]; zero columns past nc */
+static void pack_b(idx kc, idx nc, const float *b, idx rs, idx cs, float *restrict out)
+{
+    for (idx j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {
+        idx nr = nc - j0 < NR ? nc - j0 : NR;
+        if (cs == 1) {
+            for (idx p = 0; p < kc; p++) {
+                memcpy(out + p * NR, b + p * rs + j0, nr * sizeof(float));
+                for (idx j = nr; j < NR; j++) out[p * NR + j] = 0.f;
+            }
+        } else {
+            if (rs == 1) { /* columns contiguous along k (a transposed operand) */
+                for (idx j = 0; j < nr; j++) {
+                    const float *src = b + (j0 + j) * cs;
+                    for (idx p = 0; p < kc; p++) out[p * NR + j] = src[p];
+                }
+            } else {
+                for (idx p = 0; p < kc; p++)
+                    for (idx j = 0; j < nr; j++) out[p * NR + j] = b[p * rs + (j0 + j) * cs];
+            }
+            if (nr < NR)
+                for (idx p = 0; p < kc; p++)
+                    for (idx j = nr; j < NR; j++) out[p * NR + j] = 0.f;
+        }
+    }
+}
+
+/* The "dot" form, for products whose operands both run along k (rows of A and columns of B
+ * contiguous: a weight gradient grad_y @ columns^T, with k the batch's pixels). No packing:
+ * each of a 4 x 6 tile of C is a dot product held as 16 partial sums in a zmm register,
+ * summed across lanes at the end of each slice of KD values of k. */
+#define DM 4
+#define DN 6
+#define KD 512
+#ifndef DOT_MIN_K
+#define DOT_MIN_K 1024
+#endif
+
+AVX512 static void dot_tile(idx kc, const float *a, idx lda, const float *b, idx ldb, float *c, idx ldc, int accumulate)
+{
+    __m512 acc[DM][DN];
+    for (int i = 0; i < DM; i++)
+        for (int j = 0; j < DN; j++) acc[i][j] = _mm512_setzero_ps();
+    idx p = 0;
+    for (; p + 16 <= kc; p += 16) {
+        __m512 av[DM];
+        for (int i = 0; i < DM; i++) av[i] = _mm512_loadu_ps(a + i * lda + p);
+        for (int j = 0; j < DN; j++) {
+            __m512 bv = _mm512_loadu_ps(b + j * ldb + p);
+            for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+        }
+    }
+    if (p < kc) {
+        __mmask16 tail = (__mmask16)((1u << (kc - p)) - 1);
+        __m512 av[DM];
+        for (int i = 0; i < DM; i++) av[i] = _mm512_maskz_loadu_ps(tail, a + i * lda + p);
+        for (int j = 0; j < DN; j++) {
+            __m512 bv = _mm512_maskz_loadu_ps(tail, b + j * ldb + p);
+            for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+        }
+    }
+    for (int i = 0; i < DM; i++)
+        for (int j = 0; j < DN; j++) {
+            float v = _mm512_reduce_add_ps(acc[i][j]);
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
+        }
+}
+
+/* an edge tile (mr <= DM rows, nr <= DN columns), one dot product at a time */
+AVX512 static void dot_edge(idx kc, const float *a, idx lda, const float *b, idx ldb, float *c, idx ldc, int accumulate,
+                            idx mr, idx nr)
+{
+    for (idx i = 0; i < mr; i++)
+        for (idx j = 0; j < nr; j++) {
+            __m512 acc = _mm512_setzero_ps();
+            idx p = 0;
+            for (; p + 16 <= kc; p += 16)
+                acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i * lda + p), _mm512_loadu_ps(b + j * ldb + p), acc);
+            if (p < kc) {
+                __mmask16 tail = (__mmask16)((1u << (kc - p)) - 1);
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + i * lda + p),
+                                      _mm512_maskz_loadu_ps(tail, b + j * ldb + p), acc);
+            }
+            float v = _mm512_reduce_add_ps(acc);
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
+        }
+}
+
+/* C (m x n) (+)= A @ B with A's rows and B's columns contiguous: A[i, p] = a[i * lda + p],
+ * B[p, j] = b[j * ldb + p] */
+static void run_dot(idx m, idx n, idx k, const float *a, idx lda, const float *b, idx ldb, float *c, idx ldc,
+                    int accumulate)
+{
+    for (idx p0 = 0; p0 < k; p0 += KD) {
+        idx kc = k - p0 < KD ? k - p0 : KD;
+        int acc = accumulate || p0 > 0;
+        for (idx j0 = 0; j0 < n; j0 += DN)
+            for (idx i0 = 0; i0 < m; i0 += DM) {
+                const float *ap = a + i0 * lda + p0, *bp = b + j0 * ldb + p0;
+                float *cp = c + i0 * ldc + j0;
+                if (m - i0 >= DM && n - j0 >= DN) dot_tile(kc, ap, lda, bp, ldb, cp, ldc, acc);
+                else dot_edge(kc, ap, lda, bp, ldb, cp, ldc, acc, m - i0 < DM ? m - i0 : DM, n - j0 < DN ? n - j0 : DN);
+            }
+    }
+}
+
+typedef struct {
+    idx m, n, k;
+    const float *a, *b;
+    idx rsa, csa, rsb, csb;
+    float *c;
+    idx ldc;
+    int accumulate;
+    float *apack, *bpack;
+} job;
+
+/* the serial algorithm on one job (a block of columns, or a slice of k, of the whole product) */
+static void run(const job *j)
+{
+    if (j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K) {
+        run_dot(j->m, j->n, j->k, j->a, j->rsa, j->b, j->csb, j->c, j->ldc, j->accumulate);
+        return;
+    }
+    float tile[MR * NR] __attribute__((aligned(64)));
+    for (idx jc = 0; jc < j->n; jc += NC) {
+        idx nc = j->n - jc < NC ? j->n - jc : NC;
+        for (idx pc = 0; pc < j->k; pc += KC) {
+            idx kc = j->k - pc < KC ? j->k - pc : KC;
+            int acc = j->accumulate || pc > 0;
+            pack_b(kc, nc, j->b + pc * j->rsb + jc * j->csb, j->rsb, j->csb, j->bpack);
+            for (idx ic = 0; ic < j->m; ic += MC) {
+                idx mc = j->m - ic < MC ? j->m - ic : MC;
+                pack_a(mc, kc, j->a + ic * j->rsa + pc * j->csa, j->rsa, j->csa, j->apack);
+                for (idx jr = 0; jr < nc; jr += NR) {
+                    idx nr = nc - jr < NR ? nc - jr : NR;
+                    for (idx ir = 0; ir < mc; ir += MR) {
+                        idx mr = mc - ir < MR ? mc - ir : MR;
+                        float *c = j->c + (ic + ir) * j->ldc + jc + jr;
+                        if (mr == MR && nr == NR) {
+                            kernel(kc, j->apack + ir * kc, j->bpack + jr * kc, c, j->ldc, acc);
+                        } else {
+                            kernel(kc, j->apack + ir * kc, j->bpack + jr * kc, tile, NR, 0);
+                            for (idx i = 0; i < mr; i++)
+                                for (idx q = 0; q < nr; q++)
+                                    c[i * j->ldc + q] = (acc ? c[i * j->ldc + q] : 0.f) + tile[i * NR + q];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void *run_thread(void *arg)
+{
+    run((const job *)arg);
+    return NULL;
+}
+
+/* Packing buffers, one pair per thread, kept between calls (allocating ~3 MiB per call costs
+ * page faults on every call); a second caller while they are in use gets its own. */
+static float *pool[MAX_THREADS][2];
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+#define APACK_FLOATS ((MC + MR) * KC)
+#define BPACK_FLOATS ((NC + NR) * KC)
+
+static int get_buffers(int threads, float *bufs[][2], int *from_pool)
+{
+    *from_pool = pthread_mutex_trylock(&pool_lock) == 0;
+    for (int t = 0; t < threads; t++) {
+        if (*from_pool && pool[t][0] == NULL) {
+            pool[t][0] = aligned_alloc(64, APACK_FLOATS * sizeof(float));
+            pool[t][1] = aligned_alloc(64, BPACK_FLOATS * sizeof(float));
+            if (!pool[t][0] || !pool[t][1]) {
+                free(pool[t][0]);
+                free(pool[t][1]);
+                pool[t][0] = pool[t][1] = NULL;
+                return -1;
+            }
+        }
+        if (*from_pool) {
+            bufs[t][0] = pool[t][0];
+            bufs[t][1] = pool[t][1];
+        } else {
+            bufs[t][0] = aligned_alloc(64, APACK_FLOATS * sizeof(float));
+            bufs[t][1] = aligned_alloc(64, BPACK_FLOATS * sizeof(float));
+            if (!bufs[t][0] || !bufs[t][1]) {
+                for (int u = 0; u <= t; u++) {
+                    free(bufs[u][0]);
+                    free(bufs[u][1]);
+                }
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void put_buffers(int threads, float *bufs[][2], int from_pool)
+{
+    if (from_pool) {
+        pthread_mutex_unlock(&pool_lock);
+        return;
+    }
+    for (int t = 0; t < threads; t++) {
+        free(bufs[t][0]);
+        free(bufs[t][1]);
+    }
+}
+
+/* Split the product over threads: by blocks of columns when there are enough of them, else by
+ * slices of k into private partial sums added at the end; returns 0, or -1 when out of memory. */
+static int gemm(job whole, int threads)
+{
+    idx col_blocks = (whole.n + NR - 1) / NR;
+    int split_k = 0;
+    if (col_blocks < 2 * threads) {
+        split_k = whole.k >= 4 * KC * threads && threads > 1;
+        if (!split_k) threads = 1;
+    }
+    if (whole.m == 0 || whole.n == 0) return 0;
+    float *bufs[MAX_THREADS][2];
+    int from_pool;
+    if (get_buffers(threads, bufs, &from_pool)) return -1;
+    job jobs[MAX_THREADS];
+    float *partial[MAX_THREADS] = {NULL};
+    int status = 0;
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = whole;
+        jobs[t].apack = bufs[t][0];
+        jobs[t].bpack = bufs[t][1];
+        if (split_k) {
+            idx per = (whole.k / threads + KC - 1) / KC * KC, k0 = per * t, k1 = t == threads - 1 ? whole.k : per * (t + 1);
+            if (k1 > whole.k) k1 = whole.k;
+            if (k0 > k1) k0 = k1;
+            jobs[t].a = whole.a + k0 * whole.csa;
+            jobs[t].b = whole.b + k0 * whole.rsb;
+            jobs[t].k = k1 - k0;
+            if (t > 0) { /* thread 0 writes into C itself */
+                partial[t] = malloc(sizeof(float) * whole.m * whole.n);
+                if (!partial[t]) status = -1;
+                jobs[t].c = partial[t];
+                jobs[t].ldc = whole.n;
+                jobs[t].accumulate = 0;
+            }
+        } else {
+            idx per = (col_blocks + threads - 1) / threads * NR, n0 = per * t, n1 = n0 + per;
+            if (n1 > whole.n) n1 = whole.n;
+            if (n0 > n1) n0 = n1;
+            jobs[t].b = whole.b + n0 * whole.csb;
+            jobs[t].c = whole.c + n0;
+            jobs[t].n = n1 - n0;
+        }
+    }
+    if (status == 0) {
+        pthread_t ids[MAX_THREADS];
+        int started[MAX_THREADS] = {0};
+        for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, run_thread, &jobs[t]) == 0;
+        run(&jobs[0]);
+        for (int t = 1; t < threads; t++) {
+            if (started[t]) pthread_join(ids[t], NULL);
+            else run(&jobs[t]); /* no thread to be had: do its share here */
+        }
+        if (split_k)
+            for (int t = 1; t < threads; t++) { /* in thread order: the same sums every call */
+                if (jobs[t].k == 0) continue; /* an empty slice wrote nothing */
+                for (idx i = 0; i < whole.m; i++) {
+                    float *dst = whole.c + i * whole.ldc;
+                    const float *src = partial[t] + i * whole.n;
+                    for (idx q = 0; q < whole.n; q++) dst[q] += src[q];
+                }
+            }
+    }
+    for (int t = 0; t < threads; t++) free(partial[t]);
+    put_buffers(threads, bufs, from_pool);
+    return status;
+}
+
+static int has_avx512(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+}
+
+static PyObject *py_available(PyObject *self, PyObject *args)
+{
+    return PyBool_FromLong(has_avx512());
+}
+
+/* a 2-D float32 buffer's shape and strides in elements; 0 on success, else a Python error set */
+static int view2d(PyObject *obj, Py_buffer *view, int writable, const char *name)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) return -1;
+    if (view->ndim != 2 || view->itemsize != 4 || strcmp(view->format, "f") != 0) {
+        PyErr_Format(PyExc_ValueError, "sgemm: %s must be a 2-D float32 array, got %d-D with format '%s'", name,
+                     view->ndim, view->format);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (view->strides[0] % 4 || view->strides[1] % 4) {
+        PyErr_Format(PyExc_ValueError, "sgemm: %s has strides (%zd, %zd) bytes, not whole float32 elements", name,
+                     view->strides[0], view->strides[1]);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_sgemm(PyObject *self, PyObject *args)
+{
+    PyObject *ao, *bo, *co;
+    int accumulate, threads;
+    if (!PyArg_ParseTuple(args, "OOOpi", &ao, &bo, &co, &accumulate, &threads)) return NULL;
+    if (!has_avx512()) {
+        PyErr_SetString(PyExc_RuntimeError, "sgemm: this CPU has no AVX-512F; use numpy.matmul");
+        return NULL;
+    }
+    Py_buffer a, b, c;
+    if (view2d(ao, &a, 0, "a") < 0) return NULL;
+    if (view2d(bo, &b, 0, "b") < 0) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    if (view2d(co, &c, 1, "c") < 0) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (a.shape[1] != b.shape[0] || c.shape[0] != a.shape[0] || c.shape[1] != b.shape[1]) {
+        PyErr_Format(PyExc_ValueError, "sgemm: shapes (%zd, %zd) @ (%zd, %zd) do not give c's (%zd, %zd)", a.shape[0],
+                     a.shape[1], b.shape[0], b.shape[1], c.shape[0], c.shape[1]);
+    } else if (c.strides[1] != 4 || c.strides[0] < 4 * c.shape[1]) {
+        PyErr_Format(PyExc_ValueError, "sgemm: c must have contiguous rows, got strides (%zd, %zd) bytes for shape (%zd, %zd)",
+                     c.strides[0], c.strides[1], c.shape[0], c.shape[1]);
+    } else {
+        job whole = {a.shape[0], b.shape[1], a.shape[1], a.buf, b.buf, a.strides[0] / 4, a.strides[1] / 4,
+                     b.strides[0] / 4, b.strides[1] / 4, c.buf, c.strides[0] / 4, accumulate, NULL, NULL};
+        if (threads < 1) threads = 1;
+        if (threads > MAX_THREADS) threads = MAX_THREADS;
+        int status;
+        if (whole.k == 0 && !accumulate) {
+            for (idx i = 0; i < whole.m; i++) memset((float *)c.buf + i * whole.ldc, 0, sizeof(float) * whole.n);
+            status = 0;
+        } else {
+            Py_BEGIN_ALLOW_THREADS status = gemm(whole, threads);
+            Py_END_ALLOW_THREADS
+        }
+        if (status) PyErr_NoMemory();
+        else result = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&c);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"available", py_available, METH_NOARGS, "available() -> bool: the CPU has the AVX-512F and FMA units the kernel uses"},
+    {"sgemm", py_sgemm, METH_VARARGS,
+     "sgemm(a, b, c, accumulate, threads): c = a @ b (c += a @ b when accumulate); float32 2-D buffers, any strides "
+     "for a and b, c with contiguous rows"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_sgemm", "AVX-512 single-precision GEMM (see _sgemm.c)", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__sgemm(void) { return PyModule_Create(&module); }

@@ -1,0 +1,112 @@
+"""The ops' matrix products: ``numpy.matmul``, or convlab's own AVX-512 float32 GEMM.
+
+NumPy hands float32 products to the OpenBLAS it bundles, which picks its kernels by CPU; where
+it runs AVX2 kernels on a CPU with AVX-512 units (as on this project's machines, which pin
+``OPENBLAS_CORETYPE=Haswell``), half of every FMA unit idles. ``convlab._sgemm`` (C, built by
+pip from ``src/convlab/_sgemm.c`` on install; see that file for the algorithm) runs the
+textbook blocked GEMM with AVX-512 kernels: 1.3-2x the GFLOP/s of NumPy on the convolutions'
+shapes here (``benchmarks/README.md``).
+
+:func:`matmul` is a drop-in for ``numpy.matmul`` on 2-D or equally-stacked 3-D operands. It
+uses the compiled GEMM when all of these hold, else ``numpy.matmul``:
+
+- the extension was built and the CPU has AVX-512F (``native_available()``);
+- it is switched on: ``set_native(False)``, or ``CONVLAB_GEMM=numpy`` in the environment, keeps
+  everything on NumPy (the tests run the convolutions both ways);
+- both operands are float32 NumPy arrays (float64 and GPU arrays go to their own matmul);
+- the product is large enough for the kernel's 8-row tiles to pay: at least 8 rows, 16
+  columns, 8 inner terms.
+
+Threads: :func:`set_num_threads` (default: ``OMP_NUM_THREADS``, else ``OPENBLAS_NUM_THREADS``,
+else every core), used for products of at least ``_THREADED_FLOPS``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .. import backend
+
+try:
+    from .. import _sgemm
+except ImportError:  # built without the extension (no compiler, not x86-64): NumPy only
+    _sgemm = None
+
+_AVAILABLE = _sgemm is not None and _sgemm.available()
+_enabled = _AVAILABLE and os.environ.get("CONVLAB_GEMM", "auto").lower() != "numpy"
+_MIN_ROWS, _MIN_COLS, _MIN_INNER = 8, 16, 8
+_THREADED_FLOPS = 1 << 23  # below ~8 MFLOP (~50 us) starting a thread costs more than it saves
+
+
+def _default_threads() -> int:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
+
+
+_threads = _default_threads()
+
+
+def native_available() -> bool:
+    """True when the compiled AVX-512 GEMM was built and this CPU can run it."""
+    return _AVAILABLE
+
+
+def native_enabled() -> bool:
+    """True when :func:`matmul` uses the compiled GEMM (available and not switched off)."""
+    return _enabled
+
+
+def set_native(enabled: bool) -> bool:
+    """Use the compiled GEMM (when available) or keep every product on NumPy; returns the
+    previous setting. ``set_native(True)`` on a machine without it raises ``RuntimeError``."""
+    global _enabled
+    if enabled and not _AVAILABLE:
+        raise RuntimeError("set_native: convlab's compiled GEMM is not available here "
+                           "(built without a C compiler, or the CPU has no AVX-512F)")
+    previous, _enabled = _enabled, bool(enabled)
+    return previous
+
+
+def set_num_threads(n: int) -> None:
+    """Threads for the compiled GEMM (NumPy's BLAS keeps its own, set by its environment)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
+    global _threads
+    _threads = n
+
+
+def get_num_threads() -> int:
+    """Threads the compiled GEMM uses for large products."""
+    return _threads
+
+
+def _native_suits(a, b) -> bool:
+    return (_enabled and type(a) is np.ndarray and type(b) is np.ndarray
+            and a.dtype == np.float32 and b.dtype == np.float32 and a.ndim == b.ndim and a.ndim in (2, 3)
+            and a.shape[:-2] == b.shape[:-2] and a.shape[-1] == b.shape[-2]
+            and a.shape[-2] >= _MIN_ROWS and b.shape[-1] >= _MIN_COLS and a.shape[-1] >= _MIN_INNER)
+
+
+def matmul(a, b):
+    """``a @ b`` as ``numpy.matmul`` computes it (up to float32 rounding: the sums are grouped
+    differently). Shapes: ``(m, k) @ (k, n) -> (m, n)``, or ``(g, m, k) @ (g, k, n) -> (g, m, n)``
+    on the compiled path; anything else ``numpy.matmul`` takes goes to it."""
+    if not _native_suits(a, b):
+        return backend.array_module(a, b).matmul(a, b)
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    out = np.empty(a.shape[:-1] + (n,), dtype=np.float32)
+    threads = _threads if 2 * m * n * k >= _THREADED_FLOPS else 1
+    if a.ndim == 2:
+        _sgemm.sgemm(a, b, out, False, threads)
+    else:
+        for i in range(a.shape[0]):
+            _sgemm.sgemm(a[i], b[i], out[i], False, threads)
+    return out
+
+
+__all__ = ["get_num_threads", "matmul", "native_available", "native_enabled", "set_native", "set_num_threads"]

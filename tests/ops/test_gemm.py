@@ -1,0 +1,209 @@
+"""convlab's compiled float32 GEMM (``convlab._sgemm``) and the dispatcher the ops call
+(``convlab.ops.gemm.matmul``).
+
+The kernel is checked against float64 products with the classical rounding bound of a
+length-k sum, |fl(a @ b) - a @ b| <= k * 2**-24 * (|a| @ |b|) elementwise (blocking and FMAs
+only make the true error smaller), on shapes that cross every blocking edge: rows around the
+8-row tile, columns around the 48-column tile and the 3072-column block, k around the
+256-deep block and the 1024 where transposed products switch to dot products; operands with
+any strides; accumulation into C; 1-3 threads splitting columns or k.
+"""
+
+import numpy as np
+import pytest
+
+import convlab as cl
+import convlab.functional as F
+from convlab.ops import gemm
+from helpers import require_torch
+
+native = pytest.mark.skipif(not gemm.native_available(), reason="convlab._sgemm not built or no AVX-512F on this CPU")
+U = 2.0**-24
+
+
+def _bound(a, b, c0=None):
+    k = a.shape[1]
+    return (k + 1) * U * (np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64)) + (0 if c0 is None else np.abs(c0)))
+
+
+def _check(a, b, accumulate=False, threads=1, rng=None):
+    from convlab import _sgemm
+
+    m, n = a.shape[0], b.shape[1]
+    c0 = (rng or np.random.default_rng(0)).standard_normal((m, n)).astype(np.float32)
+    c = c0.copy()
+    _sgemm.sgemm(a, b, c, accumulate, threads)
+    exact = a.astype(np.float64) @ b.astype(np.float64) + (c0 if accumulate else 0)
+    excess = np.abs(c - exact) - _bound(a, b, c0 if accumulate else None)
+    assert excess.max(initial=-1) <= 0, f"{a.shape} @ {b.shape}: error above the rounding bound by {excess.max():.2e}"
+    return c
+
+
+@native
+@pytest.mark.parametrize("m", [1, 7, 8, 9, 16, 130])
+@pytest.mark.parametrize("n", [1, 47, 48, 49, 100])
+@pytest.mark.parametrize("k", [1, 255, 257])
+def test_sgemm_within_rounding_bound_across_tile_edges(m, n, k):
+    rng = np.random.default_rng(m * 10_000 + n * 100 + k)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    _check(a, b, rng=rng)
+
+
+@native
+@pytest.mark.parametrize("layout", ["rows", "a-transposed", "b-transposed", "both-transposed", "strided"])
+@pytest.mark.parametrize("accumulate", [False, True], ids=["overwrite", "accumulate"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("mkn", [(16, 144, 3100), (12, 2100, 70), (64, 1030, 96), (40, 20, 200)], ids=str)
+def test_sgemm_any_strides_accumulate_and_threads(layout, accumulate, threads, mkn):
+    """Transposed operands (B with columns contiguous along k takes the dot-product form once
+    k >= 1024), sliced operands, C += A @ B, and the column and k splits over threads."""
+    m, k, n = mkn
+    rng = np.random.default_rng(sum(mkn) + threads)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    if layout in ("a-transposed", "both-transposed"):
+        a = np.asfortranarray(a)
+    if layout in ("b-transposed", "both-transposed"):
+        b = np.asfortranarray(b)
+    if layout == "strided":
+        a = np.repeat(a, 2, axis=1)[:, ::2]
+        b = np.repeat(b, 3, axis=0)[::3][:, :]
+        assert not a.flags.c_contiguous and not b.flags.c_contiguous
+    _check(a, b, accumulate=accumulate, threads=threads, rng=rng)
+
+
+@native
+def test_sgemm_column_split_gives_the_same_bits_for_any_thread_count():
+    """Threads that split the columns sum every entry in the same order: identical results."""
+    from convlab import _sgemm
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((32, 300)).astype(np.float32)
+    b = rng.standard_normal((300, 5000)).astype(np.float32)
+    results = []
+    for threads in (1, 2, 3, 1):
+        c = np.empty((32, 5000), np.float32)
+        _sgemm.sgemm(a, b, c, False, threads)
+        results.append(c)
+    for c in results[1:]:
+        np.testing.assert_array_equal(c, results[0])
+
+
+@native
+def test_sgemm_empty_and_nonfinite_like_numpy():
+    from convlab import _sgemm
+
+    a, b = np.ones((9, 0), np.float32), np.ones((0, 20), np.float32)
+    c = np.full((9, 20), 5.0, np.float32)
+    _sgemm.sgemm(a, b, c, False, 1)
+    np.testing.assert_array_equal(c, np.zeros((9, 20)))
+    c[:] = 5
+    _sgemm.sgemm(a, b, c, True, 1)
+    np.testing.assert_array_equal(c, np.full((9, 20), 5.0))
+    a = np.ones((9, 5), np.float32)
+    a[0, 0], a[1, 1] = np.inf, np.nan
+    b = np.ones((5, 50), np.float32)
+    b[2, 3] = -np.inf
+    c = np.empty((9, 50), np.float32)
+    _sgemm.sgemm(a, b, c, False, 1)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(c, a @ b)  # inf, nan and inf - inf = nan where numpy has them
+
+
+@native
+def test_sgemm_refuses_bad_buffers_with_their_names():
+    from convlab import _sgemm
+
+    a, b = np.ones((8, 4), np.float32), np.ones((4, 16), np.float32)
+    with pytest.raises(ValueError, match=r"sgemm: a must be a 2-D float32 array, got 2-D with format 'd'"):
+        _sgemm.sgemm(a.astype(np.float64), b, np.empty((8, 16), np.float32), False, 1)
+    with pytest.raises(ValueError, match=r"sgemm: b must be a 2-D float32 array, got 1-D"):
+        _sgemm.sgemm(a, b.ravel(), np.empty((8, 16), np.float32), False, 1)
+    with pytest.raises(ValueError, match=r"sgemm: shapes \(8, 4\) @ \(4, 16\) do not give c's \(8, 15\)"):
+        _sgemm.sgemm(a, b, np.empty((8, 15), np.float32), False, 1)
+    with pytest.raises(ValueError, match=r"sgemm: c must have contiguous rows, got strides \(4, 32\)"):
+        _sgemm.sgemm(a, b, np.empty((16, 8), np.float32).T, False, 1)
+    with pytest.raises(ValueError, match="read-only"):
+        c = np.empty((8, 16), np.float32)
+        c.flags.writeable = False
+        _sgemm.sgemm(a, b, c, False, 1)
+
+
+def test_matmul_dispatch_keeps_numpy_semantics(gemm_path):
+    """The dispatcher's results match numpy.matmul on both paths: float32 within float32
+    rounding, float64, small and broadcast products exactly (they are numpy.matmul's own)."""
+    rng = np.random.default_rng(3)
+    a32, b32 = rng.standard_normal((3, 20, 70)).astype(np.float32), rng.standard_normal((3, 70, 50)).astype(np.float32)
+    got = gemm.matmul(a32, b32)
+    assert got.shape == (3, 20, 50) and got.dtype == np.float32
+    exact = a32.astype(np.float64) @ b32.astype(np.float64)
+    for i in range(3):
+        assert np.all(np.abs(got[i] - exact[i]) <= _bound(a32[i], b32[i])), gemm_path
+    a64, b64 = a32[0].astype(np.float64), b32[0].astype(np.float64)
+    np.testing.assert_array_equal(gemm.matmul(a64, b64), a64 @ b64)
+    small = rng.standard_normal((4, 5)).astype(np.float32), rng.standard_normal((5, 6)).astype(np.float32)
+    np.testing.assert_array_equal(gemm.matmul(*small), small[0] @ small[1])
+    np.testing.assert_array_equal(gemm.matmul(a32, b32[0]), a32 @ b32[0])  # broadcast: numpy's
+
+
+def test_set_native_and_threads_are_checked():
+    previous = gemm.set_native(False)
+    try:
+        assert gemm.native_enabled() is False
+        if not gemm.native_available():
+            with pytest.raises(RuntimeError, match="set_native: convlab's compiled GEMM is not available here"):
+                gemm.set_native(True)
+    finally:
+        gemm.set_native(previous)
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match=rf"set_num_threads: n must be a positive int, got {bad!r}"):
+            gemm.set_num_threads(bad)
+    before = gemm.get_num_threads()
+    gemm.set_num_threads(3)
+    assert gemm.get_num_threads() == 3
+    gemm.set_num_threads(before)
+
+
+CONV_CASES = [
+    ("3x3 pad 1 (flat grid)", (4, 16, 12, 12), (24, 16, 3, 3), {"padding": 1}),
+    ("5x5 valid (columns)", (4, 8, 14, 14), (16, 8, 5, 5), {}),
+    ("stride 2", (3, 16, 13, 13), (32, 16, 3, 3), {"stride": 2, "padding": 1}),
+    ("dilation 2 groups 2", (2, 16, 15, 15), (32, 8, 3, 3), {"dilation": 2, "padding": 2, "groups": 2}),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+def test_conv2d_float32_on_both_gemm_paths_matches_torch(case, gemm_path, monkeypatch):
+    """Layers large enough for the compiled GEMM: values and all three gradients against torch
+    (float32, normwise relative error <= 1e-4), and the compiled GEMM really ran (or did not)."""
+    torch = require_torch()
+    _, xs, ws, kw = case
+    calls = []
+    if gemm.native_available():
+        real = gemm._sgemm
+
+        class Counting:
+            available = staticmethod(real.available)
+
+            @staticmethod
+            def sgemm(*args):
+                calls.append(args[0].shape)
+                return real.sgemm(*args)
+
+        monkeypatch.setattr(gemm, "_sgemm", Counting)
+    rng = np.random.default_rng(len(case[0]))
+    x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    ours = [cl.tensor(v, requires_grad=True) for v in (x, w, b)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (x, w, b)]
+    y = F.conv2d(*ours, **kw)
+    ty = torch.nn.functional.conv2d(*theirs, **kw)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    pairs = [(y.detach().numpy(), ty.detach().numpy())] + [(o.grad.numpy(), t.grad.numpy()) for o, t in zip(ours, theirs)]
+    for i, (o, t) in enumerate(pairs):
+        err = np.abs(o - t).max() / np.abs(t).max()
+        assert err <= 1e-4, f"{case[0]} ({gemm_path}): output/gradient {i} rel err {err:.1e}"
+    assert (len(calls) > 0) == (gemm_path == "native"), f"{gemm_path}: {len(calls)} compiled GEMM calls"
