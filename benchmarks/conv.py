@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 import convlab as cl  # noqa: E402
 import convlab.functional as F  # noqa: E402
 from convlab import reference as R  # noqa: E402
+from convlab.ops import gemm as gemm_ops  # noqa: E402
 
 BATCH = 64
 # name: (input shape, weight shape, conv2d keyword arguments)
@@ -77,10 +78,10 @@ def best_of(fns, repeat):
     return best
 
 
-def gemm_rate(repeat):
-    """NumPy float32 GEMM GFLOP/s on 1024x1024 matrices."""
+def gemm_rate(repeat, matmul=np.matmul):
+    """float32 GEMM GFLOP/s on 1024x1024 matrices: NumPy's, or ``matmul``'s."""
     a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
-    (t,) = best_of([lambda: a @ a], repeat)
+    (t,) = best_of([lambda: matmul(a, a)], repeat)
     return 2 * 1024**3 / t / 1e9
 
 
@@ -186,7 +187,9 @@ def main():
     gemm = gemm_rate(repeat)
     print(f"convlab {cl.__version__}, numpy {np.__version__}, torch {torch.__version__}; threads {THREADS} "
           f"(torch {torch.get_num_threads()}); float32; min of {repeat} runs")
-    print(f"NumPy float32 GEMM (1024^3): {gemm:.1f} GFLOP/s\n")
+    ours = "compiled AVX-512" if gemm_ops.native_enabled() else "numpy.matmul"
+    print(f"NumPy float32 GEMM (1024^3): {gemm:.1f} GFLOP/s; convlab's ({ours}): "
+          f"{gemm_rate(repeat, gemm_ops.matmul):.1f} GFLOP/s; /GEMM below is against NumPy's\n")
     print(f"{'conv2d':22s} {'fwd ms':>8s} {'torch':>8s} {'ratio':>6s} | {'f+b ms':>8s} {'torch':>8s} {'ratio':>6s}"
           f" | {'GF/s f':>7s} {'GF/s fb':>7s} {'/GEMM':>6s}")
     rows = bench_convs(torch, repeat, gemm, only)

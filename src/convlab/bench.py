@@ -40,6 +40,8 @@ import time
 
 import numpy as np
 
+from .ops import gemm
+
 # model -> (input shape without batch, training batch, training-step target ratio)
 MODELS = {
     "lenet5": ((1, 28, 28), 128, 1.0),
@@ -87,8 +89,10 @@ def blas_threads() -> int | None:
 
 
 def set_threads(n: int) -> None:
-    """Use ``n`` threads in NumPy's BLAS (OpenBLAS, through ctypes) and in torch if loaded."""
+    """Use ``n`` threads in NumPy's BLAS (OpenBLAS, through ctypes), convlab's compiled GEMM and
+    torch if loaded."""
     _blas_call(_SETTERS, int(n))
+    gemm.set_num_threads(int(n))
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(int(n))
 
@@ -102,17 +106,18 @@ def _have_torch() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def gemm_rate(n: int = 1024, repeats: int = 5) -> float:
-    """NumPy float32 ``n x n`` GEMM rate in GFLOP/s (median of ``repeats``, one warm-up)."""
+def gemm_rate(n: int = 1024, repeats: int = 5, matmul=None) -> float:
+    """float32 ``n x n`` GEMM rate in GFLOP/s (median of ``repeats``, one warm-up) of ``matmul``:
+    NumPy's by default, or e.g. ``convlab.ops.gemm.matmul`` (the compiled GEMM where built)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), np.float32)
-    np.matmul(a, b, out=c)
+    matmul = matmul or np.matmul
+    matmul(a, b)
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        np.matmul(a, b, out=c)
+        matmul(a, b)
         times.append(time.perf_counter() - t)
     return 2.0 * n ** 3 / _median(times) / 1e9
 
@@ -536,9 +541,11 @@ def run(*, threads=None, **options) -> dict:
     test) leaves that program's numerics as they were."""
     before_blas = blas_threads()
     before_torch = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    before_gemm = gemm.get_num_threads()
     try:
         return _run(threads=threads, **options)
     finally:
+        gemm.set_num_threads(before_gemm)
         if before_blas is not None:
             _blas_call(_SETTERS, before_blas)
         if before_torch is not None and "torch" in sys.modules:
@@ -570,10 +577,13 @@ def _run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, b
               "config": {"quick": quick, "repeats": repeats, "warmup": warmup, "dtype": "float32",
                          "optimizer": "SGD(lr=0.01, momentum=0.9)", "loss": "CrossEntropyLoss",
                          "inference_batches": list(inference_batches)},
-              "gemm": {"n": 1024, "gflops": gemm_rate(1024, repeats=3 if quick else 7)},
+              "gemm": {"n": 1024, "gflops": gemm_rate(1024, repeats=3 if quick else 7),
+                       "convlab_gflops": gemm_rate(1024, repeats=3 if quick else 7, matmul=gemm.matmul),
+                       "convlab_gemm": "compiled AVX-512" if gemm.native_enabled() else "numpy.matmul"},
               "training": [], "inference": [], "memory": [], "seed_loops": None, "conv_suite": None, "notes": notes}
     if log:
-        log(f"numpy float32 GEMM 1024: {result['gemm']['gflops']:.1f} GFLOP/s on {threads} thread(s)")
+        log(f"float32 GEMM 1024 on {threads} thread(s): numpy {result['gemm']['gflops']:.1f} GFLOP/s, "
+            f"convlab ({result['gemm']['convlab_gemm']}) {result['gemm']['convlab_gflops']:.1f} GFLOP/s")
     for name in names:
         started = time.perf_counter()
         rows = bench_model(name, shape, batch, repeats=repeats if name != "resnet18" else max(2, repeats // 2),
@@ -609,10 +619,12 @@ def _format_row(r):
 
 def format_markdown(result: dict) -> str:
     """The result as markdown tables (ratio = convlab time / torch time; lower is better)."""
-    m = result["machine"]
+    m, g = result["machine"], result["gemm"]
     lines = [f"Machine: {m.get('cpu', m['machine'])}, {m['cpu_count']} cores, {m['threads']} thread(s); "
              f"numpy {m['numpy']}, torch {m.get('torch') or 'absent'}; "
-             f"NumPy float32 GEMM {result['gemm']['gflops']:.1f} GFLOP/s", "",
+             f"float32 GEMM (1024^3) NumPy {g['gflops']:.1f} GFLOP/s, convlab's "
+             f"({g.get('convlab_gemm', 'numpy.matmul')}) {g.get('convlab_gflops', float('nan')):.1f} GFLOP/s",
+             "",
              "| training step | input | batch | convlab img/s | torch img/s | ratio | target |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in result["training"]:
