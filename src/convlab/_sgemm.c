@@ -199,6 +199,40 @@ static void run_dot(idx m, idx n, idx k, const float *a, idx lda, const float *b
     }
 }
 
+/* A "shifted" B, a convolution's column matrix read straight from its flat padded grid
+ * (ops/conv_shift.py): row p of B starts at base + rowoff[p] (a channel's row of the grid plus
+ * a kernel offset's shift), and column n, the grid position t of sample s = n / span, lies at
+ * s * plane + t: B(p, n) = base[rowoff[p] + n + (n / span) * (plane - span)]. Packing copies
+ * its panels from there, so the column matrix is never built. */
+typedef struct {
+    const float *base;
+    const long long *rowoff;
+    idx span, plane;
+} shifted;
+
+/* panels of NR columns [col0, col0 + nc) of rows [0, kc) of a shifted B, as pack_b lays them out */
+static void pack_b_shifted(idx kc, idx nc, const shifted *sb, const long long *rowoff, idx col0, float *restrict out)
+{
+    idx seg_dst[NR], seg_src[NR], seg_len[NR];
+    for (idx j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {
+        idx nr = nc - j0 < NR ? nc - j0 : NR, nseg = 0;
+        for (idx j = 0; j < nr;) { /* the panel's runs of columns within one sample */
+            idx g = col0 + j0 + j, s = g / sb->span, t = g % sb->span, len = sb->span - t;
+            if (len > nr - j) len = nr - j;
+            seg_dst[nseg] = j;
+            seg_src[nseg] = s * sb->plane + t;
+            seg_len[nseg++] = len;
+            j += len;
+        }
+        for (idx p = 0; p < kc; p++) {
+            const float *row = sb->base + rowoff[p];
+            float *dst = out + p * NR;
+            for (idx q = 0; q < nseg; q++) memcpy(dst + seg_dst[q], row + seg_src[q], seg_len[q] * sizeof(float));
+            for (idx j = nr; j < NR; j++) dst[j] = 0.f;
+        }
+    }
+}
+
 typedef struct {
     idx m, n, k;
     const float *a, *b;
@@ -207,12 +241,14 @@ typedef struct {
     idx ldc;
     int accumulate;
     float *apack, *bpack;
+    const shifted *sb; /* B read from a flat grid (then b, rsb, csb are unused) */
+    idx col0;          /* the job's first column of the whole product (shifted B) */
 } job;
 
 /* the serial algorithm on one job (a block of columns, or a slice of k, of the whole product) */
 static void run(const job *j)
 {
-    if (j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K) {
+    if (!j->sb && j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K) {
         run_dot(j->m, j->n, j->k, j->a, j->rsa, j->b, j->csb, j->c, j->ldc, j->accumulate);
         return;
     }
@@ -222,7 +258,8 @@ static void run(const job *j)
         for (idx pc = 0; pc < j->k; pc += KC) {
             idx kc = j->k - pc < KC ? j->k - pc : KC;
             int acc = j->accumulate || pc > 0;
-            pack_b(kc, nc, j->b + pc * j->rsb + jc * j->csb, j->rsb, j->csb, j->bpack);
+            if (j->sb) pack_b_shifted(kc, nc, j->sb, j->sb->rowoff + pc, j->col0 + jc, j->bpack);
+            else pack_b(kc, nc, j->b + pc * j->rsb + jc * j->csb, j->rsb, j->csb, j->bpack);
             for (idx ic = 0; ic < j->m; ic += MC) {
                 idx mc = j->m - ic < MC ? j->m - ic : MC;
                 pack_a(mc, kc, j->a + ic * j->rsa + pc * j->csa, j->rsa, j->csa, j->apack);
@@ -310,7 +347,7 @@ static int gemm(job whole, int threads)
     idx col_blocks = (whole.n + NR - 1) / NR;
     int split_k = 0;
     if (col_blocks < 2 * threads) {
-        split_k = whole.k >= 4 * KC * threads && threads > 1;
+        split_k = whole.k >= 4 * KC * threads && threads > 1 && !whole.sb;
         if (!split_k) threads = 1;
     }
     if (whole.m == 0 || whole.n == 0) return 0;
@@ -343,6 +380,7 @@ static int gemm(job whole, int threads)
             if (n1 > whole.n) n1 = whole.n;
             if (n0 > n1) n0 = n1;
             jobs[t].b = whole.b + n0 * whole.csb;
+            jobs[t].col0 = whole.col0 + n0;
             jobs[t].c = whole.c + n0;
             jobs[t].n = n1 - n0;
         }
@@ -430,7 +468,7 @@ static PyObject *py_sgemm(PyObject *self, PyObject *args)
                      c.strides[0], c.strides[1], c.shape[0], c.shape[1]);
     } else {
         job whole = {a.shape[0], b.shape[1], a.shape[1], a.buf, b.buf, a.strides[0] / 4, a.strides[1] / 4,
-                     b.strides[0] / 4, b.strides[1] / 4, c.buf, c.strides[0] / 4, accumulate, NULL, NULL};
+                     b.strides[0] / 4, b.strides[1] / 4, c.buf, c.strides[0] / 4, accumulate, NULL, NULL, NULL, 0};
         if (threads < 1) threads = 1;
         if (threads > MAX_THREADS) threads = MAX_THREADS;
         int status;
@@ -450,7 +488,87 @@ static PyObject *py_sgemm(PyObject *self, PyObject *args)
     return result;
 }
 
+/* c = (or +=) a @ B with B a shifted view of buf (see `shifted`): the convolution's GEMM without
+ * its column matrix. buf is any C-contiguous float32 buffer, read flat; rowoff int64, one per
+ * row of B (= column of a); c's columns are span positions of each of c.shape[1] / span samples. */
+static PyObject *py_sgemm_shifted(PyObject *self, PyObject *args)
+{
+    PyObject *ao, *bufo, *offo, *co;
+    Py_ssize_t span, plane;
+    int accumulate, threads;
+    if (!PyArg_ParseTuple(args, "OOOnnOpi", &ao, &bufo, &offo, &span, &plane, &co, &accumulate, &threads)) return NULL;
+    if (!has_avx512()) {
+        PyErr_SetString(PyExc_RuntimeError, "sgemm_shifted: this CPU has no AVX-512F; use numpy.matmul");
+        return NULL;
+    }
+    Py_buffer a, buf, off, c;
+    if (view2d(ao, &a, 0, "a") < 0) return NULL;
+    if (PyObject_GetBuffer(bufo, &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(offo, &off, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    if (view2d(co, &c, 1, "c") < 0) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&buf);
+        PyBuffer_Release(&off);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    idx m = a.shape[0], k = a.shape[1], n = c.shape[1], nbuf = buf.len / 4;
+    const long long *rowoff = off.buf;
+    if (buf.itemsize != 4 || strcmp(buf.format, "f") != 0) {
+        PyErr_Format(PyExc_ValueError, "sgemm_shifted: buf must be float32, got format '%s'", buf.format);
+    } else if (off.itemsize != 8 || off.len / 8 != k || (strcmp(off.format, "q") != 0 && strcmp(off.format, "l") != 0)) {
+        PyErr_Format(PyExc_ValueError, "sgemm_shifted: rowoff must be %zd int64 offsets (one per column of a), got %zd "
+                     "items of format '%s'", k, off.len / (off.itemsize ? off.itemsize : 1), off.format);
+    } else if (c.shape[0] != m || c.strides[1] != 4 || c.strides[0] < 4 * n) {
+        PyErr_Format(PyExc_ValueError, "sgemm_shifted: c must be (%zd, N) with contiguous rows, got shape (%zd, %zd) "
+                     "strides (%zd, %zd)", m, c.shape[0], c.shape[1], c.strides[0], c.strides[1]);
+    } else if (span < 1 || plane < span || n % span) {
+        PyErr_Format(PyExc_ValueError, "sgemm_shifted: need 1 <= span <= plane and span dividing c's %zd columns, "
+                     "got span %zd, plane %zd", n, span, plane);
+    } else {
+        long long lo = 0, hi = 0;
+        for (idx p = 0; p < k; p++) {
+            if (p == 0 || rowoff[p] < lo) lo = rowoff[p];
+            if (p == 0 || rowoff[p] > hi) hi = rowoff[p];
+        }
+        long long last = n ? hi + (long long)(n / span - 1) * plane + span : 0; /* one past the last read */
+        if (k && n && (lo < 0 || last > nbuf)) {
+            PyErr_Format(PyExc_ValueError, "sgemm_shifted: offsets %lld..%lld with %zd samples of plane %zd read "
+                         "outside buf's %zd values", lo, hi, n / span, plane, nbuf);
+        } else {
+            shifted sb = {buf.buf, rowoff, span, plane};
+            job whole = {m, n, k, a.buf, NULL, a.strides[0] / 4, a.strides[1] / 4, 0, 1, c.buf, c.strides[0] / 4,
+                         accumulate, NULL, NULL, &sb, 0};
+            threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+            int status = 0;
+            if (k == 0 && !accumulate) {
+                for (idx i = 0; i < m; i++) memset((float *)c.buf + i * whole.ldc, 0, sizeof(float) * n);
+            } else {
+                Py_BEGIN_ALLOW_THREADS status = gemm(whole, threads);
+                Py_END_ALLOW_THREADS
+            }
+            if (status) PyErr_NoMemory();
+            else result = Py_NewRef(Py_None);
+        }
+    }
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&off);
+    PyBuffer_Release(&c);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"sgemm_shifted", py_sgemm_shifted, METH_VARARGS,
+     "sgemm_shifted(a, buf, rowoff, span, plane, c, accumulate, threads): c = a @ B, "
+     "B[p, n] = buf.flat[rowoff[p] + (n // span) * plane + n % span]"},
     {"available", py_available, METH_NOARGS, "available() -> bool: the CPU has the AVX-512F and FMA units the kernel uses"},
     {"sgemm", py_sgemm, METH_VARARGS,
      "sgemm(a, b, c, accumulate, threads): c = a @ b (c += a @ b when accumulate); float32 2-D buffers, any strides "

@@ -191,6 +191,11 @@ def test_conv2d_float32_on_both_gemm_paths_matches_torch(case, gemm_path, monkey
                 calls.append(args[0].shape)
                 return real.sgemm(*args)
 
+            @staticmethod
+            def sgemm_shifted(*args):
+                calls.append(args[0].shape)
+                return real.sgemm_shifted(*args)
+
         monkeypatch.setattr(gemm, "_sgemm", Counting)
     rng = np.random.default_rng(len(case[0]))
     x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
@@ -207,3 +212,42 @@ def test_conv2d_float32_on_both_gemm_paths_matches_torch(case, gemm_path, monkey
         err = np.abs(o - t).max() / np.abs(t).max()
         assert err <= 1e-4, f"{case[0]} ({gemm_path}): output/gradient {i} rel err {err:.1e}"
     assert (len(calls) > 0) == (gemm_path == "native"), f"{gemm_path}: {len(calls)} compiled GEMM calls"
+
+
+@native
+@pytest.mark.parametrize("span, plane, samples", [(20, 25, 7), (72, 81, 3), (1056, 1089, 2), (5, 5, 40)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sgemm_shifted_reads_the_column_matrix_from_the_grid(span, plane, samples, threads):
+    """B[p, n] = buf.flat[rowoff[p] + (n // span) * plane + n % span]: spans shorter and longer
+    than the kernel's 48-column panels (a panel then straddles samples), against B built by
+    NumPy fancy indexing and multiplied in float64, within the rounding bound."""
+    from convlab import _sgemm
+
+    rng = np.random.default_rng(span + samples + threads)
+    k, m = 37, 24
+    buf = rng.standard_normal((3, samples * plane + 60)).astype(np.float32)
+    rowoff = rng.integers(0, buf.size - (samples - 1) * plane - span, size=k).astype(np.int64)
+    n = np.arange(samples * span)
+    b = buf.ravel()[rowoff[:, None] + (n // span * plane + n % span)[None, :]]
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    c = np.empty((m, samples * span), np.float32)
+    _sgemm.sgemm_shifted(a, buf, rowoff, span, plane, c, False, threads)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    assert np.all(np.abs(c - exact) <= _bound(a, b))
+    np.testing.assert_array_equal(c, gemm.shifted_matmul(a, buf, rowoff, span, plane, samples))
+
+
+@native
+def test_sgemm_shifted_refuses_reads_outside_the_buffer():
+    from convlab import _sgemm
+
+    a, buf = np.ones((8, 2), np.float32), np.ones((4, 10), np.float32)
+    c = np.empty((8, 6), np.float32)
+    with pytest.raises(ValueError, match=r"sgemm_shifted: offsets 0\.\.31 with 2 samples of plane 7 read outside buf's 40"):
+        _sgemm.sgemm_shifted(a, buf, np.array([0, 31]), 3, 7, c, False, 1)
+    with pytest.raises(ValueError, match=r"sgemm_shifted: offsets -1\.\.0"):
+        _sgemm.sgemm_shifted(a, buf, np.array([-1, 0]), 3, 7, c, False, 1)
+    with pytest.raises(ValueError, match=r"sgemm_shifted: rowoff must be 2 int64 offsets \(one per column of a\), got 3"):
+        _sgemm.sgemm_shifted(a, buf, np.array([0, 1, 2]), 3, 7, c, False, 1)
+    with pytest.raises(ValueError, match=r"need 1 <= span <= plane and span dividing c's 6 columns, got span 4, plane 7"):
+        _sgemm.sgemm_shifted(a, buf, np.array([0, 1]), 4, 7, c, False, 1)

@@ -97,6 +97,14 @@ class ShiftLayout:
             col[:, i] = buf[:, start:start + ns * p].reshape(c, ns, p)[:, :, :self.span]
         return col.reshape(c * len(self.shifts), ns * self.span)
 
+    def row_offsets(self, buf, c0, c1):
+        """Flat offsets in ``buf`` (``(C, length)``, from :meth:`scatter`) of the column matrix's
+        rows for channels ``[c0, c1)``, ordered like :meth:`columns`' rows: channel, then kernel
+        offset (sample 0; sample ``s`` is ``s * plane`` further)."""
+        xp = backend.array_module(buf)
+        rows = xp.arange(c0, c1, dtype=xp.int64)[:, None] * buf.shape[1]
+        return (rows + xp.asarray(self.shifts, dtype=xp.int64)[None, :]).ravel()
+
     def crop(self, out, n):
         """``(o, n * span)`` from the GEMM -> the output's ``(o, n, *out_size)`` view."""
         g = out.reshape((out.shape[0], n, self.geom.out_size[0]) + self.grid[1:])
@@ -119,16 +127,33 @@ def shift_forward(x, w, layout, bias=None, saved=None):
             keep = saved["cols"] = []
     y = xp.empty((n, o) + geom.out_size, dtype=x.dtype)
     b = None if bias is None else bias.reshape((1, o) + (1,) * geom.nd)
-    for s0, s1 in _chunks(layout, c, n, x.dtype.itemsize, w.size):
-        col = layout.columns(buf, s0, s1).reshape(g, wm.shape[2], -1)
-        if keep is not None:
-            keep.append(col)
-        part = layout.crop(gemm.matmul(wm, col).reshape(o, -1), s1 - s0).swapaxes(0, 1)
+    # the compiled GEMM packs its panels straight from the grid: no column matrix at all
+    direct = keep is None and gemm.shifted_suits(wm[0], buf)
+    per_sample = o * layout.span * x.dtype.itemsize if direct else None
+    for s0, s1 in _chunks(layout, c, n, x.dtype.itemsize, w.size, per_sample):
+        if direct:
+            product = _direct_product(wm, buf, layout, s0, s1)
+        else:
+            col = layout.columns(buf, s0, s1).reshape(g, wm.shape[2], -1)
+            if keep is not None:
+                keep.append(col)
+            product = gemm.matmul(wm, col).reshape(o, -1)
+        part = layout.crop(product, s1 - s0).swapaxes(0, 1)
         if b is None:
             y[s0:s1] = part
         else:  # the bias add rides on the copy out of the grid
             xp.add(part, b, out=y[s0:s1])
     return y
+
+
+def _direct_product(wm, buf, layout, s0, s1):
+    """``W @ col`` of samples ``[s0, s1)`` with the column matrix read from the grid ``buf`` by
+    the compiled GEMM, group by group: ``wm`` ``(g, o/g, C/g * prod(kernel))`` ->
+    ``(o, (s1 - s0) * span)``."""
+    g, cg = wm.shape[0], wm.shape[2] // len(layout.shifts)
+    parts = [gemm.shifted_matmul(wm[i], buf, layout.row_offsets(buf, i * cg, (i + 1) * cg) + s0 * layout.plane,
+                                 layout.span, layout.plane, s1 - s0) for i in range(g)]
+    return parts[0] if g == 1 else backend.array_module(buf).concatenate(parts)
 
 
 def shift_weight_grad(buf, gy, layout, w_shape, cols=None):
@@ -169,10 +194,11 @@ def shift_input_grad(gy, w, layout):
     return xp.ascontiguousarray(inner[(slice(None), slice(None)) + tuple(slice(0, s) for s in geom.in_size)].swapaxes(0, 1))
 
 
-def _chunks(layout, c, n, itemsize, w_size):
-    """``(first, end)`` samples of chunks whose columns (``C * prod(kernel)`` rows of ``span``) fit
-    the cache, or are at least as large as the weight (``w_size`` entries), which every chunk's
-    GEMM reads again: with 512 channels, 1 MiB chunks made the layer 1.2-1.5x slower."""
-    per_sample = c * len(layout.shifts) * layout.span * itemsize
+def _chunks(layout, c, n, itemsize, w_size, per_sample=None):
+    """``(first, end)`` samples of chunks whose columns (``C * prod(kernel)`` rows of ``span``, or
+    ``per_sample`` bytes each) fit the cache, or are at least as large as the weight (``w_size``
+    entries), which every chunk's GEMM reads again: with 512 channels, 1 MiB chunks made the
+    layer 1.2-1.5x slower."""
+    per_sample = per_sample or c * len(layout.shifts) * layout.span * itemsize
     chunks = batch_chunks(n, c, layout.geom, itemsize, per_sample=per_sample, cache=max(cache_bytes(), w_size * itemsize))
     return [(sl.start, sl.stop) for sl in chunks]

@@ -109,4 +109,24 @@ def matmul(a, b):
     return out
 
 
-__all__ = ["get_num_threads", "matmul", "native_available", "native_enabled", "set_native", "set_num_threads"]
+def shifted_suits(a, buf) -> bool:
+    """True when :func:`shifted_matmul` can run: the compiled GEMM is on, ``a`` and ``buf`` are
+    float32 NumPy arrays, ``buf`` is C-contiguous and ``a`` has at least 8 rows."""
+    return (_enabled and type(a) is np.ndarray and type(buf) is np.ndarray and a.dtype == np.float32
+            and buf.dtype == np.float32 and buf.flags.c_contiguous and a.ndim == 2 and a.shape[0] >= _MIN_ROWS)
+
+
+def shifted_matmul(a, buf, rowoff, span, plane, samples):
+    """``a @ B`` for the column matrix ``B`` of a flat padded grid, never built (only where
+    :func:`shifted_suits`): ``B[p, n] = buf.flat[rowoff[p] + (n // span) * plane + n % span]``,
+    ``p < a.shape[1]``, ``n < samples * span``. Shapes: ``a`` ``(m, k)``, ``rowoff`` ``(k,)``
+    int64 -> ``(m, samples * span)``. (``ops/conv_shift.py`` explains the grid.)"""
+    m = a.shape[0]
+    out = np.empty((m, samples * span), dtype=np.float32)
+    threads = _threads if 2 * m * a.shape[1] * out.shape[1] >= _THREADED_FLOPS else 1
+    _sgemm.sgemm_shifted(a, buf, np.ascontiguousarray(rowoff, dtype=np.int64), span, plane, out, False, threads)
+    return out
+
+
+__all__ = ["get_num_threads", "matmul", "native_available", "native_enabled", "set_native", "set_num_threads",
+           "shifted_matmul", "shifted_suits"]
