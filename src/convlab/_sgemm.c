@@ -33,6 +33,8 @@
 #define MC 128
 #define NC 3072
 #define MAX_THREADS 64
+#define APACK_FLOATS ((MC + MR) * KC) /* packing buffers, per thread */
+#define BPACK_FLOATS ((NC + NR) * KC)
 
 typedef Py_ssize_t idx;
 
@@ -131,27 +133,34 @@ static void pack_b(idx kc, idx nc, const float *b, idx rs, idx cs, float *restri
 #define DOT_MIN_K 1024
 #endif
 
-AVX512 static void dot_tile(idx kc, const float *a, idx lda, const float *b, idx ldb, float *c, idx ldc, int accumulate)
+/* A tile's dot products run over `runs` runs of kc values each: run r of row i of A starts at
+ * a + i * lda + r * astep, of column j of B at b[j] + r * bstep (one run for a plain product;
+ * one per sample for a column matrix read from a flat grid, see `shifted` below). */
+AVX512 static void dot_tile(idx runs, idx kc, idx astep, idx bstep, const float *a, idx lda, const float *const *b,
+                            float *c, idx ldc, int accumulate)
 {
     __m512 acc[DM][DN];
     for (int i = 0; i < DM; i++)
         for (int j = 0; j < DN; j++) acc[i][j] = _mm512_setzero_ps();
-    idx p = 0;
-    for (; p + 16 <= kc; p += 16) {
-        __m512 av[DM];
-        for (int i = 0; i < DM; i++) av[i] = _mm512_loadu_ps(a + i * lda + p);
-        for (int j = 0; j < DN; j++) {
-            __m512 bv = _mm512_loadu_ps(b + j * ldb + p);
-            for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+    __mmask16 tail = (__mmask16)((1u << (kc % 16)) - 1);
+    for (idx r = 0; r < runs; r++) {
+        const float *ar = a + r * astep;
+        idx boff = r * bstep, p = 0;
+        for (; p + 16 <= kc; p += 16) {
+            __m512 av[DM];
+            for (int i = 0; i < DM; i++) av[i] = _mm512_loadu_ps(ar + i * lda + p);
+            for (int j = 0; j < DN; j++) {
+                __m512 bv = _mm512_loadu_ps(b[j] + boff + p);
+                for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+            }
         }
-    }
-    if (p < kc) {
-        __mmask16 tail = (__mmask16)((1u << (kc - p)) - 1);
-        __m512 av[DM];
-        for (int i = 0; i < DM; i++) av[i] = _mm512_maskz_loadu_ps(tail, a + i * lda + p);
-        for (int j = 0; j < DN; j++) {
-            __m512 bv = _mm512_maskz_loadu_ps(tail, b + j * ldb + p);
-            for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+        if (p < kc) {
+            __m512 av[DM];
+            for (int i = 0; i < DM; i++) av[i] = _mm512_maskz_loadu_ps(tail, ar + i * lda + p);
+            for (int j = 0; j < DN; j++) {
+                __m512 bv = _mm512_maskz_loadu_ps(tail, b[j] + boff + p);
+                for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+            }
         }
     }
     for (int i = 0; i < DM; i++)
@@ -162,41 +171,55 @@ AVX512 static void dot_tile(idx kc, const float *a, idx lda, const float *b, idx
 }
 
 /* an edge tile (mr <= DM rows, nr <= DN columns), one dot product at a time */
-AVX512 static void dot_edge(idx kc, const float *a, idx lda, const float *b, idx ldb, float *c, idx ldc, int accumulate,
-                            idx mr, idx nr)
+AVX512 static void dot_edge(idx runs, idx kc, idx astep, idx bstep, const float *a, idx lda, const float *const *b,
+                            float *c, idx ldc, int accumulate, idx mr, idx nr)
 {
+    __mmask16 tail = (__mmask16)((1u << (kc % 16)) - 1);
     for (idx i = 0; i < mr; i++)
         for (idx j = 0; j < nr; j++) {
             __m512 acc = _mm512_setzero_ps();
-            idx p = 0;
-            for (; p + 16 <= kc; p += 16)
-                acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i * lda + p), _mm512_loadu_ps(b + j * ldb + p), acc);
-            if (p < kc) {
-                __mmask16 tail = (__mmask16)((1u << (kc - p)) - 1);
-                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + i * lda + p),
-                                      _mm512_maskz_loadu_ps(tail, b + j * ldb + p), acc);
+            for (idx r = 0; r < runs; r++) {
+                const float *ar = a + i * lda + r * astep, *br = b[j] + r * bstep;
+                idx p = 0;
+                for (; p + 16 <= kc; p += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(ar + p), _mm512_loadu_ps(br + p), acc);
+                if (p < kc)
+                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, ar + p), _mm512_maskz_loadu_ps(tail, br + p), acc);
             }
             float v = _mm512_reduce_add_ps(acc);
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
         }
 }
 
-/* C (m x n) (+)= A @ B with A's rows and B's columns contiguous: A[i, p] = a[i * lda + p],
- * B[p, j] = b[j * ldb + p] */
-static void run_dot(idx m, idx n, idx k, const float *a, idx lda, const float *b, idx ldb, float *c, idx ldc,
-                    int accumulate)
+/* C (m x n) (+)= A @ B with A's rows and B's columns made of `runs` runs of kc values along k
+ * (see dot_tile); a plain product (one run) is taken KD values of k at a time. */
+static void run_dot(idx m, idx n, idx runs, idx k, idx astep, idx bstep, const float *a, idx lda,
+                    const float *const *bcol, float *c, idx ldc, int accumulate)
 {
-    for (idx p0 = 0; p0 < k; p0 += KD) {
-        idx kc = k - p0 < KD ? k - p0 : KD;
+    idx slice = runs == 1 ? KD : k;
+    for (idx p0 = 0; p0 < k; p0 += slice) {
+        idx kc = k - p0 < slice ? k - p0 : slice;
         int acc = accumulate || p0 > 0;
-        for (idx j0 = 0; j0 < n; j0 += DN)
+        for (idx j0 = 0; j0 < n; j0 += DN) {
+            idx nr = n - j0 < DN ? n - j0 : DN;
+            const float *bp[DN];
+            for (idx j = 0; j < nr; j++) bp[j] = bcol[j0 + j] + p0;
             for (idx i0 = 0; i0 < m; i0 += DM) {
-                const float *ap = a + i0 * lda + p0, *bp = b + j0 * ldb + p0;
+                const float *ap = a + i0 * lda + p0;
                 float *cp = c + i0 * ldc + j0;
-                if (m - i0 >= DM && n - j0 >= DN) dot_tile(kc, ap, lda, bp, ldb, cp, ldc, acc);
-                else dot_edge(kc, ap, lda, bp, ldb, cp, ldc, acc, m - i0 < DM ? m - i0 : DM, n - j0 < DN ? n - j0 : DN);
+                if (m - i0 >= DM && nr == DN) dot_tile(runs, kc, astep, bstep, ap, lda, bp, cp, ldc, acc);
+                else dot_edge(runs, kc, astep, bstep, ap, lda, bp, cp, ldc, acc, m - i0 < DM ? m - i0 : DM, nr);
             }
+        }
     }
+}
+
+/* run_dot over a column matrix read from a flat grid (see `shifted` below): one run per sample,
+ * its span positions; column j of B starts at rowoff[j] (+ s * plane for sample s) */
+static void run_dot_shifted(idx m, idx n, const float *a, idx lda, idx samples, idx span, idx plane, const float *base,
+                            const long long *rowoff, const float **bcol, float *c, idx ldc, int accumulate)
+{
+    for (idx j = 0; j < n; j++) bcol[j] = base + rowoff[j];
+    run_dot(m, n, samples, span, span, plane, a, lda, bcol, c, ldc, accumulate);
 }
 
 /* A "shifted" B, a convolution's column matrix read straight from its flat padded grid
@@ -248,8 +271,10 @@ typedef struct {
 /* the serial algorithm on one job (a block of columns, or a slice of k, of the whole product) */
 static void run(const job *j)
 {
-    if (!j->sb && j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K) {
-        run_dot(j->m, j->n, j->k, j->a, j->rsa, j->b, j->csb, j->c, j->ldc, j->accumulate);
+    if (!j->sb && j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K && j->n <= BPACK_FLOATS / 2) {
+        const float **bcol = (const float **)j->bpack; /* the packing buffer holds the column pointers */
+        for (idx q = 0; q < j->n; q++) bcol[q] = j->b + q * j->csb;
+        run_dot(j->m, j->n, 1, j->k, 0, 0, j->a, j->rsa, bcol, j->c, j->ldc, j->accumulate);
         return;
     }
     float tile[MR * NR] __attribute__((aligned(64)));
@@ -293,8 +318,6 @@ static void *run_thread(void *arg)
  * page faults on every call); a second caller while they are in use gets its own. */
 static float *pool[MAX_THREADS][2];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-#define APACK_FLOATS ((MC + MR) * KC)
-#define BPACK_FLOATS ((NC + NR) * KC)
 
 static int get_buffers(int threads, float *bufs[][2], int *from_pool)
 {
@@ -565,7 +588,121 @@ static PyObject *py_sgemm_shifted(PyObject *self, PyObject *args)
     return result;
 }
 
+typedef struct {
+    idx m, n, samples, span, plane;
+    const float *a, *base;
+    idx lda;
+    const long long *rowoff;
+    float *c;
+    idx ldc;
+    int accumulate;
+} dot_job;
+
+static void *run_dot_job(void *arg)
+{
+    const dot_job *d = arg;
+    const float **bcol = malloc(sizeof(*bcol) * (d->n ? d->n : 1));
+    if (bcol) run_dot_shifted(d->m, d->n, d->a, d->lda, d->samples, d->span, d->plane, d->base, d->rowoff, bcol, d->c,
+                              d->ldc, d->accumulate);
+    free(bcol);
+    return bcol ? arg : NULL;
+}
+
+/* c (m x n) = (or +=) a @ B^T-shaped products of a weight gradient: a (m, samples * span) with
+ * contiguous rows (grad_y on the grid), B[q, j] = buf.flat[rowoff[j] + (q // span) * plane + q % span]
+ * (the column matrix, transposed, read from the grid). Threads split the columns j. */
+static PyObject *py_sgemm_dot_shifted(PyObject *self, PyObject *args)
+{
+    PyObject *ao, *bufo, *offo, *co;
+    Py_ssize_t span, plane;
+    int accumulate, threads;
+    if (!PyArg_ParseTuple(args, "OOOnnOpi", &ao, &bufo, &offo, &span, &plane, &co, &accumulate, &threads)) return NULL;
+    if (!has_avx512()) {
+        PyErr_SetString(PyExc_RuntimeError, "sgemm_dot_shifted: this CPU has no AVX-512F; use numpy.matmul");
+        return NULL;
+    }
+    Py_buffer a, buf, off, c;
+    if (view2d(ao, &a, 0, "a") < 0) return NULL;
+    if (PyObject_GetBuffer(bufo, &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(offo, &off, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    if (view2d(co, &c, 1, "c") < 0) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&buf);
+        PyBuffer_Release(&off);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    idx m = a.shape[0], k = a.shape[1], n = c.shape[1], nbuf = buf.len / 4;
+    const long long *rowoff = off.buf;
+    if (buf.itemsize != 4 || strcmp(buf.format, "f") != 0) {
+        PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: buf must be float32, got format '%s'", buf.format);
+    } else if (off.itemsize != 8 || off.len / 8 != n || (strcmp(off.format, "q") != 0 && strcmp(off.format, "l") != 0)) {
+        PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: rowoff must be %zd int64 offsets (one per column of c), got %zd "
+                     "items of format '%s'", n, off.len / (off.itemsize ? off.itemsize : 1), off.format);
+    } else if (a.strides[1] != 4 || c.shape[0] != m || c.strides[1] != 4 || c.strides[0] < 4 * n) {
+        PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: a (%zd, %zd) and c (%zd, %zd) must have contiguous rows and "
+                     "as many of them", m, k, c.shape[0], n);
+    } else if (span < 1 || plane < span || k % span) {
+        PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: need 1 <= span <= plane and span dividing a's %zd columns, "
+                     "got span %zd, plane %zd", k, span, plane);
+    } else {
+        long long lo = 0, hi = 0;
+        for (idx j = 0; j < n; j++) {
+            if (j == 0 || rowoff[j] < lo) lo = rowoff[j];
+            if (j == 0 || rowoff[j] > hi) hi = rowoff[j];
+        }
+        long long last = k ? hi + (long long)(k / span - 1) * plane + span : 0;
+        if (k && n && (lo < 0 || last > nbuf)) {
+            PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: offsets %lld..%lld with %zd samples of plane %zd read "
+                         "outside buf's %zd values", lo, hi, k / span, plane, nbuf);
+        } else if (k == 0) {
+            if (!accumulate)
+                for (idx i = 0; i < m; i++) memset((float *)c.buf + i * (c.strides[0] / 4), 0, sizeof(float) * n);
+            result = Py_NewRef(Py_None);
+        } else {
+            threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+            idx tiles = (n + DN - 1) / DN;
+            if (threads > tiles) threads = (int)tiles;
+            dot_job jobs[MAX_THREADS];
+            pthread_t ids[MAX_THREADS];
+            int started[MAX_THREADS] = {0}, ok = 1;
+            Py_BEGIN_ALLOW_THREADS
+            for (int t = 0; t < threads; t++) {
+                idx j0 = tiles * t / threads * DN, j1 = t == threads - 1 ? n : tiles * (t + 1) / threads * DN;
+                jobs[t] = (dot_job){m, j1 - j0, k / span, span, plane, a.buf, buf.buf, a.strides[0] / 4, rowoff + j0,
+                                    (float *)c.buf + j0, c.strides[0] / 4, accumulate};
+            }
+            for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, run_dot_job, &jobs[t]) == 0;
+            ok = run_dot_job(&jobs[0]) != NULL;
+            for (int t = 1; t < threads; t++) {
+                void *r = NULL;
+                if (started[t]) pthread_join(ids[t], &r);
+                else r = run_dot_job(&jobs[t]);
+                ok = ok && r != NULL;
+            }
+            Py_END_ALLOW_THREADS
+            if (ok) result = Py_NewRef(Py_None);
+            else PyErr_NoMemory();
+        }
+    }
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&off);
+    PyBuffer_Release(&c);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"sgemm_dot_shifted", py_sgemm_dot_shifted, METH_VARARGS,
+     "sgemm_dot_shifted(a, buf, rowoff, span, plane, c, accumulate, threads): c = a @ B, "
+     "B[q, j] = buf.flat[rowoff[j] + (q // span) * plane + q % span]"},
     {"sgemm_shifted", py_sgemm_shifted, METH_VARARGS,
      "sgemm_shifted(a, buf, rowoff, span, plane, c, accumulate, threads): c = a @ B, "
      "B[p, n] = buf.flat[rowoff[p] + (n // span) * plane + n % span]"},

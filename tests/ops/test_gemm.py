@@ -165,6 +165,28 @@ def test_set_native_and_threads_are_checked():
     gemm.set_num_threads(before)
 
 
+def count_native_calls(monkeypatch):
+    """Route the dispatcher's calls into convlab._sgemm through a recorder: the returned list
+    gets (function name, a's shape) per call."""
+    calls = []
+    if gemm.native_available():
+        real = gemm._sgemm
+
+        class Recorder:
+            def __getattr__(self, name):
+                fn = getattr(real, name)
+                if not name.startswith("sgemm"):
+                    return fn
+
+                def recorded(*args):
+                    calls.append((name, args[0].shape))
+                    return fn(*args)
+                return recorded
+
+        monkeypatch.setattr(gemm, "_sgemm", Recorder())
+    return calls
+
+
 CONV_CASES = [
     ("3x3 pad 1 (flat grid)", (4, 16, 12, 12), (24, 16, 3, 3), {"padding": 1}),
     ("5x5 valid (columns)", (4, 8, 14, 14), (16, 8, 5, 5), {}),
@@ -179,24 +201,7 @@ def test_conv2d_float32_on_both_gemm_paths_matches_torch(case, gemm_path, monkey
     (float32, normwise relative error <= 1e-4), and the compiled GEMM really ran (or did not)."""
     torch = require_torch()
     _, xs, ws, kw = case
-    calls = []
-    if gemm.native_available():
-        real = gemm._sgemm
-
-        class Counting:
-            available = staticmethod(real.available)
-
-            @staticmethod
-            def sgemm(*args):
-                calls.append(args[0].shape)
-                return real.sgemm(*args)
-
-            @staticmethod
-            def sgemm_shifted(*args):
-                calls.append(args[0].shape)
-                return real.sgemm_shifted(*args)
-
-        monkeypatch.setattr(gemm, "_sgemm", Counting)
+    calls = count_native_calls(monkeypatch)
     rng = np.random.default_rng(len(case[0]))
     x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
     b = rng.standard_normal(ws[0]).astype(np.float32)
@@ -251,3 +256,46 @@ def test_sgemm_shifted_refuses_reads_outside_the_buffer():
         _sgemm.sgemm_shifted(a, buf, np.array([0, 1, 2]), 3, 7, c, False, 1)
     with pytest.raises(ValueError, match=r"need 1 <= span <= plane and span dividing c's 6 columns, got span 4, plane 7"):
         _sgemm.sgemm_shifted(a, buf, np.array([0, 1]), 4, 7, c, False, 1)
+
+
+DIRECT_CASES = [  # stride 1 on the flat grid, >= 8 output channels per group: columns read from the grid
+    ("conv2d", (3, 5, 9, 8), (8, 5, 3, 3), {"padding": 1}),
+    ("conv2d", (2, 6, 10, 9), (16, 3, 3, 3), {"padding": 1, "groups": 2}),
+    ("conv2d", (2, 4, 11, 10), (9, 4, 3, 3), {"padding": 2, "dilation": 2}),
+    ("conv2d", (2, 4, 8, 9), (10, 4, 4, 3), {"padding": "same", "dilation": (1, 2)}),  # asymmetric padding
+    ("conv2d", (3, 8, 7, 7), (12, 8, 5, 5), {"padding": 2}),
+    ("conv1d", (3, 4, 13), (8, 4, 3), {"padding": 2, "dilation": 2}),  # 13-position spans: panels straddle samples
+    ("conv3d", (2, 3, 5, 10, 10), (8, 3, 3, 3, 3), {"padding": 1}),
+]
+
+
+@native
+@pytest.mark.parametrize("chunks", ["whole", "per-sample"])
+@pytest.mark.parametrize("case", DIRECT_CASES, ids=[f"{c[0]}{c[1]}x{c[2]}" for c in DIRECT_CASES])
+def test_direct_grid_products_match_torch(case, chunks, monkeypatch):
+    """Forward, weight gradient and (flipped-kernel) input gradient read the column matrix from
+    the flat grid (sgemm_shifted, sgemm_dot_shifted), whole-batch and one sample per chunk (a
+    1-byte cache target): float32 against torch, normwise relative error <= 1e-4."""
+    from convlab.ops import conv_columns
+
+    torch = require_torch()
+    fn, xs, ws, kw = case
+    calls = count_native_calls(monkeypatch)
+    if chunks == "per-sample":
+        monkeypatch.setattr(conv_columns, "_CACHE_BYTES", 1)
+    rng = np.random.default_rng(xs[0] * 100 + ws[0])
+    x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    ours = [cl.tensor(v, requires_grad=True) for v in (x, w, b)]
+    y = getattr(F, fn)(*ours, **kw)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    theirs = [torch.tensor(v, requires_grad=True) for v in (x, w, b)]
+    ty = getattr(torch.nn.functional, fn)(*theirs, **kw)
+    ty.backward(torch.tensor(g))
+    pairs = [(y.detach().numpy(), ty.detach().numpy())] + [(o.grad.numpy(), t.grad.numpy()) for o, t in zip(ours, theirs)]
+    for i, (o, t) in enumerate(pairs):
+        err = np.abs(o - t).max() / np.abs(t).max()
+        assert err <= 1e-4, f"{fn} {xs} x {ws}: output/gradient {i} rel err {err:.1e}"
+    names = {name for name, _ in calls}
+    assert {"sgemm_shifted", "sgemm_dot_shifted"} <= names, names

@@ -33,10 +33,11 @@ from .. import backend
 from . import gemm
 from .conv_columns import batch_chunks, cache_bytes
 
-# The forward pass keeps its column matrices for the weight gradient when all of them take at
-# most this much memory (small layers, where rebuilding them costs as much as the GEMM: 25-35%
-# of the weight gradient of LeNet-5's conv2 or SmallCNN's 3-channel conv1); larger layers keep
-# only the grid buffer and rebuild each chunk's columns, which is cheap next to their GEMM.
+# On numpy.matmul, the forward pass keeps its column matrices for the weight gradient when all
+# of them take at most this much memory (small layers, where rebuilding them costs as much as
+# the GEMM: 25-35% of the weight gradient of LeNet-5's conv2 or SmallCNN's 3-channel conv1);
+# larger layers keep only the grid buffer and rebuild each chunk's columns, which is cheap next
+# to their GEMM. The compiled GEMM reads the columns from the grid and never builds them.
 KEEP_BYTES = 16 << 20
 
 
@@ -120,15 +121,15 @@ def shift_forward(x, w, layout, bias=None, saved=None):
     o, g = w.shape[0], geom.groups
     wm = w.reshape(g, o // g, -1)
     buf = layout.scatter(x)
+    # the compiled GEMM packs its panels straight from the grid: no column matrix at all
+    direct = gemm.shifted_suits(o // g, wm, buf)
     keep = None
     if saved is not None:
         saved["buf"] = buf
-        if c * len(layout.shifts) * n * layout.span * x.dtype.itemsize <= KEEP_BYTES:
+        if not direct and c * len(layout.shifts) * n * layout.span * x.dtype.itemsize <= KEEP_BYTES:
             keep = saved["cols"] = []
     y = xp.empty((n, o) + geom.out_size, dtype=x.dtype)
     b = None if bias is None else bias.reshape((1, o) + (1,) * geom.nd)
-    # the compiled GEMM packs its panels straight from the grid: no column matrix at all
-    direct = keep is None and gemm.shifted_suits(wm[0], buf)
     per_sample = o * layout.span * x.dtype.itemsize if direct else None
     for s0, s1 in _chunks(layout, c, n, x.dtype.itemsize, w.size, per_sample):
         if direct:
@@ -163,11 +164,27 @@ def shift_weight_grad(buf, gy, layout, w_shape, cols=None):
     n, o = gy.shape[:2]
     g, c = layout.geom.groups, w_shape[1] * layout.geom.groups
     chunks = _chunks(layout, c, n, gy.dtype.itemsize, math.prod(w_shape))
+    if not cols and gemm.shifted_suits(o // g, gy, buf):
+        return _direct_weight_grad(buf, gy, layout, w_shape, chunks)
     gw = None
     for i, ((s0, s1), grid) in enumerate(zip(chunks, layout.output_grids(gy, chunks))):
         col = cols[i] if cols else layout.columns(buf, s0, s1).reshape(g, c // g * len(layout.shifts), -1)
         part = gemm.matmul(grid.reshape(g, o // g, -1), col.transpose(0, 2, 1))
         gw = part if gw is None else gw + part
+    return gw.reshape(w_shape)
+
+
+def _direct_weight_grad(buf, gy, layout, w_shape, chunks):
+    """:func:`shift_weight_grad` on the compiled GEMM, the columns read from the grid ``buf``
+    and every chunk's product added into one result, group by group."""
+    o, g, cg = gy.shape[1], layout.geom.groups, w_shape[1]
+    gw = backend.array_module(gy).empty((g, o // g, cg * len(layout.shifts)), dtype=gy.dtype)
+    offsets = [layout.row_offsets(buf, i * cg, (i + 1) * cg) for i in range(g)]
+    for first, ((s0, _), grid) in enumerate(zip(chunks, layout.output_grids(gy, chunks))):
+        rows = grid.reshape(g, o // g, -1)
+        for i in range(g):
+            gemm.dot_shifted_matmul(rows[i], buf, offsets[i] + s0 * layout.plane, layout.span, layout.plane, gw[i],
+                                    accumulate=first > 0)
     return gw.reshape(w_shape)
 
 

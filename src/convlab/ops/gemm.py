@@ -109,11 +109,12 @@ def matmul(a, b):
     return out
 
 
-def shifted_suits(a, buf) -> bool:
-    """True when :func:`shifted_matmul` can run: the compiled GEMM is on, ``a`` and ``buf`` are
-    float32 NumPy arrays, ``buf`` is C-contiguous and ``a`` has at least 8 rows."""
+def shifted_suits(rows, a, buf) -> bool:
+    """True when :func:`shifted_matmul` and :func:`dot_shifted_matmul` can run for a product
+    with ``rows`` rows: the compiled GEMM is on, ``a`` and ``buf`` are float32 NumPy arrays,
+    ``buf`` is C-contiguous and there are at least 8 rows."""
     return (_enabled and type(a) is np.ndarray and type(buf) is np.ndarray and a.dtype == np.float32
-            and buf.dtype == np.float32 and buf.flags.c_contiguous and a.ndim == 2 and a.shape[0] >= _MIN_ROWS)
+            and buf.dtype == np.float32 and buf.flags.c_contiguous and rows >= _MIN_ROWS)
 
 
 def shifted_matmul(a, buf, rowoff, span, plane, samples):
@@ -128,5 +129,15 @@ def shifted_matmul(a, buf, rowoff, span, plane, samples):
     return out
 
 
+def dot_shifted_matmul(a, buf, rowoff, span, plane, out, accumulate):
+    """``out (+)= a @ B^T`` where ``B^T``, the transposed column matrix of a flat padded grid, is
+    never built: ``B^T[q, j] = buf.flat[rowoff[j] + (q // span) * plane + q % span]`` (a weight
+    gradient, ``grad_y_grid @ col^T``; only where :func:`shifted_suits`). Shapes: ``a``
+    ``(m, samples * span)`` with contiguous rows, ``rowoff`` ``(n,)`` int64, ``out`` ``(m, n)``."""
+    threads = _threads if 2 * a.size * out.shape[1] >= _THREADED_FLOPS else 1
+    _sgemm.sgemm_dot_shifted(a, buf, np.ascontiguousarray(rowoff, dtype=np.int64), span, plane, out, accumulate, threads)
+    return out
+
+
 __all__ = ["get_num_threads", "matmul", "native_available", "native_enabled", "set_native", "set_num_threads",
-           "shifted_matmul", "shifted_suits"]
+           "dot_shifted_matmul", "shifted_matmul", "shifted_suits"]
