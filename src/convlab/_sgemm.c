@@ -16,9 +16,24 @@
  * whatever the thread count when the threads split the columns; a thread count that splits
  * k instead (short, wide products such as a weight gradient) sums per-thread partials.
  *
+ * A product whose operands both run along k (a weight gradient, grad_y @ columns^T, k the
+ * batch's pixels) skips packing: each entry of a 4 x 6 tile of C is a dot product kept as 16
+ * partial sums in one zmm register.
+ *
+ * Convolutions on the flat padded grid (convlab/ops/conv_shift.py) never build their column
+ * matrix here: row p of it is a channel's row of the grid shifted by a kernel offset, so the
+ * packing routine copies B's panels straight from the grid (sgemm_shifted), and the weight
+ * gradient's dot products read the grid's rows sample by sample (sgemm_dot_shifted).
+ *
  * Python API (see convlab/ops/gemm.py, which decides when to use it):
  *   available() -> bool                    the CPU has AVX-512F
  *   sgemm(a, b, c, accumulate, threads)    float32 2-D buffers; c C-contiguous rows
+ *   sgemm_shifted(a, buf, rowoff, span, plane, c, accumulate, threads)
+ *                                          c = a @ B, B[p, n] = buf.flat[rowoff[p] + (n // span) * plane + n % span]
+ *   sgemm_dot_shifted(a, buf, rowoff, span, plane, c, accumulate, threads)
+ *                                          c = a @ B, B[q, j] = buf.flat[rowoff[j] + (q // span) * plane + q % span]
+ * Every function checks its buffers (dtype, shapes, and that every read stays inside buf) and
+ * raises ValueError naming the argument; the arithmetic runs without the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

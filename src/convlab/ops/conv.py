@@ -1,4 +1,7 @@
-"""N-d convolution and transposed convolution: the fast path (im2col + one GEMM on BLAS).
+"""N-d convolution and transposed convolution: the fast path (im2col + one GEMM).
+
+The GEMMs go through ``ops/gemm.py``: convlab's compiled AVX-512 float32 GEMM where it was built,
+``numpy.matmul`` (BLAS) otherwise and for float64.
 
 Layouts (named in words, as JAX does): inputs are ``(batch, channels, *spatial)``, weights
 ``(out_channels, in_channels/groups, *kernel)``. Inside, the input is padded once into

@@ -22,6 +22,11 @@ The weight gradient uses the same columns::
 
     grad_W = grad_y_grid @ col^T          grad_y_grid: grad_y on the grid, zero past the edge
     grad_x = the same convolution of grad_y with the flipped kernel (ops/conv.py)
+
+On convlab's compiled GEMM (float32, ``ops/gemm.py``) the column matrix is never built: row
+``(c, k)`` of it is the buffer's row ``c`` read from ``shift_k`` on, so the GEMM is handed the
+buffer and one offset per row (:meth:`ShiftLayout.row_offsets`) and packs its panels from there.
+Otherwise :meth:`ShiftLayout.columns` copies each chunk's columns and ``numpy.matmul`` runs.
 """
 
 from __future__ import annotations

@@ -17,6 +17,12 @@ uses the compiled GEMM when all of these hold, else ``numpy.matmul``:
 - the product is large enough for the kernel's 8-row tiles to pay: at least 8 rows, 16
   columns, 8 inner terms.
 
+:func:`shifted_matmul` and :func:`dot_shifted_matmul` are the stride-1 convolutions' products
+with the column matrix read from the flat padded grid of ``ops/conv_shift.py`` instead of built:
+the compiled GEMM copies its panels from the grid directly. They exist only on the compiled
+path (:func:`shifted_suits` says when); elsewhere the ops build the columns and call
+:func:`matmul`.
+
 Threads: :func:`set_num_threads` (default: ``OMP_NUM_THREADS``, else ``OPENBLAS_NUM_THREADS``,
 else every core), used for products of at least ``_THREADED_FLOPS``.
 """
