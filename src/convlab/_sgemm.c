@@ -205,12 +205,11 @@ AVX512 static void dot_edge(idx runs, idx kc, idx astep, idx bstep, const float 
         }
 }
 
-/* C (m x n) (+)= A @ B with A's rows and B's columns made of `runs` runs of kc values along k
- * (see dot_tile); a plain product (one run) is taken KD values of k at a time. */
-static void run_dot(idx m, idx n, idx runs, idx k, idx astep, idx bstep, const float *a, idx lda,
+/* C (m x n) (+)= A @ B with A's rows and B's columns made of `runs` runs of k values each (see
+ * dot_tile), taken `slice` values of each run at a time (a cache-sized piece of A and B). */
+static void run_dot(idx m, idx n, idx runs, idx k, idx slice, idx astep, idx bstep, const float *a, idx lda,
                     const float *const *bcol, float *c, idx ldc, int accumulate)
 {
-    idx slice = runs == 1 ? KD : k;
     for (idx p0 = 0; p0 < k; p0 += slice) {
         idx kc = k - p0 < slice ? k - p0 : slice;
         int acc = accumulate || p0 > 0;
@@ -234,7 +233,11 @@ static void run_dot_shifted(idx m, idx n, const float *a, idx lda, idx samples, 
                             const long long *rowoff, const float **bcol, float *c, idx ldc, int accumulate)
 {
     for (idx j = 0; j < n; j++) bcol[j] = base + rowoff[j];
-    run_dot(m, n, samples, span, span, plane, a, lda, bcol, c, ldc, accumulate);
+    /* the caller sizes the samples to the cache: each tile's sums stay in registers throughout */
+    if (span == plane) /* the runs join up into one */
+        run_dot(m, n, 1, samples * span, samples * span, 0, 0, a, lda, bcol, c, ldc, accumulate);
+    else
+        run_dot(m, n, samples, span, span, span, plane, a, lda, bcol, c, ldc, accumulate);
 }
 
 /* A "shifted" B, a convolution's column matrix read straight from its flat padded grid
@@ -289,7 +292,7 @@ static void run(const job *j)
     if (!j->sb && j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K && j->n <= BPACK_FLOATS / 2) {
         const float **bcol = (const float **)j->bpack; /* the packing buffer holds the column pointers */
         for (idx q = 0; q < j->n; q++) bcol[q] = j->b + q * j->csb;
-        run_dot(j->m, j->n, 1, j->k, 0, 0, j->a, j->rsa, bcol, j->c, j->ldc, j->accumulate);
+        run_dot(j->m, j->n, 1, j->k, KD, 0, 0, j->a, j->rsa, bcol, j->c, j->ldc, j->accumulate);
         return;
     }
     float tile[MR * NR] __attribute__((aligned(64)));
