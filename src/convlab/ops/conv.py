@@ -54,6 +54,7 @@ from .conv_depthwise import depthwise_forward, depthwise_input_grad, depthwise_w
 from .conv_shift import ShiftLayout, shift_forward, shift_input_grad, shift_weight_grad
 
 _MAX_WASTE = 1.3  # see _shift_layout
+_MAX_WASTE_DIRECT = 1.6  # the same for the compiled GEMM, which builds no columns
 _FLIP_RATIO = 2  # see conv_input_grad
 _SHORT_ROWS = 24  # see conv_input_grad
 
@@ -78,8 +79,12 @@ def _shift_layout(geom, c, itemsize, max_waste=None):
     """The flat-grid layout (``ops/conv_shift.py``) when it suits ``geom``, else None: stride 1,
     at most 30% extra GEMM on grid positions past the output's edge (``max_waste`` 1.3; LeNet's
     valid 5x5 on 14x14, at 40%, is faster on the column path), and one sample's columns within
-    the memory budget (past it, the column path chunks finer or says why not)."""
-    return _cached_shift_layout(geom, c, itemsize, max_waste or _MAX_WASTE, get_memory_budget())
+    the memory budget (past it, the column path chunks finer or says why not). On the compiled
+    float32 GEMM, which reads the grid without copying columns, up to 60% (LeNet-5's conv2
+    forward+backward at batch 128: 5.2 ms on the column path, 4.1 ms on the grid)."""
+    if max_waste is None:
+        max_waste = _MAX_WASTE_DIRECT if itemsize == 4 and gemm.native_enabled() else _MAX_WASTE
+    return _cached_shift_layout(geom, c, itemsize, max_waste, get_memory_budget())
 
 
 @functools.lru_cache(maxsize=1024)
