@@ -450,6 +450,22 @@ static int gemm(job whole, int threads)
     return status;
 }
 
+/* gemm() without the GIL; C = 0 (or left as it is when accumulating) for k == 0. None, or NULL
+ * with MemoryError set. */
+static PyObject *run_gemm(job whole, int threads)
+{
+    int status = 0;
+    if (whole.k == 0) {
+        if (!whole.accumulate)
+            for (idx i = 0; i < whole.m; i++) memset(whole.c + i * whole.ldc, 0, sizeof(float) * whole.n);
+    } else {
+        Py_BEGIN_ALLOW_THREADS status = gemm(whole, threads);
+        Py_END_ALLOW_THREADS
+    }
+    if (status) return PyErr_NoMemory();
+    return Py_NewRef(Py_None);
+}
+
 static int has_avx512(void)
 {
     __builtin_cpu_init();
@@ -510,18 +526,7 @@ static PyObject *py_sgemm(PyObject *self, PyObject *args)
     } else {
         job whole = {a.shape[0], b.shape[1], a.shape[1], a.buf, b.buf, a.strides[0] / 4, a.strides[1] / 4,
                      b.strides[0] / 4, b.strides[1] / 4, c.buf, c.strides[0] / 4, accumulate, NULL, NULL, NULL, 0};
-        if (threads < 1) threads = 1;
-        if (threads > MAX_THREADS) threads = MAX_THREADS;
-        int status;
-        if (whole.k == 0 && !accumulate) {
-            for (idx i = 0; i < whole.m; i++) memset((float *)c.buf + i * whole.ldc, 0, sizeof(float) * whole.n);
-            status = 0;
-        } else {
-            Py_BEGIN_ALLOW_THREADS status = gemm(whole, threads);
-            Py_END_ALLOW_THREADS
-        }
-        if (status) PyErr_NoMemory();
-        else result = Py_NewRef(Py_None);
+        result = run_gemm(whole, threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads);
     }
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);
@@ -529,80 +534,106 @@ static PyObject *py_sgemm(PyObject *self, PyObject *args)
     return result;
 }
 
-/* c = (or +=) a @ B with B a shifted view of buf (see `shifted`): the convolution's GEMM without
- * its column matrix. buf is any C-contiguous float32 buffer, read flat; rowoff int64, one per
- * row of B (= column of a); c's columns are span positions of each of c.shape[1] / span samples. */
-static PyObject *py_sgemm_shifted(PyObject *self, PyObject *args)
-{
-    PyObject *ao, *bufo, *offo, *co;
+/* The buffers of sgemm_shifted / sgemm_dot_shifted: a and c 2-D float32, buf any C-contiguous
+ * float32 buffer (read flat), rowoff int64 offsets into it. */
+typedef struct {
+    Py_buffer a, buf, off, c;
     Py_ssize_t span, plane;
     int accumulate, threads;
-    if (!PyArg_ParseTuple(args, "OOOnnOpi", &ao, &bufo, &offo, &span, &plane, &co, &accumulate, &threads)) return NULL;
+} grid_views;
+
+/* parse (a, buf, rowoff, span, plane, c, accumulate, threads) and take the buffers; 0, or -1
+ * with the error set and nothing held */
+static int get_grid_views(grid_views *v, PyObject *args, const char *name)
+{
+    PyObject *objs[4];
+    if (!PyArg_ParseTuple(args, "OOOnnOpi", &objs[0], &objs[1], &objs[2], &v->span, &v->plane, &objs[3], &v->accumulate,
+                          &v->threads))
+        return -1;
     if (!has_avx512()) {
-        PyErr_SetString(PyExc_RuntimeError, "sgemm_shifted: this CPU has no AVX-512F; use numpy.matmul");
-        return NULL;
+        PyErr_Format(PyExc_RuntimeError, "%s: this CPU has no AVX-512F; use numpy.matmul", name);
+        return -1;
     }
-    Py_buffer a, buf, off, c;
-    if (view2d(ao, &a, 0, "a") < 0) return NULL;
-    if (PyObject_GetBuffer(bufo, &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
-        PyBuffer_Release(&a);
-        return NULL;
-    }
-    if (PyObject_GetBuffer(offo, &off, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
-        PyBuffer_Release(&a);
-        PyBuffer_Release(&buf);
-        return NULL;
-    }
-    if (view2d(co, &c, 1, "c") < 0) {
-        PyBuffer_Release(&a);
-        PyBuffer_Release(&buf);
-        PyBuffer_Release(&off);
-        return NULL;
-    }
-    PyObject *result = NULL;
-    idx m = a.shape[0], k = a.shape[1], n = c.shape[1], nbuf = buf.len / 4;
-    const long long *rowoff = off.buf;
-    if (buf.itemsize != 4 || strcmp(buf.format, "f") != 0) {
-        PyErr_Format(PyExc_ValueError, "sgemm_shifted: buf must be float32, got format '%s'", buf.format);
-    } else if (off.itemsize != 8 || off.len / 8 != k || (strcmp(off.format, "q") != 0 && strcmp(off.format, "l") != 0)) {
-        PyErr_Format(PyExc_ValueError, "sgemm_shifted: rowoff must be %zd int64 offsets (one per column of a), got %zd "
-                     "items of format '%s'", k, off.len / (off.itemsize ? off.itemsize : 1), off.format);
-    } else if (c.shape[0] != m || c.strides[1] != 4 || c.strides[0] < 4 * n) {
-        PyErr_Format(PyExc_ValueError, "sgemm_shifted: c must be (%zd, N) with contiguous rows, got shape (%zd, %zd) "
-                     "strides (%zd, %zd)", m, c.shape[0], c.shape[1], c.strides[0], c.strides[1]);
-    } else if (span < 1 || plane < span || n % span) {
-        PyErr_Format(PyExc_ValueError, "sgemm_shifted: need 1 <= span <= plane and span dividing c's %zd columns, "
-                     "got span %zd, plane %zd", n, span, plane);
+    v->threads = v->threads < 1 ? 1 : v->threads > MAX_THREADS ? MAX_THREADS : v->threads;
+    if (view2d(objs[0], &v->a, 0, "a") < 0) return -1;
+    if (PyObject_GetBuffer(objs[1], &v->buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto no_buf;
+    if (PyObject_GetBuffer(objs[2], &v->off, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto no_off;
+    if (view2d(objs[3], &v->c, 1, "c") < 0) goto no_c;
+    if (v->buf.itemsize == 4 && strcmp(v->buf.format, "f") == 0) {
+        if (v->off.itemsize == 8 && (strcmp(v->off.format, "q") == 0 || strcmp(v->off.format, "l") == 0)) return 0;
+        PyErr_Format(PyExc_ValueError, "%s: rowoff must be int64, got format '%s'", name, v->off.format);
     } else {
-        long long lo = 0, hi = 0;
-        for (idx p = 0; p < k; p++) {
-            if (p == 0 || rowoff[p] < lo) lo = rowoff[p];
-            if (p == 0 || rowoff[p] > hi) hi = rowoff[p];
-        }
-        long long last = n ? hi + (long long)(n / span - 1) * plane + span : 0; /* one past the last read */
-        if (k && n && (lo < 0 || last > nbuf)) {
-            PyErr_Format(PyExc_ValueError, "sgemm_shifted: offsets %lld..%lld with %zd samples of plane %zd read "
-                         "outside buf's %zd values", lo, hi, n / span, plane, nbuf);
-        } else {
-            shifted sb = {buf.buf, rowoff, span, plane};
-            job whole = {m, n, k, a.buf, NULL, a.strides[0] / 4, a.strides[1] / 4, 0, 1, c.buf, c.strides[0] / 4,
-                         accumulate, NULL, NULL, &sb, 0};
-            threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
-            int status = 0;
-            if (k == 0 && !accumulate) {
-                for (idx i = 0; i < m; i++) memset((float *)c.buf + i * whole.ldc, 0, sizeof(float) * n);
-            } else {
-                Py_BEGIN_ALLOW_THREADS status = gemm(whole, threads);
-                Py_END_ALLOW_THREADS
-            }
-            if (status) PyErr_NoMemory();
-            else result = Py_NewRef(Py_None);
-        }
+        PyErr_Format(PyExc_ValueError, "%s: buf must be float32, got format '%s'", name, v->buf.format);
     }
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&buf);
-    PyBuffer_Release(&off);
-    PyBuffer_Release(&c);
+    PyBuffer_Release(&v->c);
+no_c:
+    PyBuffer_Release(&v->off);
+no_off:
+    PyBuffer_Release(&v->buf);
+no_buf:
+    PyBuffer_Release(&v->a);
+    return -1;
+}
+
+static void release_grid_views(grid_views *v)
+{
+    PyBuffer_Release(&v->a);
+    PyBuffer_Release(&v->buf);
+    PyBuffer_Release(&v->off);
+    PyBuffer_Release(&v->c);
+}
+
+/* 0 when `count` offsets (one per `per`), read `positions` = samples * span values on from each
+ * (span at a time, plane apart; the columns of `along`), stay inside buf; else -1, error set */
+static int check_grid_reads(const grid_views *v, idx count, const char *per, idx positions, const char *along, idx span,
+                            idx plane, const char *name)
+{
+    if (v->off.len / 8 != count) {
+        PyErr_Format(PyExc_ValueError, "%s: rowoff must be %zd int64 offsets (one per %s), got %zd", name, count, per,
+                     v->off.len / 8);
+        return -1;
+    }
+    if (span < 1 || plane < span || positions % span) {
+        PyErr_Format(PyExc_ValueError, "%s: need 1 <= span <= plane and span dividing %s's %zd columns, got span %zd, "
+                     "plane %zd", name, along, positions, span, plane);
+        return -1;
+    }
+    const long long *rowoff = v->off.buf;
+    long long lo = 0, hi = 0;
+    for (idx p = 0; p < count; p++) {
+        if (p == 0 || rowoff[p] < lo) lo = rowoff[p];
+        if (p == 0 || rowoff[p] > hi) hi = rowoff[p];
+    }
+    idx nbuf = v->buf.len / 4;
+    if (count && positions && (lo < 0 || hi + (long long)(positions / span - 1) * plane + span > nbuf)) {
+        PyErr_Format(PyExc_ValueError, "%s: offsets %lld..%lld with %zd samples of plane %zd read outside buf's %zd values",
+                     name, lo, hi, positions / span, plane, nbuf);
+        return -1;
+    }
+    return 0;
+}
+
+/* c = (or +=) a @ B with B a shifted view of buf (see `shifted`): the convolution's GEMM without
+ * its column matrix; rowoff has one offset per row of B (= column of a); c's columns are span
+ * positions of each of c.shape[1] / span samples. */
+static PyObject *py_sgemm_shifted(PyObject *self, PyObject *args)
+{
+    grid_views v;
+    if (get_grid_views(&v, args, "sgemm_shifted") < 0) return NULL;
+    Py_ssize_t span = v.span, plane = v.plane;
+    int accumulate = v.accumulate, threads = v.threads;
+    PyObject *result = NULL;
+    idx m = v.a.shape[0], k = v.a.shape[1], n = v.c.shape[1];
+    if (v.c.shape[0] != m || v.c.strides[1] != 4 || v.c.strides[0] < 4 * n) {
+        PyErr_Format(PyExc_ValueError, "sgemm_shifted: c must be (%zd, N) with contiguous rows, got shape (%zd, %zd) "
+                     "strides (%zd, %zd)", m, v.c.shape[0], n, v.c.strides[0], v.c.strides[1]);
+    } else if (check_grid_reads(&v, k, "column of a", n, "c", span, plane, "sgemm_shifted") == 0) {
+        shifted sb = {v.buf.buf, v.off.buf, span, plane};
+        job whole = {m, n, k, v.a.buf, NULL, v.a.strides[0] / 4, v.a.strides[1] / 4, 0, 1, v.c.buf, v.c.strides[0] / 4,
+                     accumulate, NULL, NULL, &sb, 0};
+        result = run_gemm(whole, threads);
+    }
+    release_grid_views(&v);
     return result;
 }
 
@@ -631,71 +662,32 @@ static void *run_dot_job(void *arg)
  * (the column matrix, transposed, read from the grid). Threads split the columns j. */
 static PyObject *py_sgemm_dot_shifted(PyObject *self, PyObject *args)
 {
-    PyObject *ao, *bufo, *offo, *co;
-    Py_ssize_t span, plane;
-    int accumulate, threads;
-    if (!PyArg_ParseTuple(args, "OOOnnOpi", &ao, &bufo, &offo, &span, &plane, &co, &accumulate, &threads)) return NULL;
-    if (!has_avx512()) {
-        PyErr_SetString(PyExc_RuntimeError, "sgemm_dot_shifted: this CPU has no AVX-512F; use numpy.matmul");
-        return NULL;
-    }
-    Py_buffer a, buf, off, c;
-    if (view2d(ao, &a, 0, "a") < 0) return NULL;
-    if (PyObject_GetBuffer(bufo, &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
-        PyBuffer_Release(&a);
-        return NULL;
-    }
-    if (PyObject_GetBuffer(offo, &off, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
-        PyBuffer_Release(&a);
-        PyBuffer_Release(&buf);
-        return NULL;
-    }
-    if (view2d(co, &c, 1, "c") < 0) {
-        PyBuffer_Release(&a);
-        PyBuffer_Release(&buf);
-        PyBuffer_Release(&off);
-        return NULL;
-    }
+    grid_views v;
+    if (get_grid_views(&v, args, "sgemm_dot_shifted") < 0) return NULL;
+    Py_ssize_t span = v.span, plane = v.plane;
+    int accumulate = v.accumulate, threads = v.threads;
     PyObject *result = NULL;
-    idx m = a.shape[0], k = a.shape[1], n = c.shape[1], nbuf = buf.len / 4;
-    const long long *rowoff = off.buf;
-    if (buf.itemsize != 4 || strcmp(buf.format, "f") != 0) {
-        PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: buf must be float32, got format '%s'", buf.format);
-    } else if (off.itemsize != 8 || off.len / 8 != n || (strcmp(off.format, "q") != 0 && strcmp(off.format, "l") != 0)) {
-        PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: rowoff must be %zd int64 offsets (one per column of c), got %zd "
-                     "items of format '%s'", n, off.len / (off.itemsize ? off.itemsize : 1), off.format);
-    } else if (a.strides[1] != 4 || c.shape[0] != m || c.strides[1] != 4 || c.strides[0] < 4 * n) {
+    idx m = v.a.shape[0], k = v.a.shape[1], n = v.c.shape[1];
+    if (v.a.strides[1] != 4 || v.c.shape[0] != m || v.c.strides[1] != 4 || v.c.strides[0] < 4 * n) {
         PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: a (%zd, %zd) and c (%zd, %zd) must have contiguous rows and "
-                     "as many of them", m, k, c.shape[0], n);
-    } else if (span < 1 || plane < span || k % span) {
-        PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: need 1 <= span <= plane and span dividing a's %zd columns, "
-                     "got span %zd, plane %zd", k, span, plane);
-    } else {
-        long long lo = 0, hi = 0;
-        for (idx j = 0; j < n; j++) {
-            if (j == 0 || rowoff[j] < lo) lo = rowoff[j];
-            if (j == 0 || rowoff[j] > hi) hi = rowoff[j];
-        }
-        long long last = k ? hi + (long long)(k / span - 1) * plane + span : 0;
-        if (k && n && (lo < 0 || last > nbuf)) {
-            PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: offsets %lld..%lld with %zd samples of plane %zd read "
-                         "outside buf's %zd values", lo, hi, k / span, plane, nbuf);
-        } else if (k == 0) {
+                     "as many of them", m, k, v.c.shape[0], n);
+    } else if (check_grid_reads(&v, n, "column of c", k, "a", span, plane, "sgemm_dot_shifted") == 0) {
+        if (k == 0) {
             if (!accumulate)
-                for (idx i = 0; i < m; i++) memset((float *)c.buf + i * (c.strides[0] / 4), 0, sizeof(float) * n);
+                for (idx i = 0; i < m; i++) memset((float *)v.c.buf + i * (v.c.strides[0] / 4), 0, sizeof(float) * n);
             result = Py_NewRef(Py_None);
         } else {
-            threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
             idx tiles = (n + DN - 1) / DN;
-            if (threads > tiles) threads = (int)tiles;
+            if (threads > tiles) threads = (int)(tiles ? tiles : 1);
             dot_job jobs[MAX_THREADS];
             pthread_t ids[MAX_THREADS];
             int started[MAX_THREADS] = {0}, ok = 1;
             Py_BEGIN_ALLOW_THREADS
             for (int t = 0; t < threads; t++) {
                 idx j0 = tiles * t / threads * DN, j1 = t == threads - 1 ? n : tiles * (t + 1) / threads * DN;
-                jobs[t] = (dot_job){m, j1 - j0, k / span, span, plane, a.buf, buf.buf, a.strides[0] / 4, rowoff + j0,
-                                    (float *)c.buf + j0, c.strides[0] / 4, accumulate};
+                jobs[t] = (dot_job){m, j1 - j0, k / span, span, plane, v.a.buf, v.buf.buf, v.a.strides[0] / 4,
+                                    (const long long *)v.off.buf + j0, (float *)v.c.buf + j0, v.c.strides[0] / 4,
+                                    accumulate};
             }
             for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, run_dot_job, &jobs[t]) == 0;
             ok = run_dot_job(&jobs[0]) != NULL;
@@ -710,10 +702,7 @@ static PyObject *py_sgemm_dot_shifted(PyObject *self, PyObject *args)
             else PyErr_NoMemory();
         }
     }
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&buf);
-    PyBuffer_Release(&off);
-    PyBuffer_Release(&c);
+    release_grid_views(&v);
     return result;
 }
 
