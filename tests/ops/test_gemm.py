@@ -328,3 +328,27 @@ def test_direct_grid_products_match_torch(case, chunks, monkeypatch):
         assert err <= 1e-4, f"{fn} {xs} x {ws}: output/gradient {i} rel err {err:.1e}"
     names = {name for name, _ in calls}
     assert {"sgemm_shifted", "sgemm_dot_shifted"} <= names, names
+
+
+@native
+@pytest.mark.parametrize("forward_on", [True, False], ids=["native-then-numpy", "numpy-then-native"])
+def test_switching_gemm_between_forward_and_backward(forward_on):
+    """The backward pass follows the layout its forward pass chose, even when the GEMM is switched
+    in between (LeNet-5's conv2: the flat grid on the compiled GEMM, columns on NumPy's)."""
+    torch = require_torch()
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((4, 6, 14, 14)).astype(np.float32), rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
+    ours = [cl.tensor(v, requires_grad=True) for v in (x, w)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (x, w)]
+    previous = gemm.set_native(forward_on)
+    try:
+        y = F.conv2d(*ours)
+        gemm.set_native(not forward_on)
+        g = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(g)
+    finally:
+        gemm.set_native(previous)
+    torch.nn.functional.conv2d(*theirs).backward(torch.tensor(g))
+    for o, t in zip(ours, theirs):
+        err = np.abs(o.grad.numpy() - t.grad.numpy()).max() / np.abs(t.grad.numpy()).max()
+        assert err <= 1e-4, err

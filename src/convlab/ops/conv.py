@@ -181,10 +181,11 @@ def conv_weight_grad(x, gy, geom, w_shape, saved=None):
     if is_depthwise(w_shape, geom):
         return depthwise_weight_grad(saved["x"], gy, geom)
     c = w_shape[1] * geom.groups
-    layout = _shift_layout(geom, c, gy.dtype.itemsize)
+    if "buf" in saved:  # the forward pass took the flat grid: the same layout, whatever changed since
+        return shift_weight_grad(saved["buf"], gy, saved["layout"], w_shape, saved.get("cols"))
+    layout = _shift_layout(geom, c, gy.dtype.itemsize) if "x" in saved else None
     if layout is not None:
-        buf = saved["buf"] if "buf" in saved else layout.scatter(saved["x"])
-        return shift_weight_grad(buf, gy, layout, w_shape, saved.get("cols"))
+        return shift_weight_grad(layout.scatter(saved["x"]), gy, layout, w_shape)
     n, g = gy.shape[0], geom.groups
     cols, x = saved.get("cols"), saved.get("x")
     gw = None

@@ -132,7 +132,7 @@ def shift_forward(x, w, layout, bias=None, saved=None):
     direct = gemm.shifted_suits(o // g, wm, buf)
     keep = None
     if saved is not None:
-        saved["buf"] = buf
+        saved["buf"], saved["layout"] = buf, layout
         if not direct and c * len(layout.shifts) * n * layout.span * x.dtype.itemsize <= KEEP_BYTES:
             keep = saved["cols"] = []
     y = xp.empty((n, o) + geom.out_size, dtype=x.dtype)
