@@ -23,15 +23,16 @@
  * Convolutions on the flat padded grid (convlab/ops/conv_shift.py) never build their column
  * matrix here: row p of it is a channel's row of the grid shifted by a kernel offset, so the
  * packing routine copies B's panels straight from the grid (sgemm_shifted), and the weight
- * gradient's dot products read the grid's rows sample by sample (sgemm_dot_shifted).
+ * gradient's dot products read the grid's rows, contiguous over a chunk of samples, from an
+ * offset table (sgemm_dot_shifted).
  *
  * Python API (see convlab/ops/gemm.py, which decides when to use it):
  *   available() -> bool                    the CPU has AVX-512F
  *   sgemm(a, b, c, accumulate, threads)    float32 2-D buffers; c C-contiguous rows
  *   sgemm_shifted(a, buf, rowoff, span, plane, c, accumulate, threads)
  *                                          c = a @ B, B[p, n] = buf.flat[rowoff[p] + (n // span) * plane + n % span]
- *   sgemm_dot_shifted(a, buf, rowoff, span, plane, c, accumulate, threads)
- *                                          c = a @ B, B[q, j] = buf.flat[rowoff[j] + (q // span) * plane + q % span]
+ *   sgemm_dot_shifted(a, buf, rowoff, c, accumulate, threads)
+ *                                          c = a @ B, B[q, j] = buf.flat[rowoff[j] + q]
  * Every function checks its buffers (dtype, shapes, and that every read stays inside buf) and
  * raises ValueError naming the argument; the arithmetic runs without the GIL.
  */
@@ -148,34 +149,27 @@ static void pack_b(idx kc, idx nc, const float *b, idx rs, idx cs, float *restri
 #define DOT_MIN_K 1024
 #endif
 
-/* A tile's dot products run over `runs` runs of kc values each: run r of row i of A starts at
- * a + i * lda + r * astep, of column j of B at b[j] + r * bstep (one run for a plain product;
- * one per sample for a column matrix read from a flat grid, see `shifted` below). */
-AVX512 static void dot_tile(idx runs, idx kc, idx astep, idx bstep, const float *a, idx lda, const float *const *b,
-                            float *c, idx ldc, int accumulate)
+AVX512 static void dot_tile(idx kc, const float *a, idx lda, const float *const *b, float *c, idx ldc, int accumulate)
 {
     __m512 acc[DM][DN];
     for (int i = 0; i < DM; i++)
         for (int j = 0; j < DN; j++) acc[i][j] = _mm512_setzero_ps();
-    __mmask16 tail = (__mmask16)((1u << (kc % 16)) - 1);
-    for (idx r = 0; r < runs; r++) {
-        const float *ar = a + r * astep;
-        idx boff = r * bstep, p = 0;
-        for (; p + 16 <= kc; p += 16) {
-            __m512 av[DM];
-            for (int i = 0; i < DM; i++) av[i] = _mm512_loadu_ps(ar + i * lda + p);
-            for (int j = 0; j < DN; j++) {
-                __m512 bv = _mm512_loadu_ps(b[j] + boff + p);
-                for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
-            }
+    idx p = 0;
+    for (; p + 16 <= kc; p += 16) {
+        __m512 av[DM];
+        for (int i = 0; i < DM; i++) av[i] = _mm512_loadu_ps(a + i * lda + p);
+        for (int j = 0; j < DN; j++) {
+            __m512 bv = _mm512_loadu_ps(b[j] + p);
+            for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
         }
-        if (p < kc) {
-            __m512 av[DM];
-            for (int i = 0; i < DM; i++) av[i] = _mm512_maskz_loadu_ps(tail, ar + i * lda + p);
-            for (int j = 0; j < DN; j++) {
-                __m512 bv = _mm512_maskz_loadu_ps(tail, b[j] + boff + p);
-                for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
-            }
+    }
+    if (p < kc) {
+        __mmask16 tail = (__mmask16)((1u << (kc - p)) - 1);
+        __m512 av[DM];
+        for (int i = 0; i < DM; i++) av[i] = _mm512_maskz_loadu_ps(tail, a + i * lda + p);
+        for (int j = 0; j < DN; j++) {
+            __m512 bv = _mm512_maskz_loadu_ps(tail, b[j] + p);
+            for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
         }
     }
     for (int i = 0; i < DM; i++)
@@ -186,29 +180,29 @@ AVX512 static void dot_tile(idx runs, idx kc, idx astep, idx bstep, const float 
 }
 
 /* an edge tile (mr <= DM rows, nr <= DN columns), one dot product at a time */
-AVX512 static void dot_edge(idx runs, idx kc, idx astep, idx bstep, const float *a, idx lda, const float *const *b,
-                            float *c, idx ldc, int accumulate, idx mr, idx nr)
+AVX512 static void dot_edge(idx kc, const float *a, idx lda, const float *const *b, float *c, idx ldc, int accumulate,
+                            idx mr, idx nr)
 {
-    __mmask16 tail = (__mmask16)((1u << (kc % 16)) - 1);
     for (idx i = 0; i < mr; i++)
         for (idx j = 0; j < nr; j++) {
             __m512 acc = _mm512_setzero_ps();
-            for (idx r = 0; r < runs; r++) {
-                const float *ar = a + i * lda + r * astep, *br = b[j] + r * bstep;
-                idx p = 0;
-                for (; p + 16 <= kc; p += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(ar + p), _mm512_loadu_ps(br + p), acc);
-                if (p < kc)
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, ar + p), _mm512_maskz_loadu_ps(tail, br + p), acc);
+            idx p = 0;
+            for (; p + 16 <= kc; p += 16)
+                acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i * lda + p), _mm512_loadu_ps(b[j] + p), acc);
+            if (p < kc) {
+                __mmask16 tail = (__mmask16)((1u << (kc - p)) - 1);
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + i * lda + p),
+                                      _mm512_maskz_loadu_ps(tail, b[j] + p), acc);
             }
             float v = _mm512_reduce_add_ps(acc);
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
         }
 }
 
-/* C (m x n) (+)= A @ B with A's rows and B's columns made of `runs` runs of k values each (see
- * dot_tile), taken `slice` values of each run at a time (a cache-sized piece of A and B). */
-static void run_dot(idx m, idx n, idx runs, idx k, idx slice, idx astep, idx bstep, const float *a, idx lda,
-                    const float *const *bcol, float *c, idx ldc, int accumulate)
+/* C (m x n) (+)= A @ B with A's rows and B's columns contiguous along k: A[i, p] = a[i * lda + p],
+ * B[p, j] = bcol[j][p], taken `slice` values of k at a time (a cache-sized piece of A and B). */
+static void run_dot(idx m, idx n, idx k, idx slice, const float *a, idx lda, const float *const *bcol, float *c, idx ldc,
+                    int accumulate)
 {
     for (idx p0 = 0; p0 < k; p0 += slice) {
         idx kc = k - p0 < slice ? k - p0 : slice;
@@ -220,24 +214,11 @@ static void run_dot(idx m, idx n, idx runs, idx k, idx slice, idx astep, idx bst
             for (idx i0 = 0; i0 < m; i0 += DM) {
                 const float *ap = a + i0 * lda + p0;
                 float *cp = c + i0 * ldc + j0;
-                if (m - i0 >= DM && nr == DN) dot_tile(runs, kc, astep, bstep, ap, lda, bp, cp, ldc, acc);
-                else dot_edge(runs, kc, astep, bstep, ap, lda, bp, cp, ldc, acc, m - i0 < DM ? m - i0 : DM, nr);
+                if (m - i0 >= DM && nr == DN) dot_tile(kc, ap, lda, bp, cp, ldc, acc);
+                else dot_edge(kc, ap, lda, bp, cp, ldc, acc, m - i0 < DM ? m - i0 : DM, nr);
             }
         }
     }
-}
-
-/* run_dot over a column matrix read from a flat grid (see `shifted` below): one run per sample,
- * its span positions; column j of B starts at rowoff[j] (+ s * plane for sample s) */
-static void run_dot_shifted(idx m, idx n, const float *a, idx lda, idx samples, idx span, idx plane, const float *base,
-                            const long long *rowoff, const float **bcol, float *c, idx ldc, int accumulate)
-{
-    for (idx j = 0; j < n; j++) bcol[j] = base + rowoff[j];
-    /* the caller sizes the samples to the cache: each tile's sums stay in registers throughout */
-    if (span == plane) /* the runs join up into one */
-        run_dot(m, n, 1, samples * span, samples * span, 0, 0, a, lda, bcol, c, ldc, accumulate);
-    else
-        run_dot(m, n, samples, span, span, span, plane, a, lda, bcol, c, ldc, accumulate);
 }
 
 /* A "shifted" B, a convolution's column matrix read straight from its flat padded grid
@@ -282,17 +263,26 @@ typedef struct {
     idx ldc;
     int accumulate;
     float *apack, *bpack;
-    const shifted *sb; /* B read from a flat grid (then b, rsb, csb are unused) */
-    idx col0;          /* the job's first column of the whole product (shifted B) */
+    const shifted *sb;         /* B read from a flat grid (then b, rsb, csb are unused) */
+    const long long *boff;     /* or: column q of B starts at b + boff[q], contiguous along k (csb unused) */
+    idx col0;                  /* the job's first column of the whole product (shifted B, boff) */
 } job;
 
 /* the serial algorithm on one job (a block of columns, or a slice of k, of the whole product) */
 static void run(const job *j)
 {
-    if (!j->sb && j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K && j->n <= BPACK_FLOATS / 2) {
-        const float **bcol = (const float **)j->bpack; /* the packing buffer holds the column pointers */
-        for (idx q = 0; q < j->n; q++) bcol[q] = j->b + q * j->csb;
-        run_dot(j->m, j->n, 1, j->k, KD, 0, 0, j->a, j->rsa, bcol, j->c, j->ldc, j->accumulate);
+    if (j->boff || (!j->sb && j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K)) {
+        /* the dot form; the packing buffer holds the column pointers, a block of columns at a time.
+         * Columns from an offset table (a weight gradient read from a flat grid) come in chunks the
+         * caller sized to the cache: their sums stay in registers over the whole of k. */
+        const float **bcol = (const float **)j->bpack;
+        idx cap = BPACK_FLOATS * sizeof(float) / sizeof(*bcol);
+        for (idx q0 = 0; q0 < j->n; q0 += cap) {
+            idx nq = j->n - q0 < cap ? j->n - q0 : cap;
+            for (idx q = 0; q < nq; q++)
+                bcol[q] = j->boff ? j->b + j->boff[j->col0 + q0 + q] : j->b + (q0 + q) * j->csb;
+            run_dot(j->m, nq, j->k, j->boff ? j->k : KD, j->a, j->rsa, bcol, j->c + q0, j->ldc, j->accumulate);
+        }
         return;
     }
     float tile[MR * NR] __attribute__((aligned(64)));
@@ -450,6 +440,8 @@ static int gemm(job whole, int threads)
     return status;
 }
 
+static int clamp_threads(int threads) { return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads; }
+
 /* gemm() without the GIL; C = 0 (or left as it is when accumulating) for k == 0. None, or NULL
  * with MemoryError set. */
 static PyObject *run_gemm(job whole, int threads)
@@ -525,8 +517,8 @@ static PyObject *py_sgemm(PyObject *self, PyObject *args)
                      c.strides[0], c.strides[1], c.shape[0], c.shape[1]);
     } else {
         job whole = {a.shape[0], b.shape[1], a.shape[1], a.buf, b.buf, a.strides[0] / 4, a.strides[1] / 4,
-                     b.strides[0] / 4, b.strides[1] / 4, c.buf, c.strides[0] / 4, accumulate, NULL, NULL, NULL, 0};
-        result = run_gemm(whole, threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads);
+                     b.strides[0] / 4, b.strides[1] / 4, c.buf, c.strides[0] / 4, accumulate, NULL, NULL, NULL, NULL, 0};
+        result = run_gemm(whole, clamp_threads(threads));
     }
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);
@@ -538,23 +530,15 @@ static PyObject *py_sgemm(PyObject *self, PyObject *args)
  * float32 buffer (read flat), rowoff int64 offsets into it. */
 typedef struct {
     Py_buffer a, buf, off, c;
-    Py_ssize_t span, plane;
-    int accumulate, threads;
 } grid_views;
 
-/* parse (a, buf, rowoff, span, plane, c, accumulate, threads) and take the buffers; 0, or -1
- * with the error set and nothing held */
-static int get_grid_views(grid_views *v, PyObject *args, const char *name)
+/* take the buffers of (a, buf, rowoff, c); 0, or -1 with the error set and nothing held */
+static int get_grid_views(grid_views *v, PyObject *const objs[4], const char *name)
 {
-    PyObject *objs[4];
-    if (!PyArg_ParseTuple(args, "OOOnnOpi", &objs[0], &objs[1], &objs[2], &v->span, &v->plane, &objs[3], &v->accumulate,
-                          &v->threads))
-        return -1;
     if (!has_avx512()) {
         PyErr_Format(PyExc_RuntimeError, "%s: this CPU has no AVX-512F; use numpy.matmul", name);
         return -1;
     }
-    v->threads = v->threads < 1 ? 1 : v->threads > MAX_THREADS ? MAX_THREADS : v->threads;
     if (view2d(objs[0], &v->a, 0, "a") < 0) return -1;
     if (PyObject_GetBuffer(objs[1], &v->buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto no_buf;
     if (PyObject_GetBuffer(objs[2], &v->off, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto no_off;
@@ -605,9 +589,10 @@ static int check_grid_reads(const grid_views *v, idx count, const char *per, idx
         if (p == 0 || rowoff[p] > hi) hi = rowoff[p];
     }
     idx nbuf = v->buf.len / 4;
-    if (count && positions && (lo < 0 || hi + (long long)(positions / span - 1) * plane + span > nbuf)) {
-        PyErr_Format(PyExc_ValueError, "%s: offsets %lld..%lld with %zd samples of plane %zd read outside buf's %zd values",
-                     name, lo, hi, positions / span, plane, nbuf);
+    long long end = hi + (long long)(positions / span - 1) * plane + span; /* one past the last read */
+    if (count && positions && (lo < 0 || end > nbuf)) {
+        PyErr_Format(PyExc_ValueError, "%s: offsets %lld..%lld read buf from %lld to %lld, outside its %zd values", name, lo,
+                     hi, lo, end - 1, nbuf);
         return -1;
     }
     return 0;
@@ -618,10 +603,13 @@ static int check_grid_reads(const grid_views *v, idx count, const char *per, idx
  * positions of each of c.shape[1] / span samples. */
 static PyObject *py_sgemm_shifted(PyObject *self, PyObject *args)
 {
+    PyObject *objs[4];
+    Py_ssize_t span, plane;
+    int accumulate, threads;
+    if (!PyArg_ParseTuple(args, "OOOnnOpi", &objs[0], &objs[1], &objs[2], &span, &plane, &objs[3], &accumulate, &threads))
+        return NULL;
     grid_views v;
-    if (get_grid_views(&v, args, "sgemm_shifted") < 0) return NULL;
-    Py_ssize_t span = v.span, plane = v.plane;
-    int accumulate = v.accumulate, threads = v.threads;
+    if (get_grid_views(&v, objs, "sgemm_shifted") < 0) return NULL;
     PyObject *result = NULL;
     idx m = v.a.shape[0], k = v.a.shape[1], n = v.c.shape[1];
     if (v.c.shape[0] != m || v.c.strides[1] != 4 || v.c.strides[0] < 4 * n) {
@@ -630,77 +618,32 @@ static PyObject *py_sgemm_shifted(PyObject *self, PyObject *args)
     } else if (check_grid_reads(&v, k, "column of a", n, "c", span, plane, "sgemm_shifted") == 0) {
         shifted sb = {v.buf.buf, v.off.buf, span, plane};
         job whole = {m, n, k, v.a.buf, NULL, v.a.strides[0] / 4, v.a.strides[1] / 4, 0, 1, v.c.buf, v.c.strides[0] / 4,
-                     accumulate, NULL, NULL, &sb, 0};
-        result = run_gemm(whole, threads);
+                     accumulate, NULL, NULL, &sb, NULL, 0};
+        result = run_gemm(whole, clamp_threads(threads));
     }
     release_grid_views(&v);
     return result;
 }
 
-typedef struct {
-    idx m, n, samples, span, plane;
-    const float *a, *base;
-    idx lda;
-    const long long *rowoff;
-    float *c;
-    idx ldc;
-    int accumulate;
-} dot_job;
-
-static void *run_dot_job(void *arg)
-{
-    const dot_job *d = arg;
-    const float **bcol = malloc(sizeof(*bcol) * (d->n ? d->n : 1));
-    if (bcol) run_dot_shifted(d->m, d->n, d->a, d->lda, d->samples, d->span, d->plane, d->base, d->rowoff, bcol, d->c,
-                              d->ldc, d->accumulate);
-    free(bcol);
-    return bcol ? arg : NULL;
-}
-
-/* c (m x n) = (or +=) a @ B^T-shaped products of a weight gradient: a (m, samples * span) with
- * contiguous rows (grad_y on the grid), B[q, j] = buf.flat[rowoff[j] + (q // span) * plane + q % span]
- * (the column matrix, transposed, read from the grid). Threads split the columns j. */
+/* c (m x n) = (or +=) a @ B, the transposed column matrix of a flat grid in a weight gradient:
+ * a (m, k) with contiguous rows (grad_y on whole grid planes), B[q, j] = buf.flat[rowoff[j] + q]
+ * (column j of the column matrix: one channel's row of the grid from one kernel offset on). */
 static PyObject *py_sgemm_dot_shifted(PyObject *self, PyObject *args)
 {
+    PyObject *objs[4];
+    int accumulate, threads;
+    if (!PyArg_ParseTuple(args, "OOOOpi", &objs[0], &objs[1], &objs[2], &objs[3], &accumulate, &threads)) return NULL;
     grid_views v;
-    if (get_grid_views(&v, args, "sgemm_dot_shifted") < 0) return NULL;
-    Py_ssize_t span = v.span, plane = v.plane;
-    int accumulate = v.accumulate, threads = v.threads;
+    if (get_grid_views(&v, objs, "sgemm_dot_shifted") < 0) return NULL;
     PyObject *result = NULL;
     idx m = v.a.shape[0], k = v.a.shape[1], n = v.c.shape[1];
     if (v.a.strides[1] != 4 || v.c.shape[0] != m || v.c.strides[1] != 4 || v.c.strides[0] < 4 * n) {
         PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: a (%zd, %zd) and c (%zd, %zd) must have contiguous rows and "
                      "as many of them", m, k, v.c.shape[0], n);
-    } else if (check_grid_reads(&v, n, "column of c", k, "a", span, plane, "sgemm_dot_shifted") == 0) {
-        if (k == 0) {
-            if (!accumulate)
-                for (idx i = 0; i < m; i++) memset((float *)v.c.buf + i * (v.c.strides[0] / 4), 0, sizeof(float) * n);
-            result = Py_NewRef(Py_None);
-        } else {
-            idx tiles = (n + DN - 1) / DN;
-            if (threads > tiles) threads = (int)(tiles ? tiles : 1);
-            dot_job jobs[MAX_THREADS];
-            pthread_t ids[MAX_THREADS];
-            int started[MAX_THREADS] = {0}, ok = 1;
-            Py_BEGIN_ALLOW_THREADS
-            for (int t = 0; t < threads; t++) {
-                idx j0 = tiles * t / threads * DN, j1 = t == threads - 1 ? n : tiles * (t + 1) / threads * DN;
-                jobs[t] = (dot_job){m, j1 - j0, k / span, span, plane, v.a.buf, v.buf.buf, v.a.strides[0] / 4,
-                                    (const long long *)v.off.buf + j0, (float *)v.c.buf + j0, v.c.strides[0] / 4,
-                                    accumulate};
-            }
-            for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, run_dot_job, &jobs[t]) == 0;
-            ok = run_dot_job(&jobs[0]) != NULL;
-            for (int t = 1; t < threads; t++) {
-                void *r = NULL;
-                if (started[t]) pthread_join(ids[t], &r);
-                else r = run_dot_job(&jobs[t]);
-                ok = ok && r != NULL;
-            }
-            Py_END_ALLOW_THREADS
-            if (ok) result = Py_NewRef(Py_None);
-            else PyErr_NoMemory();
-        }
+    } else if (check_grid_reads(&v, n, "column of c", k, "a", k ? k : 1, k ? k : 1, "sgemm_dot_shifted") == 0) {
+        job whole = {m, n, k, v.a.buf, v.buf.buf, v.a.strides[0] / 4, 1, 1, 0, v.c.buf, v.c.strides[0] / 4, accumulate,
+                     NULL, NULL, NULL, v.off.buf, 0};
+        result = run_gemm(whole, clamp_threads(threads));
     }
     release_grid_views(&v);
     return result;
@@ -708,8 +651,7 @@ static PyObject *py_sgemm_dot_shifted(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"sgemm_dot_shifted", py_sgemm_dot_shifted, METH_VARARGS,
-     "sgemm_dot_shifted(a, buf, rowoff, span, plane, c, accumulate, threads): c = a @ B, "
-     "B[q, j] = buf.flat[rowoff[j] + (q // span) * plane + q % span]"},
+     "sgemm_dot_shifted(a, buf, rowoff, c, accumulate, threads): c = a @ B, B[q, j] = buf.flat[rowoff[j] + q]"},
     {"sgemm_shifted", py_sgemm_shifted, METH_VARARGS,
      "sgemm_shifted(a, buf, rowoff, span, plane, c, accumulate, threads): c = a @ B, "
      "B[p, n] = buf.flat[rowoff[p] + (n // span) * plane + n % span]"},

@@ -243,27 +243,28 @@ def test_sgemm_shifted_reads_the_column_matrix_from_the_grid(span, plane, sample
 
 
 @native
-@pytest.mark.parametrize("span, plane, samples", [(20, 25, 7), (72, 81, 3), (81, 81, 5), (300, 310, 2)])
+@pytest.mark.parametrize("k", [13, 512, 700, 2600])
 @pytest.mark.parametrize("accumulate", [False, True], ids=["overwrite", "accumulate"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_sgemm_dot_shifted_reads_the_transposed_columns_from_the_grid(span, plane, samples, accumulate, threads):
-    """c (+)= a @ B with B[q, j] = buf.flat[rowoff[j] + (q // span) * plane + q % span]: runs of
-    one sample each (span < plane) and one joined run (span == plane), 38 columns (six-column
-    tiles and an edge), against NumPy fancy indexing and float64, within the rounding bound."""
+def test_sgemm_dot_shifted_reads_the_transposed_columns_from_the_grid(k, accumulate, threads):
+    """c (+)= a @ B with B[q, j] = buf.flat[rowoff[j] + q]: 38 columns (six-column tiles and an
+    edge), k with a 16-lane tail, and k long enough for two threads to split it, against NumPy
+    fancy indexing and float64, within the rounding bound."""
     from convlab import _sgemm
 
-    rng = np.random.default_rng(span * samples + threads + accumulate)
+    rng = np.random.default_rng(k + threads + accumulate)
     m, n = 13, 38
-    buf = rng.standard_normal((2, samples * plane + 40)).astype(np.float32)
-    rowoff = rng.integers(0, buf.size - (samples - 1) * plane - span, size=n).astype(np.int64)
-    q = np.arange(samples * span)
-    b = buf.ravel()[(q // span * plane + q % span)[:, None] + rowoff[None, :]]
-    a = rng.standard_normal((m, samples * span)).astype(np.float32)
+    buf = rng.standard_normal((2, k + 40)).astype(np.float32)
+    rowoff = rng.integers(0, buf.size - k, size=n).astype(np.int64)
+    b = buf.ravel()[np.arange(k)[:, None] + rowoff[None, :]]
+    a = rng.standard_normal((m, k)).astype(np.float32)
     c0 = rng.standard_normal((m, n)).astype(np.float32)
     c = c0.copy()
-    _sgemm.sgemm_dot_shifted(a, buf, rowoff, span, plane, c, accumulate, threads)
+    _sgemm.sgemm_dot_shifted(a, buf, rowoff, c, accumulate, threads)
     exact = a.astype(np.float64) @ b.astype(np.float64) + (c0 if accumulate else 0)
     assert np.all(np.abs(c - exact) <= _bound(a, b, c0 if accumulate else None))
+    if threads == 1:  # the dispatcher runs it on one thread too (a small product): the same bits
+        np.testing.assert_array_equal(gemm.dot_shifted_matmul(a, buf, rowoff, c0.copy(), accumulate), c)
 
 
 @native
@@ -272,7 +273,7 @@ def test_sgemm_shifted_refuses_reads_outside_the_buffer():
 
     a, buf = np.ones((8, 2), np.float32), np.ones((4, 10), np.float32)
     c = np.empty((8, 6), np.float32)
-    with pytest.raises(ValueError, match=r"sgemm_shifted: offsets 0\.\.31 with 2 samples of plane 7 read outside buf's 40"):
+    with pytest.raises(ValueError, match=r"sgemm_shifted: offsets 0\.\.31 read buf from 0 to 40, outside its 40 values"):
         _sgemm.sgemm_shifted(a, buf, np.array([0, 31]), 3, 7, c, False, 1)
     with pytest.raises(ValueError, match=r"sgemm_shifted: offsets -1\.\.0"):
         _sgemm.sgemm_shifted(a, buf, np.array([-1, 0]), 3, 7, c, False, 1)
@@ -281,10 +282,10 @@ def test_sgemm_shifted_refuses_reads_outside_the_buffer():
     with pytest.raises(ValueError, match=r"need 1 <= span <= plane and span dividing c's 6 columns, got span 4, plane 7"):
         _sgemm.sgemm_shifted(a, buf, np.array([0, 1]), 4, 7, c, False, 1)
     g = np.ones((8, 6), np.float32)
-    with pytest.raises(ValueError, match=r"sgemm_dot_shifted: offsets 0\.\.31 with 2 samples of plane 7 read outside"):
-        _sgemm.sgemm_dot_shifted(g, buf, np.array([0, 31]), 3, 7, np.empty((8, 2), np.float32), False, 1)
+    with pytest.raises(ValueError, match=r"sgemm_dot_shifted: offsets 0\.\.35 read buf from 0 to 40, outside its 40 values"):
+        _sgemm.sgemm_dot_shifted(g, buf, np.array([0, 35]), np.empty((8, 2), np.float32), False, 1)
     with pytest.raises(ValueError, match=r"sgemm_dot_shifted: rowoff must be 2 int64 offsets \(one per column of c\), got 1"):
-        _sgemm.sgemm_dot_shifted(g, buf, np.array([0]), 3, 7, np.empty((8, 2), np.float32), False, 1)
+        _sgemm.sgemm_dot_shifted(g, buf, np.array([0]), np.empty((8, 2), np.float32), False, 1)
 
 
 DIRECT_CASES = [  # stride 1 on the flat grid, >= 8 output channels per group: columns read from the grid

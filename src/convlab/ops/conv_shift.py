@@ -196,8 +196,7 @@ def _direct_weight_grad(buf, gy, layout, w_shape, chunks):
     for first, ((s0, _), grid) in enumerate(zip(chunks, layout.output_grids(gy, chunks, whole_planes=True))):
         rows = grid.reshape(g, o // g, -1)
         for i in range(g):
-            gemm.dot_shifted_matmul(rows[i], buf, offsets[i] + s0 * layout.plane, layout.plane, layout.plane, gw[i],
-                                    accumulate=first > 0)
+            gemm.dot_shifted_matmul(rows[i], buf, offsets[i] + s0 * layout.plane, gw[i], accumulate=first > 0)
     return gw.reshape(w_shape)
 
 

@@ -91,6 +91,11 @@ def get_num_threads() -> int:
     return _threads
 
 
+def _threads_for(macs: int) -> int:
+    """Threads for a product of ``macs`` multiply-adds: one below ``_THREADED_FLOPS``."""
+    return _threads if 2 * macs >= _THREADED_FLOPS else 1
+
+
 def _native_suits(a, b) -> bool:
     return (_enabled and type(a) is np.ndarray and type(b) is np.ndarray
             and a.dtype == np.float32 and b.dtype == np.float32 and a.ndim == b.ndim and a.ndim in (2, 3)
@@ -106,7 +111,7 @@ def matmul(a, b):
         return backend.array_module(a, b).matmul(a, b)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     out = np.empty(a.shape[:-1] + (n,), dtype=np.float32)
-    threads = _threads if 2 * m * n * k >= _THREADED_FLOPS else 1
+    threads = _threads_for(m * n * k)
     if a.ndim == 2:
         _sgemm.sgemm(a, b, out, False, threads)
     else:
@@ -130,18 +135,18 @@ def shifted_matmul(a, buf, rowoff, span, plane, samples):
     int64 -> ``(m, samples * span)``. (``ops/conv_shift.py`` explains the grid.)"""
     m = a.shape[0]
     out = np.empty((m, samples * span), dtype=np.float32)
-    threads = _threads if 2 * m * a.shape[1] * out.shape[1] >= _THREADED_FLOPS else 1
-    _sgemm.sgemm_shifted(a, buf, np.ascontiguousarray(rowoff, dtype=np.int64), span, plane, out, False, threads)
+    _sgemm.sgemm_shifted(a, buf, np.ascontiguousarray(rowoff, dtype=np.int64), span, plane, out, False,
+                         _threads_for(m * a.shape[1] * out.shape[1]))
     return out
 
 
-def dot_shifted_matmul(a, buf, rowoff, span, plane, out, accumulate):
-    """``out (+)= a @ B^T`` where ``B^T``, the transposed column matrix of a flat padded grid, is
-    never built: ``B^T[q, j] = buf.flat[rowoff[j] + (q // span) * plane + q % span]`` (a weight
-    gradient, ``grad_y_grid @ col^T``; only where :func:`shifted_suits`). Shapes: ``a``
-    ``(m, samples * span)`` with contiguous rows, ``rowoff`` ``(n,)`` int64, ``out`` ``(m, n)``."""
-    threads = _threads if 2 * a.size * out.shape[1] >= _THREADED_FLOPS else 1
-    _sgemm.sgemm_dot_shifted(a, buf, np.ascontiguousarray(rowoff, dtype=np.int64), span, plane, out, accumulate, threads)
+def dot_shifted_matmul(a, buf, rowoff, out, accumulate):
+    """``out (+)= a @ B`` where ``B``, the transposed column matrix of a flat padded grid, is never
+    built: ``B[q, j] = buf.flat[rowoff[j] + q]`` (a weight gradient, ``grad_y_grid @ col^T`` with
+    grad_y on whole grid planes; only where :func:`shifted_suits`). Shapes: ``a`` ``(m, k)`` with
+    contiguous rows, ``rowoff`` ``(n,)`` int64, ``out`` ``(m, n)``."""
+    _sgemm.sgemm_dot_shifted(a, buf, np.ascontiguousarray(rowoff, dtype=np.int64), out, accumulate,
+                             _threads_for(a.size * out.shape[1]))
     return out
 
 
