@@ -144,7 +144,8 @@ def _start_distributed(args, UsageError):
 
 
 def _shared_out_dir(args, rank, world, prepare_out_dir, UsageError) -> str:
-    """The new run's directory, made by rank 0 only and told to the others (so ranks agree on one)."""
+    """The new run's directory, made by rank 0 only and told to the others (so ranks agree on one);
+    a single process simply makes it. An existing directory without --force is a UsageError."""
     from .. import distributed as dist
 
     answer = {}
@@ -228,7 +229,6 @@ def _main(args, rank: int, world: int) -> int:
         if sync_bn and not cfg.get("sync_bn"):
             raise UsageError(f"--sync-bn: the run of {args.resume} was trained with per-rank batch-norm statistics; "
                              "resume it without --sync-bn")
-        sync_bn = bool(cfg.get("sync_bn"))
         if cfg["batch_size"] % world:
             raise UsageError(f"the run's global batch {cfg['batch_size']} does not split evenly over {world} ranks; "
                              "resume with a number of ranks that divides it")
@@ -241,13 +241,7 @@ def _main(args, rank: int, world: int) -> int:
             raise UsageError(f"--batch-size {args.batch_size} (the global batch) must be divisible by the {world} ranks")
         cfg = _config(args)
         made_here = args.out is None or not os.path.isdir(args.out)  # a directory this run creates
-        if world > 1:
-            out = _shared_out_dir(args, rank, world, prepare_out_dir, UsageError)
-        else:
-            try:
-                out = prepare_out_dir(args.out, "train", args.force)
-            except FileExistsError as exc:
-                raise UsageError(str(exc)) from None
+        out = _shared_out_dir(args, rank, world, prepare_out_dir, UsageError)
 
     try:
         return _train(args, cfg, out, rank, world, say, quiet, started)
