@@ -445,11 +445,8 @@ class Tensor:
 
     def retain_grad(self) -> Tensor:
         """Keep ``.grad`` on this non-leaf tensor after ``backward()`` (leaves keep it anyway)."""
-        if self._node is not None:
+        if self._node is not None:  # the flag lives on the graph's reference to this tensor
             _hooked_ref(self).retain = True
-            self._retain = True
-        elif self._retain is False:  # a leaf: never overwrite its hook registry
-            self._retain = True
         return self
 
     def register_hook(self, hook) -> RemovableHandle:
