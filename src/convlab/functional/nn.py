@@ -47,7 +47,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"linear: bias has shape {tuple(bias.shape)} but weight of shape {weight.shape} "
                          f"needs a bias of shape ({weight.shape[0]},)")
-    return LinearOp.apply(input, weight, bias) if bias is not None else LinearOp.apply(input, weight)
+    return LinearOp.apply(input, weight, bias)
 
 
 def relu6(input: Tensor) -> Tensor:

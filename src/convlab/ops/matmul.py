@@ -73,5 +73,5 @@ class Linear(Function):
         g2 = g.reshape(-1, w.shape[0])
         gx = gemm.matmul(g, w) if need[0] else None
         gw = gemm.matmul(g2.T, x.reshape(-1, w.shape[1])) if need[1] else None
-        gb = g2.sum(axis=0) if len(need) > 2 and need[2] else None
+        gb = g2.sum(axis=0) if need[2] else None
         return gx, gw, gb
