@@ -95,8 +95,7 @@ def _tile_backward(gy, arg, geom):
     kernel offset, ``grad * (arg == k)``, and zeros where no window reads."""
     xp = backend.array_module(gy)
     gx = xp.empty(gy.shape[:2] + geom.in_size, dtype=gy.dtype)
-    covered = tuple(slice(0, o * k) for o, k in zip(geom.out_size, geom.kernel))
-    if covered != tuple(slice(0, w) for w in geom.in_size):  # rows/columns no window reads
+    if any(o * k < w for o, k, w in zip(geom.out_size, geom.kernel, geom.in_size)):  # rows/columns no window reads
         gx[...] = 0
     for i, sl in _windows(geom):
         xp.multiply(gy, arg == i, out=gx[sl])
