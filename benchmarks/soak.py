@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import resource
 import sys
@@ -245,10 +244,9 @@ def main(argv=None) -> int:
     report = run(args)
     v = report["verdict"]
     if args.json:
-        tmp = f"{args.json}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=1)
-        os.replace(tmp, args.json)
+        from convlab.files import write_json
+
+        write_json(args.json, report, indent=1)
     if args.plot:
         plot(report, args.plot)
     status = "no result" if v["ok"] is None else "ok" if v["ok"] else "FAIL"
