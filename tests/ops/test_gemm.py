@@ -160,9 +160,11 @@ def test_set_native_and_threads_are_checked():
         with pytest.raises(ValueError, match=rf"set_num_threads: n must be a positive int, got {bad!r}"):
             gemm.set_num_threads(bad)
     before = gemm.get_num_threads()
-    gemm.set_num_threads(3)
-    assert gemm.get_num_threads() == 3
-    gemm.set_num_threads(before)
+    try:
+        gemm.set_num_threads(3)
+        assert gemm.get_num_threads() == 3
+    finally:
+        gemm.set_num_threads(before)
 
 
 def count_native_calls(monkeypatch):
