@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import convlab as cl
-from helpers import compare_with_torch, gradcheck_op
+from helpers import compare_with_torch, gradcheck_op, rand, require_torch
 
 SHAPES = [((3, 4), (4, 5)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
           ((2, 1, 3, 4), (5, 4, 2)), ((3, 4), (2, 4, 6))]
@@ -37,9 +37,7 @@ LINEAR_SHAPES = [((5, 4), (3, 4)), ((4,), (3, 4)), ((2, 5, 4), (3, 4)), ((0, 4),
 def test_fused_linear_matches_torch(shapes, dtype, bias):
     """F.linear is one node (ops.matmul.Linear): values and the input, weight and bias gradients
     against torch (TOL: float64 rel 1e-8, float32 rel 1e-4), for 1-D, 2-D, 3-D and empty inputs."""
-    from helpers import rand
-
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     arrays = [rand(shapes[0], 1, dtype), rand(shapes[1], 2, dtype)] + ([rand(shapes[1][:1], 3, dtype)] if bias else [])
     compare_with_torch(lambda *t: cl.nn.functional.linear(*t), lambda *t: torch.nn.functional.linear(*t), arrays)
 
