@@ -290,7 +290,7 @@ def test_sgemm_shifted_refuses_reads_outside_the_buffer():
         _sgemm.sgemm_dot_shifted(g, buf, np.array([0]), np.empty((8, 2), np.float32), False, 1)
 
 
-DIRECT_CASES = [  # stride 1 on the flat grid, >= 8 output channels per group: columns read from the grid
+DIRECT_CASES = [  # stride 1 on the flat grid, any number of output channels: columns read from the grid
     ("conv2d", (3, 5, 9, 8), (8, 5, 3, 3), {"padding": 1}),
     ("conv2d", (2, 6, 10, 9), (16, 3, 3, 3), {"padding": 1, "groups": 2}),
     ("conv2d", (2, 4, 11, 10), (9, 4, 3, 3), {"padding": 2, "dilation": 2}),
@@ -298,6 +298,8 @@ DIRECT_CASES = [  # stride 1 on the flat grid, >= 8 output channels per group: c
     ("conv2d", (3, 8, 7, 7), (12, 8, 5, 5), {"padding": 2}),
     ("conv1d", (3, 4, 13), (8, 4, 3), {"padding": 2, "dilation": 2}),  # 13-position spans: panels straddle samples
     ("conv3d", (2, 3, 5, 10, 10), (8, 3, 3, 3, 3), {"padding": 1}),
+    ("conv2d", (3, 1, 12, 12), (6, 1, 5, 5), {"padding": 2}),  # LeNet-5's conv1: 6 rows, under one 8-row tile
+    ("conv2d", (2, 4, 9, 9), (2, 2, 3, 3), {"padding": 1, "groups": 2}),  # one output channel per group
 ]
 
 

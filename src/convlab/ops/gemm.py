@@ -122,10 +122,13 @@ def matmul(a, b):
 
 def shifted_suits(rows, a, buf) -> bool:
     """True when :func:`shifted_matmul` and :func:`dot_shifted_matmul` can run for a product
-    with ``rows`` rows: the compiled GEMM is on, ``a`` and ``buf`` are float32 NumPy arrays,
-    ``buf`` is C-contiguous and there are at least 8 rows."""
-    return (_enabled and type(a) is np.ndarray and type(buf) is np.ndarray and a.dtype == np.float32
-            and buf.dtype == np.float32 and buf.flags.c_contiguous and rows >= _MIN_ROWS)
+    with ``rows`` rows: the compiled GEMM is on, ``a`` and ``buf`` are float32 NumPy arrays and
+    ``buf`` is C-contiguous. Any number of rows: unlike :func:`matmul`, whose short products
+    NumPy runs as fast (the compiled kernel packs all of ``b`` for a few rows), the alternative
+    here is building the column matrix (LeNet-5's 6-channel conv1: forward 2.3 -> 0.9 ms,
+    weight gradient 2.0 -> 1.0 ms at batch 128)."""
+    return (_enabled and rows >= 1 and type(a) is np.ndarray and type(buf) is np.ndarray
+            and a.dtype == np.float32 and buf.dtype == np.float32 and buf.flags.c_contiguous)
 
 
 def shifted_matmul(a, buf, rowoff, span, plane, samples):
