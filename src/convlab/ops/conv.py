@@ -56,6 +56,7 @@ from .conv_shift import ShiftLayout, shift_forward, shift_input_grad, shift_weig
 _MAX_WASTE = 1.3  # see _shift_layout
 _MAX_WASTE_DIRECT = 1.6  # the same for the compiled GEMM, which builds no columns
 _FLIP_RATIO = 2  # see conv_input_grad
+_FLIP_RATIO_DIRECT = 5.5  # the same on the compiled GEMM, which reads the flipped columns from the grid
 _SHORT_ROWS = 24  # see conv_input_grad
 
 
@@ -134,8 +135,13 @@ def conv_input_grad(gy, w, geom):
     flipped = _flipped_geometry(geom)
     o, cg = w.shape[:2]
     # its columns have one row per output channel and one column per *input* pixel, col2im's the
-    # reverse; take it when they are not much larger (col2im's scattered adds cost about double)
-    if flipped is not None and o * math.prod(geom.in_size) <= _FLIP_RATIO * cg * geom.groups * math.prod(geom.out_size):
+    # reverse; take it when they are not much larger (col2im's scattered adds cost about double).
+    # The compiled GEMM builds no columns for it, so it wins up to a ratio of about 6, batch 128
+    # (ms, flipped / col2im): 16x6x5x5 on 14x14 (ratio 5.2) 1.85 / 2.30; 20x8x3x3 on 16x16 (2.5)
+    # 1.42 / 2.02; 12x4x3x3 on 28x28 (3.0) 2.70 / 2.92; 6x1x5x5 on 28x28 (6.0) 2.94 / 2.24;
+    # 32x3x3x3 on 32x32 (10.7) 10.5 / 4.6.
+    ratio = _FLIP_RATIO_DIRECT if gemm.native_for(gy, w) else _FLIP_RATIO
+    if flipped is not None and o * math.prod(geom.in_size) <= ratio * cg * geom.groups * math.prod(geom.out_size):
         g = geom.groups
         wf = w.reshape((g, o // g, cg) + geom.kernel).swapaxes(1, 2).reshape((g * cg, o // g) + geom.kernel)
         wf = wf[(slice(None), slice(None)) + (slice(None, None, -1),) * geom.nd]

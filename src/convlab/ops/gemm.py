@@ -91,14 +91,18 @@ def get_num_threads() -> int:
     return _threads
 
 
+def native_for(*arrays) -> bool:
+    """True when the compiled GEMM is on and every array is a float32 NumPy array (what it takes)."""
+    return _enabled and all(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays)
+
+
 def _threads_for(macs: int) -> int:
     """Threads for a product of ``macs`` multiply-adds: one below ``_THREADED_FLOPS``."""
     return _threads if 2 * macs >= _THREADED_FLOPS else 1
 
 
 def _native_suits(a, b) -> bool:
-    return (_enabled and type(a) is np.ndarray and type(b) is np.ndarray
-            and a.dtype == np.float32 and b.dtype == np.float32 and a.ndim == b.ndim and a.ndim in (2, 3)
+    return (native_for(a, b) and a.ndim == b.ndim and a.ndim in (2, 3)
             and a.shape[:-2] == b.shape[:-2] and a.shape[-1] == b.shape[-2]
             and a.shape[-2] >= _MIN_ROWS and b.shape[-1] >= _MIN_COLS and a.shape[-1] >= _MIN_INNER)
 
@@ -127,8 +131,7 @@ def shifted_suits(rows, a, buf) -> bool:
     NumPy runs as fast (the compiled kernel packs all of ``b`` for a few rows), the alternative
     here is building the column matrix (LeNet-5's 6-channel conv1: forward 2.3 -> 0.9 ms,
     weight gradient 2.0 -> 1.0 ms at batch 128)."""
-    return (_enabled and rows >= 1 and type(a) is np.ndarray and type(buf) is np.ndarray
-            and a.dtype == np.float32 and buf.dtype == np.float32 and buf.flags.c_contiguous)
+    return rows >= 1 and native_for(a, buf) and buf.flags.c_contiguous
 
 
 def shifted_matmul(a, buf, rowoff, span, plane, samples):
@@ -153,5 +156,5 @@ def dot_shifted_matmul(a, buf, rowoff, out, accumulate):
     return out
 
 
-__all__ = ["get_num_threads", "matmul", "native_available", "native_enabled", "set_native", "set_num_threads",
+__all__ = ["get_num_threads", "matmul", "native_available", "native_enabled", "native_for", "set_native", "set_num_threads",
            "dot_shifted_matmul", "shifted_matmul", "shifted_suits"]
