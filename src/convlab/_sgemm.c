@@ -21,8 +21,10 @@
  * partial sums in one zmm register.
  *
  * Convolutions on the flat padded grid (convlab/ops/conv_shift.py) never build their column
- * matrix here: row p of it is a channel's row of the grid shifted by a kernel offset, so the
- * packing routine copies B's panels straight from the grid (sgemm_shifted), and the weight
+ * matrix here: row p of it is a channel's row of the grid shifted by a kernel offset, so a tile
+ * of 48 columns within one sample is 48 contiguous floats of each row, which the kernel reads in
+ * place from a table of row pointers (sgemm_shifted; tiles straddling two samples are packed
+ * from the grid), and the weight
  * gradient's dot products read the grid's rows, contiguous over a chunk of samples, from an
  * offset table (sgemm_dot_shifted).
  *
@@ -56,15 +58,26 @@ typedef Py_ssize_t idx;
 
 #define AVX512 __attribute__((target("avx512f,fma")))
 
-/* C[0:MR, 0:NR] (row stride ldc) = (accumulate ? C : 0) + a (kc x MR packed) @ b (kc x NR packed) */
-AVX512 static void kernel(idx kc, const float *restrict a, const float *restrict b, float *restrict c, idx ldc,
-                          int accumulate)
+/* C[0:MR, 0:NR] (row stride ldc) = (accumulate ? C : 0) + a (kc x MR packed) @ B, where B's row p
+ * is b + p * NR (a packed panel) or, when rows is given, rows[p] + off (NR floats read in place:
+ * a tile of a shifted B that lies within one sample, see run_shifted) */
+static inline __attribute__((always_inline)) AVX512 void kernel_any(idx kc, const float *restrict a,
+                                                                      const float *restrict b,
+                                                                      const float *const *rows, idx off,
+                                                                      float *restrict c, idx ldc, int accumulate)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00,
            c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00,
            c52 = c00, c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
     for (idx p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32), t;
+        __m512 b0, b1, b2, t;
+        if (rows) {
+            const float *r = rows[p] + off;
+            b0 = _mm512_loadu_ps(r), b1 = _mm512_loadu_ps(r + 16), b2 = _mm512_loadu_ps(r + 32);
+        } else {
+            b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
+            b += NR;
+        }
 #define ROW(i)                                  \
     t = _mm512_set1_ps(a[i]);                   \
     c##i##0 = _mm512_fmadd_ps(t, b0, c##i##0);  \
@@ -73,7 +86,6 @@ AVX512 static void kernel(idx kc, const float *restrict a, const float *restrict
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
 #undef ROW
         a += MR;
-        b += NR;
     }
 #define STORE(i)                                                                          \
     {                                                                                     \
@@ -89,6 +101,18 @@ AVX512 static void kernel(idx kc, const float *restrict a, const float *restrict
     }
     STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
 #undef STORE
+}
+
+AVX512 static void kernel(idx kc, const float *restrict a, const float *restrict b, float *restrict c, idx ldc,
+                          int accumulate)
+{
+    kernel_any(kc, a, b, NULL, 0, c, ldc, accumulate);
+}
+
+AVX512 static void kernel_rows(idx kc, const float *restrict a, const float *const *rows, idx off, float *restrict c,
+                               idx ldc, int accumulate)
+{
+    kernel_any(kc, a, NULL, rows, off, c, ldc, accumulate);
 }
 
 /* A block (mc x kc, strides rs, cs) -> panels of MR rows, out[panel][p][i]; zero rows past mc */
@@ -268,9 +292,62 @@ typedef struct {
     idx col0;                  /* the job's first column of the whole product (shifted B, boff) */
 } job;
 
+/* C (+)= A @ B tile by tile, for a C tile and its MR rows of A: the kernel straight into C, or
+ * through a buffer for an edge tile (mr < MR or nr < NR) */
+static void tile_product(idx kc, const float *apanel, const float *bpanel, const float *const *rows, idx off, float *c,
+                         idx ldc, int acc, idx mr, idx nr)
+{
+    float tile[MR * NR] __attribute__((aligned(64)));
+    if (mr == MR && nr == NR) {
+        if (rows) kernel_rows(kc, apanel, rows, off, c, ldc, acc);
+        else kernel(kc, apanel, bpanel, c, ldc, acc);
+        return;
+    }
+    if (rows) kernel_rows(kc, apanel, rows, off, tile, NR, 0);
+    else kernel(kc, apanel, bpanel, tile, NR, 0);
+    for (idx i = 0; i < mr; i++)
+        for (idx q = 0; q < nr; q++) c[i * ldc + q] = (acc ? c[i * ldc + q] : 0.f) + tile[i * NR + q];
+}
+
+/* run() for a shifted B: a tile of NR columns within one sample is NR contiguous floats of each
+ * row of B, so the kernel reads it in place (rows[p] + offset, no packing: the grid's rows are
+ * read once from memory and their kernel-offset copies from the cache); only a tile that
+ * straddles two samples, or the last partial one, is packed. With few rows of A (a layer's
+ * output channels), packing B cost as much as the arithmetic. */
+static void run_shifted(const job *j)
+{
+    const shifted *sb = j->sb;
+    const float *rows[KC];
+    for (idx jc = 0; jc < j->n; jc += NC) {
+        idx nc = j->n - jc < NC ? j->n - jc : NC;
+        for (idx pc = 0; pc < j->k; pc += KC) {
+            idx kc = j->k - pc < KC ? j->k - pc : KC;
+            int acc = j->accumulate || pc > 0;
+            for (idx p = 0; p < kc; p++) rows[p] = sb->base + sb->rowoff[pc + p];
+            for (idx ic = 0; ic < j->m; ic += MC) {
+                idx mc = j->m - ic < MC ? j->m - ic : MC;
+                pack_a(mc, kc, j->a + ic * j->rsa + pc * j->csa, j->rsa, j->csa, j->apack);
+                for (idx jr = 0; jr < nc; jr += NR) {
+                    idx nr = nc - jr < NR ? nc - jr : NR, g = j->col0 + jc + jr, t = g % sb->span;
+                    int direct = nr == NR && t + NR <= sb->span;
+                    if (!direct) pack_b_shifted(kc, nr, sb, sb->rowoff + pc, g, j->bpack);
+                    for (idx ir = 0; ir < mc; ir += MR)
+                        tile_product(kc, j->apack + ir * kc, j->bpack, direct ? rows : NULL,
+                                     (g / sb->span) * sb->plane + t, j->c + (ic + ir) * j->ldc + jc + jr, j->ldc, acc,
+                                     mc - ir < MR ? mc - ir : MR, nr);
+                }
+            }
+        }
+    }
+}
+
 /* the serial algorithm on one job (a block of columns, or a slice of k, of the whole product) */
 static void run(const job *j)
 {
+    if (j->sb) {
+        run_shifted(j);
+        return;
+    }
     if (j->boff || (!j->sb && j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K)) {
         /* the dot form; the packing buffer holds the column pointers, a block of columns at a time.
          * Columns from an offset table (a weight gradient read from a flat grid) come in chunks the
@@ -285,31 +362,20 @@ static void run(const job *j)
         }
         return;
     }
-    float tile[MR * NR] __attribute__((aligned(64)));
     for (idx jc = 0; jc < j->n; jc += NC) {
         idx nc = j->n - jc < NC ? j->n - jc : NC;
         for (idx pc = 0; pc < j->k; pc += KC) {
             idx kc = j->k - pc < KC ? j->k - pc : KC;
             int acc = j->accumulate || pc > 0;
-            if (j->sb) pack_b_shifted(kc, nc, j->sb, j->sb->rowoff + pc, j->col0 + jc, j->bpack);
-            else pack_b(kc, nc, j->b + pc * j->rsb + jc * j->csb, j->rsb, j->csb, j->bpack);
+            pack_b(kc, nc, j->b + pc * j->rsb + jc * j->csb, j->rsb, j->csb, j->bpack);
             for (idx ic = 0; ic < j->m; ic += MC) {
                 idx mc = j->m - ic < MC ? j->m - ic : MC;
                 pack_a(mc, kc, j->a + ic * j->rsa + pc * j->csa, j->rsa, j->csa, j->apack);
                 for (idx jr = 0; jr < nc; jr += NR) {
                     idx nr = nc - jr < NR ? nc - jr : NR;
-                    for (idx ir = 0; ir < mc; ir += MR) {
-                        idx mr = mc - ir < MR ? mc - ir : MR;
-                        float *c = j->c + (ic + ir) * j->ldc + jc + jr;
-                        if (mr == MR && nr == NR) {
-                            kernel(kc, j->apack + ir * kc, j->bpack + jr * kc, c, j->ldc, acc);
-                        } else {
-                            kernel(kc, j->apack + ir * kc, j->bpack + jr * kc, tile, NR, 0);
-                            for (idx i = 0; i < mr; i++)
-                                for (idx q = 0; q < nr; q++)
-                                    c[i * j->ldc + q] = (acc ? c[i * j->ldc + q] : 0.f) + tile[i * NR + q];
-                        }
-                    }
+                    for (idx ir = 0; ir < mc; ir += MR)
+                        tile_product(kc, j->apack + ir * kc, j->bpack + jr * kc, NULL, 0,
+                                     j->c + (ic + ir) * j->ldc + jc + jr, j->ldc, acc, mc - ir < MR ? mc - ir : MR, nr);
                 }
             }
         }

@@ -223,25 +223,30 @@ def test_conv2d_float32_on_both_gemm_paths_matches_torch(case, gemm_path, monkey
 
 @native
 @pytest.mark.parametrize("span, plane, samples", [(20, 25, 7), (72, 81, 3), (1056, 1089, 2), (5, 5, 40)])
+@pytest.mark.parametrize("m, k", [(24, 37), (5, 300), (130, 20)], ids=str)
+@pytest.mark.parametrize("accumulate", [False, True], ids=["overwrite", "accumulate"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_sgemm_shifted_reads_the_column_matrix_from_the_grid(span, plane, samples, threads):
+def test_sgemm_shifted_reads_the_column_matrix_from_the_grid(span, plane, samples, m, k, accumulate, threads):
     """B[p, n] = buf.flat[rowoff[p] + (n // span) * plane + n % span]: spans shorter and longer
-    than the kernel's 48-column panels (a panel then straddles samples), against B built by
-    NumPy fancy indexing and multiplied in float64, within the rounding bound."""
+    than the kernel's 48-column tiles (read in place within a sample, packed where a tile
+    straddles samples), rows under one 8-row tile and past one 128-row block, k past one
+    256-deep block; against B built by NumPy fancy indexing and multiplied in float64, within
+    the rounding bound."""
     from convlab import _sgemm
 
-    rng = np.random.default_rng(span + samples + threads)
-    k, m = 37, 24
+    rng = np.random.default_rng(span + samples + threads + m)
     buf = rng.standard_normal((3, samples * plane + 60)).astype(np.float32)
     rowoff = rng.integers(0, buf.size - (samples - 1) * plane - span, size=k).astype(np.int64)
     n = np.arange(samples * span)
     b = buf.ravel()[rowoff[:, None] + (n // span * plane + n % span)[None, :]]
     a = rng.standard_normal((m, k)).astype(np.float32)
-    c = np.empty((m, samples * span), np.float32)
-    _sgemm.sgemm_shifted(a, buf, rowoff, span, plane, c, False, threads)
-    exact = a.astype(np.float64) @ b.astype(np.float64)
-    assert np.all(np.abs(c - exact) <= _bound(a, b))
-    np.testing.assert_array_equal(c, gemm.shifted_matmul(a, buf, rowoff, span, plane, samples))
+    c0 = rng.standard_normal((m, samples * span)).astype(np.float32)
+    c = c0.copy()
+    _sgemm.sgemm_shifted(a, buf, rowoff, span, plane, c, accumulate, threads)
+    exact = a.astype(np.float64) @ b.astype(np.float64) + (c0 if accumulate else 0)
+    assert np.all(np.abs(c - exact) <= _bound(a, b) + (np.abs(c0) * 2.0**-24 if accumulate else 0))
+    if not accumulate:
+        np.testing.assert_array_equal(c, gemm.shifted_matmul(a, buf, rowoff, span, plane, samples))
 
 
 @native

@@ -25,7 +25,7 @@ The weight gradient uses the same columns::
 
 On convlab's compiled GEMM (float32, ``ops/gemm.py``) the column matrix is never built: row
 ``(c, k)`` of it is the buffer's row ``c`` read from ``shift_k`` on, so the GEMM is handed the
-buffer and one offset per row (:meth:`ShiftLayout.row_offsets`) and packs its panels from there.
+buffer and one offset per row (:meth:`ShiftLayout.row_offsets`) and reads its tiles from there.
 Otherwise :meth:`ShiftLayout.columns` copies each chunk's columns and ``numpy.matmul`` runs.
 """
 
