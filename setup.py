@@ -1,7 +1,9 @@
-"""Builds convlab's one optional compiled helper, the AVX-512 float32 GEMM (src/convlab/_sgemm.c).
+"""Builds convlab's two optional compiled helpers: the AVX-512 float32 GEMM (src/convlab/_sgemm.c)
+and the fused ReLU / batch-norm passes (src/convlab/_kernels.c).
 
-Everything else is in pyproject.toml. The extension is optional: where it cannot be compiled (no
-C compiler, not x86-64), pip installs convlab without it and convlab uses numpy.matmul.
+Everything else is in pyproject.toml. Both extensions are optional: where one cannot be compiled
+(no C compiler; the GEMM also needs x86-64), pip installs convlab without it and convlab runs the
+same operations in NumPy.
 """
 
 import platform
@@ -10,5 +12,8 @@ from setuptools import Extension, setup
 
 x86 = platform.machine().lower() in ("x86_64", "amd64")
 unix = platform.system() != "Windows"  # the kernel uses GCC/Clang target attributes
-setup(ext_modules=[Extension("convlab._sgemm", ["src/convlab/_sgemm.c"], extra_compile_args=["-O3", "-pthread"],
-                             extra_link_args=["-pthread"], optional=True)] if x86 and unix else [])
+gemm = Extension("convlab._sgemm", ["src/convlab/_sgemm.c"], extra_compile_args=["-O3", "-pthread"],
+                 extra_link_args=["-pthread"], optional=True)
+kernels = Extension("convlab._kernels", ["src/convlab/_kernels.c"], extra_compile_args=["-O3", "-fopenmp-simd"],
+                    optional=True)
+setup(ext_modules=([gemm] if x86 and unix else []) + ([kernels] if unix else []))

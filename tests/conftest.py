@@ -28,3 +28,16 @@ def gemm_path(request):
     previous = gemm.set_native(request.param == "native")
     yield request.param
     gemm.set_native(previous)
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def kernels_path(request):
+    """Run a test with ReLU and batch norm on the compiled passes (convlab._kernels) and again on
+    NumPy (the pure-NumPy path must stay tested); 'compiled' skips where they were not built."""
+    from convlab.ops import fused
+
+    if request.param == "compiled" and not fused.available():
+        pytest.skip("convlab._kernels not built")
+    previous = fused.set_enabled(request.param == "compiled")
+    yield request.param
+    fused.set_enabled(previous)

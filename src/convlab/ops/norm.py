@@ -23,6 +23,11 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Function
+from . import fused
+
+# batch norms over at least this many pixels per channel and sample take the compiled passes
+# (a (N, C) batch norm after a linear layer has rows of one value: NumPy's reductions suit it)
+_FUSED_MIN_PIXELS = 8
 
 
 def _per_channel(v):
@@ -51,9 +56,15 @@ class BatchNorm(Function):
         m = n * x3.shape[2]
         ctx.shape, ctx.training, ctx.weight = x.shape, training, weight
         if training:
-            mean = x3.mean(axis=(0, 2))
-            xc = x3 - _per_channel(mean)
-            var = xp.einsum("ncl,ncl->c", xc, xc) / x.dtype.type(m)
+            # the compiled passes (ops/fused.py) read x once for the statistics and once for y,
+            # and keep x itself for the backward instead of a centred copy
+            ctx.fused = x3.shape[2] >= _FUSED_MIN_PIXELS and fused.suits(x3)
+            if ctx.fused:
+                mean, var = (v.astype(x.dtype) for v in fused.moments(x3))
+            else:
+                mean = x3.mean(axis=(0, 2))
+                xc = x3 - _per_channel(mean)
+                var = xp.einsum("ncl,ncl->c", xc, xc) / x.dtype.type(m)
             invstd = 1 / xp.sqrt(var + x.dtype.type(eps))
             if running_mean is not None:
                 running_mean *= 1 - momentum
@@ -63,6 +74,10 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += (momentum * unbiased).astype(running_var.dtype, copy=False)
             scale = invstd if weight is None else weight * invstd
+            if ctx.fused:
+                y = fused.normalize(x3, mean, scale, xp.zeros_like(mean) if bias is None else bias)
+                ctx.save_for_backward(x3, mean, invstd)
+                return y.reshape(x.shape)
             y = xc * _per_channel(scale)
             ctx.save_for_backward(xc, invstd)
         else:
@@ -81,24 +96,36 @@ class BatchNorm(Function):
         g3 = g.reshape(n, c, -1)
         xp = backend.array_module(g)
         w = ctx.weight
-        sum_g = g3.sum(axis=(0, 2))
+        needs = ctx.needs_input_grad
         if ctx.training:
-            xc, invstd = ctx.saved
             m = g.dtype.type(g3.shape[0] * g3.shape[2])
-            sum_gxc = xp.einsum("ncl,ncl->c", g3, xc)
+            if ctx.fused:
+                x3, mean, invstd = ctx.saved
+            else:
+                xc, invstd = ctx.saved
             k = invstd if w is None else w * invstd
-            # dx = k * (g - sum_g / M - xc * invstd^2 * sum_gxc / M), as three fused passes
-            gx = g3 * _per_channel(k)
-            gx += xc * _per_channel(-k * invstd * invstd * sum_gxc / m)
-            gx -= _per_channel(k * sum_g / m)
-            grad_x = gx.reshape(ctx.shape)
+            if ctx.fused and fused.suits(g3):
+                sum_g, sum_gxc = (v.astype(g.dtype) for v in fused.grad_sums(g3, x3, mean))
+                # dx = k * (g - sum_g / M - xc * invstd^2 * sum_gxc / M), in one pass
+                grad_x = None if not needs[0] else fused.normalize_backward(
+                    g3, x3, k, mean, -k * invstd * invstd * sum_gxc / m, -k * sum_g / m).reshape(ctx.shape)
+            else:
+                if ctx.fused:  # a gradient the compiled passes do not take (a strided view)
+                    xc = x3 - _per_channel(mean)
+                sum_g = g3.sum(axis=(0, 2))
+                sum_gxc = xp.einsum("ncl,ncl->c", g3, xc)
+                # dx = k * (g - sum_g / M - xc * invstd^2 * sum_gxc / M), as three fused passes
+                gx = g3 * _per_channel(k)
+                gx += xc * _per_channel(-k * invstd * invstd * sum_gxc / m)
+                gx -= _per_channel(k * sum_g / m)
+                grad_x = gx.reshape(ctx.shape)
             sum_gxhat = sum_gxc * invstd
         else:
+            sum_g = g3.sum(axis=(0, 2))
             x3, mean, invstd = ctx.saved
             k = invstd if w is None else w * invstd
             grad_x = (g3 * _per_channel(k)).reshape(ctx.shape)
             sum_gxhat = xp.einsum("ncl,ncl->c", g3, x3 - _per_channel(mean)) * invstd
-        needs = ctx.needs_input_grad
         return grad_x if needs[0] else None, sum_gxhat if needs[1] else None, sum_g if needs[2] else None
 
 

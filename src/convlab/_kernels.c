@@ -1,0 +1,291 @@
+/* convlab._kernels: fused element-wise passes for ReLU and training-mode batch norm.
+ *
+ * Why it exists: in NumPy each of these layers is four or five passes over its activations
+ * (ResNet-20's 16-channel batch norm: mean, x - mean, the variance, the scale, the shift), and
+ * on small layers memory passes, not arithmetic, are what a training step waits for. Here each
+ * is the fewest passes the maths allows: the statistics in one read, the normalisation in one
+ * read and one write. ops/elementwise.py and ops/norm.py call these when the arrays suit them
+ * (float32, C-contiguous) and keep their NumPy code for everything else; the tests run both.
+ *
+ * Activations are (N, C, L) with L the pixels of one channel of one sample (contiguous).
+ * Per-channel sums are accumulated in float64: a row's sum and its centred sum of squares, merged
+ * across rows with Chan's formula, so the variance does not suffer from E[x^2] - E[x]^2.
+ *
+ * Python API (buffers are checked; the arithmetic runs without the GIL):
+ *   relu(x, y, mask)                       y = max(x, 0), mask = not x <= 0 (bool; NaN: y NaN, mask 1)
+ *   relu_backward(g, mask, out)            out = g * mask (as NumPy computes it)
+ *   moments(x, n, c, mean, var)            per-channel mean and biased variance (float64 out)
+ *   normalize(x, n, c, mean, scale, shift, y)          y = (x - mean) * scale + shift
+ *   grad_sums(g, x, n, c, mean, sum_g, sum_gxc)        sum g and sum g * (x - mean) (float64 out)
+ *   normalize_backward(g, x, n, c, k, mean, a, b, out) out = g * k + (x - mean) * a + b
+ * with the per-channel vectors float32 unless said otherwise.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+typedef Py_ssize_t idx;
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
+CLONES static void relu_loop(idx count, const float *restrict x, float *restrict y, unsigned char *restrict mask)
+{
+    for (idx i = 0; i < count; i++) {
+        float v = x[i];
+        int keep = !(v <= 0.f); /* v > 0, or NaN: passed through, its gradient too (as torch does) */
+        mask[i] = (unsigned char)keep;
+        y[i] = keep ? v : 0.f;
+    }
+}
+
+CLONES static void relu_backward_loop(idx count, const float *restrict g, const unsigned char *restrict mask,
+                                      float *restrict out)
+{
+    for (idx i = 0; i < count; i++) out[i] = g[i] * (float)mask[i];
+}
+
+/* sum and centred sum of squares of one row, in float64 */
+CLONES static void row_moments(idx len, const float *restrict r, double *sum, double *m2)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (idx i = 0; i < len; i++) s += r[i];
+    double mean = s / (double)len, q = 0.0;
+#pragma omp simd reduction(+ : q)
+    for (idx i = 0; i < len; i++) {
+        double d = (double)r[i] - mean;
+        q += d * d;
+    }
+    *sum = s;
+    *m2 = q;
+}
+
+static void moments_loop(idx n, idx c, idx len, const float *x, double *mean, double *var)
+{
+    for (idx j = 0; j < c; j++) {
+        double count = 0.0, mu = 0.0, m2 = 0.0;
+        for (idx s = 0; s < n; s++) { /* Chan et al.: merge (count, mu, m2) with the row's */
+            double rs, rq;
+            row_moments(len, x + (s * c + j) * len, &rs, &rq);
+            double rmu = rs / (double)len, total = count + (double)len, delta = rmu - mu;
+            mu += delta * (double)len / total;
+            m2 += rq + delta * delta * count * (double)len / total;
+            count = total;
+        }
+        mean[j] = mu;
+        var[j] = count > 0 ? m2 / count : 0.0;
+    }
+}
+
+CLONES static void affine_row(idx len, const float *restrict r, float mean, float scale, float shift, float *restrict out)
+{
+    for (idx i = 0; i < len; i++) out[i] = (r[i] - mean) * scale + shift;
+}
+
+CLONES static void grad_sums_row(idx len, const float *restrict g, const float *restrict r, float mean, double *sg,
+                                 double *sgx)
+{
+    double a = 0.0, b = 0.0;
+#pragma omp simd reduction(+ : a, b)
+    for (idx i = 0; i < len; i++) {
+        a += g[i];
+        b += (double)g[i] * (double)(r[i] - mean);
+    }
+    *sg += a;
+    *sgx += b;
+}
+
+CLONES static void backward_row(idx len, const float *restrict g, const float *restrict r, float k, float mean, float a,
+                                float b, float *restrict out)
+{
+    for (idx i = 0; i < len; i++) out[i] = g[i] * k + (r[i] - mean) * a + b;
+}
+
+/* ------------------------------------------------------------------ buffer checks */
+
+/* a C-contiguous buffer of `count` items of `format` (itemsize `size`); 0, or -1 with ValueError */
+static int get(PyObject *obj, Py_buffer *view, int writable, const char *fn, const char *name, const char *format,
+               idx size, idx count)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    int ok_format = view->itemsize == size && (strcmp(view->format, format) == 0 ||
+                                               (format[0] == '?' && strcmp(view->format, "B") == 0));
+    if (!ok_format || view->len / view->itemsize != count) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be %zd contiguous values of format '%s', got %zd of format '%s'", fn,
+                     name, count, format, view->len / (view->itemsize ? view->itemsize : 1), view->format);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    PyObject *obj;
+    const char *name, *format;
+    idx size, count;
+    int writable;
+} arg;
+
+/* take every buffer or none: 0, or -1 with the error set and nothing held */
+static int get_all(const char *fn, arg *args, Py_buffer *views, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (get(args[i].obj, &views[i], args[i].writable, fn, args[i].name, args[i].format, args[i].size,
+                args[i].count) < 0) {
+            while (i--) PyBuffer_Release(&views[i]);
+            return -1;
+        }
+    return 0;
+}
+
+static void release_all(Py_buffer *views, int count)
+{
+    for (int i = 0; i < count; i++) PyBuffer_Release(&views[i]);
+}
+
+static int sizes(const char *fn, PyObject *x, idx n, idx c, idx *len)
+{
+    Py_buffer v;
+    if (PyObject_GetBuffer(x, &v, PyBUF_SIMPLE) < 0) return -1;
+    idx total = v.len / 4;
+    PyBuffer_Release(&v);
+    if (n < 1 || c < 1 || total % (n * c)) {
+        PyErr_Format(PyExc_ValueError, "%s: x's %zd values are not n=%zd samples of c=%zd channels", fn, total, n, c);
+        return -1;
+    }
+    *len = total / (n * c);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ Python functions */
+
+static PyObject *py_relu(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *yo, *mo;
+    if (!PyArg_ParseTuple(args, "OOO", &xo, &yo, &mo)) return NULL;
+    Py_buffer xv;
+    if (PyObject_GetBuffer(xo, &xv, PyBUF_SIMPLE) < 0) return NULL;
+    idx count = xv.len / 4;
+    PyBuffer_Release(&xv);
+    arg a[3] = {{xo, "x", "f", 4, count, 0}, {yo, "y", "f", 4, count, 1}, {mo, "mask", "?", 1, count, 1}};
+    Py_buffer v[3];
+    if (get_all("relu", a, v, 3) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS relu_loop(count, v[0].buf, v[1].buf, v[2].buf);
+    Py_END_ALLOW_THREADS release_all(v, 3);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_relu_backward(PyObject *self, PyObject *args)
+{
+    PyObject *go, *mo, *oo;
+    if (!PyArg_ParseTuple(args, "OOO", &go, &mo, &oo)) return NULL;
+    Py_buffer gv;
+    if (PyObject_GetBuffer(go, &gv, PyBUF_SIMPLE) < 0) return NULL;
+    idx count = gv.len / 4;
+    PyBuffer_Release(&gv);
+    arg a[3] = {{go, "g", "f", 4, count, 0}, {mo, "mask", "?", 1, count, 0}, {oo, "out", "f", 4, count, 1}};
+    Py_buffer v[3];
+    if (get_all("relu_backward", a, v, 3) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS relu_backward_loop(count, v[0].buf, v[1].buf, v[2].buf);
+    Py_END_ALLOW_THREADS release_all(v, 3);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_moments(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *mo, *vo;
+    idx n, c, len;
+    if (!PyArg_ParseTuple(args, "OnnOO", &xo, &n, &c, &mo, &vo)) return NULL;
+    if (sizes("moments", xo, n, c, &len) < 0) return NULL;
+    arg a[3] = {{xo, "x", "f", 4, n * c * len, 0}, {mo, "mean", "d", 8, c, 1}, {vo, "var", "d", 8, c, 1}};
+    Py_buffer v[3];
+    if (get_all("moments", a, v, 3) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS moments_loop(n, c, len, v[0].buf, v[1].buf, v[2].buf);
+    Py_END_ALLOW_THREADS release_all(v, 3);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_normalize(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *mo, *so, *ho, *yo;
+    idx n, c, len;
+    if (!PyArg_ParseTuple(args, "OnnOOOO", &xo, &n, &c, &mo, &so, &ho, &yo)) return NULL;
+    if (sizes("normalize", xo, n, c, &len) < 0) return NULL;
+    arg a[5] = {{xo, "x", "f", 4, n * c * len, 0}, {mo, "mean", "f", 4, c, 0}, {so, "scale", "f", 4, c, 0},
+                {ho, "shift", "f", 4, c, 0},       {yo, "y", "f", 4, n * c * len, 1}};
+    Py_buffer v[5];
+    if (get_all("normalize", a, v, 5) < 0) return NULL;
+    const float *x = v[0].buf, *mean = v[1].buf, *scale = v[2].buf, *shift = v[3].buf;
+    float *y = v[4].buf;
+    Py_BEGIN_ALLOW_THREADS for (idx s = 0; s < n; s++) for (idx j = 0; j < c; j++)
+        affine_row(len, x + (s * c + j) * len, mean[j], scale[j], shift[j], y + (s * c + j) * len);
+    Py_END_ALLOW_THREADS release_all(v, 5);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_grad_sums(PyObject *self, PyObject *args)
+{
+    PyObject *go, *xo, *mo, *so, *to;
+    idx n, c, len;
+    if (!PyArg_ParseTuple(args, "OOnnOOO", &go, &xo, &n, &c, &mo, &so, &to)) return NULL;
+    if (sizes("grad_sums", xo, n, c, &len) < 0) return NULL;
+    arg a[5] = {{go, "g", "f", 4, n * c * len, 0}, {xo, "x", "f", 4, n * c * len, 0}, {mo, "mean", "f", 4, c, 0},
+                {so, "sum_g", "d", 8, c, 1},       {to, "sum_gxc", "d", 8, c, 1}};
+    Py_buffer v[5];
+    if (get_all("grad_sums", a, v, 5) < 0) return NULL;
+    const float *g = v[0].buf, *x = v[1].buf, *mean = v[2].buf;
+    double *sg = v[3].buf, *sgx = v[4].buf;
+    Py_BEGIN_ALLOW_THREADS for (idx j = 0; j < c; j++) sg[j] = sgx[j] = 0.0;
+    for (idx s = 0; s < n; s++)
+        for (idx j = 0; j < c; j++) {
+            idx o = (s * c + j) * len;
+            grad_sums_row(len, g + o, x + o, mean[j], &sg[j], &sgx[j]);
+        }
+    Py_END_ALLOW_THREADS release_all(v, 5);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_normalize_backward(PyObject *self, PyObject *args)
+{
+    PyObject *go, *xo, *ko, *mo, *ao, *bo, *oo;
+    idx n, c, len;
+    if (!PyArg_ParseTuple(args, "OOnnOOOOO", &go, &xo, &n, &c, &ko, &mo, &ao, &bo, &oo)) return NULL;
+    if (sizes("normalize_backward", xo, n, c, &len) < 0) return NULL;
+    arg a[7] = {{go, "g", "f", 4, n * c * len, 0}, {xo, "x", "f", 4, n * c * len, 0}, {ko, "k", "f", 4, c, 0},
+                {mo, "mean", "f", 4, c, 0},         {ao, "a", "f", 4, c, 0},           {bo, "b", "f", 4, c, 0},
+                {oo, "out", "f", 4, n * c * len, 1}};
+    Py_buffer v[7];
+    if (get_all("normalize_backward", a, v, 7) < 0) return NULL;
+    const float *g = v[0].buf, *x = v[1].buf, *k = v[2].buf, *mean = v[3].buf, *av = v[4].buf, *bv = v[5].buf;
+    float *out = v[6].buf;
+    Py_BEGIN_ALLOW_THREADS for (idx s = 0; s < n; s++) for (idx j = 0; j < c; j++)
+    {
+        idx o = (s * c + j) * len;
+        backward_row(len, g + o, x + o, k[j], mean[j], av[j], bv[j], out + o);
+    }
+    Py_END_ALLOW_THREADS release_all(v, 7);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"relu", py_relu, METH_VARARGS, "relu(x, y, mask): y = max(x, 0), mask = not x <= 0 (NaN passes through, with its gradient)"},
+    {"relu_backward", py_relu_backward, METH_VARARGS, "relu_backward(g, mask, out): out = g * mask"},
+    {"moments", py_moments, METH_VARARGS,
+     "moments(x, n, c, mean, var): per-channel mean and biased variance of x (n, c, L), float64"},
+    {"normalize", py_normalize, METH_VARARGS, "normalize(x, n, c, mean, scale, shift, y): y = (x - mean) * scale + shift"},
+    {"grad_sums", py_grad_sums, METH_VARARGS,
+     "grad_sums(g, x, n, c, mean, sum_g, sum_gxc): per-channel sums of g and g * (x - mean), float64"},
+    {"normalize_backward", py_normalize_backward, METH_VARARGS,
+     "normalize_backward(g, x, n, c, k, mean, a, b, out): out = g * k + (x - mean) * a + b"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "fused ReLU and batch-norm passes (see _kernels.c)",
+                                    -1, methods};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

@@ -1,0 +1,106 @@
+"""The compiled ReLU and batch-norm passes (``convlab._kernels``, src/convlab/_kernels.c).
+
+NumPy spends four or five passes over the activations on a training-mode batch norm and two on
+a ReLU, and small layers wait on memory, not arithmetic; the compiled passes do each in the
+fewest the maths allows (batch norm: the statistics in one read, the normalisation in one read
+and one write). :class:`~convlab.ops.elementwise.ReLU` and
+:class:`~convlab.ops.norm.BatchNorm` call them where :func:`suits` says so and keep their NumPy
+code for everything else (float64, GPU arrays, non-contiguous views, a build without a C
+compiler). ``set_enabled(False)`` or ``CONVLAB_KERNELS=numpy`` keeps everything on NumPy; the
+tests run both.
+
+Shapes: ``x`` and ``g`` are C-contiguous float32 ``(N, C, *spatial)``; per-channel vectors are
+``(C,)``; the statistics come back in float64 (summed in float64, rows merged with Chan's
+formula) for the caller to round.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:
+    from .. import _kernels
+except ImportError:  # built without a C compiler: NumPy only
+    _kernels = None
+
+_AVAILABLE = _kernels is not None
+_enabled = _AVAILABLE and os.environ.get("CONVLAB_KERNELS", "auto").lower() != "numpy"
+
+
+def available() -> bool:
+    """True when the compiled passes were built."""
+    return _AVAILABLE
+
+
+def enabled() -> bool:
+    """True when ReLU and batch norm use the compiled passes (built and not switched off)."""
+    return _enabled
+
+
+def set_enabled(on: bool) -> bool:
+    """Use the compiled passes (when built) or keep ReLU and batch norm on NumPy; returns the
+    previous setting. ``set_enabled(True)`` where they were not built raises ``RuntimeError``."""
+    global _enabled
+    if on and not _AVAILABLE:
+        raise RuntimeError("set_enabled: convlab's compiled kernels are not available here (built without a C compiler)")
+    previous, _enabled = _enabled, bool(on)
+    return previous
+
+
+def suits(*arrays) -> bool:
+    """True when the compiled passes are on and every array is a C-contiguous float32 NumPy array."""
+    return _enabled and all(type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous for a in arrays)
+
+
+def relu(x):
+    """``(max(x, 0), not x <= 0)`` in one pass (a NaN stays NaN and keeps its gradient)."""
+    y, mask = np.empty_like(x), np.empty(x.shape, dtype=bool)
+    _kernels.relu(x, y, mask)
+    return y, mask
+
+
+def relu_backward(g, mask):
+    """``g * mask`` (the gradient of :func:`relu`), as NumPy computes it."""
+    out = np.empty_like(g)
+    _kernels.relu_backward(g, mask, out)
+    return out
+
+
+def moments(x):
+    """Per-channel mean and biased variance of ``x`` ``(N, C, *)``, float64 ``(C,)`` each."""
+    c = x.shape[1]
+    mean, var = np.empty(c), np.empty(c)
+    _kernels.moments(x, x.shape[0], c, mean, var)
+    return mean, var
+
+
+def normalize(x, mean, scale, shift):
+    """``(x - mean) * scale + shift`` per channel: ``x`` ``(N, C, *)``, the rest ``(C,)`` float32."""
+    y = np.empty_like(x)
+    _kernels.normalize(x, x.shape[0], x.shape[1], _vec(mean), _vec(scale), _vec(shift), y)
+    return y
+
+
+def grad_sums(g, x, mean):
+    """Per channel ``sum(g)`` and ``sum(g * (x - mean))``, float64 ``(C,)`` each."""
+    c = x.shape[1]
+    sum_g, sum_gxc = np.empty(c), np.empty(c)
+    _kernels.grad_sums(g, x, x.shape[0], c, _vec(mean), sum_g, sum_gxc)
+    return sum_g, sum_gxc
+
+
+def normalize_backward(g, x, k, mean, a, b):
+    """``g * k + (x - mean) * a + b`` per channel: ``g``, ``x`` ``(N, C, *)``, the rest ``(C,)``."""
+    out = np.empty_like(g)
+    _kernels.normalize_backward(g, x, x.shape[0], x.shape[1], _vec(k), _vec(mean), _vec(a), _vec(b), out)
+    return out
+
+
+def _vec(v):
+    return np.ascontiguousarray(v, dtype=np.float32)
+
+
+__all__ = ["available", "enabled", "grad_sums", "moments", "normalize", "normalize_backward", "relu", "relu_backward",
+           "set_enabled", "suits"]

@@ -1,0 +1,182 @@
+"""The compiled ReLU and batch-norm passes (convlab._kernels via ops/fused.py) against torch and
+float64, on both paths (the ``kernels_path`` fixture), with the path each case takes asserted."""
+
+import numpy as np
+import pytest
+
+import convlab as cl
+import convlab.functional as F
+from convlab.ops import fused
+from helpers import require_torch
+
+compiled = pytest.mark.skipif(not fused.available(), reason="convlab._kernels not built")
+
+
+def count_kernel_calls(monkeypatch):
+    """Route ops/fused.py's calls into convlab._kernels through a recorder: the list gets each
+    called function's name."""
+    calls = []
+    if fused.available():
+        real = fused._kernels
+
+        class Recorder:
+            def __getattr__(self, name):
+                fn = getattr(real, name)
+
+                def recorded(*args):
+                    calls.append(name)
+                    return fn(*args)
+
+                return recorded
+
+        monkeypatch.setattr(fused, "_kernels", Recorder())
+    return calls
+
+
+def test_relu_matches_torch_with_nan_inf_and_signed_zeros(kernels_path, monkeypatch):
+    """Forward and backward bit for bit like torch on finite values, +-inf, +-0 and NaN (NaN stays
+    NaN forward; its gradient is zero); the compiled loops run only on the compiled path."""
+    torch = require_torch()
+    calls = count_kernel_calls(monkeypatch)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3, 5, 7)).astype(np.float32)
+    x.flat[:6] = [np.inf, -np.inf, 0.0, -0.0, np.nan, 1e-40]
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    ours = cl.tensor(x, requires_grad=True)
+    y = F.relu(ours)
+    y.backward(g)
+    theirs = torch.tensor(x, requires_grad=True)
+    ty = torch.relu(theirs)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    assert calls == (["relu", "relu_backward"] if kernels_path == "compiled" else []), calls
+
+
+def test_relu_float64_and_strided_stay_on_numpy(monkeypatch):
+    """Arrays the compiled loops do not take (float64, a transposed view) give NumPy's result."""
+    calls = count_kernel_calls(monkeypatch)
+    x = np.random.default_rng(0).standard_normal((6, 5)).astype(np.float32)
+    y64 = F.relu(cl.tensor(x.astype(np.float64))).numpy()
+    yt = F.relu(cl.tensor(x.T)).numpy()
+    np.testing.assert_array_equal(y64, np.maximum(x.astype(np.float64), 0))
+    np.testing.assert_array_equal(yt, np.maximum(x.T, 0))
+    assert calls == []
+
+
+BN_CASES = [  # (shape, affine): pixels per channel from 1 (NumPy's reductions) to 1024
+    ((8, 4, 32, 32), True),
+    ((16, 6, 3, 3), True),  # 9 pixels: the compiled passes
+    ((5, 3, 7), False),
+    ((32, 5), True),  # a (N, C) batch norm: NumPy
+    ((2, 3, 4, 5, 6), True),
+]
+
+
+@pytest.mark.parametrize("shape, affine", BN_CASES, ids=[str(c[0]) for c in BN_CASES])
+def test_batch_norm_training_matches_torch(shape, affine, kernels_path, monkeypatch):
+    """Training-mode output, input/weight/bias gradients and running statistics against torch in
+    float32, normwise relative error <= 2e-5 (outputs) / 1e-4 (gradients); the compiled passes
+    run exactly where they should (float32, at least 8 pixels per channel)."""
+    torch = require_torch()
+    calls = count_kernel_calls(monkeypatch)
+    rng = np.random.default_rng(len(shape) * 10 + shape[1])
+    x = (rng.standard_normal(shape) * 3 + 1.5).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    c = shape[1]
+    bn = {2: cl.nn.BatchNorm1d, 3: cl.nn.BatchNorm1d, 4: cl.nn.BatchNorm2d, 5: cl.nn.BatchNorm3d}[len(shape)](c, affine=affine)
+    tbn = {2: torch.nn.BatchNorm1d, 3: torch.nn.BatchNorm1d, 4: torch.nn.BatchNorm2d, 5: torch.nn.BatchNorm3d}[len(shape)](
+        c, affine=affine)
+    if affine:
+        w, b = rng.standard_normal(c).astype(np.float32), rng.standard_normal(c).astype(np.float32)
+        bn.weight.data[...], bn.bias.data[...] = w, b
+        with torch.no_grad():
+            tbn.weight.copy_(torch.tensor(w))
+            tbn.bias.copy_(torch.tensor(b))
+    ours = cl.tensor(x, requires_grad=True)
+    y = bn(ours)
+    y.backward(g)
+    theirs = torch.tensor(x, requires_grad=True)
+    ty = tbn(theirs)
+    ty.backward(torch.tensor(g))
+
+    def rel(a, b):
+        return np.abs(a - b).max() / np.abs(b).max()
+
+    assert rel(y.detach().numpy(), ty.detach().numpy()) <= 2e-5
+    assert rel(ours.grad.numpy(), theirs.grad.numpy()) <= 1e-4
+    if affine:
+        assert rel(bn.weight.grad.numpy(), tbn.weight.grad.numpy()) <= 1e-4
+        assert rel(bn.bias.grad.numpy(), tbn.bias.grad.numpy()) <= 1e-4
+    assert rel(bn.running_mean.numpy(), tbn.running_mean.numpy()) <= 1e-5
+    assert rel(bn.running_var.numpy(), tbn.running_var.numpy()) <= 1e-5
+    on = kernels_path == "compiled" and int(np.prod(shape[2:])) >= 8
+    assert calls == (["moments", "normalize", "grad_sums", "normalize_backward"] if on else []), calls
+
+
+@compiled
+def test_batch_norm_statistics_survive_a_large_mean():
+    """Activations at 1e4 +- 1: the compiled statistics (float64 sums, rows merged with Chan's
+    formula) give the variance within 1e-6 relative of float64 NumPy and the output within 1e-3
+    absolute (the float32 input itself carries 1e4 * 2^-24 ~ 6e-4 of rounding)."""
+    rng = np.random.default_rng(7)
+    x = (1e4 + rng.standard_normal((16, 3, 12, 12))).astype(np.float32)
+    mean, var = fused.moments(x)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(mean, x64.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(var, x64.var(axis=(0, 2, 3)), rtol=1e-6)
+    y = F.batch_norm(cl.tensor(x), None, None, training=True).numpy()
+    exact = (x64 - x64.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(x64.var(axis=(0, 2, 3), keepdims=True) + 1e-5)
+    assert np.abs(y - exact).max() <= 1e-3
+
+
+@compiled
+def test_batch_norm_takes_a_strided_gradient_after_a_compiled_forward():
+    """A gradient the compiled backward does not take (a transposed view) after a compiled forward:
+    the NumPy backward rebuilds the centred input and gives the same gradient within 1e-5."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 3, 6, 6)).astype(np.float32)
+    g = rng.standard_normal((6, 6, 3, 4)).astype(np.float32).transpose(3, 2, 1, 0)  # strided (4, 3, 6, 6)
+    grads = []
+    for contiguous in (False, True):
+        t = cl.tensor(x, requires_grad=True)
+        F.batch_norm(t, None, None, training=True).backward(np.ascontiguousarray(g) if contiguous else g)
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=0, atol=1e-5)
+
+
+@compiled
+def test_kernel_buffers_are_checked():
+    """Wrong sizes and formats raise ValueError naming the function, the argument and what it
+    expected, before anything is written."""
+    from convlab import _kernels
+
+    x = np.ones((2, 3, 4), np.float32)
+    y = np.full_like(x, 7)
+    with pytest.raises(ValueError, match=r"relu: mask must be 24 contiguous values of format '\?', got 24 of format 'f'"):
+        _kernels.relu(x, y, np.empty(x.shape, np.float32))
+    assert (y == 7).all()
+    with pytest.raises(ValueError, match=r"relu_backward: out must be 24 contiguous values of format 'f', got 12"):
+        _kernels.relu_backward(x, np.ones(x.shape, bool), np.empty(12, np.float32))
+    with pytest.raises(ValueError, match=r"moments: x's 24 values are not n=5 samples of c=3 channels"):
+        _kernels.moments(x, 5, 3, np.empty(3), np.empty(3))
+    with pytest.raises(ValueError, match=r"moments: mean must be 3 contiguous values of format 'd', got 3 of format 'f'"):
+        _kernels.moments(x, 2, 3, np.empty(3, np.float32), np.empty(3))
+    with pytest.raises(ValueError, match=r"normalize: scale must be 3 contiguous values of format 'f', got 2"):
+        _kernels.normalize(x, 2, 3, np.zeros(3, np.float32), np.ones(2, np.float32), np.zeros(3, np.float32), y)
+    with pytest.raises(ValueError, match=r"ndarray is not C-contiguous"):
+        _kernels.relu(x.transpose(2, 1, 0), y, np.empty(x.shape, bool))
+
+
+def test_set_enabled_round_trip():
+    """set_enabled returns the previous setting; switching on where nothing was built says why."""
+    previous = fused.set_enabled(False)
+    try:
+        assert not fused.enabled() and not fused.suits(np.ones(3, np.float32))
+        if fused.available():
+            assert fused.set_enabled(True) is False and fused.enabled()
+        else:
+            with pytest.raises(RuntimeError, match="set_enabled: convlab's compiled kernels are not available here"):
+                fused.set_enabled(True)
+    finally:
+        fused.set_enabled(previous)
