@@ -166,6 +166,16 @@ def test_kernel_buffers_are_checked():
         _kernels.normalize(x, 2, 3, np.zeros(3, np.float32), np.ones(2, np.float32), np.zeros(3, np.float32), y)
     with pytest.raises(ValueError, match=r"ndarray is not C-contiguous"):
         _kernels.relu(x.transpose(2, 1, 0), y, np.empty(x.shape, bool))
+    img, col = np.ones((1, 2, 4, 4), np.float32), np.empty((2, 3, 3, 1, 2, 2), np.float32)
+    geometry = (1, 2, 4, 4, 3, 3, 1, 1, 1, 1, 0, 0, 2, 2)
+    _kernels.im2col_2d(img, geometry, col)
+    assert (col == 1).all()
+    with pytest.raises(TypeError, match=r"geometry must be 14 ints"):
+        _kernels.im2col_2d(img, geometry[:13], col)
+    with pytest.raises(ValueError, match=r"im2col_2d: geometry entry 6 must be positive, got 0"):
+        _kernels.im2col_2d(img, geometry[:6] + (0,) + geometry[7:], col)
+    with pytest.raises(ValueError, match=r"col2im_2d: out must be 32 contiguous values of format 'f', got 16"):
+        _kernels.col2im_2d(col, geometry, np.empty(16, np.float32))
 
 
 def test_set_enabled_round_trip():
@@ -180,3 +190,39 @@ def test_set_enabled_round_trip():
                 fused.set_enabled(True)
     finally:
         fused.set_enabled(previous)
+
+
+COLUMN_GEOMETRIES = [  # (x shape, kernel, stride, dilation, ((top, bottom), (left, right)))
+    ((2, 3, 9, 11), (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1))),  # ResNet's stride-2 3x3
+    ((1, 2, 12, 12), (7, 7), (2, 2), (1, 1), ((3, 3), (3, 3))),  # the 7x7/2 stem
+    ((2, 4, 8, 7), (1, 1), (2, 2), (1, 1), ((0, 0), (0, 0))),  # a 1x1/2 shortcut
+    ((3, 2, 10, 9), (3, 2), (1, 3), (2, 1), ((2, 0), (0, 3))),  # asymmetric everything
+    ((1, 1, 4, 5), (3, 3), (1, 1), (1, 1), ((4, 4), (4, 4))),  # padding wider than the kernel's reach
+]
+
+
+@compiled
+@pytest.mark.parametrize("case", COLUMN_GEOMETRIES, ids=[f"{c[1]}s{c[2]}d{c[3]}p{c[4]}" for c in COLUMN_GEOMETRIES])
+def test_compiled_im2col_and_col2im_equal_numpys(case):
+    """The compiled 2-D im2col is the same copy as NumPy's strided slices and its col2im the same
+    sums in the same order: bit-identical, whatever the stride, dilation and padding."""
+    from convlab.ops import conv_columns
+    from convlab.shapes import ConvGeometry
+
+    shape, kernel, stride, dilation, pads = case
+    out = tuple((w + lo + hi - d * (k - 1) - 1) // s + 1
+                for w, k, s, d, (lo, hi) in zip(shape[2:], kernel, stride, dilation, pads))
+    geom = ConvGeometry(kernel, stride, dilation, pads, 1, shape[2:], out)
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape).astype(np.float32)
+    col = rng.standard_normal((shape[1],) + kernel + (shape[0],) + out).astype(np.float32)
+    results = {}
+    for on in (True, False):
+        previous = fused.set_enabled(on)
+        try:
+            results[on] = conv_columns.im2col(x, geom), conv_columns.col2im(col, geom)
+        finally:
+            fused.set_enabled(previous)
+    for ours, numpys in zip(results[True], results[False]):
+        assert ours.shape == numpys.shape
+        np.testing.assert_array_equal(ours, numpys)

@@ -13,6 +13,7 @@ import itertools
 import math
 
 from .. import backend
+from . import fused
 
 _budget = {"bytes": 1 << 30}
 
@@ -55,7 +56,10 @@ def swap01(nd):
 
 def im2col(x, geom):
     """``(N, C, *in)`` -> columns ``(C, *kernel, N, *out)`` with
-    ``col[c, k, n, o] = padded_x[n, c, o * stride + k * dilation]``."""
+    ``col[c, k, n, o] = padded_x[n, c, o * stride + k * dilation]`` (2-D float32: one compiled
+    pass, ops/fused.py)."""
+    if geom.nd == 2 and fused.suits(x):
+        return fused.im2col_2d(x, geom)
     xp = backend.array_module(x)
     n, c = x.shape[:2]
     perm = swap01(geom.nd)
@@ -72,7 +76,10 @@ def im2col(x, geom):
 
 def col2im(col, geom):
     """Adjoint of :func:`im2col`: columns ``(C, *kernel, N, *out)`` -> ``(N, C, *in)``, adding
-    every entry back onto the input pixel it was read from (padding is dropped)."""
+    every entry back onto the input pixel it was read from (padding is dropped; 2-D float32:
+    one compiled pass, ops/fused.py)."""
+    if geom.nd == 2 and fused.suits(col):
+        return fused.col2im_2d(col, geom)
     xp = backend.array_module(col)
     c, n = col.shape[0], col.shape[1 + geom.nd]
     dst = xp.zeros((c, n) + geom.padded, dtype=col.dtype)

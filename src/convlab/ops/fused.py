@@ -1,11 +1,13 @@
-"""The compiled ReLU and batch-norm passes (``convlab._kernels``, src/convlab/_kernels.c).
+"""The compiled ReLU, batch-norm and 2-D im2col/col2im passes (``convlab._kernels``, src/convlab/_kernels.c).
 
 NumPy spends four or five passes over the activations on a training-mode batch norm and two on
 a ReLU, and small layers wait on memory, not arithmetic; the compiled passes do each in the
 fewest the maths allows (batch norm: the statistics in one read, the normalisation in one read
 and one write). :class:`~convlab.ops.elementwise.ReLU` and
-:class:`~convlab.ops.norm.BatchNorm` call them where :func:`suits` says so and keep their NumPy
-code for everything else (float64, GPU arrays, non-contiguous views, a build without a C
+:class:`~convlab.ops.norm.BatchNorm` call them where :func:`suits` says so, as do
+:func:`~convlab.ops.conv_columns.im2col` and ``col2im`` for 2-D geometries (a strided
+convolution's columns: NumPy's padded copy and one strided copy per kernel offset move three
+times the bytes), and keep their NumPy code for everything else (float64, GPU arrays, non-contiguous views, a build without a C
 compiler). ``set_enabled(False)`` or ``CONVLAB_KERNELS=numpy`` keeps everything on NumPy; the
 tests run both.
 
@@ -98,9 +100,32 @@ def normalize_backward(g, x, k, mean, a, b):
     return out
 
 
+def im2col_2d(x, geom):
+    """:func:`~convlab.ops.conv_columns.im2col` of a 2-D geometry: ``(N, C, H, W)`` -> columns
+    ``(C, KH, KW, N, OH, OW)``, read straight from ``x`` (zeros in the padding)."""
+    n, c = x.shape[:2]
+    col = np.empty((c,) + geom.kernel + (n,) + geom.out_size, dtype=np.float32)
+    _kernels.im2col_2d(x, _geometry(n, c, geom), col)
+    return col
+
+
+def col2im_2d(col, geom):
+    """:func:`~convlab.ops.conv_columns.col2im` of a 2-D geometry: columns ``(C, KH, KW, N, OH, OW)``
+    -> ``(N, C, H, W)``, every entry added onto the pixel it was read from."""
+    c, n = col.shape[0], col.shape[3]
+    out = np.empty((n, c) + geom.in_size, dtype=np.float32)
+    _kernels.col2im_2d(col, _geometry(n, c, geom), out)
+    return out
+
+
+def _geometry(n, c, geom):
+    return (n, c, *geom.in_size, *geom.kernel, *geom.stride, *geom.dilation, geom.pads[0][0], geom.pads[1][0],
+            *geom.out_size)
+
+
 def _vec(v):
     return np.ascontiguousarray(v, dtype=np.float32)
 
 
-__all__ = ["available", "enabled", "grad_sums", "moments", "normalize", "normalize_backward", "relu", "relu_backward",
-           "set_enabled", "suits"]
+__all__ = ["available", "col2im_2d", "enabled", "grad_sums", "im2col_2d", "moments", "normalize", "normalize_backward",
+           "relu", "relu_backward", "set_enabled", "suits"]
