@@ -20,11 +20,19 @@
  *   normalize_backward(g, x, n, c, k, mean, a, b, out) out = g * k + (x - mean) * a + b
  *   im2col_2d(x, geometry, col)            col[c, kh, kw, n, oh, ow] = x[n, c, ih, iw] (0 in the padding)
  *   col2im_2d(col, geometry, out)          its adjoint: out[n, c, ih, iw] = sum of the entries read from there
+ *   grid_in(x, (n, c, h, w, grid_h, grid_w, base), out)  x (N, C, h, w) onto flat padded grids (below)
+ *   grid_out(src, (n, c, h, w, grid_h, grid_w), bias, out)  the reverse, plus a per-channel bias (or None)
  * with the per-channel vectors float32 unless said otherwise, and geometry the tuple
  * (n, c, h, w, kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, out_h, out_w),
  * ih = oh * stride_h + kh * dilation_h - pad_top (likewise iw). NumPy builds a strided
  * convolution's columns as a padded copy and one strided copy per kernel offset, three times
  * the memory traffic of these loops (ResNet-20's 16>32 stride-2 layer: 2.8 of its 4.3 ms).
+ *
+ * The flat padded grid of ops/conv_shift.py lays channel c of sample s at
+ * out[c, base + s * plane + i * grid_w + j] (plane = grid_h * grid_w), zeros everywhere else,
+ * out being (C, L): grid_in writes every value of out once (NumPy: zero it, then a strided copy).
+ * grid_out reads src (C, N * grid_h * grid_w) back as (N, C, h, w) (+ bias), the GEMM's output
+ * cropped to the convolution's.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -165,6 +173,44 @@ CLONES static void col2im_loop(const geometry2d *g, const float *col, float *out
                         for (idx ox = lo; ox < hi; ox++) row[ox * g->sw + off] += col[ox];
                     }
             }
+}
+
+/* rows of a few floats: plain loops (the compiler's vector code), not a library call per row */
+CLONES static void grid_in_loop(idx n, idx c, idx h, idx w, idx gh, idx gw, idx base, idx len, const float *x,
+                                float *out)
+{
+    idx plane = gh * gw;
+    for (idx ch = 0; ch < c; ch++) {
+        float *dst = out + ch * len;
+        memset(dst, 0, sizeof(float) * base);
+        for (idx s = 0; s < n; s++) {
+            float *restrict g = dst + base + s * plane;
+            const float *restrict src = x + (s * c + ch) * h * w;
+            for (idx i = 0; i < h; i++, g += gw, src += w) {
+                for (idx j = 0; j < w; j++) g[j] = src[j];
+                for (idx j = w; j < gw; j++) g[j] = 0.f;
+            }
+            for (idx j = 0; j < (gh - h) * gw; j++) g[j] = 0.f;
+        }
+        memset(dst + base + n * plane, 0, sizeof(float) * (len - base - n * plane));
+    }
+}
+
+CLONES static void grid_out_loop(idx n, idx c, idx h, idx w, idx gh, idx gw, const float *src, const float *bias,
+                                 float *out)
+{
+    idx plane = gh * gw;
+    for (idx s = 0; s < n; s++)
+        for (idx ch = 0; ch < c; ch++) {
+            const float *restrict g = src + (ch * n + s) * plane;
+            float *restrict dst = out + (s * c + ch) * h * w;
+            if (!bias) /* a copy: adding 0 would turn -0 into +0 */
+                for (idx i = 0; i < h; i++, g += gw, dst += w)
+                    for (idx j = 0; j < w; j++) dst[j] = g[j];
+            else
+                for (idx i = 0; i < h; i++, g += gw, dst += w)
+                    for (idx j = 0; j < w; j++) dst[j] = g[j] + bias[ch];
+        }
 }
 
 /* ------------------------------------------------------------------ buffer checks */
@@ -371,6 +417,47 @@ static PyObject *py_im2col_2d(PyObject *self, PyObject *args) { return columns_2
 
 static PyObject *py_col2im_2d(PyObject *self, PyObject *args) { return columns_2d(args, "col2im_2d", 0); }
 
+static PyObject *py_grid_in(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *oo;
+    idx n, c, h, w, gh, gw, base;
+    if (!PyArg_ParseTuple(args, "O(nnnnnnn)O", &xo, &n, &c, &h, &w, &gh, &gw, &base, &oo)) return NULL;
+    Py_buffer ov;
+    if (PyObject_GetBuffer(oo, &ov, PyBUF_SIMPLE) < 0) return NULL;
+    idx total = ov.len / 4;
+    PyBuffer_Release(&ov);
+    if (n < 0 || c < 1 || h < 1 || w < 1 || gh < h || gw < w || base < 0 || total % c ||
+        base + n * gh * gw > total / c) {
+        PyErr_Format(PyExc_ValueError, "grid_in: grids of %zdx%zd for %zd samples of %zd channels of %zdx%zd from offset "
+                     "%zd do not fit out's %zd values", gh, gw, n, c, h, w, base, total);
+        return NULL;
+    }
+    arg a[2] = {{xo, "x", "f", 4, n * c * h * w, 0}, {oo, "out", "f", 4, total, 1}};
+    Py_buffer v[2];
+    if (get_all("grid_in", a, v, 2) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS grid_in_loop(n, c, h, w, gh, gw, base, total / c, v[0].buf, v[1].buf);
+    Py_END_ALLOW_THREADS release_all(v, 2);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_grid_out(PyObject *self, PyObject *args)
+{
+    PyObject *so, *bo, *oo;
+    idx n, c, h, w, gh, gw;
+    if (!PyArg_ParseTuple(args, "O(nnnnnn)OO", &so, &n, &c, &h, &w, &gh, &gw, &bo, &oo)) return NULL;
+    if (n < 0 || c < 1 || h < 1 || w < 1 || gh < h || gw < w) {
+        PyErr_Format(PyExc_ValueError, "grid_out: need grids of at least %zdx%zd, got %zdx%zd", h, w, gh, gw);
+        return NULL;
+    }
+    arg a[3] = {{so, "src", "f", 4, c * n * gh * gw, 0}, {oo, "out", "f", 4, n * c * h * w, 1}, {bo, "bias", "f", 4, c, 0}};
+    Py_buffer v[3];
+    int nb = bo == Py_None ? 2 : 3;
+    if (get_all("grid_out", a, v, nb) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS grid_out_loop(n, c, h, w, gh, gw, v[0].buf, nb == 3 ? v[2].buf : NULL, v[1].buf);
+    Py_END_ALLOW_THREADS release_all(v, nb);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"relu", py_relu, METH_VARARGS, "relu(x, y, mask): y = max(x, 0), mask = not x <= 0 (NaN passes through, with its gradient)"},
     {"relu_backward", py_relu_backward, METH_VARARGS, "relu_backward(g, mask, out): out = g * mask"},
@@ -384,6 +471,10 @@ static PyMethodDef methods[] = {
     {"im2col_2d", py_im2col_2d, METH_VARARGS,
      "im2col_2d(x, geometry, col): col[c, kh, kw, n, oh, ow] = x[n, c, ih, iw], 0 in the padding"},
     {"col2im_2d", py_col2im_2d, METH_VARARGS, "col2im_2d(col, geometry, out): the adjoint of im2col_2d"},
+    {"grid_in", py_grid_in, METH_VARARGS,
+     "grid_in(x, (n, c, h, w, grid_h, grid_w, base), out): x onto the flat padded grids of out (C, L), zeros elsewhere"},
+    {"grid_out", py_grid_out, METH_VARARGS,
+     "grid_out(src, (n, c, h, w, grid_h, grid_w), bias, out): out (N, C, h, w) = src's grids cropped (+ bias)"},
     {NULL, NULL, 0, NULL},
 };
 

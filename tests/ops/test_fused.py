@@ -226,3 +226,57 @@ def test_compiled_im2col_and_col2im_equal_numpys(case):
     for ours, numpys in zip(results[True], results[False]):
         assert ours.shape == numpys.shape
         np.testing.assert_array_equal(ours, numpys)
+
+
+GRID_CASES = [  # (fn, x shape, w shape, padding, dilation): stride-1 geometries on the flat grid
+    ("conv2d", (3, 4, 9, 8), (5, 4, 3, 3), 1, 1),
+    ("conv2d", (2, 3, 8, 9), (4, 3, 4, 3), "same", (1, 2)),  # asymmetric padding
+    ("conv2d", (2, 2, 7, 7), (3, 2, 5, 5), 0, 1),  # valid: LeNet's conv2
+    ("conv1d", (3, 4, 13), (6, 4, 3), 2, 2),
+]
+
+
+@compiled
+@pytest.mark.parametrize("case", GRID_CASES, ids=[f"{c[0]}{c[1]}x{c[2]}" for c in GRID_CASES])
+def test_compiled_grid_copies_equal_numpys(case, monkeypatch):
+    """The flat grid's copies in and out (ops/conv_shift.py) compiled and in NumPy: the same grid
+    buffer, the same grad_y grids (per-sample chunks, span and whole planes) and the same
+    convolution output with its bias, bit for bit; the compiled ones ran."""
+    from convlab.ops import conv_shift
+    from convlab.shapes import conv_geometry
+
+    fn, xs, ws, padding, dilation = case
+    geom = conv_geometry(fn, xs, ws, 1, padding, dilation)
+    layout = conv_shift.ShiftLayout(geom)
+    rng = np.random.default_rng(sum(xs))
+    x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    gy = rng.standard_normal((xs[0], ws[0]) + geom.out_size).astype(np.float32)
+    chunks = [(0, 1), (1, xs[0])]
+    calls = count_kernel_calls(monkeypatch)
+    results = {}
+    for on in (True, False):
+        previous = fused.set_enabled(on)
+        try:
+            # each grid is copied as it comes: NumPy's generator refills one buffer per chunk
+            grids = [g.copy() for planes in (False, True) for g in layout.output_grids(gy, chunks, whole_planes=planes)]
+            results[on] = [layout.scatter(x), conv_shift.shift_forward(x, w, layout, bias=b)] + grids
+        finally:
+            fused.set_enabled(previous)
+    for i, (ours, numpys) in enumerate(zip(results[True], results[False], strict=True)):
+        assert ours.shape == numpys.shape
+        np.testing.assert_array_equal(ours, numpys, err_msg=f"result {i}")
+    assert {"grid_in", "grid_out"} <= set(calls), calls
+
+
+def test_three_d_grids_stay_on_numpy(monkeypatch):
+    """3-D geometries have no compiled grid copies: scatter and output_grids run NumPy's."""
+    from convlab.ops import conv_shift
+    from convlab.shapes import conv_geometry
+
+    calls = count_kernel_calls(monkeypatch)
+    layout = conv_shift.ShiftLayout(conv_geometry("conv3d", (2, 2, 4, 5, 6), (3, 2, 3, 3, 3), 1, 1))
+    x = np.arange(2 * 2 * 4 * 5 * 6, dtype=np.float32).reshape(2, 2, 4, 5, 6)
+    buf = layout.scatter(x)
+    assert buf.sum() == x.sum() and np.count_nonzero(buf) == np.count_nonzero(x)
+    assert calls == []

@@ -35,7 +35,7 @@ import itertools
 import math
 
 from .. import backend
-from . import gemm
+from . import fused, gemm
 from .conv_columns import batch_chunks, cache_bytes
 
 # On numpy.matmul, the forward pass keeps its column matrices for the weight gradient when all
@@ -70,10 +70,28 @@ class ShiftLayout:
         """Grid positions computed per output position."""
         return self.span / math.prod(self.geom.out_size)
 
+    def flat_input(self):
+        """The input on the grid as 2-D ``(h, w, grid_h, grid_w)`` for the compiled copies
+        (ops/fused.py; a 1-D geometry is one row), None for 3-D."""
+        return {2: lambda: self.geom.in_size + self.grid, 1: lambda: (1, self.geom.in_size[0], 1, self.grid[0])}.get(
+            self.geom.nd, lambda: None)()
+
+    def flat_output(self, rows):
+        """:meth:`flat_input` for the output laid on the grid with ``rows`` rows per sample (the
+        output's own, as the GEMM computes them, or the grid's, for whole planes)."""
+        out = self.geom.out_size
+        return {2: lambda: (out[0], out[1], rows, self.grid[1]), 1: lambda: (1, out[0], 1, rows)}.get(
+            self.geom.nd, lambda: None)()
+
     def scatter(self, x):
         """``(n, c, *in)`` -> the zero buffer ``(c, reach + n * plane)`` with ``x`` on the grid."""
         xp = backend.array_module(x)
         n, c = x.shape[:2]
+        dims = self.flat_input()
+        if dims and fused.suits(x):  # one pass writing every value (NumPy: zeros, then a strided copy)
+            buf = xp.empty((c, self.reach + n * self.plane), dtype=x.dtype)
+            fused.grid_in(x, dims, self.base, buf)
+            return buf
         buf = xp.zeros((c, self.reach + n * self.plane), dtype=x.dtype)
         grid = buf[:, self.base:self.base + n * self.plane].reshape((c, n) + self.grid)
         grid[(slice(None), slice(None)) + tuple(slice(0, s) for s in x.shape[2:])] = x.swapaxes(0, 1)
@@ -87,6 +105,13 @@ class ShiftLayout:
         xp = backend.array_module(gy)
         o, ns = gy.shape[1], max(s1 - s0 for s0, s1 in chunks)
         rows = self.grid[0] if whole_planes else self.geom.out_size[0]
+        dims = self.flat_output(rows)
+        if dims and fused.suits(gy):
+            for s0, s1 in chunks:
+                part = xp.empty((o, (s1 - s0) * dims[2] * dims[3]), dtype=gy.dtype)
+                fused.grid_in(gy[s0:s1], dims, 0, part)
+                yield part
+            return
         grid = xp.zeros((o, ns, rows) + self.grid[1:], dtype=gy.dtype)
         inner = (slice(None), slice(None)) + tuple(slice(0, s) for s in gy.shape[2:])
         for s0, s1 in chunks:
@@ -146,6 +171,10 @@ def shift_forward(x, w, layout, bias=None, saved=None):
             if keep is not None:
                 keep.append(col)
             product = gemm.matmul(wm, col).reshape(o, -1)
+        dims = layout.flat_output(geom.out_size[0])
+        if dims and fused.suits(product, y):  # the crop and the bias in one compiled pass
+            fused.grid_out(product, dims, bias, y[s0:s1])
+            continue
         part = layout.crop(product, s1 - s0).swapaxes(0, 1)
         if b is None:
             y[s0:s1] = part

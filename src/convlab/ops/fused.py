@@ -118,6 +118,20 @@ def col2im_2d(col, geom):
     return out
 
 
+def grid_in(x, dims, base, out):
+    """``x`` ``(N, C, h, w)`` (any shape with those sizes) onto the flat padded grids of ``out``
+    ``(C, L)``: ``out[c, base + s * grid_h * grid_w + i * grid_w + j] = x[s, c, i, j]``, zeros
+    elsewhere (ops/conv_shift.py). ``dims`` is ``(h, w, grid_h, grid_w)``."""
+    _kernels.grid_in(x, (x.shape[0], x.shape[1]) + tuple(dims) + (base,), out)
+
+
+def grid_out(src, dims, bias, out):
+    """The reverse of :func:`grid_in` with ``base`` 0, plus a per-channel ``bias`` (or None):
+    ``out[s, c, i, j] = src[c, s * grid_h * grid_w + i * grid_w + j] (+ bias[c])``, ``out``
+    ``(N, C, h, w)``."""
+    _kernels.grid_out(src, (out.shape[0], out.shape[1]) + tuple(dims), None if bias is None else _vec(bias), out)
+
+
 def _geometry(n, c, geom):
     return (n, c, *geom.in_size, *geom.kernel, *geom.stride, *geom.dilation, geom.pads[0][0], geom.pads[1][0],
             *geom.out_size)
@@ -127,5 +141,5 @@ def _vec(v):
     return np.ascontiguousarray(v, dtype=np.float32)
 
 
-__all__ = ["available", "col2im_2d", "enabled", "grad_sums", "im2col_2d", "moments", "normalize", "normalize_backward",
-           "relu", "relu_backward", "set_enabled", "suits"]
+__all__ = ["available", "col2im_2d", "enabled", "grad_sums", "grid_in", "grid_out", "im2col_2d", "moments", "normalize",
+           "normalize_backward", "relu", "relu_backward", "set_enabled", "suits"]
