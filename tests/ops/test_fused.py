@@ -114,6 +114,30 @@ def test_batch_norm_training_matches_torch(shape, affine, kernels_path, monkeypa
     assert calls == (["moments", "normalize", "grad_sums", "normalize_backward"] if on else []), calls
 
 
+@pytest.mark.parametrize("shape", [(4, 3, 6, 5), (6, 4)], ids=str)
+def test_batch_norm_eval_matches_torch(shape, kernels_path, monkeypatch):
+    """Evaluation mode (running statistics): output and input gradient against torch within 2e-5 /
+    1e-4 normwise; the compiled normalisation runs for images on the compiled path only."""
+    torch = require_torch()
+    rng = np.random.default_rng(11)
+    c = shape[1]
+    x = (rng.standard_normal(shape) * 2 - 0.5).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    mean, var = rng.standard_normal(c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)
+    w, b = rng.standard_normal(c).astype(np.float32), rng.standard_normal(c).astype(np.float32)
+    calls = count_kernel_calls(monkeypatch)
+    ours = cl.tensor(x, requires_grad=True)
+    y = F.batch_norm(ours, cl.tensor(mean), cl.tensor(var), cl.tensor(w), cl.tensor(b), training=False)
+    y.backward(g)
+    theirs = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.batch_norm(theirs, torch.tensor(mean), torch.tensor(var), torch.tensor(w), torch.tensor(b),
+                                        training=False)
+    ty.backward(torch.tensor(g))
+    assert np.abs(y.detach().numpy() - ty.detach().numpy()).max() / np.abs(ty.detach().numpy()).max() <= 2e-5
+    assert np.abs(ours.grad.numpy() - theirs.grad.numpy()).max() / np.abs(theirs.grad.numpy()).max() <= 1e-4
+    assert calls == (["normalize"] if kernels_path == "compiled" and len(shape) == 4 else []), calls
+
+
 @compiled
 def test_batch_norm_statistics_survive_a_large_mean():
     """Activations at 1e4 +- 1: the compiled statistics (float64 sums, rows merged with Chan's
