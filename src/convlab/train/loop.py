@@ -313,8 +313,7 @@ class Trainer:
                     epoch = self.epoch
                     record = self._train_epoch(train_loader, epoch, epochs, sigint, max_steps)
                     if record is None:  # interrupted or max_steps inside the epoch
-                        asked = self._stop if self.reducer is not None else sigint.requested
-                        stopped = "interrupted" if asked or self._interrupted else "max_steps"
+                        stopped = "interrupted" if self._stop_seen(sigint) or self._interrupted else "max_steps"
                         self.save("last.safetensors")
                         break
                     if self.scheduler is not None and self.scheduler_interval == "epoch":
@@ -352,14 +351,30 @@ class Trainer:
                          seconds=time.time() - started, last_checkpoint=self.path("last.safetensors"),
                          best_checkpoint=self.path("best.safetensors") if self.best else None, monitor=monitor)
 
+    def _stop_seen(self, sigint) -> bool:
+        """Ctrl-C seen here or, in data-parallel training, on any rank as of the last all-reduce (no collective call)."""
+        return sigint.requested if self.reducer is None else self._stop
+
     def _stop_requested(self, sigint) -> bool:
         """Ctrl-C seen here or, in data-parallel training, on any rank (a collective call)."""
-        if self.reducer is None:
-            return sigint.requested
-        from .. import distributed as dist
+        if self.reducer is not None:
+            from .. import distributed as dist
 
-        self._stop = self._stop or dist.allreduce_(np.array([float(sigint.requested)]))[0] > 0
-        return self._stop
+            self._stop = self._stop or dist.allreduce_(np.array([float(sigint.requested)]))[0] > 0
+        return self._stop_seen(sigint)
+
+    def _single_step(self, images, labels, where):
+        """Forward, backward and optimizer step of one process on the whole batch; ``(logits, mean loss)``."""
+        logits = self.model(images)
+        loss = self.loss_fn(logits, labels)
+        value = float(loss.item())
+        if not math.isfinite(value):
+            raise NonFiniteError(f"the loss became {value} {where}")
+        self.optimizer.zero_grad()
+        loss.backward()
+        self._check_grads(where)
+        self.optimizer.step()
+        return logits, value
 
     def _distributed_step(self, loader, images, labels, where, requested):
         """Forward and backward on this rank's rows, then the all-reduce; ``(logits, global mean loss,
@@ -395,15 +410,8 @@ class Trainer:
                 snap = self._snapshot()
                 try:
                     if self.reducer is None:
-                        logits = self.model(images)
-                        loss = self.loss_fn(logits, labels)
-                        value = float(loss.item())
-                        if not math.isfinite(value):
-                            raise NonFiniteError(f"the loss became {value} {where}")
-                        self.optimizer.zero_grad()
-                        loss.backward()
-                        self._check_grads(where)
-                        self.optimizer.step()
+                        logits, value = self._single_step(images, labels, where)
+                        local, weight = value, 1.0  # the whole batch is this process's
                     else:
                         logits, value, local, weight, stop = self._distributed_step(loader, images, labels, where,
                                                                                      sigint.requested)
@@ -416,10 +424,7 @@ class Trainer:
                 self.batch_in_epoch += 1
                 if self.scheduler is not None and self.scheduler_interval == "batch":
                     self.scheduler.step()
-                if self.reducer is None:
-                    meter.update(logits.data, labels.data, value)
-                    seen += len(labels)
-                elif weight:  # this rank's rows; the counts are summed over the ranks at the end of the epoch
+                if weight:  # this process's rows; in data-parallel training summed over the ranks at the end of the epoch
                     meter.update(logits.data, labels.data, local)
                     seen += len(labels)
                 if self.log and self.step % self.log_every == 0:
@@ -432,8 +437,7 @@ class Trainer:
                     ips = seen / max(now - t0, 1e-9)
                     acc = meter.accuracy if meter.correct or meter.n else float("nan")
                     bar.set_postfix_str(f"loss {meter.loss:.4f} acc {100 * acc:.2f}% {ips:.0f} img/s")
-                requested = sigint.requested if self.reducer is None else self._stop
-                if requested or (max_steps is not None and self.step >= max_steps):
+                if self._stop_seen(sigint) or (max_steps is not None and self.step >= max_steps):
                     return None
         finally:
             bar.close()
