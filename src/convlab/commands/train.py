@@ -320,8 +320,18 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
 
         stats = LayerStats(model, every=args.layer_stats, steps=lambda: trainer.step)
         title = f"{cfg['model']} on {info['name']}: per-layer statistics"
-        # written beside each epoch's checkpoint, so a killed run keeps the records up to its checkpoint
-        trainer.on_epoch_end = lambda t, record: save_to_run(stats, out, title=title)
+        written = {"records": None, "paths": None}  # what save_stats last wrote, and where
+
+        def save_stats(*_):
+            """Write the records and their plot, unless the files already hold exactly these records."""
+            records = stats.records()
+            if records != written["records"]:
+                written["paths"], written["records"] = save_to_run(records, out, title=title), records
+            return written["paths"]
+
+        # written beside each epoch's checkpoint, so a killed run keeps the records up to its checkpoint; at the
+        # end (below) only if steps were recorded after the last epoch's write (an interrupted epoch)
+        trainer.on_epoch_end = save_stats
     try:
         result = trainer.fit(train_loader, val_loader, epochs=cfg["epochs"], resume=args.resume)
     except NonFiniteError as exc:
@@ -331,7 +341,7 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     finally:
         if stats is not None:
             stats.close()
-            saved = save_to_run(stats, out, title=title)
+            saved = save_stats()
             if saved:
                 say(f"layer statistics every {args.layer_stats} steps: {saved[0]}, {saved[1]}")
     if result.stopped == "interrupted":
