@@ -158,6 +158,9 @@ class LayerStats:
 
     def to_jsonl(self, path) -> str:
         """Write the records to ``path``, one JSON object a line, atomically (temporary file + rename)."""
+        from .train.logs import write_jsonl
+
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return write_jsonl(self._records, path)
 
     def close(self) -> None:
@@ -180,17 +183,6 @@ class LayerStats:
                 f"records={len(self._records)})")
 
 
-def write_jsonl(records, path) -> str:
-    """Write ``records`` (dicts) to ``path`` as JSON lines, atomically (NaN and infinity as null)."""
-    from .files import write_text
-    from .train.logs import json_line
-
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_text(path, "".join(json_line(r) for r in records))
-    return path
-
-
 def save_to_run(records, out_dir, title: str = "per-layer statistics during training") -> tuple[str, str] | None:
     """Write ``layer_stats.jsonl`` and ``layer_stats.png`` into the run directory ``out_dir``.
 
@@ -200,12 +192,13 @@ def save_to_run(records, out_dir, title: str = "per-layer statistics during trai
     records = records.records() if isinstance(records, LayerStats) else list(records)
     if not records:
         return None
+    from .train.logs import read_jsonl, write_jsonl
+
     jsonl = os.path.join(out_dir, "layer_stats.jsonl")
     if os.path.exists(jsonl):
         first = min(r["step"] for r in records)
-        from .train.logs import read_jsonl
-
         records = [r for r in read_jsonl(jsonl) if r["step"] < first] + records
+    os.makedirs(out_dir, exist_ok=True)
     return write_jsonl(records, jsonl), plot_layer_stats(records, os.path.join(out_dir, "layer_stats.png"), title)
 
 

@@ -53,7 +53,7 @@ class RunLog:
             at = next((i for i, r in enumerate(records) if _step(r) > record["step"]), len(records))
             records.insert(at, record)
         if os.path.exists(self.jsonl) or records:
-            write_text(self.jsonl, "".join(json_line(r) for r in records))
+            write_jsonl(records, self.jsonl)
         rows = [r for r in csv.DictReader(io.StringIO(_complete_lines(self.csv), newline=""))
                 if _int(r.get("step")) is not None and _int(r["step"]) <= step]
         rows += _missing_epochs({_int(r.get("epoch")) for r in rows}, history, step)
@@ -147,6 +147,14 @@ def read_jsonl(path: str) -> list[dict]:
                 break
             raise
     return out
+
+
+def write_jsonl(records, path) -> str:
+    """Write ``records`` (dicts) to ``path`` as JSON lines (:func:`json_line`), atomically; returns ``path``.
+    Its directory must exist."""
+    path = os.fspath(path)
+    write_text(path, "".join(json_line(r) for r in records))
+    return path
 
 
 def _pyplot():
