@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 import convlab
 from convlab import functional as F
@@ -13,6 +12,7 @@ from convlab.data import DataLoader, LinesDataset
 from convlab.layerstats import LayerStats, format_table, plot_layer_stats, save_to_run
 from convlab.train import Trainer
 from convlab.train.logs import read_jsonl
+from helpers import require_torch
 
 RNG = np.random.default_rng(4)
 X = RNG.normal(size=(6, 1, 6, 6)).astype(np.float32)
@@ -27,7 +27,7 @@ def small(seed=0):
     return model
 
 
-def torch_twin(model):
+def torch_twin(torch, model):
     t = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(108, 4))
     with torch.no_grad():
         for i in (0, 3):
@@ -51,7 +51,8 @@ def test_activation_and_gradient_statistics_match_numpy_and_torch():
     assert list(recs) == ["0", "1", "3"]  # conv, relu, linear; Flatten is not watched by default
     assert [recs[n]["type"] for n in recs] == ["Conv2d", "ReLU", "Linear"] and recs["0"]["shape"] == [3, 6, 6]
 
-    tm = torch_twin(model)
+    torch = require_torch()
+    tm = torch_twin(torch, model)
     outs = {}
 
     def keep(name, out):

@@ -7,9 +7,9 @@ import weakref
 
 import numpy as np
 import pytest
-import torch
 
 import convlab as cl
+from helpers import require_torch
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 RNG = np.random.default_rng(6)
@@ -20,6 +20,7 @@ C0 = RNG.normal(size=(3, 5))
 
 def graphs():
     """The same small graph in both libraries: h = x @ w, loss = sum(tanh(h) * c + h * h)."""
+    torch = require_torch()
     out = {}
     for lib, make in (("cl", lambda a: cl.tensor(a, dtype=np.float64, requires_grad=True)),
                       ("torch", lambda a: torch.tensor(a, dtype=torch.float64, requires_grad=True))):
@@ -131,6 +132,7 @@ def test_hooks_fire_after_the_intermediate_tensor_object_is_gone():
 
 
 def test_retained_grad_is_the_hooked_gradient_as_in_torch():
+    torch = require_torch()
     out = {}
     for lib in ("cl", "torch"):
         mod = cl if lib == "cl" else torch
