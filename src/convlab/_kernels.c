@@ -22,6 +22,9 @@
  *   col2im_2d(col, geometry, out)          its adjoint: out[n, c, ih, iw] = sum of the entries read from there
  *   grid_in(x, (n, c, h, w, grid_h, grid_w, base), out)  x (N, C, h, w) onto flat padded grids (below)
  *   grid_out(src, (n, c, h, w, grid_h, grid_w), bias, out)  the reverse, plus a per-channel bias (or None)
+ *   depthwise_2d(mode, a, b, geometry, bias, out)       stride-1 depthwise convolution, one plane at a time:
+ *       mode 0: out = conv(a = x, b = w) + bias   1: out = grad_x from a = grad_y, b = w
+ *       2: out (C, KH * KW) float64 = grad_w from a = x, b = grad_y
  * with the per-channel vectors float32 unless said otherwise, and geometry the tuple
  * (n, c, h, w, kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, out_h, out_w),
  * ih = oh * stride_h + kh * dilation_h - pad_top (likewise iw). NumPy builds a strided
@@ -36,6 +39,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef Py_ssize_t idx;
@@ -210,6 +214,76 @@ CLONES static void grid_out_loop(idx n, idx c, idx h, idx w, idx gh, idx gw, con
             else
                 for (idx i = 0; i < h; i++, g += gw, dst += w)
                     for (idx j = 0; j < w; j++) dst[j] = g[j] + bias[ch];
+        }
+}
+
+/* Depthwise (one filter per channel, stride 1): each (sample, channel) plane on its own, through
+ * a zero-padded copy of it (hp x wp = out + dilation * (kernel - 1)) that stays in the L1 cache.
+ * Laid flat, kernel offset (ky, kx) is a shift of ky * dh * wp + kx * dw, and each product is
+ * one run over the plane's oh x wp positions (the wp - ow extra ones per row read and write
+ * zeros, or are dropped): the forward and the input gradient are nine multiply-adds of a whole
+ * run, the weight gradient nine dot products. NumPy does the same runs over the whole batch at
+ * once, a pass over memory each. */
+static inline void dw_axpy(idx len, float v, const float *restrict src, float *restrict dst)
+{
+    for (idx j = 0; j < len; j++) dst[j] += v * src[j];
+}
+
+static inline double dw_dot(idx len, const float *restrict a, const float *restrict b)
+{
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (idx j = 0; j < len; j++) s += a[j] * b[j];
+    return s;
+}
+
+/* the (h, w) plane src into the zeroed (rows, wp) buffer dst at (top, left); what falls past its
+ * edge is left out (an input longer than the convolution reads: a transposed convolution's
+ * output_padding) */
+static inline void dw_place(idx h, idx w, const float *src, idx rows, idx wp, idx top, idx left, float *dst)
+{
+    memset(dst, 0, sizeof(float) * rows * wp);
+    idx hh = rows - top < h ? rows - top : h, ww = wp - left < w ? wp - left : w;
+    for (idx i = 0; i < hh; i++)
+        for (idx j = 0; j < ww; j++) dst[(i + top) * wp + j + left] = src[i * w + j];
+}
+
+CLONES static void depthwise_loop(int mode, const geometry2d *g, const float *a, const float *b, const float *bias,
+                                  void *out, float *pad, float *flat)
+{
+    idx hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1), nk = g->kh * g->kw, run = g->oh * wp;
+    for (idx s = 0; s < g->n; s++)
+        for (idx c = 0; c < g->c; c++) {
+            const float *w = b + c * nk;
+            if (mode == 1) { /* grad_x: grad_y laid on the flat rows, added back at every shift, cropped */
+                dw_place(g->oh, g->ow, a + (s * g->c + c) * g->oh * g->ow, g->oh, wp, 0, 0, flat);
+                memset(pad, 0, sizeof(float) * hp * wp);
+                for (idx ky = 0; ky < g->kh; ky++)
+                    for (idx kx = 0; kx < g->kw; kx++)
+                        dw_axpy(run, w[ky * g->kw + kx], flat, pad + ky * g->dh * wp + kx * g->dw);
+                float *gx = (float *)out + (s * g->c + c) * g->h * g->w; /* zero where nothing was read */
+                for (idx iy = 0; iy < g->h; iy++)
+                    for (idx ix = 0; ix < g->w; ix++)
+                        gx[iy * g->w + ix] = iy + g->ph < hp && ix + g->pw < wp ? pad[(iy + g->ph) * wp + ix + g->pw] : 0.f;
+                continue;
+            }
+            dw_place(g->h, g->w, a + (s * g->c + c) * g->h * g->w, hp, wp, g->ph, g->pw, pad);
+            if (mode == 0) {
+                float b0 = bias ? bias[c] : 0.f;
+                for (idx q = 0; q < run; q++) flat[q] = b0;
+                for (idx ky = 0; ky < g->kh; ky++)
+                    for (idx kx = 0; kx < g->kw; kx++)
+                        dw_axpy(run, w[ky * g->kw + kx], pad + ky * g->dh * wp + kx * g->dw, flat);
+                float *y = (float *)out + (s * g->c + c) * g->oh * g->ow;
+                for (idx oy = 0; oy < g->oh; oy++)
+                    for (idx ox = 0; ox < g->ow; ox++) y[oy * g->ow + ox] = flat[oy * wp + ox];
+            } else { /* grad_w: grad_y on the flat rows (zeros past each row's end), one dot per offset */
+                dw_place(g->oh, g->ow, b + (s * g->c + c) * g->oh * g->ow, g->oh, wp, 0, 0, flat);
+                double *gw = (double *)out + c * nk;
+                for (idx ky = 0; ky < g->kh; ky++)
+                    for (idx kx = 0; kx < g->kw; kx++)
+                        gw[ky * g->kw + kx] += dw_dot(run, flat, pad + ky * g->dh * wp + kx * g->dw);
+            }
         }
 }
 
@@ -458,6 +532,41 @@ static PyObject *py_grid_out(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *py_depthwise_2d(PyObject *self, PyObject *args)
+{
+    int mode;
+    PyObject *ao, *bo, *to, *biaso, *oo;
+    geometry2d g;
+    if (!PyArg_ParseTuple(args, "iOOO!OO", &mode, &ao, &bo, &PyTuple_Type, &to, &biaso, &oo)) return NULL;
+    if (parse_geometry("depthwise_2d", to, &g) < 0) return NULL;
+    if (mode < 0 || mode > 2 || g.sh != 1 || g.sw != 1 || g.oh + g.dh * (g.kh - 1) < g.ph ||
+        g.ow + g.dw * (g.kw - 1) < g.pw) {
+        PyErr_Format(PyExc_ValueError, "depthwise_2d: need mode 0-2 and stride 1 with padding inside the padded plane, "
+                     "got mode %d, stride (%zd, %zd), padding (%zd, %zd)", mode, g.sh, g.sw, g.ph, g.pw);
+        return NULL;
+    }
+    idx image = g.n * g.c * g.h * g.w, outs = g.n * g.c * g.oh * g.ow, wsize = g.c * g.kh * g.kw;
+    arg a[4] = {{ao, mode == 1 ? "grad_y" : "x", "f", 4, mode == 1 ? outs : image, 0},
+                {bo, mode == 2 ? "grad_y" : "w", "f", 4, mode == 2 ? outs : wsize, 0},
+                {oo, "out", mode == 2 ? "d" : "f", mode == 2 ? 8 : 4, mode == 0 ? outs : mode == 1 ? image : wsize, 1},
+                {biaso, "bias", "f", 4, g.c, 0}};
+    Py_buffer v[4];
+    int nb = mode == 0 && biaso != Py_None ? 4 : 3;
+    if (get_all("depthwise_2d", a, v, nb) < 0) return NULL;
+    idx wp = g.ow + g.dw * (g.kw - 1), plane = (g.oh + g.dh * (g.kh - 1)) * wp;
+    float *pad = malloc(sizeof(float) * (plane + g.oh * wp + 1));
+    if (!pad) {
+        release_all(v, nb);
+        return PyErr_NoMemory();
+    }
+    if (mode == 2) memset(v[2].buf, 0, sizeof(double) * wsize);
+    Py_BEGIN_ALLOW_THREADS depthwise_loop(mode, &g, v[0].buf, v[1].buf, nb == 4 ? v[3].buf : NULL, v[2].buf, pad,
+                                          pad + plane);
+    Py_END_ALLOW_THREADS free(pad);
+    release_all(v, nb);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"relu", py_relu, METH_VARARGS, "relu(x, y, mask): y = max(x, 0), mask = not x <= 0 (NaN passes through, with its gradient)"},
     {"relu_backward", py_relu_backward, METH_VARARGS, "relu_backward(g, mask, out): out = g * mask"},
@@ -475,6 +584,9 @@ static PyMethodDef methods[] = {
      "grid_in(x, (n, c, h, w, grid_h, grid_w, base), out): x onto the flat padded grids of out (C, L), zeros elsewhere"},
     {"grid_out", py_grid_out, METH_VARARGS,
      "grid_out(src, (n, c, h, w, grid_h, grid_w), bias, out): out (N, C, h, w) = src's grids cropped (+ bias)"},
+    {"depthwise_2d", py_depthwise_2d, METH_VARARGS,
+     "depthwise_2d(mode, a, b, geometry, bias, out): stride-1 depthwise convolution (0), its input (1) or weight (2) "
+     "gradient"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -15,6 +15,10 @@ run scaled by one per-channel number. The outputs are computed at every padded p
 past the output's edge (the last ``D(K-1)`` rows/columns of each padded grid) are dropped, and
 their gradient is zero. The batch is processed a few samples at a time so the runs stay in
 the CPU cache. Strided depthwise convolutions take the general GEMM path.
+
+2-D float32 arrays take compiled loops instead (``ops/fused.py``): the same offsets, one
+(sample, channel) plane at a time through a small padded copy that stays in the L1 cache
+(the conv suite's 32-channel 3x3 layer at batch 64, forward+backward 17 -> 5 ms).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import itertools
 import math
 
 from .. import backend
+from . import fused
 from .conv_columns import batch_chunks, interior, swap01
 
 
@@ -65,6 +70,8 @@ def _chunks(n, c, geom, itemsize):
 
 
 def depthwise_forward(x, w, geom, bias=None):
+    if geom.nd == 2 and fused.suits(x, w):
+        return fused.depthwise_2d(0, x, w, geom, bias)
     xp = backend.array_module(x, w)
     n, c = x.shape[:2]
     y = xp.empty((n, c) + geom.out_size, dtype=x.dtype)
@@ -85,6 +92,8 @@ def depthwise_forward(x, w, geom, bias=None):
 
 
 def depthwise_input_grad(gy, w, geom):
+    if geom.nd == 2 and fused.suits(gy, w):
+        return fused.depthwise_2d(1, gy, w, geom)
     xp = backend.array_module(gy, w)
     n, c = gy.shape[:2]
     gx = xp.empty((n, c) + geom.in_size, dtype=gy.dtype)
@@ -102,6 +111,8 @@ def depthwise_input_grad(gy, w, geom):
 
 
 def depthwise_weight_grad(x, gy, geom):
+    if geom.nd == 2 and fused.suits(x, gy):
+        return fused.depthwise_2d(2, x, gy, geom)
     xp = backend.array_module(x, gy)
     n, c = x.shape[:2]
     gw = xp.zeros((c, math.prod(geom.kernel)), dtype=gy.dtype)

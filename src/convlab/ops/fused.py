@@ -18,6 +18,7 @@ formula) for the caller to round.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -132,6 +133,20 @@ def grid_out(src, dims, bias, out):
     _kernels.grid_out(src, (out.shape[0], out.shape[1]) + tuple(dims), None if bias is None else _vec(bias), out)
 
 
+def depthwise_2d(mode, a, b, geom, bias=None):
+    """Stride-1 depthwise convolution of a 2-D geometry (ops/conv_depthwise.py), plane by plane:
+    mode 0 ``conv(a=x, b=w) + bias`` -> ``(N, C, *out)``; 1 the input gradient from ``a=grad_y``,
+    ``b=w`` -> ``(N, C, *in)``; 2 the weight gradient from ``a=x``, ``b=grad_y`` ->
+    ``(C, 1, *kernel)`` (summed in float64 over the planes, returned in float32)."""
+    n, c = a.shape[:2]
+    if mode == 2:
+        out = np.empty(c * math.prod(geom.kernel))
+    else:
+        out = np.empty((n, c) + (geom.out_size if mode == 0 else geom.in_size), dtype=np.float32)
+    _kernels.depthwise_2d(mode, a, b, _geometry(n, c, geom), None if bias is None else _vec(bias), out)
+    return out.astype(np.float32).reshape((c, 1) + geom.kernel) if mode == 2 else out
+
+
 def _geometry(n, c, geom):
     return (n, c, *geom.in_size, *geom.kernel, *geom.stride, *geom.dilation, geom.pads[0][0], geom.pads[1][0],
             *geom.out_size)
@@ -141,5 +156,5 @@ def _vec(v):
     return np.ascontiguousarray(v, dtype=np.float32)
 
 
-__all__ = ["available", "col2im_2d", "enabled", "grad_sums", "grid_in", "grid_out", "im2col_2d", "moments", "normalize",
-           "normalize_backward", "relu", "relu_backward", "set_enabled", "suits"]
+__all__ = ["available", "col2im_2d", "depthwise_2d", "enabled", "grad_sums", "grid_in", "grid_out", "im2col_2d", "moments",
+           "normalize", "normalize_backward", "relu", "relu_backward", "set_enabled", "suits"]
