@@ -68,6 +68,13 @@ def compare_with_torch(cl_fn, torch_fn, arrays, *, rtol=None, atol=None, grad=Tr
     return out
 
 
+def normwise_error(ours, ref) -> float:
+    """max |ours - ref| / max |ref| over the whole array (the absolute error where ``ref`` is empty or all zero)."""
+    ours, ref = np.asarray(ours), np.asarray(ref)
+    scale = np.abs(ref).max() if ref.size else 0.0
+    return float(np.abs(ours - ref).max() / scale) if ref.size and scale > 0 else float(np.abs(ours - ref).max(initial=0.0))
+
+
 def gradcheck_op(fn, *shapes, seed=0, low=None, **kw):
     """float64 central-difference check of ``fn`` on random inputs of ``shapes``."""
     ts = [convlab.tensor(rand(s, seed + i, low=low), requires_grad=True) for i, s in enumerate(shapes)]

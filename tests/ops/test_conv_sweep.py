@@ -12,7 +12,7 @@ import pytest
 
 import convlab as cl
 import convlab.functional as F
-from helpers import require_torch
+from helpers import normwise_error, require_torch
 
 N_CONFIGS = 300
 
@@ -24,11 +24,6 @@ def _both_gemm_paths(gemm_path):
 
 
 TOL = {np.float64: 1e-8, np.float32: 1e-4}
-
-
-def _rel(a, b):
-    scale = np.abs(b).max() if b.size else 0.0
-    return float(np.abs(a - b).max() / scale) if b.size and scale > 0 else float(np.abs(a - b).max(initial=0.0))
 
 
 def check(cl_fn, th_fn, arrays, dtype, what):
@@ -43,7 +38,7 @@ def check(cl_fn, th_fn, arrays, dtype, what):
         ref = th_fn(*ref_in)
     assert out.shape == tuple(ref.shape), f"{what}: shape {out.shape} vs torch {tuple(ref.shape)}"
     assert out.dtype == dtype, what
-    err = _rel(out.detach().numpy(), ref.detach().numpy())
+    err = normwise_error(out.detach().numpy(), ref.detach().numpy())
     assert err <= TOL[dtype], f"{what}: forward rel err {err:.2e}"
     g = np.random.default_rng(len(what)).standard_normal(out.shape).astype(dtype)
     out.backward(g)
@@ -51,7 +46,7 @@ def check(cl_fn, th_fn, arrays, dtype, what):
     for i, (c, t) in enumerate(zip(ours_in, ref_in)):
         tg = np.zeros(t.shape, dtype) if t.grad is None else t.grad.numpy()
         cg = np.zeros(c.shape, dtype) if c.grad is None else c.grad.numpy()
-        err = _rel(cg, tg)
+        err = normwise_error(cg, tg)
         assert err <= TOL[dtype], f"{what}: gradient {i} rel err {err:.2e}"
 
 

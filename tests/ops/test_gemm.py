@@ -15,7 +15,7 @@ import pytest
 import convlab as cl
 import convlab.functional as F
 from convlab.ops import gemm
-from helpers import require_torch
+from helpers import normwise_error, require_torch
 
 native = pytest.mark.skipif(not gemm.native_available(), reason="convlab._sgemm not built or no AVX-512F on this CPU")
 U = 2.0**-24
@@ -216,7 +216,7 @@ def test_conv2d_float32_on_both_gemm_paths_matches_torch(case, gemm_path, monkey
     ty.backward(torch.tensor(g))
     pairs = [(y.detach().numpy(), ty.detach().numpy())] + [(o.grad.numpy(), t.grad.numpy()) for o, t in zip(ours, theirs)]
     for i, (o, t) in enumerate(pairs):
-        err = np.abs(o - t).max() / np.abs(t).max()
+        err = normwise_error(o, t)
         assert err <= 1e-4, f"{case[0]} ({gemm_path}): output/gradient {i} rel err {err:.1e}"
     assert (len(calls) > 0) == (gemm_path == "native"), f"{gemm_path}: {len(calls)} compiled GEMM calls"
 
@@ -334,7 +334,7 @@ def test_direct_grid_products_match_torch(case, chunks, monkeypatch):
     ty.backward(torch.tensor(g))
     pairs = [(y.detach().numpy(), ty.detach().numpy())] + [(o.grad.numpy(), t.grad.numpy()) for o, t in zip(ours, theirs)]
     for i, (o, t) in enumerate(pairs):
-        err = np.abs(o - t).max() / np.abs(t).max()
+        err = normwise_error(o, t)
         assert err <= 1e-4, f"{fn} {xs} x {ws}: output/gradient {i} rel err {err:.1e}"
     names = {name for name, _ in calls}
     assert {"sgemm_shifted", "sgemm_dot_shifted"} <= names, names
@@ -360,5 +360,5 @@ def test_switching_gemm_between_forward_and_backward(forward_on):
         gemm.set_native(previous)
     torch.nn.functional.conv2d(*theirs).backward(torch.tensor(g))
     for o, t in zip(ours, theirs):
-        err = np.abs(o.grad.numpy() - t.grad.numpy()).max() / np.abs(t.grad.numpy()).max()
+        err = normwise_error(o.grad.numpy(), t.grad.numpy())
         assert err <= 1e-4, err
