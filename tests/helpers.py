@@ -108,3 +108,41 @@ def flatten_tree(tree, prefix=()):
             yield from flatten_tree(v, (*prefix, str(i)))
     else:
         yield prefix, tree.numpy() if isinstance(tree, convlab.Tensor) else tree
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(path) -> bool:
+    """Whether the file at ``path`` starts with the 8-byte PNG signature."""
+    with open(path, "rb") as f:
+        return f.read(8) == PNG_MAGIC
+
+
+def timeless(records) -> list[dict]:
+    """``records`` (dicts) without the fields that measure wall-clock time (``logs.WALL_CLOCK_FIELDS``)."""
+    from convlab.train.logs import WALL_CLOCK_FIELDS
+
+    return [{k: v for k, v in r.items() if k not in WALL_CLOCK_FIELDS} for r in records]
+
+
+def no_plots(mp=None) -> None:
+    """Replace ``convlab train``'s two matplotlib plots (a second per epoch) with no-ops: they read the
+    logs and feed nothing back, so weights and logs are the same without them. Through ``mp`` (a
+    ``pytest.MonkeyPatch``, undone after the test) or, without one, for the rest of the process."""
+    import convlab.train
+    from convlab.train import loop
+
+    set_ = setattr if mp is None else mp.setattr
+    set_(loop, "plot_curves", lambda records, path, title="": path)
+    set_(convlab.train, "plot_confusion", lambda confusion, classes, path, title="": path)
+
+
+def child_env(**extra) -> dict:
+    """The environment for a child process (or an ``mpirun`` job) of the tests: one BLAS thread, ``extra``
+    set, and none of the MPI rank variables or fault injection this process may have inherited."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", **extra)
+    for k in ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMI_SIZE", "PMI_RANK", "PMIX_RANK", "CONVLAB_TEST_FAULT"):
+        if k not in extra:
+            env.pop(k, None)
+    return env

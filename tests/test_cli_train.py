@@ -12,6 +12,8 @@ from convlab.cli import main
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
 from fixtures import make_idx_set  # noqa: E402
 
+from helpers import is_png  # noqa: E402
+
 QUICK = ["--dataset", "lines", "--epochs", "1", "--batch-size", "64", "--limit-train", "256", "--limit-test", "200"]
 
 
@@ -68,7 +70,7 @@ def test_layer_stats_flag_records_every_n_steps(in_tmp, capsys):
     assert layers[:2] == ["conv1", "relu"] and layers[-1] == "fc2"
     relu = next(r for r in records if r["layer"] == "relu")
     assert 0.0 <= relu["dead_fraction"] <= relu["zero_fraction"] <= 1.0 and relu["grad_std"] > 0
-    assert (in_tmp / "r" / "layer_stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert is_png(in_tmp / "r" / "layer_stats.png")
 
 
 @pytest.mark.parametrize("argv", [

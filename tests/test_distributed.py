@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from convlab import distributed as dist
-from helpers import mpirun_command
+from helpers import child_env, mpirun_command
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
 
@@ -62,19 +62,13 @@ def test_collectives_in_one_process_and_bad_op():
         dist.allreduce_(a, op="min")
 
 
-def _env():
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    env.pop("OMPI_COMM_WORLD_SIZE", None)
-    return env
-
-
 @pytest.mark.parametrize("dtype,rtol,extra", [("float64", 1e-10, []), ("float32", 1e-5, []), ("float64", 1e-10, ["--sync-bn"])])
 def test_two_ranks_match_one_process(tmp_path, dtype, rtol, extra):
     mpirun = mpirun_command()
     single, ranks = tmp_path / "single.npz", tmp_path / "ranks.npz"
     cmd = [WORKER, "--dtype", dtype] + extra
-    subprocess.run([sys.executable] + cmd + ["--out", str(single)], check=True, env=_env(), timeout=120)
-    subprocess.run(mpirun + [sys.executable] + cmd + ["--out", str(ranks)], check=True, env=_env(), timeout=180,
+    subprocess.run([sys.executable] + cmd + ["--out", str(single)], check=True, env=child_env(), timeout=120)
+    subprocess.run(mpirun + [sys.executable] + cmd + ["--out", str(ranks)], check=True, env=child_env(), timeout=180,
                    capture_output=True)
     a, b = np.load(single), np.load(ranks)
     keys = ["0.bias", "0.weight", "3.bias", "3.weight"]
@@ -91,7 +85,7 @@ def test_a_dead_rank_stops_the_job_instead_of_hanging(tmp_path):
     mpirun = mpirun_command()
     start = time.monotonic()
     proc = subprocess.run(mpirun + [sys.executable, WORKER, "--out", str(tmp_path / "x.npz"), "--die-rank", "1",
-                                    "--timeout", "10"], env=_env(), timeout=120, capture_output=True, text=True)
+                                    "--timeout", "10"], env=child_env(), timeout=120, capture_output=True, text=True)
     elapsed = time.monotonic() - start
     assert proc.returncode != 0
     assert elapsed < 60

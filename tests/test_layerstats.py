@@ -12,7 +12,7 @@ from convlab.data import DataLoader, LinesDataset
 from convlab.layerstats import LayerStats, format_table, plot_layer_stats, save_to_run
 from convlab.train import Trainer
 from convlab.train.logs import read_jsonl
-from helpers import require_torch
+from helpers import is_png, require_torch
 
 RNG = np.random.default_rng(4)
 X = RNG.normal(size=(6, 1, 6, 6)).astype(np.float32)
@@ -169,8 +169,7 @@ def test_a_short_trainer_run_records_and_writes_jsonl_and_figure(tmp_path):
     assert read_jsonl(path) == recs
     assert [json.loads(line)["step"] for line in open(path)][:3] == [2, 2, 2]
     png = plot_layer_stats(path, tmp_path / "layers.png")
-    with open(png, "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert is_png(png)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["layers.png", "stats"]  # no temporary files left
     table = format_table(recs)
     assert table.splitlines()[0] == "layer statistics at step 12" and len(table.splitlines()) == 2 + 3

@@ -20,7 +20,7 @@ import convlab
 from convlab import distributed as dist
 from convlab.cli import main
 from convlab.data import DataLoader, TensorDataset
-from helpers import mpirun_command
+from helpers import child_env, mpirun_command, timeless
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
 RUN = ["--dataset", "lines", "--epochs", "2", "--batch-size", "32", "--limit-train", "113", "--limit-test", "64",
@@ -29,21 +29,13 @@ FILES = ["best.safetensors", "config.json", "confusion.png", "curves.png", "last
          "metrics.jsonl", "test.json"]
 
 
-def _env(**extra):
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", **extra)
-    for k in ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMI_SIZE", "PMI_RANK", "PMIX_RANK", "CONVLAB_TEST_FAULT"):
-        if k not in extra:
-            env.pop(k, None)
-    return env
-
-
 def _convlab():
     return [sys.executable, "-c", "import sys; from convlab.cli import main; sys.exit(main())"]
 
 
 def _run(cmd, cwd, timeout=120, **env):
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(**env), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=cwd, env=child_env(**env), capture_output=True, text=True, timeout=timeout)
     return proc, time.monotonic() - start
 
 
@@ -116,8 +108,7 @@ def test_killed_rank_ends_the_job_and_resume_finishes_it_exactly(runs):
 
     def epochs(run):  # the epoch records, without their timings
         records = [json.loads(line) for line in (base / run / "metrics.jsonl").read_text().splitlines()]
-        return [{k: v for k, v in r.items() if k not in ("epoch_seconds", "images_per_second")}
-                for r in records if r.get("kind") == "epoch"]
+        return timeless(r for r in records if r.get("kind") == "epoch")
 
     assert epochs("killed") == epochs("per-rank") and [r["epoch"] for r in epochs("killed")] == [1, 2]
 

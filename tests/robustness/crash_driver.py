@@ -81,16 +81,11 @@ def kill_in_write(name: str, k: int, fraction: float | None) -> None:
     files.write_atomic, files._write_chunks = atomic, chunks
 
 
-def no_plots() -> None:
-    import convlab.train
-    from convlab.train import loop
-
-    loop.plot_curves = lambda records, path, title="": path
-    convlab.train.plot_confusion = lambda confusion, classes, path, title="": path
-
-
 def install(kill: str | None, fast: bool) -> None:
     if fast:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/, for helpers
+        from helpers import no_plots
+
         no_plots()
     if not kill:
         return

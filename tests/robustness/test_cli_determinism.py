@@ -19,9 +19,8 @@ import pytest
 import convlab
 import convlab.train
 from convlab.cli import main
-from convlab.train import loop
 from convlab.train.logs import EPOCH_COLUMNS, WALL_CLOCK_FIELDS, read_jsonl
-from helpers import flatten_tree
+from helpers import flatten_tree, no_plots, timeless
 
 ARGS = ["train", "--dataset", "lines", "--epochs", "3", "--batch-size", "8", "--limit-train", "160", "--limit-test", "48",
         "--val-split", "24", "--augment", "--erase", "0.5", "-q"]
@@ -77,16 +76,14 @@ def test_csv_and_json_outputs_are_identical_apart_from_times(two_runs):
 
     a, b = (rows(run) for run in two_runs)
     assert len(a) == 3 and list(a[0]) == EPOCH_COLUMNS
-    assert [{k: v for k, v in r.items() if k not in WALL_CLOCK_FIELDS} for r in a] == \
-           [{k: v for k, v in r.items() if k not in WALL_CLOCK_FIELDS} for r in b]
+    assert timeless(a) == timeless(b)
     for name in ("test.json", "config.json"):
         assert json.loads((two_runs[0] / name).read_text()) == json.loads((two_runs[1] / name).read_text())
 
 
 def test_another_seed_gives_other_weights(two_runs, tmp_path, monkeypatch):
     """The comparison above is not vacuous: the seed does reach the weights."""
-    monkeypatch.setattr(loop, "plot_curves", lambda records, path, title="": path)
-    monkeypatch.setattr(convlab.train, "plot_confusion", lambda confusion, classes, path, title="": path)
+    no_plots(monkeypatch)
     assert main([*ARGS, "--seed", "12", "--out", str(tmp_path / "c")]) == 0
     a = convlab.load(two_runs[0] / "last.safetensors")["model"]
     c = convlab.load(tmp_path / "c" / "last.safetensors")["model"]

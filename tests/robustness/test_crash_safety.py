@@ -26,9 +26,9 @@ import pytest
 import convlab
 import convlab.train
 from convlab.cli import main
-from convlab.train import load_checkpoint, loop
+from convlab.train import load_checkpoint
 from convlab.train.logs import WALL_CLOCK_FIELDS, RunLog, read_jsonl
-from helpers import flatten_tree
+from helpers import flatten_tree, no_plots, timeless
 
 DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crash_driver.py")
 EPOCHS, STEPS_PER_EPOCH = 3, 8  # 64 training images in batches of 8; a step record every 20 steps
@@ -45,12 +45,6 @@ def child(out, kill=None, fast=True, extra=(), wait=True):
     if not wait:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-
-
-def no_plots(mp):
-    """The plots read the logs and feed nothing back; skipping them makes each run a second faster."""
-    mp.setattr(loop, "plot_curves", lambda records, path, title="": path)
-    mp.setattr(convlab.train, "plot_confusion", lambda confusion, classes, path, title="": path)
 
 
 def resume(out, mp) -> None:
@@ -70,10 +64,6 @@ def assert_same_checkpoint(path, ref_path):
             assert np.array_equal(got[key], value), ".".join(key)
         else:
             assert got[key] == value, ".".join(key)
-
-
-def timeless(records):
-    return [{k: v for k, v in r.items() if k not in WALL_CLOCK_FIELDS} for r in records]
 
 
 def log_records(out):
