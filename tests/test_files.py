@@ -39,13 +39,23 @@ def test_a_figure_that_fails_to_render_leaves_the_old_file(tmp_path):
     assert path.read_bytes() == b"old image" and os.listdir(tmp_path) == ["plot.png"]
 
 
-def test_images_and_figures_go_through_it(tmp_path):
-    from convlab import viz
+def test_images_and_figures_go_through_it(tmp_path, monkeypatch):
+    from convlab import files, viz
     from convlab.commands.filter import write_image_atomic
 
+    written = {}  # path -> the bytes write_atomic was given
+    real = files.write_atomic
+
+    def recording(path, data):
+        written[os.fspath(path)] = bytes(data)
+        real(path, data)
+
+    monkeypatch.setattr(files, "write_atomic", recording)
     write_image_atomic(np.full((4, 6), 200, np.uint8), tmp_path / "img.png")
     fig = viz._plt().figure()
     viz.save_figure(fig, tmp_path / "fig.png")
     assert sorted(os.listdir(tmp_path)) == ["fig.png", "img.png"]
+    assert sorted(written) == [str(tmp_path / "fig.png"), str(tmp_path / "img.png")]  # both went through the writer
     for name in ("fig.png", "img.png"):
         assert is_png(tmp_path / name)
+        assert (tmp_path / name).read_bytes() == written[str(tmp_path / name)]  # and nothing wrote them after it
