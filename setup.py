@@ -1,5 +1,6 @@
 """Builds convlab's two optional compiled helpers: the AVX-512 float32 GEMM (src/convlab/_sgemm.c)
-and the fused ReLU / batch-norm passes (src/convlab/_kernels.c).
+and the memory passes around it (src/convlab/_kernels.c: ReLU, batch norm, im2col/col2im, the
+flat grid's copies, depthwise convolution).
 
 Everything else is in pyproject.toml. Both extensions are optional: where one cannot be compiled
 (no C compiler; the GEMM also needs x86-64), pip installs convlab without it and convlab runs the
