@@ -146,3 +146,30 @@ def child_env(**extra) -> dict:
         if k not in extra:
             env.pop(k, None)
     return env
+
+
+def record_calls(monkeypatch, owner, attr, entry):
+    """Put a recorder in front of the compiled module ``owner.<attr>``: every call of one of its
+    functions appends ``entry(name, args)`` to the returned list (unless that is None) and then
+    runs the real function. Nothing is patched when the module was not built (``None``)."""
+    calls = []
+    real = getattr(owner, attr)
+    if real is None:
+        return calls
+
+    class Recorder:
+        def __getattr__(self, name):
+            fn = getattr(real, name)
+            if not callable(fn):
+                return fn
+
+            def recorded(*args):
+                item = entry(name, args)
+                if item is not None:
+                    calls.append(item)
+                return fn(*args)
+
+            return recorded
+
+    monkeypatch.setattr(owner, attr, Recorder())
+    return calls

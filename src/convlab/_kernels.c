@@ -346,37 +346,30 @@ static int sizes(const char *fn, PyObject *x, idx n, idx c, idx *len)
 
 /* ------------------------------------------------------------------ Python functions */
 
-static PyObject *py_relu(PyObject *self, PyObject *args)
+/* relu(x, y, mask) and relu_backward(g, mask, out): three buffers of one length each */
+static PyObject *relu_call(PyObject *args, int backward)
 {
-    PyObject *xo, *yo, *mo;
-    if (!PyArg_ParseTuple(args, "OOO", &xo, &yo, &mo)) return NULL;
-    Py_buffer xv;
-    if (PyObject_GetBuffer(xo, &xv, PyBUF_SIMPLE) < 0) return NULL;
-    idx count = xv.len / 4;
-    PyBuffer_Release(&xv);
-    arg a[3] = {{xo, "x", "f", 4, count, 0}, {yo, "y", "f", 4, count, 1}, {mo, "mask", "?", 1, count, 1}};
+    const char *fn = backward ? "relu_backward" : "relu";
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])) return NULL;
+    Py_buffer first;
+    if (PyObject_GetBuffer(o[0], &first, PyBUF_SIMPLE) < 0) return NULL;
+    idx count = first.len / 4;
+    PyBuffer_Release(&first);
+    arg a[3] = {{o[0], backward ? "g" : "x", "f", 4, count, 0},
+                {o[1], backward ? "mask" : "y", backward ? "?" : "f", backward ? 1 : 4, count, !backward},
+                {o[2], backward ? "out" : "mask", backward ? "f" : "?", backward ? 4 : 1, count, 1}};
     Py_buffer v[3];
-    if (get_all("relu", a, v, 3) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS relu_loop(count, v[0].buf, v[1].buf, v[2].buf);
+    if (get_all(fn, a, v, 3) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS if (backward) relu_backward_loop(count, v[0].buf, v[1].buf, v[2].buf);
+    else relu_loop(count, v[0].buf, v[1].buf, v[2].buf);
     Py_END_ALLOW_THREADS release_all(v, 3);
     Py_RETURN_NONE;
 }
 
-static PyObject *py_relu_backward(PyObject *self, PyObject *args)
-{
-    PyObject *go, *mo, *oo;
-    if (!PyArg_ParseTuple(args, "OOO", &go, &mo, &oo)) return NULL;
-    Py_buffer gv;
-    if (PyObject_GetBuffer(go, &gv, PyBUF_SIMPLE) < 0) return NULL;
-    idx count = gv.len / 4;
-    PyBuffer_Release(&gv);
-    arg a[3] = {{go, "g", "f", 4, count, 0}, {mo, "mask", "?", 1, count, 0}, {oo, "out", "f", 4, count, 1}};
-    Py_buffer v[3];
-    if (get_all("relu_backward", a, v, 3) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS relu_backward_loop(count, v[0].buf, v[1].buf, v[2].buf);
-    Py_END_ALLOW_THREADS release_all(v, 3);
-    Py_RETURN_NONE;
-}
+static PyObject *py_relu(PyObject *self, PyObject *args) { return relu_call(args, 0); }
+
+static PyObject *py_relu_backward(PyObject *self, PyObject *args) { return relu_call(args, 1); }
 
 static PyObject *py_moments(PyObject *self, PyObject *args)
 {

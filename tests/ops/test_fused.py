@@ -7,7 +7,7 @@ import pytest
 import convlab as cl
 import convlab.functional as F
 from convlab.ops import fused
-from helpers import require_torch
+from helpers import record_calls, require_torch
 
 compiled = pytest.mark.skipif(not fused.available(), reason="convlab._kernels not built")
 
@@ -15,22 +15,7 @@ compiled = pytest.mark.skipif(not fused.available(), reason="convlab._kernels no
 def count_kernel_calls(monkeypatch):
     """Route ops/fused.py's calls into convlab._kernels through a recorder: the list gets each
     called function's name."""
-    calls = []
-    if fused.available():
-        real = fused._kernels
-
-        class Recorder:
-            def __getattr__(self, name):
-                fn = getattr(real, name)
-
-                def recorded(*args):
-                    calls.append(name)
-                    return fn(*args)
-
-                return recorded
-
-        monkeypatch.setattr(fused, "_kernels", Recorder())
-    return calls
+    return record_calls(monkeypatch, fused, "_kernels", lambda name, args: name)
 
 
 def test_relu_matches_torch_with_nan_inf_and_signed_zeros(kernels_path, monkeypatch):

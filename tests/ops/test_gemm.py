@@ -15,7 +15,7 @@ import pytest
 import convlab as cl
 import convlab.functional as F
 from convlab.ops import gemm
-from helpers import normwise_error, require_torch
+from helpers import normwise_error, record_calls, require_torch
 
 native = pytest.mark.skipif(not gemm.native_available(), reason="convlab._sgemm not built or no AVX-512F on this CPU")
 U = 2.0**-24
@@ -169,24 +169,9 @@ def test_set_native_and_threads_are_checked():
 
 def count_native_calls(monkeypatch):
     """Route the dispatcher's calls into convlab._sgemm through a recorder: the returned list
-    gets (function name, a's shape) per call."""
-    calls = []
-    if gemm.native_available():
-        real = gemm._sgemm
-
-        class Recorder:
-            def __getattr__(self, name):
-                fn = getattr(real, name)
-                if not name.startswith("sgemm"):
-                    return fn
-
-                def recorded(*args):
-                    calls.append((name, args[0].shape))
-                    return fn(*args)
-                return recorded
-
-        monkeypatch.setattr(gemm, "_sgemm", Recorder())
-    return calls
+    gets (function name, a's shape) per GEMM call."""
+    return record_calls(monkeypatch, gemm, "_sgemm",
+                        lambda name, args: (name, args[0].shape) if name.startswith("sgemm") else None)
 
 
 CONV_CASES = [
