@@ -256,26 +256,24 @@ typedef struct {
     idx span, plane;
 } shifted;
 
-/* panels of NR columns [col0, col0 + nc) of rows [0, kc) of a shifted B, as pack_b lays them out */
-static void pack_b_shifted(idx kc, idx nc, const shifted *sb, const long long *rowoff, idx col0, float *restrict out)
+/* one panel, columns [col0, col0 + nr) (nr <= NR) of rows [0, kc) of a shifted B, as pack_b lays
+ * it out: the tiles run_shifted cannot read in place (straddling two samples, or the last one) */
+static void pack_panel_shifted(idx kc, idx nr, const shifted *sb, const long long *rowoff, idx col0, float *restrict out)
 {
-    idx seg_dst[NR], seg_src[NR], seg_len[NR];
-    for (idx j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {
-        idx nr = nc - j0 < NR ? nc - j0 : NR, nseg = 0;
-        for (idx j = 0; j < nr;) { /* the panel's runs of columns within one sample */
-            idx g = col0 + j0 + j, s = g / sb->span, t = g % sb->span, len = sb->span - t;
-            if (len > nr - j) len = nr - j;
-            seg_dst[nseg] = j;
-            seg_src[nseg] = s * sb->plane + t;
-            seg_len[nseg++] = len;
-            j += len;
-        }
-        for (idx p = 0; p < kc; p++) {
-            const float *row = sb->base + rowoff[p];
-            float *dst = out + p * NR;
-            for (idx q = 0; q < nseg; q++) memcpy(dst + seg_dst[q], row + seg_src[q], seg_len[q] * sizeof(float));
-            for (idx j = nr; j < NR; j++) dst[j] = 0.f;
-        }
+    idx seg_dst[NR], seg_src[NR], seg_len[NR], nseg = 0;
+    for (idx j = 0; j < nr;) { /* the panel's runs of columns within one sample */
+        idx g = col0 + j, s = g / sb->span, t = g % sb->span, len = sb->span - t;
+        if (len > nr - j) len = nr - j;
+        seg_dst[nseg] = j;
+        seg_src[nseg] = s * sb->plane + t;
+        seg_len[nseg++] = len;
+        j += len;
+    }
+    for (idx p = 0; p < kc; p++) {
+        const float *row = sb->base + rowoff[p];
+        float *dst = out + p * NR;
+        for (idx q = 0; q < nseg; q++) memcpy(dst + seg_dst[q], row + seg_src[q], seg_len[q] * sizeof(float));
+        for (idx j = nr; j < NR; j++) dst[j] = 0.f;
     }
 }
 
@@ -330,7 +328,7 @@ static void run_shifted(const job *j)
                 for (idx jr = 0; jr < nc; jr += NR) {
                     idx nr = nc - jr < NR ? nc - jr : NR, g = j->col0 + jc + jr, t = g % sb->span;
                     int direct = nr == NR && t + NR <= sb->span;
-                    if (!direct) pack_b_shifted(kc, nr, sb, sb->rowoff + pc, g, j->bpack);
+                    if (!direct) pack_panel_shifted(kc, nr, sb, sb->rowoff + pc, g, j->bpack);
                     for (idx ir = 0; ir < mc; ir += MR)
                         tile_product(kc, j->apack + ir * kc, j->bpack, direct ? rows : NULL,
                                      (g / sb->span) * sb->plane + t, j->c + (ic + ir) * j->ldc + jc + jr, j->ldc, acc,
