@@ -18,7 +18,7 @@ the CPU cache. Strided depthwise convolutions take the general GEMM path.
 
 2-D float32 arrays take compiled loops instead (``ops/fused.py``): the same offsets, one
 (sample, channel) plane at a time through a small padded copy that stays in the L1 cache
-(the conv suite's 32-channel 3x3 layer at batch 64, forward+backward 17 -> 5 ms).
+(the conv suite's 32-channel 3x3 layer at batch 64, forward+backward 17.2 -> 7.4 ms).
 """
 
 from __future__ import annotations
