@@ -1,11 +1,12 @@
-/* convlab._kernels: fused passes for ReLU, training-mode batch norm and 2-D im2col / col2im.
+/* convlab._kernels: the memory passes around the GEMM: ReLU, batch norm, 2-D im2col / col2im,
+ * the flat grid's copies and depthwise convolution.
  *
- * Why it exists: in NumPy each of these layers is four or five passes over its activations
- * (ResNet-20's 16-channel batch norm: mean, x - mean, the variance, the scale, the shift), and
- * on small layers memory passes, not arithmetic, are what a training step waits for. Here each
- * is the fewest passes the maths allows: the statistics in one read, the normalisation in one
- * read and one write. ops/elementwise.py and ops/norm.py call these when the arrays suit them
- * (float32, C-contiguous) and keep their NumPy code for everything else; the tests run both.
+ * Why it exists: in NumPy a batch norm is four or five passes over its activations (ResNet-20's
+ * 16-channel one: mean, x - mean, the variance, the scale, the shift), and on small layers memory
+ * passes, not arithmetic, are what a training step waits for. Here each is the fewest passes the
+ * maths allows: the statistics in one read, the normalisation in one read and one write.
+ * ops/fused.py is the Python side; the ops call it when the arrays suit (float32, C-contiguous)
+ * and keep their NumPy code for everything else; the tests run both.
  *
  * Activations are (N, C, L) with L the pixels of one channel of one sample (contiguous).
  * Per-channel sums are accumulated in float64: a row's sum and its centred sum of squares, merged
@@ -66,7 +67,10 @@ CLONES static void relu_backward_loop(idx count, const float *restrict g, const 
     for (idx i = 0; i < count; i++) out[i] = g[i] * (float)mask[i];
 }
 
-/* sum and centred sum of squares of one row, in float64 */
+/* The batch-norm loops run over (sample, channel) rows of L values. */
+
+/* sum and centred sum of squares of one row, in float64 (a cloned function of its own: inlined
+ * into a cloned loop, its reductions ran 2.3x slower) */
 CLONES static void row_moments(idx len, const float *restrict r, double *sum, double *m2)
 {
     double s = 0.0;
@@ -99,28 +103,49 @@ static void moments_loop(idx n, idx c, idx len, const float *x, double *mean, do
     }
 }
 
-CLONES static void affine_row(idx len, const float *restrict r, float mean, float scale, float shift, float *restrict out)
+/* y = (x - mean) * scale + shift per channel */
+CLONES static void normalize_loop(idx n, idx c, idx len, const float *x, const float *mean, const float *scale,
+                                  const float *shift, float *y)
 {
-    for (idx i = 0; i < len; i++) out[i] = (r[i] - mean) * scale + shift;
+    for (idx s = 0; s < n; s++)
+        for (idx j = 0; j < c; j++) {
+            const float *restrict r = x + (s * c + j) * len;
+            float *restrict out = y + (s * c + j) * len;
+            for (idx i = 0; i < len; i++) out[i] = (r[i] - mean[j]) * scale[j] + shift[j];
+        }
 }
 
-CLONES static void grad_sums_row(idx len, const float *restrict g, const float *restrict r, float mean, double *sg,
-                                 double *sgx)
+/* per channel sum(g) and sum(g * (x - mean)), in float64 */
+CLONES static void grad_sums_loop(idx n, idx c, idx len, const float *g, const float *x, const float *mean, double *sg,
+                                  double *sgx)
 {
-    double a = 0.0, b = 0.0;
+    for (idx j = 0; j < c; j++) sg[j] = sgx[j] = 0.0;
+    for (idx s = 0; s < n; s++)
+        for (idx j = 0; j < c; j++) {
+            const float *restrict gr = g + (s * c + j) * len, *restrict r = x + (s * c + j) * len;
+            float m = mean[j];
+            double a = 0.0, b = 0.0;
 #pragma omp simd reduction(+ : a, b)
-    for (idx i = 0; i < len; i++) {
-        a += g[i];
-        b += (double)g[i] * (double)(r[i] - mean);
-    }
-    *sg += a;
-    *sgx += b;
+            for (idx i = 0; i < len; i++) {
+                a += gr[i];
+                b += (double)gr[i] * (double)(r[i] - m);
+            }
+            sg[j] += a;
+            sgx[j] += b;
+        }
 }
 
-CLONES static void backward_row(idx len, const float *restrict g, const float *restrict r, float k, float mean, float a,
-                                float b, float *restrict out)
+/* out = g * k + (x - mean) * a + b per channel */
+CLONES static void normalize_backward_loop(idx n, idx c, idx len, const float *g, const float *x, const float *k,
+                                           const float *mean, const float *a, const float *b, float *out)
 {
-    for (idx i = 0; i < len; i++) out[i] = g[i] * k + (r[i] - mean) * a + b;
+    for (idx s = 0; s < n; s++)
+        for (idx j = 0; j < c; j++) {
+            idx o = (s * c + j) * len;
+            const float *restrict gr = g + o, *restrict r = x + o;
+            float *restrict dst = out + o;
+            for (idx i = 0; i < len; i++) dst[i] = gr[i] * k[j] + (r[i] - mean[j]) * a[j] + b[j];
+        }
 }
 
 /* the output columns [lo, hi) whose input column ow * stride + offset lies in [0, w) */
@@ -254,7 +279,7 @@ CLONES static void depthwise_loop(int mode, const geometry2d *g, const float *a,
     idx hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1), nk = g->kh * g->kw, run = g->oh * wp;
     for (idx s = 0; s < g->n; s++)
         for (idx c = 0; c < g->c; c++) {
-            const float *w = b + c * nk;
+            const float *w = mode == 2 ? NULL : b + c * nk; /* b is grad_y in mode 2 */
             if (mode == 1) { /* grad_x: grad_y laid on the flat rows, added back at every shift, cropped */
                 dw_place(g->oh, g->ow, a + (s * g->c + c) * g->oh * g->ow, g->oh, wp, 0, 0, flat);
                 memset(pad, 0, sizeof(float) * hp * wp);
@@ -395,10 +420,7 @@ static PyObject *py_normalize(PyObject *self, PyObject *args)
                 {ho, "shift", "f", 4, c, 0},       {yo, "y", "f", 4, n * c * len, 1}};
     Py_buffer v[5];
     if (get_all("normalize", a, v, 5) < 0) return NULL;
-    const float *x = v[0].buf, *mean = v[1].buf, *scale = v[2].buf, *shift = v[3].buf;
-    float *y = v[4].buf;
-    Py_BEGIN_ALLOW_THREADS for (idx s = 0; s < n; s++) for (idx j = 0; j < c; j++)
-        affine_row(len, x + (s * c + j) * len, mean[j], scale[j], shift[j], y + (s * c + j) * len);
+    Py_BEGIN_ALLOW_THREADS normalize_loop(n, c, len, v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf);
     Py_END_ALLOW_THREADS release_all(v, 5);
     Py_RETURN_NONE;
 }
@@ -413,14 +435,7 @@ static PyObject *py_grad_sums(PyObject *self, PyObject *args)
                 {so, "sum_g", "d", 8, c, 1},       {to, "sum_gxc", "d", 8, c, 1}};
     Py_buffer v[5];
     if (get_all("grad_sums", a, v, 5) < 0) return NULL;
-    const float *g = v[0].buf, *x = v[1].buf, *mean = v[2].buf;
-    double *sg = v[3].buf, *sgx = v[4].buf;
-    Py_BEGIN_ALLOW_THREADS for (idx j = 0; j < c; j++) sg[j] = sgx[j] = 0.0;
-    for (idx s = 0; s < n; s++)
-        for (idx j = 0; j < c; j++) {
-            idx o = (s * c + j) * len;
-            grad_sums_row(len, g + o, x + o, mean[j], &sg[j], &sgx[j]);
-        }
+    Py_BEGIN_ALLOW_THREADS grad_sums_loop(n, c, len, v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf);
     Py_END_ALLOW_THREADS release_all(v, 5);
     Py_RETURN_NONE;
 }
@@ -436,13 +451,8 @@ static PyObject *py_normalize_backward(PyObject *self, PyObject *args)
                 {oo, "out", "f", 4, n * c * len, 1}};
     Py_buffer v[7];
     if (get_all("normalize_backward", a, v, 7) < 0) return NULL;
-    const float *g = v[0].buf, *x = v[1].buf, *k = v[2].buf, *mean = v[3].buf, *av = v[4].buf, *bv = v[5].buf;
-    float *out = v[6].buf;
-    Py_BEGIN_ALLOW_THREADS for (idx s = 0; s < n; s++) for (idx j = 0; j < c; j++)
-    {
-        idx o = (s * c + j) * len;
-        backward_row(len, g + o, x + o, k[j], mean[j], av[j], bv[j], out + o);
-    }
+    Py_BEGIN_ALLOW_THREADS normalize_backward_loop(n, c, len, v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf, v[5].buf,
+                                                   v[6].buf);
     Py_END_ALLOW_THREADS release_all(v, 7);
     Py_RETURN_NONE;
 }

@@ -1,15 +1,16 @@
-"""The compiled ReLU, batch-norm and 2-D im2col/col2im passes (``convlab._kernels``, src/convlab/_kernels.c).
+"""The compiled memory passes around the GEMM (``convlab._kernels``, src/convlab/_kernels.c).
 
 NumPy spends four or five passes over the activations on a training-mode batch norm and two on
 a ReLU, and small layers wait on memory, not arithmetic; the compiled passes do each in the
 fewest the maths allows (batch norm: the statistics in one read, the normalisation in one read
-and one write). :class:`~convlab.ops.elementwise.ReLU` and
-:class:`~convlab.ops.norm.BatchNorm` call them where :func:`suits` says so, as do
-:func:`~convlab.ops.conv_columns.im2col` and ``col2im`` for 2-D geometries (a strided
-convolution's columns: NumPy's padded copy and one strided copy per kernel offset move three
-times the bytes), and keep their NumPy code for everything else (float64, GPU arrays, non-contiguous views, a build without a C
-compiler). ``set_enabled(False)`` or ``CONVLAB_KERNELS=numpy`` keeps everything on NumPy; the
-tests run both.
+and one write). Their callers: :class:`~convlab.ops.elementwise.ReLU`,
+:class:`~convlab.ops.norm.BatchNorm`, :func:`~convlab.ops.conv_columns.im2col` and ``col2im``
+for 2-D geometries (NumPy's padded copy and one strided copy per kernel offset move three times
+the bytes), the flat grid's copies in ops/conv_shift.py (1-D and 2-D) and the depthwise
+convolution of ops/conv_depthwise.py (2-D). Each calls them where :func:`suits` says so and
+keeps its NumPy code for everything else (float64, GPU arrays, non-contiguous views, 3-D, a
+build without a C compiler). ``set_enabled(False)`` or ``CONVLAB_KERNELS=numpy`` keeps
+everything on NumPy; the tests run both.
 
 Shapes: ``x`` and ``g`` are C-contiguous float32 ``(N, C, *spatial)``; per-channel vectors are
 ``(C,)``; the statistics come back in float64 (summed in float64, rows merged with Chan's
@@ -38,12 +39,12 @@ def available() -> bool:
 
 
 def enabled() -> bool:
-    """True when ReLU and batch norm use the compiled passes (built and not switched off)."""
+    """True when the ops use the compiled passes (built and not switched off)."""
     return _enabled
 
 
 def set_enabled(on: bool) -> bool:
-    """Use the compiled passes (when built) or keep ReLU and batch norm on NumPy; returns the
+    """Use the compiled passes (when built) or keep every op on NumPy; returns the
     previous setting. ``set_enabled(True)`` where they were not built raises ``RuntimeError``."""
     global _enabled
     if on and not _AVAILABLE:
@@ -79,10 +80,12 @@ def moments(x):
     return mean, var
 
 
-def normalize(x, mean, scale, shift):
-    """``(x - mean) * scale + shift`` per channel: ``x`` ``(N, C, *)``, the rest ``(C,)`` float32."""
+def normalize(x, mean, scale, shift=None):
+    """``(x - mean) * scale + shift`` per channel: ``x`` ``(N, C, *)``, the rest ``(C,)`` float32
+    (no ``shift``: 0)."""
     y = np.empty_like(x)
-    _kernels.normalize(x, x.shape[0], x.shape[1], _vec(mean), _vec(scale), _vec(shift), y)
+    shift = np.zeros(x.shape[1], np.float32) if shift is None else _vec(shift)
+    _kernels.normalize(x, x.shape[0], x.shape[1], _vec(mean), _vec(scale), shift, y)
     return y
 
 

@@ -30,6 +30,11 @@ from . import fused
 _FUSED_MIN_PIXELS = 8
 
 
+def _compiled(x3):
+    """Whether a batch norm of ``x3`` ``(N, C, L)`` takes the compiled passes."""
+    return x3.shape[2] >= _FUSED_MIN_PIXELS and fused.suits(x3)
+
+
 def _per_channel(v):
     """Shape a (C,) vector to broadcast over (N, C, L)."""
     return v[:, None]
@@ -58,7 +63,7 @@ class BatchNorm(Function):
         if training:
             # the compiled passes (ops/fused.py) read x once for the statistics and once for y,
             # and keep x itself for the backward instead of a centred copy
-            ctx.fused = x3.shape[2] >= _FUSED_MIN_PIXELS and fused.suits(x3)
+            ctx.fused = _compiled(x3)
             if ctx.fused:
                 mean, var = (v.astype(x.dtype) for v in fused.moments(x3))
             else:
@@ -75,9 +80,8 @@ class BatchNorm(Function):
                 running_var += (momentum * unbiased).astype(running_var.dtype, copy=False)
             scale = invstd if weight is None else weight * invstd
             if ctx.fused:
-                y = fused.normalize(x3, mean, scale, xp.zeros_like(mean) if bias is None else bias)
                 ctx.save_for_backward(x3, mean, invstd)
-                return y.reshape(x.shape)
+                return fused.normalize(x3, mean, scale, bias).reshape(x.shape)
             y = xc * _per_channel(scale)
             ctx.save_for_backward(xc, invstd)
         else:
@@ -85,8 +89,8 @@ class BatchNorm(Function):
             mean = running_mean.astype(x.dtype, copy=False)
             scale = invstd if weight is None else weight * invstd
             ctx.save_for_backward(x3, mean, invstd)
-            if x3.shape[2] >= _FUSED_MIN_PIXELS and fused.suits(x3):  # one pass: inference's batch norm
-                return fused.normalize(x3, mean, scale, xp.zeros_like(mean) if bias is None else bias).reshape(x.shape)
+            if _compiled(x3):  # one pass: inference's batch norm
+                return fused.normalize(x3, mean, scale, bias).reshape(x.shape)
             y = x3 * _per_channel(scale) - _per_channel(mean * scale)
         if bias is not None:
             y += _per_channel(bias)
