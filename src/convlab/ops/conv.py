@@ -46,8 +46,9 @@ import functools
 import math
 
 from .. import backend
+from ..grad_mode import is_grad_enabled
+from ..graph import Function
 from ..shapes import ConvGeometry
-from ..tensor import Function, is_grad_enabled
 from . import gemm
 from .conv_columns import batch_chunks, cache_bytes, channel_rows, col2im, get_memory_budget, im2col, set_memory_budget, swap01
 from .conv_depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad, is_depthwise

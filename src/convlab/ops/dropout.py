@@ -3,7 +3,7 @@ the gradient by the same mask, so dropped units get no gradient."""
 
 from __future__ import annotations
 
-from ..tensor import Function
+from ..graph import Function
 
 
 class MaskedScale(Function):

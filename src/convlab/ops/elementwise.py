@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..tensor import Function, unbroadcast
+from ..graph import Function, unbroadcast
 from . import fused
 
 

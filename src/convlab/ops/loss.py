@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..tensor import Function
+from ..graph import Function
 
 
 # ---------------------------------------------------------------- layout helpers

@@ -8,7 +8,7 @@ import operator
 import numpy as np
 
 from .. import backend
-from ..tensor import Function
+from ..graph import Function
 
 
 class Reshape(Function):
@@ -64,7 +64,7 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ..tensor import unbroadcast
+        from ..graph import unbroadcast
 
         return unbroadcast(g, ctx.shape)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..tensor import Function
+from ..graph import Function
 from . import fused
 
 # batch norms over at least this many pixels per channel and sample take the compiled passes

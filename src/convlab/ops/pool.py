@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .. import backend
-from ..tensor import Function
+from ..graph import Function
 from .conv_columns import cache_bytes, interior, windows
 
 

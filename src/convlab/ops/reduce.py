@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..tensor import Function
+from ..graph import Function
 
 
 def normalize_dims(op: str, dim, ndim: int) -> tuple:
