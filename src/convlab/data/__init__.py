@@ -10,7 +10,7 @@
 from . import transforms
 from .cifar import CIFAR10, read_cifar_bin
 from .datasets import ArrayDataset, Dataset, Subset, TensorDataset, collate, random_split
-from .folder import ImageFolder, load_image
+from .folder import ImageFolder, load_image, read_image
 from .idx import IDXError, read_idx, write_idx
 from .loader import DataLoader
 from .mnist import KMNIST, MNIST, FashionMNIST
@@ -31,5 +31,5 @@ __all__ = [
     "CIFAR10", "KMNIST", "MNIST", "ArrayDataset", "Compose", "DataLoader", "Dataset", "EdgesDataset",
     "FashionMNIST", "IDXError", "ImageFolder", "Lambda", "LinesDataset", "Normalize", "Pad", "RandomCrop",
     "RandomErasing", "RandomHorizontalFlip", "Subset", "TensorDataset", "ToTensor", "Transform",
-    "collate", "load_image", "random_split", "read_cifar_bin", "read_idx", "transforms", "write_idx",
+    "collate", "load_image", "random_split", "read_image", "read_cifar_bin", "read_idx", "transforms", "write_idx",
 ]

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
+from ..validate import int_tuple
 from .datasets import Dataset
+from .images import GRAY_MODES, _read, read_image  # noqa: F401  (read_image re-exported)
+
+MAX_DEPTH = 32  # sub-folders below a class folder; deeper trees are refused, not walked
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F", "P;L")
 
 
 def load_image(path, mode: str | None = None, size=None):
-    """Read an image file as a float32 ``(C, H, W)`` array in [0, 1].
+    """Read an image file as a float32 ``(C, H, W)`` array in [0, 1] (see :func:`read_image`).
 
     Args:
         mode: ``"L"`` (1 channel), ``"RGB"`` (3 channels) or None (``"L"`` for grayscale files, else ``"RGB"``).
@@ -33,27 +34,18 @@ def load_image(path, mode: str | None = None, size=None):
     Returns:
         ``(array, note)`` where ``note`` says what was converted (``""`` when nothing was).
     """
-    from PIL import Image
+    return _read(path, mode, size)
 
-    with Image.open(path) as im:
-        im.load()
-        original_mode, original_size = im.mode, (im.height, im.width)
-        if mode is None:
-            mode = "L" if im.mode in GRAY_MODES else "RGB"
-        notes = []
-        if im.mode != mode:
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                # composite transparent pixels on black, the background of the training images
-                base = Image.new("RGBA", im.size, (0, 0, 0, 255))
-                im = Image.alpha_composite(base, im.convert("RGBA"))
-            im = im.convert(mode)
-            notes.append(f"mode {original_mode} -> {mode}")
-        if size is not None and (im.height, im.width) != tuple(size):
-            im = im.resize((int(size[1]), int(size[0])), Image.BILINEAR)
-            notes.append(f"size {original_size[1]}x{original_size[0]} -> {size[1]}x{size[0]}")
-        a = np.asarray(im, dtype=np.float32) / 255
-    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
-    return np.ascontiguousarray(a, dtype=np.float32), ", ".join(notes)
+
+def _check_text(name: str, root: str, what: str) -> None:
+    """Refuse a name that is not valid UTF-8 (Python keeps such bytes as lone surrogates, which
+    crash the first print or JSON file that meets them, at the end of a run)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise ValueError(f"ImageFolder: the {what} name {shown!r} under {root} is not valid UTF-8; "
+                         "rename it") from None
 
 
 class ImageFolder(Dataset):
@@ -73,9 +65,15 @@ class ImageFolder(Dataset):
             raise FileNotFoundError(f"ImageFolder: {root} is not a directory")
         self.root = root
         self.classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+        for name in self.classes:
+            _check_text(name, root, "class folder")
         self.samples: list[tuple[str, int]] = []
         for label, name in enumerate(self.classes):
-            for dirpath, dirnames, filenames in os.walk(os.path.join(root, name)):
+            top = os.path.join(root, name)
+            for dirpath, dirnames, filenames in os.walk(top):
+                if dirpath[len(top):].count(os.sep) >= MAX_DEPTH:
+                    raise ValueError(f"ImageFolder: {dirpath} is nested more than {MAX_DEPTH} folders deep "
+                                     f"under {top}")
                 dirnames.sort()
                 for f in sorted(filenames):
                     if f.lower().endswith(IMAGE_EXTENSIONS):
@@ -85,16 +83,16 @@ class ImageFolder(Dataset):
                 f"ImageFolder: no images ({', '.join(IMAGE_EXTENSIONS)}) in class folders under {root} "
                 "(expected root/CLASS/IMAGE)"
             )
-        from PIL import Image
-
-        with Image.open(self.samples[0][0]) as first:
-            if mode is None:
-                mode = "L" if first.mode in GRAY_MODES else "RGB"
-            if size == "first":
-                size = (first.height, first.width)
-        if mode not in ("L", "RGB"):
+        if mode is not None and mode not in ("L", "RGB"):
             raise ValueError(f"ImageFolder: mode must be 'L' or 'RGB', got {mode!r}")
-        self.mode, self.size = mode, (tuple(int(s) for s in size) if size is not None else None)
+        if mode is None or (isinstance(size, str) and size == "first"):
+            first = read_image(self.samples[0][0], mode)
+            mode = mode or ("L" if first.shape[0] == 1 else "RGB")
+            if isinstance(size, str) and size == "first":
+                size = first.shape[1:]
+        if size is not None:
+            size = int_tuple(size, 2, "ImageFolder", "size", min=1)
+        self.mode, self.size = mode, size
         self.transform = transform
 
     @property
