@@ -71,6 +71,9 @@ def register(subparsers):
     p.add_argument("--layer-stats", type=int, default=None, metavar="N",
                    help="every N steps record each layer's activation and gradient mean/std and dead-ReLU fraction "
                         "(layer_stats.jsonl and layer_stats.png in the output directory)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files (losses, accuracy, learning rate, first-layer kernels, "
+                        "weight histograms) into OUT/tensorboard; needs tensorboardX (pip install 'convlab[tensorboard]')")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: when stderr is a terminal)")
     g = p.add_argument_group("data-parallel training (launch with: mpirun -n N convlab train --distributed ...)")
@@ -96,6 +99,10 @@ def _check(args, UsageError):
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.layer_stats is not None and args.layer_stats < 1:
         raise UsageError(f"--layer-stats must be >= 1, got {args.layer_stats}")
+    if args.tensorboard:
+        from ..train.tensorboard import _require
+
+        _require()  # a missing tensorboardX fails now, not after the first epoch
     if args.lr <= 0:
         raise UsageError(f"--lr must be > 0, got {args.lr}")
     if not 0 <= args.erase <= 1:
@@ -297,7 +304,8 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
             "source": str(info.get("source")), "title": f"{cfg['model']} on {info['name']}"}
     trainer = Trainer(model, optimizer, scheduler=scheduler, out_dir=out, model_spec=spec, meta=meta,
                       early_stopping=cfg.get("early_stopping"), progress=args.progress if not quiet else False,
-                      print_fn=None if quiet else print, reducer=reducer, is_main=main_rank)
+                      print_fn=None if quiet else print, reducer=reducer, is_main=main_rank,
+                      tensorboard=os.path.join(out, "tensorboard") if args.tensorboard else None)
     if not args.resume and main_rank:
         write_json(os.path.join(out, "config.json"),
                    {**cfg, "model_spec": spec, "preprocessing": pre, "classes": info["classes"]})
@@ -378,6 +386,8 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     print(f"log: {os.path.join(out, 'metrics.jsonl')} and {os.path.join(out, 'metrics.csv')}; test metrics: "
           f"{os.path.join(out, 'test.json')}")
     print(f"plots: {os.path.join(out, 'curves.png')}, {confusion_png}")
+    if args.tensorboard:
+        print(f"TensorBoard: tensorboard --logdir {os.path.join(out, 'tensorboard')}")
     print(f"next: convlab evaluate {result.last_checkpoint}  |  convlab predict {result.last_checkpoint} IMAGE...")
     return 0
 

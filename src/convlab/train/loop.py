@@ -177,13 +177,15 @@ class Trainer:
         is_main: this process writes checkpoints and logs, prints and shows progress (False on ranks > 0).
         on_epoch_end: called as ``on_epoch_end(trainer, record)`` after each epoch's checkpoint and log
             records are written (for example to flush per-layer statistics beside them).
+        tensorboard: a directory for TensorBoard event files of the same records, plus the first layer's
+            kernels and weight histograms each epoch (:mod:`convlab.train.tensorboard`; needs tensorboardX).
     """
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, *, scheduler_interval: str | None = None,
                  out_dir: str | None = None, model_spec: dict | None = None, meta: dict | None = None,
                  early_stopping: int | None = None, monitor: str | None = None, min_delta: float = 0.0,
                  progress: bool | None = None, print_fn=print, log_every: int = 20, plot: bool = True,
-                 reducer=None, is_main: bool = True, on_epoch_end=None):
+                 reducer=None, is_main: bool = True, on_epoch_end=None, tensorboard: str | None = None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loss_fn = loss_fn or _default_loss()
         self.scheduler_interval = scheduler_interval or _scheduler_interval(scheduler)
@@ -204,6 +206,7 @@ class Trainer:
         self.loader_seed: int | None = None
         self.log = RunLog(out_dir) if out_dir and self.is_main else None
         self._named = [(n, p) for n, p in model.named_parameters()]
+        self.tensorboard, self.tb = tensorboard if self.is_main else None, None
         self._interrupted = False
         self._stop = False  # a stop (Ctrl-C) requested on any rank, learnt at the last all-reduce
 
@@ -298,6 +301,10 @@ class Trainer:
             self.resume(resume)
         elif self.step == 0 and self.log:  # a new run: records left in out_dir by an earlier run are not ours
             self.log.truncate_after(0)
+        if self.tensorboard and self.tb is None:
+            from .tensorboard import TensorBoardLog
+
+            self.tb = TensorBoardLog(self.tensorboard, self.model, purge_step=self.step + 1)
         if self.loader_seed is None:
             self.loader_seed = train_loader.seed
         train_loader.seed = self.loader_seed
@@ -346,6 +353,10 @@ class Trainer:
             except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
                 stopped = "interrupted"
                 self.save("last.safetensors")
+            finally:
+                if self.tb is not None:
+                    self.tb.close()
+                    self.tb = None
         return FitResult(history=self.history, best=self.best, stopped=stopped, epoch=self.epoch, step=self.step,
                          batch_in_epoch=self.batch_in_epoch,
                          seconds=time.time() - started, last_checkpoint=self.path("last.safetensors"),
@@ -427,9 +438,13 @@ class Trainer:
                 if weight:  # this process's rows; in data-parallel training summed over the ranks at the end of the epoch
                     meter.update(logits.data, labels.data, local)
                     seen += len(labels)
-                if self.log and self.step % self.log_every == 0:
-                    self.log.write({"kind": "step", "step": self.step, "epoch_float": epoch + self.batch_in_epoch / len(loader),
-                                    "loss": value, "lr": _lr(self.optimizer)})
+                if (self.log or self.tb) and self.step % self.log_every == 0:
+                    step_record = {"kind": "step", "step": self.step, "epoch_float": epoch + self.batch_in_epoch / len(loader),
+                                   "loss": value, "lr": _lr(self.optimizer)}
+                    if self.log:
+                        self.log.write(step_record)
+                    if self.tb:
+                        self.tb.step(step_record)
                 bar.update(1)
                 now = time.time()
                 if self.progress and now - last_post > 0.5:
@@ -467,6 +482,8 @@ class Trainer:
         return better
 
     def _log_epoch(self, record) -> None:
+        if self.tb:
+            self.tb.epoch(record)
         if not self.log:
             return
         self.log.write({k: v for k, v in record.items() if k != "val_per_class"})
