@@ -1,6 +1,7 @@
 """Builds convlab's two optional compiled helpers: the AVX-512 float32 GEMM (src/convlab/_sgemm.c)
 and the memory passes around it (src/convlab/_kernels.c: ReLU, batch norm, im2col/col2im, the
-flat grid's copies, depthwise convolution).
+flat grid's copies, depthwise convolution), and a probe of the CPU's FMA peak
+(src/convlab/_cpu.c, for the bench and the kernels' choice).
 
 Everything else is in pyproject.toml. Both extensions are optional: where one cannot be compiled
 (no C compiler; the GEMM also needs x86-64), pip installs convlab without it and convlab runs the
@@ -13,8 +14,11 @@ from setuptools import Extension, setup
 
 x86 = platform.machine().lower() in ("x86_64", "amd64")
 unix = platform.system() != "Windows"  # the kernel uses GCC/Clang target attributes
+pool = ["src/convlab/_pool.h"]  # the persistent worker pool both modules include
 gemm = Extension("convlab._sgemm", ["src/convlab/_sgemm.c"], extra_compile_args=["-O3", "-pthread"],
-                 extra_link_args=["-pthread"], optional=True)
-kernels = Extension("convlab._kernels", ["src/convlab/_kernels.c"], extra_compile_args=["-O3", "-fopenmp-simd"],
-                    optional=True)
-setup(ext_modules=([gemm] if x86 and unix else []) + ([kernels] if unix else []))
+                 extra_link_args=["-pthread"], depends=pool, optional=True)
+kernels = Extension("convlab._kernels", ["src/convlab/_kernels.c"], extra_compile_args=["-O3", "-fopenmp-simd", "-pthread"],
+                    extra_link_args=["-pthread"], depends=pool, optional=True)
+cpu = Extension("convlab._cpu", ["src/convlab/_cpu.c"], extra_compile_args=["-O3", "-pthread"],
+                extra_link_args=["-pthread"], optional=True)
+setup(ext_modules=([gemm, cpu] if x86 and unix else []) + ([kernels] if unix else []))

@@ -89,6 +89,7 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .threads import get_num_threads, set_num_threads  # one thread count for convlab and its BLAS
 
 __version__ = "0.1.0"
 
@@ -121,3 +122,4 @@ __all__ = [
     "set_rng_state", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum",
     "tanh", "tensor", "transpose", "uint8", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]
+__all__ += ["get_num_threads", "set_num_threads"]

@@ -51,9 +51,9 @@ typedef Py_ssize_t idx;
 #define CLONES
 #endif
 
-CLONES static void relu_loop(idx count, const float *restrict x, float *restrict y, unsigned char *restrict mask)
+CLONES static void relu_loop(idx lo, idx hi, const float *restrict x, float *restrict y, unsigned char *restrict mask)
 {
-    for (idx i = 0; i < count; i++) {
+    for (idx i = lo; i < hi; i++) {
         float v = x[i];
         int keep = !(v <= 0.f); /* v > 0, or NaN: passed through, its gradient too (as torch does) */
         mask[i] = (unsigned char)keep;
@@ -61,10 +61,10 @@ CLONES static void relu_loop(idx count, const float *restrict x, float *restrict
     }
 }
 
-CLONES static void relu_backward_loop(idx count, const float *restrict g, const unsigned char *restrict mask,
+CLONES static void relu_backward_loop(idx lo, idx hi, const float *restrict g, const unsigned char *restrict mask,
                                       float *restrict out)
 {
-    for (idx i = 0; i < count; i++) out[i] = g[i] * (float)mask[i];
+    for (idx i = lo; i < hi; i++) out[i] = g[i] * (float)mask[i];
 }
 
 /* The batch-norm loops run over (sample, channel) rows of L values. */
@@ -86,9 +86,9 @@ CLONES static void row_moments(idx len, const float *restrict r, double *sum, do
     *m2 = q;
 }
 
-static void moments_loop(idx n, idx c, idx len, const float *x, double *mean, double *var)
+static void moments_loop(idx j0, idx j1, idx n, idx c, idx len, const float *x, double *mean, double *var)
 {
-    for (idx j = 0; j < c; j++) {
+    for (idx j = j0; j < j1; j++) {
         double count = 0.0, mu = 0.0, m2 = 0.0;
         for (idx s = 0; s < n; s++) { /* Chan et al.: merge (count, mu, m2) with the row's */
             double rs, rq;
@@ -104,24 +104,24 @@ static void moments_loop(idx n, idx c, idx len, const float *x, double *mean, do
 }
 
 /* y = (x - mean) * scale + shift per channel */
-CLONES static void normalize_loop(idx n, idx c, idx len, const float *x, const float *mean, const float *scale,
+CLONES static void normalize_loop(idx r0, idx r1, idx c, idx len, const float *x, const float *mean, const float *scale,
                                   const float *shift, float *y)
 {
-    for (idx s = 0; s < n; s++)
-        for (idx j = 0; j < c; j++) {
-            const float *restrict r = x + (s * c + j) * len;
-            float *restrict out = y + (s * c + j) * len;
-            for (idx i = 0; i < len; i++) out[i] = (r[i] - mean[j]) * scale[j] + shift[j];
-        }
+    for (idx row = r0; row < r1; row++) {
+        idx j = row % c;
+        const float *restrict r = x + row * len;
+        float *restrict out = y + row * len;
+        for (idx i = 0; i < len; i++) out[i] = (r[i] - mean[j]) * scale[j] + shift[j];
+    }
 }
 
 /* per channel sum(g) and sum(g * (x - mean)), in float64 */
-CLONES static void grad_sums_loop(idx n, idx c, idx len, const float *g, const float *x, const float *mean, double *sg,
-                                  double *sgx)
+CLONES static void grad_sums_loop(idx j0, idx j1, idx n, idx c, idx len, const float *g, const float *x,
+                                  const float *mean, double *sg, double *sgx)
 {
-    for (idx j = 0; j < c; j++) sg[j] = sgx[j] = 0.0;
+    for (idx j = j0; j < j1; j++) sg[j] = sgx[j] = 0.0;
     for (idx s = 0; s < n; s++)
-        for (idx j = 0; j < c; j++) {
+        for (idx j = j0; j < j1; j++) {
             const float *restrict gr = g + (s * c + j) * len, *restrict r = x + (s * c + j) * len;
             float m = mean[j];
             double a = 0.0, b = 0.0;
@@ -136,16 +136,15 @@ CLONES static void grad_sums_loop(idx n, idx c, idx len, const float *g, const f
 }
 
 /* out = g * k + (x - mean) * a + b per channel */
-CLONES static void normalize_backward_loop(idx n, idx c, idx len, const float *g, const float *x, const float *k,
+CLONES static void normalize_backward_loop(idx r0, idx r1, idx c, idx len, const float *g, const float *x, const float *k,
                                            const float *mean, const float *a, const float *b, float *out)
 {
-    for (idx s = 0; s < n; s++)
-        for (idx j = 0; j < c; j++) {
-            idx o = (s * c + j) * len;
-            const float *restrict gr = g + o, *restrict r = x + o;
-            float *restrict dst = out + o;
-            for (idx i = 0; i < len; i++) dst[i] = gr[i] * k[j] + (r[i] - mean[j]) * a[j] + b[j];
-        }
+    for (idx row = r0; row < r1; row++) {
+        idx j = row % c, o = row * len;
+        const float *restrict gr = g + o, *restrict r = x + o;
+        float *restrict dst = out + o;
+        for (idx i = 0; i < len; i++) dst[i] = gr[i] * k[j] + (r[i] - mean[j]) * a[j] + b[j];
+    }
 }
 
 /* the output columns [lo, hi) whose input column ow * stride + offset lies in [0, w) */
@@ -162,9 +161,10 @@ typedef struct {
     idx n, c, h, w, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
 } geometry2d;
 
-CLONES static void im2col_loop(const geometry2d *g, const float *x, float *col)
+CLONES static void im2col_loop(idx c0, idx c1, const geometry2d *g, const float *x, float *col)
 {
-    for (idx c = 0; c < g->c; c++)
+    col += c0 * g->kh * g->kw * g->n * g->oh * g->ow;
+    for (idx c = c0; c < c1; c++)
         for (idx i = 0; i < g->kh; i++)
             for (idx j = 0; j < g->kw; j++) {
                 idx off = j * g->dw - g->pw, lo, hi;
@@ -186,10 +186,11 @@ CLONES static void im2col_loop(const geometry2d *g, const float *x, float *col)
             }
 }
 
-CLONES static void col2im_loop(const geometry2d *g, const float *col, float *out)
+CLONES static void col2im_loop(idx c0, idx c1, const geometry2d *g, const float *col, float *out)
 {
-    memset(out, 0, sizeof(float) * g->n * g->c * g->h * g->w);
-    for (idx c = 0; c < g->c; c++)
+    for (idx s = 0; s < g->n; s++) memset(out + (s * g->c + c0) * g->h * g->w, 0, sizeof(float) * (c1 - c0) * g->h * g->w);
+    col += c0 * g->kh * g->kw * g->n * g->oh * g->ow;
+    for (idx c = c0; c < c1; c++)
         for (idx i = 0; i < g->kh; i++)
             for (idx j = 0; j < g->kw; j++) {
                 idx off = j * g->dw - g->pw, lo, hi;
@@ -205,11 +206,11 @@ CLONES static void col2im_loop(const geometry2d *g, const float *col, float *out
 }
 
 /* rows of a few floats: plain loops (the compiler's vector code), not a library call per row */
-CLONES static void grid_in_loop(idx n, idx c, idx h, idx w, idx gh, idx gw, idx base, idx len, const float *x,
-                                float *out)
+CLONES static void grid_in_loop(idx c0, idx c1, idx n, idx c, idx h, idx w, idx gh, idx gw, idx base, idx len,
+                                const float *x, float *out)
 {
     idx plane = gh * gw;
-    for (idx ch = 0; ch < c; ch++) {
+    for (idx ch = c0; ch < c1; ch++) {
         float *dst = out + ch * len;
         memset(dst, 0, sizeof(float) * base);
         for (idx s = 0; s < n; s++) {
@@ -225,11 +226,11 @@ CLONES static void grid_in_loop(idx n, idx c, idx h, idx w, idx gh, idx gw, idx 
     }
 }
 
-CLONES static void grid_out_loop(idx n, idx c, idx h, idx w, idx gh, idx gw, const float *src, const float *bias,
-                                 float *out)
+CLONES static void grid_out_loop(idx s0, idx s1, idx n, idx c, idx h, idx w, idx gh, idx gw, const float *src,
+                                 const float *bias, float *out)
 {
     idx plane = gh * gw;
-    for (idx s = 0; s < n; s++)
+    for (idx s = s0; s < s1; s++)
         for (idx ch = 0; ch < c; ch++) {
             const float *restrict g = src + (ch * n + s) * plane;
             float *restrict dst = out + (s * c + ch) * h * w;
@@ -273,44 +274,127 @@ static inline void dw_place(idx h, idx w, const float *src, idx rows, idx wp, id
         for (idx j = 0; j < ww; j++) dst[(i + top) * wp + j + left] = src[i * w + j];
 }
 
-CLONES static void depthwise_loop(int mode, const geometry2d *g, const float *a, const float *b, const float *bias,
-                                  void *out, float *pad, float *flat)
+CLONES static void depthwise_loop(idx p0, idx p1, int mode, const geometry2d *g, const float *a, const float *b,
+                                  const float *bias, void *out, float *pad, float *flat)
 {
     idx hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1), nk = g->kh * g->kw, run = g->oh * wp;
-    for (idx s = 0; s < g->n; s++)
-        for (idx c = 0; c < g->c; c++) {
-            const float *w = mode == 2 ? NULL : b + c * nk; /* b is grad_y in mode 2 */
-            if (mode == 1) { /* grad_x: grad_y laid on the flat rows, added back at every shift, cropped */
-                dw_place(g->oh, g->ow, a + (s * g->c + c) * g->oh * g->ow, g->oh, wp, 0, 0, flat);
-                memset(pad, 0, sizeof(float) * hp * wp);
-                for (idx ky = 0; ky < g->kh; ky++)
-                    for (idx kx = 0; kx < g->kw; kx++)
-                        dw_axpy(run, w[ky * g->kw + kx], flat, pad + ky * g->dh * wp + kx * g->dw);
-                float *gx = (float *)out + (s * g->c + c) * g->h * g->w; /* zero where nothing was read */
-                for (idx iy = 0; iy < g->h; iy++)
-                    for (idx ix = 0; ix < g->w; ix++)
-                        gx[iy * g->w + ix] = iy + g->ph < hp && ix + g->pw < wp ? pad[(iy + g->ph) * wp + ix + g->pw] : 0.f;
-                continue;
-            }
-            dw_place(g->h, g->w, a + (s * g->c + c) * g->h * g->w, hp, wp, g->ph, g->pw, pad);
-            if (mode == 0) {
-                float b0 = bias ? bias[c] : 0.f;
-                for (idx q = 0; q < run; q++) flat[q] = b0;
-                for (idx ky = 0; ky < g->kh; ky++)
-                    for (idx kx = 0; kx < g->kw; kx++)
-                        dw_axpy(run, w[ky * g->kw + kx], pad + ky * g->dh * wp + kx * g->dw, flat);
-                float *y = (float *)out + (s * g->c + c) * g->oh * g->ow;
-                for (idx oy = 0; oy < g->oh; oy++)
-                    for (idx ox = 0; ox < g->ow; ox++) y[oy * g->ow + ox] = flat[oy * wp + ox];
-            } else { /* grad_w: grad_y on the flat rows (zeros past each row's end), one dot per offset */
-                dw_place(g->oh, g->ow, b + (s * g->c + c) * g->oh * g->ow, g->oh, wp, 0, 0, flat);
-                double *gw = (double *)out + c * nk;
-                for (idx ky = 0; ky < g->kh; ky++)
-                    for (idx kx = 0; kx < g->kw; kx++)
-                        gw[ky * g->kw + kx] += dw_dot(run, flat, pad + ky * g->dh * wp + kx * g->dw);
-            }
+    for (idx p = p0; p < p1; p++) { /* a plane (s, c); the weight gradient goes channel by channel, samples in order */
+        idx s = mode == 2 ? p % g->n : p / g->c, c = mode == 2 ? p / g->n : p % g->c;
+        const float *w = mode == 2 ? NULL : b + c * nk; /* b is grad_y in mode 2 */
+        if (mode == 1) { /* grad_x: grad_y laid on the flat rows, added back at every shift, cropped */
+            dw_place(g->oh, g->ow, a + (s * g->c + c) * g->oh * g->ow, g->oh, wp, 0, 0, flat);
+            memset(pad, 0, sizeof(float) * hp * wp);
+            for (idx ky = 0; ky < g->kh; ky++)
+                for (idx kx = 0; kx < g->kw; kx++)
+                    dw_axpy(run, w[ky * g->kw + kx], flat, pad + ky * g->dh * wp + kx * g->dw);
+            float *gx = (float *)out + (s * g->c + c) * g->h * g->w; /* zero where nothing was read */
+            for (idx iy = 0; iy < g->h; iy++)
+                for (idx ix = 0; ix < g->w; ix++)
+                    gx[iy * g->w + ix] = iy + g->ph < hp && ix + g->pw < wp ? pad[(iy + g->ph) * wp + ix + g->pw] : 0.f;
+            continue;
         }
+        dw_place(g->h, g->w, a + (s * g->c + c) * g->h * g->w, hp, wp, g->ph, g->pw, pad);
+        if (mode == 0) {
+            float b0 = bias ? bias[c] : 0.f;
+            for (idx q = 0; q < run; q++) flat[q] = b0;
+            for (idx ky = 0; ky < g->kh; ky++)
+                for (idx kx = 0; kx < g->kw; kx++)
+                    dw_axpy(run, w[ky * g->kw + kx], pad + ky * g->dh * wp + kx * g->dw, flat);
+            float *y = (float *)out + (s * g->c + c) * g->oh * g->ow;
+            for (idx oy = 0; oy < g->oh; oy++)
+                for (idx ox = 0; ox < g->ow; ox++) y[oy * g->ow + ox] = flat[oy * wp + ox];
+        } else { /* grad_w: grad_y on the flat rows (zeros past each row's end), one dot per offset */
+            dw_place(g->oh, g->ow, b + (s * g->c + c) * g->oh * g->ow, g->oh, wp, 0, 0, flat);
+            double *gw = (double *)out + c * nk;
+            for (idx ky = 0; ky < g->kh; ky++)
+                for (idx kx = 0; kx < g->kw; kx++)
+                    gw[ky * g->kw + kx] += dw_dot(run, flat, pad + ky * g->dh * wp + kx * g->dw);
+        }
+    }
 }
+
+/* ------------------------------------------------------------------ threads */
+
+/* Every pass is cut along a dimension whose pieces write disjoint outputs and sum nothing across
+ * the cut (elements, rows, channels, samples, planes), so the result is the same bits whatever
+ * the thread count. A pass smaller than `min_elements` values stays on the calling thread. */
+#include "_pool.h"
+
+static int pass_threads = 1;
+static idx min_elements = (idx)1 << 17; /* 512 KiB of float32: ~25 us of one core's bandwidth */
+
+enum { RELU, RELU_BACKWARD, MOMENTS, NORMALIZE, GRAD_SUMS, NORMALIZE_BACKWARD, IM2COL, COL2IM, GRID_IN, GRID_OUT, DEPTHWISE };
+
+typedef struct {
+    int kind, mode;
+    idx units, parts, n, c, len, h, w, gh, gw, base;
+    const void *in[6];
+    void *out[3];
+    const geometry2d *g;
+    idx scratch; /* depthwise: floats of scratch per part */
+    _Atomic int failed;
+} pass;
+
+static void pass_part(void *arg, idx part)
+{
+    pass *p = arg;
+    idx lo = p->units * part / p->parts, hi = p->units * (part + 1) / p->parts;
+    const void *const *in = p->in;
+    void *const *out = p->out;
+    switch (p->kind) {
+    case RELU: relu_loop(lo, hi, in[0], out[0], out[1]); break;
+    case RELU_BACKWARD: relu_backward_loop(lo, hi, in[0], in[1], out[0]); break;
+    case MOMENTS: moments_loop(lo, hi, p->n, p->c, p->len, in[0], out[0], out[1]); break;
+    case NORMALIZE: normalize_loop(lo, hi, p->c, p->len, in[0], in[1], in[2], in[3], out[0]); break;
+    case GRAD_SUMS: grad_sums_loop(lo, hi, p->n, p->c, p->len, in[0], in[1], in[2], out[0], out[1]); break;
+    case NORMALIZE_BACKWARD:
+        normalize_backward_loop(lo, hi, p->c, p->len, in[0], in[1], in[2], in[3], in[4], in[5], out[0]);
+        break;
+    case IM2COL: im2col_loop(lo, hi, p->g, in[0], out[0]); break;
+    case COL2IM: col2im_loop(lo, hi, p->g, in[0], out[0]); break;
+    case GRID_IN: grid_in_loop(lo, hi, p->n, p->c, p->h, p->w, p->gh, p->gw, p->base, p->len, in[0], out[0]); break;
+    case GRID_OUT: grid_out_loop(lo, hi, p->n, p->c, p->h, p->w, p->gh, p->gw, in[0], in[1], out[0]); break;
+    case DEPTHWISE: {
+        float *pad = malloc(sizeof(float) * p->scratch);
+        if (!pad) {
+            p->failed = 1;
+            return;
+        }
+        idx per = p->mode == 2 ? p->n : 1; /* the weight gradient: whole channels (each sums its samples) */
+        depthwise_loop(lo * per, hi * per, p->mode, p->g, in[0], in[1], in[2], out[0], pad, pad + p->len);
+        free(pad);
+        break;
+    }
+    }
+}
+
+/* run a pass of `units` pieces touching `elements` values: on the pool when large enough; 0, or -1 out of memory */
+static int run_pass(pass *p, idx units, idx elements)
+{
+    int threads = elements >= min_elements ? pass_threads : 1;
+    p->units = units;
+    p->parts = units < 2 * threads ? units : 2 * threads; /* two per thread: a late thread's share is taken */
+    if (p->parts < 1) p->parts = 1;
+    if (threads < 2) p->parts = 1;
+    p->failed = 0;
+    if (units > 0) pool_run(pass_part, p, p->parts, threads);
+    return p->failed ? -1 : 0;
+}
+
+static PyObject *py_set_threads(PyObject *self, PyObject *args)
+{
+    int threads;
+    Py_ssize_t min_values;
+    if (!PyArg_ParseTuple(args, "in", &threads, &min_values)) return NULL;
+    if (threads < 1 || threads > POOL_MAX || min_values < 0)
+        return PyErr_Format(PyExc_ValueError, "set_threads: need 1 <= threads <= %d and min_elements >= 0, got %d, %zd",
+                            POOL_MAX, threads, min_values);
+    pass_threads = threads;
+    min_elements = min_values;
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_get_threads(PyObject *self, PyObject *args) { return Py_BuildValue("in", pass_threads, min_elements); }
 
 /* ------------------------------------------------------------------ buffer checks */
 
@@ -386,8 +470,8 @@ static PyObject *relu_call(PyObject *args, int backward)
                 {o[2], backward ? "out" : "mask", backward ? "f" : "?", backward ? 4 : 1, count, 1}};
     Py_buffer v[3];
     if (get_all(fn, a, v, 3) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS if (backward) relu_backward_loop(count, v[0].buf, v[1].buf, v[2].buf);
-    else relu_loop(count, v[0].buf, v[1].buf, v[2].buf);
+    pass p = {.kind = backward ? RELU_BACKWARD : RELU, .in = {v[0].buf, v[1].buf}, .out = {backward ? v[2].buf : v[1].buf, v[2].buf}};
+    Py_BEGIN_ALLOW_THREADS run_pass(&p, count, count);
     Py_END_ALLOW_THREADS release_all(v, 3);
     Py_RETURN_NONE;
 }
@@ -405,7 +489,8 @@ static PyObject *py_moments(PyObject *self, PyObject *args)
     arg a[3] = {{xo, "x", "f", 4, n * c * len, 0}, {mo, "mean", "d", 8, c, 1}, {vo, "var", "d", 8, c, 1}};
     Py_buffer v[3];
     if (get_all("moments", a, v, 3) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS moments_loop(n, c, len, v[0].buf, v[1].buf, v[2].buf);
+    pass p = {.kind = MOMENTS, .n = n, .c = c, .len = len, .in = {v[0].buf}, .out = {v[1].buf, v[2].buf}};
+    Py_BEGIN_ALLOW_THREADS run_pass(&p, c, n * c * len);
     Py_END_ALLOW_THREADS release_all(v, 3);
     Py_RETURN_NONE;
 }
@@ -420,7 +505,8 @@ static PyObject *py_normalize(PyObject *self, PyObject *args)
                 {ho, "shift", "f", 4, c, 0},       {yo, "y", "f", 4, n * c * len, 1}};
     Py_buffer v[5];
     if (get_all("normalize", a, v, 5) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS normalize_loop(n, c, len, v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf);
+    pass p = {.kind = NORMALIZE, .c = c, .len = len, .in = {v[0].buf, v[1].buf, v[2].buf, v[3].buf}, .out = {v[4].buf}};
+    Py_BEGIN_ALLOW_THREADS run_pass(&p, n * c, n * c * len);
     Py_END_ALLOW_THREADS release_all(v, 5);
     Py_RETURN_NONE;
 }
@@ -435,7 +521,8 @@ static PyObject *py_grad_sums(PyObject *self, PyObject *args)
                 {so, "sum_g", "d", 8, c, 1},       {to, "sum_gxc", "d", 8, c, 1}};
     Py_buffer v[5];
     if (get_all("grad_sums", a, v, 5) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS grad_sums_loop(n, c, len, v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf);
+    pass p = {.kind = GRAD_SUMS, .n = n, .c = c, .len = len, .in = {v[0].buf, v[1].buf, v[2].buf}, .out = {v[3].buf, v[4].buf}};
+    Py_BEGIN_ALLOW_THREADS run_pass(&p, c, n * c * len);
     Py_END_ALLOW_THREADS release_all(v, 5);
     Py_RETURN_NONE;
 }
@@ -451,8 +538,9 @@ static PyObject *py_normalize_backward(PyObject *self, PyObject *args)
                 {oo, "out", "f", 4, n * c * len, 1}};
     Py_buffer v[7];
     if (get_all("normalize_backward", a, v, 7) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS normalize_backward_loop(n, c, len, v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf, v[5].buf,
-                                                   v[6].buf);
+    pass p = {.kind = NORMALIZE_BACKWARD, .c = c, .len = len,
+              .in = {v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[4].buf, v[5].buf}, .out = {v[6].buf}};
+    Py_BEGIN_ALLOW_THREADS run_pass(&p, n * c, n * c * len);
     Py_END_ALLOW_THREADS release_all(v, 7);
     Py_RETURN_NONE;
 }
@@ -484,8 +572,8 @@ static PyObject *columns_2d(PyObject *args, const char *fn, int forward)
                 {oo, forward ? "col" : "out", "f", 4, forward ? cols : image, 1}};
     Py_buffer v[2];
     if (get_all(fn, a, v, 2) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS if (forward) im2col_loop(&g, v[0].buf, v[1].buf);
-    else col2im_loop(&g, v[0].buf, v[1].buf);
+    pass p = {.kind = forward ? IM2COL : COL2IM, .g = &g, .in = {v[0].buf}, .out = {v[1].buf}};
+    Py_BEGIN_ALLOW_THREADS run_pass(&p, g.c, cols + image);
     Py_END_ALLOW_THREADS release_all(v, 2);
     Py_RETURN_NONE;
 }
@@ -512,7 +600,9 @@ static PyObject *py_grid_in(PyObject *self, PyObject *args)
     arg a[2] = {{xo, "x", "f", 4, n * c * h * w, 0}, {oo, "out", "f", 4, total, 1}};
     Py_buffer v[2];
     if (get_all("grid_in", a, v, 2) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS grid_in_loop(n, c, h, w, gh, gw, base, total / c, v[0].buf, v[1].buf);
+    pass p = {.kind = GRID_IN, .n = n, .c = c, .h = h, .w = w, .gh = gh, .gw = gw, .base = base, .len = total / c,
+              .in = {v[0].buf}, .out = {v[1].buf}};
+    Py_BEGIN_ALLOW_THREADS run_pass(&p, c, total);
     Py_END_ALLOW_THREADS release_all(v, 2);
     Py_RETURN_NONE;
 }
@@ -530,7 +620,9 @@ static PyObject *py_grid_out(PyObject *self, PyObject *args)
     Py_buffer v[3];
     int nb = bo == Py_None ? 2 : 3;
     if (get_all("grid_out", a, v, nb) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS grid_out_loop(n, c, h, w, gh, gw, v[0].buf, nb == 3 ? v[2].buf : NULL, v[1].buf);
+    pass p = {.kind = GRID_OUT, .n = n, .c = c, .h = h, .w = w, .gh = gh, .gw = gw,
+              .in = {v[0].buf, nb == 3 ? v[2].buf : NULL}, .out = {v[1].buf}};
+    Py_BEGIN_ALLOW_THREADS run_pass(&p, n, n * c * (h * w + gh * gw));
     Py_END_ALLOW_THREADS release_all(v, nb);
     Py_RETURN_NONE;
 }
@@ -557,16 +649,13 @@ static PyObject *py_depthwise_2d(PyObject *self, PyObject *args)
     int nb = mode == 0 && biaso != Py_None ? 4 : 3;
     if (get_all("depthwise_2d", a, v, nb) < 0) return NULL;
     idx wp = g.ow + g.dw * (g.kw - 1), plane = (g.oh + g.dh * (g.kh - 1)) * wp;
-    float *pad = malloc(sizeof(float) * (plane + g.oh * wp + 1));
-    if (!pad) {
-        release_all(v, nb);
-        return PyErr_NoMemory();
-    }
     if (mode == 2) memset(v[2].buf, 0, sizeof(double) * wsize);
-    Py_BEGIN_ALLOW_THREADS depthwise_loop(mode, &g, v[0].buf, v[1].buf, nb == 4 ? v[3].buf : NULL, v[2].buf, pad,
-                                          pad + plane);
-    Py_END_ALLOW_THREADS free(pad);
-    release_all(v, nb);
+    pass p = {.kind = DEPTHWISE, .mode = mode, .g = &g, .n = g.n, .len = plane, .scratch = plane + g.oh * wp + 1,
+              .in = {v[0].buf, v[1].buf, nb == 4 ? v[3].buf : NULL}, .out = {v[2].buf}};
+    int status;
+    Py_BEGIN_ALLOW_THREADS status = run_pass(&p, mode == 2 ? g.c : g.n * g.c, image + outs);
+    Py_END_ALLOW_THREADS release_all(v, nb);
+    if (status) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -590,6 +679,9 @@ static PyMethodDef methods[] = {
     {"depthwise_2d", py_depthwise_2d, METH_VARARGS,
      "depthwise_2d(mode, a, b, geometry, bias, out): stride-1 depthwise convolution (0), its input (1) or weight (2) "
      "gradient"},
+    {"set_threads", py_set_threads, METH_VARARGS,
+     "set_threads(threads, min_elements): run passes of at least min_elements values on `threads` threads"},
+    {"get_threads", py_get_threads, METH_NOARGS, "get_threads() -> (threads, min_elements)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -42,6 +42,7 @@
 #include <Python.h>
 #include <immintrin.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -380,128 +381,96 @@ static void run(const job *j)
     }
 }
 
-static void *run_thread(void *arg)
+/* Packing buffers, one pair per thread (the caller's and each pool worker's), allocated on the
+ * thread's first product and kept (allocating ~3 MiB per call costs page faults on every call). */
+static __thread float *tls_pack[2];
+
+static int thread_buffers(float **apack, float **bpack)
 {
-    run((const job *)arg);
-    return NULL;
+    if (!tls_pack[0]) tls_pack[0] = aligned_alloc(64, APACK_FLOATS * sizeof(float));
+    if (!tls_pack[1]) tls_pack[1] = aligned_alloc(64, BPACK_FLOATS * sizeof(float));
+    *apack = tls_pack[0];
+    *bpack = tls_pack[1];
+    return tls_pack[0] && tls_pack[1] ? 0 : -1;
 }
 
-/* Packing buffers, one pair per thread, kept between calls (allocating ~3 MiB per call costs
- * page faults on every call); a second caller while they are in use gets its own. */
-static float *pool[MAX_THREADS][2];
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+/* One product cut into parts for the pool: blocks of whole NR-column tiles (every C entry summed
+ * over k in the same order whatever the cut), or slices of k (part 0 into C, the others into
+ * partial sums added after in part order). */
+typedef struct {
+    job whole;
+    int split_k;
+    idx per;           /* columns (a multiple of NR) or values of k per part */
+    float *partial;    /* split_k: (parts - 1) x m x n */
+    _Atomic int failed;
+} plan;
 
-static int get_buffers(int threads, float *bufs[][2], int *from_pool)
-{
-    *from_pool = pthread_mutex_trylock(&pool_lock) == 0;
-    for (int t = 0; t < threads; t++) {
-        if (*from_pool && pool[t][0] == NULL) {
-            pool[t][0] = aligned_alloc(64, APACK_FLOATS * sizeof(float));
-            pool[t][1] = aligned_alloc(64, BPACK_FLOATS * sizeof(float));
-            if (!pool[t][0] || !pool[t][1]) {
-                free(pool[t][0]);
-                free(pool[t][1]);
-                pool[t][0] = pool[t][1] = NULL;
-                return -1;
-            }
-        }
-        if (*from_pool) {
-            bufs[t][0] = pool[t][0];
-            bufs[t][1] = pool[t][1];
-        } else {
-            bufs[t][0] = aligned_alloc(64, APACK_FLOATS * sizeof(float));
-            bufs[t][1] = aligned_alloc(64, BPACK_FLOATS * sizeof(float));
-            if (!bufs[t][0] || !bufs[t][1]) {
-                for (int u = 0; u <= t; u++) {
-                    free(bufs[u][0]);
-                    free(bufs[u][1]);
-                }
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
+#include "_pool.h"
 
-static void put_buffers(int threads, float *bufs[][2], int from_pool)
+static void run_part(void *arg, idx part)
 {
-    if (from_pool) {
-        pthread_mutex_unlock(&pool_lock);
+    plan *pl = arg;
+    job j = pl->whole;
+    if (thread_buffers(&j.apack, &j.bpack)) {
+        pl->failed = 1;
         return;
     }
-    for (int t = 0; t < threads; t++) {
-        free(bufs[t][0]);
-        free(bufs[t][1]);
+    if (pl->split_k) {
+        idx k0 = pl->per * part, k1 = k0 + pl->per < pl->whole.k ? k0 + pl->per : pl->whole.k;
+        if (k0 >= k1) return;
+        j.a = j.a + k0 * j.csa;
+        j.b = j.b + k0 * j.rsb;
+        j.k = k1 - k0;
+        if (part > 0) {
+            j.c = pl->partial + (part - 1) * j.m * j.n;
+            j.ldc = j.n;
+            j.accumulate = 0;
+        }
+    } else {
+        idx n0 = pl->per * part, n1 = n0 + pl->per < pl->whole.n ? n0 + pl->per : pl->whole.n;
+        if (n0 >= n1) return;
+        j.b = j.b + n0 * j.csb;
+        j.col0 = j.col0 + n0;
+        j.c = j.c + n0;
+        j.n = n1 - n0;
     }
+    run(&j);
 }
 
-/* Split the product over threads: by blocks of columns when there are enough of them, else by
- * slices of k into private partial sums added at the end; returns 0, or -1 when out of memory. */
+/* Split the product over threads: by blocks of columns when there are at least two per thread
+ * (up to four per thread, so that a late thread's share is taken by the others), else, for a
+ * long k (a weight gradient: few columns, the batch's pixels along k), by one slice of k per
+ * thread; returns 0, or -1 when out of memory. */
 static int gemm(job whole, int threads)
 {
-    idx col_blocks = (whole.n + NR - 1) / NR;
-    int split_k = 0;
-    if (col_blocks < 2 * threads) {
-        split_k = whole.k >= 4 * KC * threads && threads > 1 && !whole.sb;
-        if (!split_k) threads = 1;
-    }
     if (whole.m == 0 || whole.n == 0) return 0;
-    float *bufs[MAX_THREADS][2];
-    int from_pool;
-    if (get_buffers(threads, bufs, &from_pool)) return -1;
-    job jobs[MAX_THREADS];
-    float *partial[MAX_THREADS] = {NULL};
-    int status = 0;
-    for (int t = 0; t < threads; t++) {
-        jobs[t] = whole;
-        jobs[t].apack = bufs[t][0];
-        jobs[t].bpack = bufs[t][1];
-        if (split_k) {
-            idx per = (whole.k / threads + KC - 1) / KC * KC, k0 = per * t, k1 = t == threads - 1 ? whole.k : per * (t + 1);
-            if (k1 > whole.k) k1 = whole.k;
-            if (k0 > k1) k0 = k1;
-            jobs[t].a = whole.a + k0 * whole.csa;
-            jobs[t].b = whole.b + k0 * whole.rsb;
-            jobs[t].k = k1 - k0;
-            if (t > 0) { /* thread 0 writes into C itself */
-                partial[t] = malloc(sizeof(float) * whole.m * whole.n);
-                if (!partial[t]) status = -1;
-                jobs[t].c = partial[t];
-                jobs[t].ldc = whole.n;
-                jobs[t].accumulate = 0;
-            }
-        } else {
-            idx per = (col_blocks + threads - 1) / threads * NR, n0 = per * t, n1 = n0 + per;
-            if (n1 > whole.n) n1 = whole.n;
-            if (n0 > n1) n0 = n1;
-            jobs[t].b = whole.b + n0 * whole.csb;
-            jobs[t].col0 = whole.col0 + n0;
-            jobs[t].c = whole.c + n0;
-            jobs[t].n = n1 - n0;
+    idx col_blocks = (whole.n + NR - 1) / NR, parts = 1;
+    plan pl = {.whole = whole, .split_k = 0, .per = whole.n, .partial = NULL, .failed = 0};
+    if (threads > 1) {
+        if (col_blocks >= 2 * threads) {
+            parts = col_blocks < 4 * threads ? col_blocks : 4 * threads;
+            pl.per = (col_blocks + parts - 1) / parts * NR;
+            parts = (whole.n + pl.per - 1) / pl.per;
+        } else if (whole.k >= 4 * KC * threads && !whole.sb) {
+            pl.split_k = 1;
+            parts = threads;
+            pl.per = (whole.k / threads + KC - 1) / KC * KC;
+            parts = (whole.k + pl.per - 1) / pl.per;
+            pl.partial = malloc(sizeof(float) * (parts - 1) * whole.m * whole.n);
+            if (!pl.partial) return -1;
         }
     }
-    if (status == 0) {
-        pthread_t ids[MAX_THREADS];
-        int started[MAX_THREADS] = {0};
-        for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, run_thread, &jobs[t]) == 0;
-        run(&jobs[0]);
-        for (int t = 1; t < threads; t++) {
-            if (started[t]) pthread_join(ids[t], NULL);
-            else run(&jobs[t]); /* no thread to be had: do its share here */
-        }
-        if (split_k)
-            for (int t = 1; t < threads; t++) { /* in thread order: the same sums every call */
-                if (jobs[t].k == 0) continue; /* an empty slice wrote nothing */
-                for (idx i = 0; i < whole.m; i++) {
-                    float *dst = whole.c + i * whole.ldc;
-                    const float *src = partial[t] + i * whole.n;
-                    for (idx q = 0; q < whole.n; q++) dst[q] += src[q];
-                }
+    pool_run(run_part, &pl, parts, threads);
+    if (pl.split_k) {
+        for (idx t = 1; t < parts; t++) /* in part order: the same sums every call */
+            for (idx i = 0; i < whole.m; i++) {
+                float *dst = whole.c + i * whole.ldc;
+                const float *src = pl.partial + ((t - 1) * whole.m + i) * whole.n;
+                for (idx q = 0; q < whole.n; q++) dst[q] += src[q];
             }
+        free(pl.partial);
     }
-    for (int t = 0; t < threads; t++) free(partial[t]);
-    put_buffers(threads, bufs, from_pool);
-    return status;
+    return pl.failed ? -1 : 0;
 }
 
 static int clamp_threads(int threads) { return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads; }

@@ -27,7 +27,6 @@ Ratios are convlab time / torch time (lower is better): ``ratio = torch_ips / co
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import json
 import os
@@ -40,6 +39,7 @@ import time
 
 import numpy as np
 
+from . import threads as thread_policy
 from .ops import gemm
 
 # model -> (input shape without batch, training batch, training-step target ratio)
@@ -55,44 +55,15 @@ NUM_CLASSES = 10
 
 
 # --------------------------------------------------------------------------- threads
-def _openblas_libs():
-    try:
-        maps = pathlib.Path("/proc/self/maps").read_text()
-    except OSError:
-        return []
-    paths = {line.split()[-1] for line in maps.splitlines() if "blas" in line.lower() and line.split()[-1].startswith("/")}
-    return sorted(p for p in paths if ".so" in p)
-
-
-_SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-            "openblas_set_num_threads64_")
-_GETTERS = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
-            "openblas_get_num_threads64_")
-
-
-def _blas_call(names, *args):
-    for path in _openblas_libs():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in names:
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                return fn(*args)
-    return None
-
-
 def blas_threads() -> int | None:
-    """The number of threads NumPy's OpenBLAS uses (None when it cannot be asked)."""
-    return _blas_call(_GETTERS)
+    """The number of threads NumPy's BLAS uses (None when threadpoolctl cannot find it)."""
+    return thread_policy.blas_num_threads()
 
 
 def set_threads(n: int) -> None:
-    """Use ``n`` threads in NumPy's BLAS (OpenBLAS, through ctypes), convlab's compiled GEMM and
-    torch if loaded."""
-    _blas_call(_SETTERS, int(n))
-    gemm.set_num_threads(int(n))
+    """Use ``n`` threads in convlab (its pools and NumPy's BLAS: ``convlab.set_num_threads``) and
+    in torch if loaded."""
+    thread_policy.set_num_threads(int(n))
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(int(n))
 
@@ -536,25 +507,23 @@ def machine_info(threads):
 def run(*, threads=None, **options) -> dict:
     """The whole benchmark; returns the JSON-ready result (see :func:`format_markdown`).
 
-    ``threads`` (default: every core) is used by both libraries while it runs; the thread counts
-    of NumPy's BLAS and torch are restored afterwards, so a benchmark run inside a program (or a
+    ``threads`` (default: convlab's default, the cores this process may use) is used by both
+    libraries while it runs; convlab's count (NumPy's BLAS included) and torch's are restored
+    afterwards, so a benchmark run inside a program (or a
     test) leaves that program's numerics as they were."""
-    before_blas = blas_threads()
     before_torch = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
-    before_gemm = gemm.get_num_threads()
+    before = thread_policy.get_num_threads()
     try:
         return _run(threads=threads, **options)
     finally:
-        gemm.set_num_threads(before_gemm)
-        if before_blas is not None:
-            _blas_call(_SETTERS, before_blas)
+        thread_policy.set_num_threads(before)  # convlab's pools and NumPy's BLAS
         if before_torch is not None and "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(before_torch)
 
 
 def _run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, batch=None, shape=None,
          inference_batches=None, memory=True, conv=True, seed_loops=True, use_torch=None, log=None) -> dict:
-    threads = int(threads or os.cpu_count() or 1)
+    threads = int(threads or thread_policy.default_num_threads())
     notes = []
     if use_torch is None:
         use_torch = _have_torch()

@@ -17,10 +17,22 @@ from helpers import normwise_error, require_torch
 N_CONFIGS = 300
 
 
-@pytest.fixture(autouse=True)
-def _both_gemm_paths(gemm_path):
-    """Every sweep twice: float32 products on the compiled GEMM, then on numpy.matmul."""
-    return gemm_path
+@pytest.fixture(autouse=True, params=[1, 2], ids=["1-thread", "2-threads"])
+def _both_gemm_paths(gemm_path, request, monkeypatch):
+    """Every sweep on the compiled GEMM at 1 thread and at 2 threads with every product and pass
+    split however small (the size thresholds at 0), then on numpy.matmul."""
+    from convlab.ops import fused, gemm
+
+    if request.param == 2 and gemm_path == "numpy":
+        pytest.skip("the 2-thread sweep runs on the compiled GEMM")
+    before = cl.get_num_threads()
+    cl.set_num_threads(request.param)
+    if request.param == 2:
+        monkeypatch.setattr(gemm, "_THREADED_FLOPS", 0)
+        if fused.available():
+            fused._kernels.set_threads(2, 0)
+    yield gemm_path
+    cl.set_num_threads(before)  # restores _kernels' threshold too
 
 
 TOL = {np.float64: 1e-8, np.float32: 1e-4}

@@ -157,7 +157,7 @@ def test_set_native_and_threads_are_checked():
     finally:
         gemm.set_native(previous)
     for bad in (0, -1, 2.0, True):
-        with pytest.raises(ValueError, match=rf"set_num_threads: n must be a positive int, got {bad!r}"):
+        with pytest.raises(ValueError, match=rf"set_num_threads expects a positive integer, got {bad!r}"):
             gemm.set_num_threads(bad)
     before = gemm.get_num_threads()
     try:

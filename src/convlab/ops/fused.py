@@ -12,6 +12,10 @@ keeps its NumPy code for everything else (float64, GPU arrays, non-contiguous vi
 build without a C compiler). ``set_enabled(False)`` or ``CONVLAB_KERNELS=numpy`` keeps
 everything on NumPy; the tests run both.
 
+Threads: each pass is cut into pieces that write disjoint outputs and sum nothing across the cut
+(elements, rows, channels or samples), so its result is the same bits on any thread count; a
+pass of at least ``PARALLEL_MIN_VALUES`` values runs on ``convlab.get_num_threads()`` threads.
+
 Shapes: ``x`` and ``g`` are C-contiguous float32 ``(N, C, *spatial)``; per-channel vectors are
 ``(C,)``; the statistics come back in float64 (summed in float64, rows merged with Chan's
 formula) for the caller to round.
@@ -24,6 +28,8 @@ import os
 
 import numpy as np
 
+from .. import threads
+
 try:
     from .. import _kernels
 except ImportError:  # built without a C compiler: NumPy only
@@ -31,6 +37,11 @@ except ImportError:  # built without a C compiler: NumPy only
 
 _AVAILABLE = _kernels is not None
 _enabled = _AVAILABLE and os.environ.get("CONVLAB_KERNELS", "auto").lower() != "numpy"
+# a pass of at least this many values runs on convlab's thread count (``_kernels.c``'s pool);
+# a smaller one on the calling thread: waking a worker costs more than half of ~25 us saves
+PARALLEL_MIN_VALUES = 1 << 17
+if _AVAILABLE:
+    threads.on_change(lambda n: _kernels.set_threads(n, PARALLEL_MIN_VALUES))
 
 
 def available() -> bool:

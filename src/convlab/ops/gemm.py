@@ -23,8 +23,10 @@ the compiled GEMM copies its panels from the grid directly. They exist only on t
 path (:func:`shifted_suits` says when); elsewhere the ops build the columns and call
 :func:`matmul`.
 
-Threads: :func:`set_num_threads` (default: ``OMP_NUM_THREADS``, else ``OPENBLAS_NUM_THREADS``,
-else every core), used for products of at least ``_THREADED_FLOPS``.
+Threads: ``convlab.threads`` holds the count (``convlab.set_num_threads``; the default is
+``OMP_NUM_THREADS``, else the cores the process may use); a product of at least
+``_THREADED_FLOPS`` runs on that many threads of ``_sgemm.c``'s persistent pool, a smaller one
+on the calling thread.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import os
 
 import numpy as np
 
-from .. import backend
+from .. import backend, threads
+from ..threads import get_num_threads, set_num_threads
 
 try:
     from .. import _sgemm
@@ -43,18 +46,7 @@ except ImportError:  # built without the extension (no compiler, not x86-64): Nu
 _AVAILABLE = _sgemm is not None and _sgemm.available()
 _enabled = _AVAILABLE and os.environ.get("CONVLAB_GEMM", "auto").lower() != "numpy"
 _MIN_ROWS, _MIN_COLS, _MIN_INNER = 8, 16, 8
-_THREADED_FLOPS = 1 << 23  # below ~8 MFLOP (~50 us) starting a thread costs more than it saves
-
-
-def _default_threads() -> int:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        value = os.environ.get(var, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return os.cpu_count() or 1
-
-
-_threads = _default_threads()
+_THREADED_FLOPS = 1 << 23  # below ~8 MFLOP (~50 us of one core) a second thread gains nothing measurable
 
 
 def native_available() -> bool:
@@ -78,19 +70,6 @@ def set_native(enabled: bool) -> bool:
     return previous
 
 
-def set_num_threads(n: int) -> None:
-    """Threads for the compiled GEMM (NumPy's BLAS keeps its own, set by its environment)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
-    global _threads
-    _threads = n
-
-
-def get_num_threads() -> int:
-    """Threads the compiled GEMM uses for large products."""
-    return _threads
-
-
 def native_for(*arrays) -> bool:
     """True when the compiled GEMM is on and every array is a float32 NumPy array (what it takes)."""
     return _enabled and all(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays)
@@ -98,7 +77,7 @@ def native_for(*arrays) -> bool:
 
 def _threads_for(macs: int) -> int:
     """Threads for a product of ``macs`` multiply-adds: one below ``_THREADED_FLOPS``."""
-    return _threads if 2 * macs >= _THREADED_FLOPS else 1
+    return threads.get_num_threads() if 2 * macs >= _THREADED_FLOPS else 1
 
 
 def _native_suits(a, b) -> bool:
@@ -115,12 +94,12 @@ def matmul(a, b):
         return backend.array_module(a, b).matmul(a, b)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     out = np.empty(a.shape[:-1] + (n,), dtype=np.float32)
-    threads = _threads_for(m * n * k)
+    workers = _threads_for(m * n * k)
     if a.ndim == 2:
-        _sgemm.sgemm(a, b, out, False, threads)
+        _sgemm.sgemm(a, b, out, False, workers)
     else:
         for i in range(a.shape[0]):
-            _sgemm.sgemm(a[i], b[i], out[i], False, threads)
+            _sgemm.sgemm(a[i], b[i], out[i], False, workers)
     return out
 
 

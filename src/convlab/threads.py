@@ -1,0 +1,121 @@
+"""How many threads convlab runs on: one number for its compiled helpers and NumPy's BLAS.
+
+The policy is torch's:
+
+- the default is ``OMP_NUM_THREADS`` when it is set to a positive integer, else the cores this
+  process may run on (``os.sched_getaffinity(0)``: a ``taskset`` or container CPU limit counts,
+  the machine's total does not);
+- :func:`set_num_threads` changes it for everything convlab runs: the persistent worker pools
+  of the compiled helpers (``_sgemm.c``'s GEMM, ``_kernels.c``'s memory passes) and NumPy's
+  BLAS (OpenBLAS or MKL, through ``threadpoolctl``), so the two never run more threads than
+  asked between them; :func:`get_num_threads` reads it.
+
+>>> import convlab
+>>> n = convlab.get_num_threads()
+>>> convlab.set_num_threads(1)
+>>> convlab.get_num_threads()
+1
+>>> convlab.set_num_threads(n)
+
+The workers are started once, on the first product or pass large enough to share, and kept:
+between calls they spin for a few microseconds, then sleep on a condition variable (no CPU).
+A call uses one thread below a size where waking the others costs more than it saves
+(``gemm._THREADED_FLOPS``, ``_kernels``' element threshold); above it the work is cut by what
+is big (``_sgemm.c`` and ``_kernels.c`` explain their cuts). Whether a result depends on the
+thread count is said where the cut is made: every cut in convlab keeps each output's sum in the
+same order, except the GEMM's split of a long inner dimension when the output has fewer column
+blocks than threads (see ``_sgemm.c``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+_threads: int | None = None
+_listeners: list = []  # called with the new count: the compiled modules' pools (ops/fused.py)
+
+
+def _env_threads() -> int | None:
+    """``OMP_NUM_THREADS`` as a positive int, or None (unset; an invalid value warns, as libgomp does)."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if not value:
+        return None
+    first = value.split(",")[0].strip()  # OpenMP allows a list, one count per nesting level
+    if first.isdigit() and int(first) > 0:
+        return int(first)
+    warnings.warn(f"convlab: ignoring OMP_NUM_THREADS={value!r}: expected a positive integer", RuntimeWarning,
+                  stacklevel=3)
+    return None
+
+
+def default_num_threads() -> int:
+    """``OMP_NUM_THREADS`` when set to a positive integer, else the cores this process may use."""
+    env = _env_threads()
+    if env is not None:
+        return env
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def get_num_threads() -> int:
+    """The number of threads convlab uses (compiled helpers and NumPy's BLAS)."""
+    global _threads
+    if _threads is None:
+        _threads = default_num_threads()
+    return _threads
+
+
+def _check(n) -> int:
+    import numbers
+
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"set_num_threads expects a positive integer, got {n!r}")
+    return int(n)
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads (a positive int) in convlab's compiled helpers and in NumPy's BLAS.
+
+    Raises:
+        ValueError: ``n`` is not a positive integer (``True``, ``2.0``, ``0`` and ``-1`` are not).
+    """
+    n = _check(n)
+    global _threads
+    _threads = n
+    _set_blas_threads(n)
+    for listener in _listeners:
+        listener(n)
+
+
+def on_change(listener) -> None:
+    """Call ``listener(n)`` now and whenever :func:`set_num_threads` changes the count (how a
+    compiled module that keeps its own count, ``_kernels``, follows it)."""
+    _listeners.append(listener)
+    listener(get_num_threads())
+
+
+def _set_blas_threads(n: int) -> None:
+    """Limit every BLAS loaded in this process (NumPy's OpenBLAS, MKL) to ``n`` threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a dependency, but a broken install should not stop training
+        warnings.warn("convlab.set_num_threads: threadpoolctl is not installed; NumPy's BLAS keeps its own "
+                      "thread count (pip install threadpoolctl)", RuntimeWarning, stacklevel=3)
+        return
+    threadpool_limits(limits=n, user_api="blas")
+
+
+def blas_num_threads() -> int | None:
+    """The thread count of NumPy's BLAS as it reports it (None when threadpoolctl finds none)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    return counts[0] if counts else None
+
+
+__all__ = ["blas_num_threads", "default_num_threads", "get_num_threads", "on_change", "set_num_threads"]
