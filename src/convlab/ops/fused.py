@@ -40,7 +40,7 @@ _enabled = _AVAILABLE and os.environ.get("CONVLAB_KERNELS", "auto").lower() != "
 # a pass of at least this many values runs on convlab's thread count (``_kernels.c``'s pool);
 # a smaller one on the calling thread: waking a worker costs more than half of ~25 us saves
 PARALLEL_MIN_VALUES = 1 << 17
-if _AVAILABLE:
+if _AVAILABLE and hasattr(_kernels, "set_threads"):  # a build older than the pool runs every pass on one thread
     threads.on_change(lambda n: _kernels.set_threads(n, PARALLEL_MIN_VALUES))
 
 
