@@ -63,7 +63,7 @@ _NOT_IN_NUMPY = {"BF16", "F8_E5M2", "F8_E4M3"}
 
 
 # --------------------------------------------------------------------------- save
-def save(obj, path) -> None:
+def save(obj, path, *, preprocessing=None, classes=None) -> None:
     """Write ``obj`` to ``path`` as a safetensors file, atomically.
 
     Args:
@@ -71,11 +71,26 @@ def save(obj, path) -> None:
             whose leaves are tensors, arrays, NumPy scalars, ``int``, ``float``, ``str``,
             ``bool`` or ``None`` (a training state: model, optimizer, scheduler, epoch, RNG state).
             Dict keys may be strings, numbers, booleans, ``None`` or tuples of those.
+            A :class:`~convlab.nn.Module` is saved as a checkpoint that ``convlab evaluate`` and
+            ``convlab predict`` read: its state dict, and for a zoo model (``convlab.models.get``)
+            how to build it again.
         path: destination file (``str`` or path-like); its directory must exist.
+        preprocessing: a :class:`~convlab.data.preprocess.Preprocessing` (or its dict), recorded in
+            the checkpoint's ``meta`` so the commands prepare pictures the way the model expects. With
+            a plain state dict, the file becomes a checkpoint holding it under ``"model"``.
+        classes: the class names, recorded beside it.
 
     Raises:
         TypeError: a leaf of an unsupported type (its path in ``obj`` is named).
+
+    >>> import tempfile, os, convlab
+    >>> from convlab.data.preprocess import Preprocessing
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
+    >>> convlab.save(convlab.models.get("lenet5"), path, preprocessing=Preprocessing(channels=1, size=28))
+    >>> convlab.load(path)["meta"]["preprocessing"]["input_shape"]
+    [1, 28, 28]
     """
+    obj = _as_checkpoint(obj, preprocessing, classes)
     path = os.fspath(path)
     tensors: dict[str, np.ndarray] = {}
     tree = _encode(obj, (), tensors)
@@ -84,6 +99,31 @@ def save(obj, path) -> None:
 
     data = safetensors.numpy.save(tensors, metadata=metadata)
     files.write_atomic(path, data)
+
+
+def _as_checkpoint(obj, preprocessing, classes):
+    """``obj``, or the training-checkpoint dict holding it (a Module, or preprocessing/classes given)."""
+    from .nn.module import Module
+
+    if not isinstance(obj, Module) and preprocessing is None and classes is None:
+        return obj
+    from .train.checkpoint import FORMAT
+
+    if isinstance(obj, Module):
+        ckpt = {"format": FORMAT, "model_spec": getattr(obj, "zoo_spec", None), "model": obj.state_dict(), "meta": {}}
+    elif isinstance(obj, dict) and obj.get("format") == FORMAT:
+        ckpt = {**obj, "meta": dict(obj.get("meta") or {})}
+    elif isinstance(obj, dict):
+        ckpt = {"format": FORMAT, "model_spec": None, "model": obj, "meta": {}}
+    else:
+        raise TypeError(f"save: preprocessing= and classes= go with a Module or a state dict, got {type(obj).__name__}")
+    if preprocessing is not None:
+        from .data.preprocess import Preprocessing
+
+        ckpt["meta"]["preprocessing"] = Preprocessing.from_dict(preprocessing).to_dict()
+    if classes is not None:
+        ckpt["meta"]["classes"] = [str(c) for c in classes]
+    return ckpt
 
 
 def _encode(obj, where: tuple, tensors: dict):

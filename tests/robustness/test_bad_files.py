@@ -77,9 +77,9 @@ IMAGES = [
     Case("image-empty-jpg", lambda t: load_image(_text(t, "c.jpg", b"")), Exception, r"c.jpg"),
     Case("image-missing", lambda t: load_image(t / "gone.png"), FileNotFoundError, r"gone.png"),
     Case("folder-missing", lambda t: ImageFolder(t / "nowhere"), FileNotFoundError, r"ImageFolder: .*nowhere is not a directory"),
-    Case("folder-empty", lambda t: ImageFolder(t), FileNotFoundError, r"ImageFolder: no images .*expected root/CLASS/IMAGE"),
+    Case("folder-empty", lambda t: ImageFolder(t), FileNotFoundError, r"ImageFolder: .* has no class folders \(expected .*/CLASS/IMAGE"),
     Case("folder-classes-without-images", lambda t: ((t / "cat").mkdir(), _text(t / "cat", "notes.txt"), ImageFolder(t)),
-         FileNotFoundError, r"ImageFolder: no images"),
+         ValueError, r"ImageFolder: .*: empty class folder cat \(no pictures"),
     Case("folder-mode", lambda t: ImageFolder(_folder_with_image(t), mode="CMYK"), ValueError,
          r"ImageFolder: mode must be 'L' or 'RGB', got 'CMYK'"),
 ]

@@ -22,6 +22,8 @@ computed in float so that 16-bit precision survives. Every error names the file.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..validate import FileFormatError, choice, reading
@@ -126,13 +128,18 @@ def read_image(path, mode: str | None = None, size=None) -> np.ndarray:
     return _read(path, mode, size)[0]
 
 
-def _read(path, mode, size):
-    if mode is not None:
-        choice(mode, ("L", "RGB"), "read_image", "mode")
-    if size is not None:
-        from ..validate import int_tuple
+class Decoded(NamedTuple):
+    """A decoded picture: ``pixels`` float32 ``(H, W, C)`` in [0, 1] with C = 1 or 3 (alpha
+    composited on black), the file's Pillow ``mode``, and whether EXIF orientation ``rotated`` it."""
 
-        size = int_tuple(size, 2, "read_image", "size", min=1)
+    pixels: np.ndarray
+    mode: str
+    rotated: bool
+
+
+def decode_image(path) -> Decoded:
+    """Decode a picture file of any mode (see the table above), EXIF orientation applied, into a
+    :class:`Decoded`; errors name the file (``FileNotFoundError``, or ``FileFormatError``)."""
     from PIL import Image, ImageOps
 
     with reading(path, "an image") as p:
@@ -143,6 +150,17 @@ def _read(path, mode, size):
             im = ImageOps.exif_transpose(im) or im
             rotated = orientation not in (0, 1, None)
             a = _to_float(im, p)
+    return Decoded(a, original_mode, rotated)
+
+
+def _read(path, mode, size):
+    if mode is not None:
+        choice(mode, ("L", "RGB"), "read_image", "mode")
+    if size is not None:
+        from ..validate import int_tuple
+
+        size = int_tuple(size, 2, "read_image", "size", min=1)
+    a, original_mode, rotated = decode_image(path)
     want = mode or natural_mode(original_mode)
     notes = []
     a = _convert(a, want)

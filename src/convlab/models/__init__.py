@@ -84,7 +84,10 @@ def get(name: str, **kwargs):
     >>> get("resnet20", num_classes=100).fc.out_features
     100
     """
-    return info(name).factory(**kwargs)
+    model = info(name).factory(**kwargs)
+    # how to build it again, for checkpoints (Trainer and convlab.save record it)
+    object.__setattr__(model, "zoo_spec", {"name": name, "kwargs": dict(kwargs)})
+    return model
 
 
 from .alexnet import AlexNet, alexnet  # noqa: E402

@@ -59,7 +59,7 @@ def _fmt_seconds(s: float) -> str:
 
 
 def evaluate(model, loader, loss_fn=None, num_classes: int | None = None, topk: int = 5, progress: bool = False,
-             distributed: bool = False) -> dict:
+             distributed: bool = False, on_batch=None) -> dict:
     """Loss, accuracy, top-``k`` accuracy, per-class accuracy and confusion matrix of ``model`` on ``loader``.
 
     Runs in eval mode without recording a graph and restores the model's mode afterwards.
@@ -68,6 +68,7 @@ def evaluate(model, loader, loss_fn=None, num_classes: int | None = None, topk: 
     With ``distributed`` (every rank calls it, each with its own part of the data), rank 0's
     buffers (batch-norm running statistics) are first copied to every rank and the counts are
     summed over the ranks, so every rank returns the metrics of the whole data.
+    ``on_batch(logits, labels)`` (NumPy arrays), when given, sees every batch (to keep predictions).
     """
     loss_fn = loss_fn or _default_loss()
     if distributed:
@@ -83,6 +84,8 @@ def evaluate(model, loader, loss_fn=None, num_classes: int | None = None, topk: 
             for images, labels in loader:
                 logits = model(images)
                 meter.update(logits.data, labels.data, float(loss_fn(logits, labels).item()))
+                if on_batch is not None:
+                    on_batch(np.asarray(logits.data), np.asarray(labels.data))
                 bar.update(1)
     finally:
         bar.close()
@@ -164,6 +167,11 @@ class Trainer:
             ``curves.png`` go (None: nothing is written). Only files inside it are written.
         model_spec: ``{"name": ..., "kwargs": {...}}`` recorded in checkpoints so the model can be rebuilt.
         meta: anything JSON-like recorded in checkpoints (dataset, classes, preprocessing).
+        preprocessing: the :class:`~convlab.data.preprocess.Preprocessing` (or its dict) that turns a
+            picture into this model's input; recorded in every checkpoint (``meta["preprocessing"]``), so
+            ``convlab evaluate``/``predict`` can use them. Default: the training dataset's
+            ``preprocessing`` (an ``ImageFolder`` has one), when it has one.
+        classes: the class names, recorded in checkpoints (default: the training dataset's ``classes``).
         early_stopping: stop after this many epochs without improvement of ``monitor`` (None: never).
         monitor: ``"val_accuracy"`` (default with validation), ``"val_loss"``, ``"train_loss"`` or ``"train_accuracy"``.
         progress: show tqdm bars (default: when stderr is a terminal).
@@ -185,13 +193,22 @@ class Trainer:
                  out_dir: str | None = None, model_spec: dict | None = None, meta: dict | None = None,
                  early_stopping: int | None = None, monitor: str | None = None, min_delta: float = 0.0,
                  progress: bool | None = None, print_fn=print, log_every: int = 20, plot: bool = True,
-                 reducer=None, is_main: bool = True, on_epoch_end=None, tensorboard: str | None = None):
+                 reducer=None, is_main: bool = True, on_epoch_end=None, tensorboard: str | None = None,
+                 preprocessing=None, classes=None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loss_fn = loss_fn or _default_loss()
         self.scheduler_interval = scheduler_interval or _scheduler_interval(scheduler)
         if self.scheduler_interval not in ("batch", "epoch"):
             raise ValueError(f"scheduler_interval must be 'batch' or 'epoch', got {scheduler_interval!r}")
-        self.out_dir, self.model_spec, self.meta = out_dir, model_spec, dict(meta or {})
+        self.out_dir, self.meta = out_dir, dict(meta or {})
+        # a zoo model (convlab.models.get) knows how to rebuild itself
+        self.model_spec = model_spec if model_spec is not None else getattr(model, "zoo_spec", None)
+        if preprocessing is not None:
+            from ..data.preprocess import Preprocessing
+
+            self.meta["preprocessing"] = Preprocessing.from_dict(preprocessing).to_dict()
+        if classes is not None:
+            self.meta["classes"] = list(classes)
         self.early_stopping, self.monitor, self.min_delta = early_stopping, monitor, min_delta
         self.reducer, self.is_main, self.on_epoch_end = reducer, bool(is_main), on_epoch_end
         self.progress = (sys.stderr.isatty() if progress is None else progress) and self.is_main
@@ -297,6 +314,7 @@ class Trainer:
         """
         if self.out_dir and self.is_main:
             os.makedirs(self.out_dir, exist_ok=True)
+        self._meta_from(getattr(train_loader, "dataset", None))
         if resume is not None:
             self.resume(resume)
         elif self.step == 0 and self.log:  # a new run: records left in out_dir by an earlier run are not ours
@@ -361,6 +379,17 @@ class Trainer:
                          batch_in_epoch=self.batch_in_epoch,
                          seconds=time.time() - started, last_checkpoint=self.path("last.safetensors"),
                          best_checkpoint=self.path("best.safetensors") if self.best else None, monitor=monitor)
+
+    def _meta_from(self, dataset) -> None:
+        """Record the training dataset's preprocessing and classes, unless given."""
+        while dataset is not None and "preprocessing" not in self.meta:
+            spec = getattr(dataset, "preprocessing", None)
+            if spec is not None:
+                self.meta["preprocessing"] = spec.to_dict()
+                break
+            dataset = getattr(dataset, "dataset", None)  # through a Subset
+        if "classes" not in self.meta and dataset is not None and getattr(dataset, "classes", None):
+            self.meta["classes"] = list(dataset.classes)
 
     def _stop_seen(self, sigint) -> bool:
         """Ctrl-C seen here or, in data-parallel training, on any rank as of the last all-reduce (no collective call)."""
