@@ -133,7 +133,7 @@ def test_evaluate_round_trip(trained, in_tmp, capsys):
     assert main(["evaluate", ckpt, "--limit", "200"]) == 0
     out = capsys.readouterr().out
     expected = json.loads((trained / "test.json").read_text())["accuracy"]
-    assert f"accuracy {100 * expected:.2f}%" in out and "per-class accuracy:" in out and "horizontal" in out
+    assert f"accuracy {100 * expected:.2f}%" in out and "precision" in out and "horizontal" in out
     assert (in_tmp / "runs" / "evaluate-001" / "confusion.png").exists()
     metrics = json.loads((in_tmp / "runs" / "evaluate-001" / "metrics.json").read_text())
     assert metrics["accuracy"] == expected and len(metrics["confusion"]) == 2
@@ -150,9 +150,9 @@ def test_predict_converts_and_classifies(trained, in_tmp, capsys):
     Image.fromarray(vertical).save(in_tmp / "v.png")
     assert main(["predict", str(trained / "last.safetensors"), "h.png", "v.png", "--topk", "2"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("h.png: horizontal") and "converted: mode RGB -> L, size 16x16 -> 8x8" in out[1]
+    assert out[0].startswith("h.png: horizontal") and "converted: RGB -> grayscale, 16x16 -> 8x8 (stretch)" in out[1]
     assert out[2].startswith("v.png: vertical") and "no conversion needed" in out[3]
-    assert main(["predict", str(trained / "last.safetensors"), "missing.png"]) == 2
+    assert main(["predict", str(trained / "last.safetensors"), "missing.png"]) == 1
 
 
 def test_evaluate_rejects_non_checkpoints(in_tmp, capsys):

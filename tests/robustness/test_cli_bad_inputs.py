@@ -29,9 +29,11 @@ ONE_LINE = [
     (["train", "--lr", "-1"], 2, r"^convlab train: --lr must be > 0, got -1.0"),
     (["train", "--lr", "0"], 2, r"^convlab train: --lr must be > 0, got 0.0"),
     (["train", "--batch-size", "0"], 2, r"^convlab train: --batch-size must be >= 1, got 0"),
-    (["train", "--val-split", "1.5"], 2, r"^convlab train: --val-split must be a count or a fraction in \[0, 1\), got 1.5"),
-    (["train", "--dataset", "folder:{tmp}/nowhere"], 1, r"^convlab train: error: ImageFolder: .*nowhere is not a directory"),
-    (["train", "--dataset", "folder:{tmp}/empty"], 1, r"^convlab train: error: ImageFolder: no images"),
+    (["train", "--val-split", "1.5"], 2, r"^convlab train: --val-split must be a fraction between 0 and 1 \(like 0.1\) "
+                                         r"or a whole count of images \(like 500\), got 1.5"),
+    (["train", "--val-split", "2.0"], 2, r"^convlab train: --val-split must be a fraction .*, got 2.0"),
+    (["train", "--dataset", "folder:{tmp}/nowhere"], 1, r"^convlab train: error: .*nowhere is not a directory"),
+    (["train", "--dataset", "folder:{tmp}/empty"], 1, r"^convlab train: error: .*empty has no class folders"),
     (["train", "--dataset", "mnist", "--data-root", "{tmp}/empty"], 1, r"^convlab train: error: MNIST not found: .*empty"),
     (["train", "--resume", "{tmp}/missing.safetensors"], 1, r"^convlab train: error: checkpoint .*missing.safetensors does not exist"),
     (["evaluate", "{tmp}/missing.safetensors"], 1, r"^convlab evaluate: error: checkpoint .*missing.safetensors does not exist"),
@@ -46,7 +48,7 @@ ARGPARSE = [
     (["train", "--epochs", "abc"], r"argument --epochs: invalid int value: 'abc'"),
     (["train", "--optimizer", "lbfgs"], r"argument --optimizer: invalid choice: 'lbfgs'"),
     (["evaluate"], r"required: CKPT"),
-    (["predict"], r"required: CKPT, IMAGE"),
+    (["predict"], r"required: CKPT, PICTURE"),
     (["datasets", "--bogus"], r"unrecognized arguments: --bogus"),
     (["models", "--bogus"], r"unrecognized arguments: --bogus"),
 ]

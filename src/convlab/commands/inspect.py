@@ -70,11 +70,11 @@ def load_model(path, model_name: str | None = None):
 
 
 def load_input(path, in_channels: int, size, meta: dict, invert: bool = False):
-    """``(batch (1, C, H, W) float32, image shown (H, W[, 3]) in [0, 1], note)``: the image in the
-    model's mode and size (``convlab.data.load_image``), preprocessed like its training data when
-    the checkpoint records how (``convlab.train.run.eval_transform``)."""
-    from ..data import load_image
-    from ..train.run import eval_transform
+    """``(batch (1, C, H, W) float32, image shown (H, W[, 3]) in [0, 1], note)``: the picture through
+    the checkpoint's preprocessing (:class:`convlab.data.preprocess.Preprocessing`, the one training
+    used), or, for a checkpoint without one, converted to ``in_channels`` and ``size`` only."""
+    from ..data.folder import open_image
+    from ..data.preprocess import Preprocessing
 
     if path is None:
         from matplotlib import cbook
@@ -82,15 +82,14 @@ def load_input(path, in_channels: int, size, meta: dict, invert: bool = False):
         path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
     if not pathlib.Path(path).is_file():
         raise FileNotFoundError(f"no such image file: {path}")
-    pre = meta.get("preprocessing") or {}
-    mode = pre.get("mode") or ("L" if in_channels == 1 else "RGB")
-    x, note = load_image(path, mode=mode, size=tuple(pre.get("image_size") or size))
+    pre = meta.get("preprocessing")
+    spec = Preprocessing.from_dict(pre) if pre else Preprocessing(channels=in_channels, size=tuple(size))
     if invert:
-        x = 1.0 - x
+        spec = spec.replace(invert=not spec.invert)
+    notes: list[str] = []
+    x = spec.convert(open_image(path), notes)
     shown = x[0] if x.shape[0] == 1 else x.transpose(1, 2, 0)
-    transform = eval_transform(pre) if pre else None
-    batch = x[None] if transform is None else transform(x[None])
-    return np.asarray(batch, dtype=np.float32), shown, note
+    return spec.finish(x[None]), shown, ", ".join(notes)
 
 
 # ------------------------------------------------------------------ the command

@@ -1,30 +1,75 @@
-"""``convlab predict CKPT IMAGE...``: the class and top-k probabilities of each image.
+"""``convlab predict CKPT PICTURE...``: the class and top-k probabilities of each picture.
 
-Images of any size and mode are converted to what the model was trained on (grayscale or
-RGB, its height and width); the conversion is stated beside each answer.
+Pictures, folders (every picture inside, recursively) and glob patterns are accepted. Each
+picture goes through the checkpoint's preprocessing (the one it was trained with); what that
+changed (mode, size, inversion) is said beside the answer. A picture that cannot be read is
+reported and the others go on; the exit code is then 1.
+
+    convlab predict runs/train-001 photo.jpg more_photos/ 'shots/*.png' --output preds.csv
 """
 
 from __future__ import annotations
 
+import glob
 import os
 
 
 def register(subparsers):
     from ..cli import add_common
+    from ._preprocessing import add_preprocessing_flags
 
     p = subparsers.add_parser(
-        "predict", help="classify image files with a checkpoint",
-        description="Classify image files (PNG, JPEG, ...) with a model trained by convlab train. Each image is "
-                    "converted to the model's input mode and size (stated in the output), preprocessed like the "
-                    "training data, and answered with its top-k classes and probabilities.")
+        "predict", help="classify pictures with a checkpoint",
+        description="Classify pictures (PNG, JPEG, BMP, GIF, TIFF, WebP, ...) with a trained model. Each picture is "
+                    "converted like the model's training pictures (channels, size, normalisation; said in the "
+                    "output) and answered with its top-k classes and probabilities.")
     add_common(p)
-    p.add_argument("checkpoint", metavar="CKPT", help="a checkpoint written by convlab train")
-    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
-    p.add_argument("--topk", type=int, default=3, help="how many classes to show per image")
+    p.add_argument("checkpoint", metavar="CKPT", help="a checkpoint, or a run folder (its last.safetensors)")
+    p.add_argument("images", metavar="PICTURE", nargs="+", help="picture files, folders of pictures or glob patterns")
+    p.add_argument("--topk", type=int, default=3, help="how many classes to show per picture (default: 3)")
     p.add_argument("--invert", action="store_true",
-                   help="invert brightness first (Fashion-MNIST/MNIST items are light on black; photos are often dark on white)")
+                   help="invert brightness first (for dark-on-light pictures given to a model trained on light-on-dark "
+                        "ones, like Fashion-MNIST's)")
+    p.add_argument("--output", "-o", default=None, metavar="FILE",
+                   help="also write the answers to FILE: .csv or .json (path, class, probability, top-k)")
+    p.add_argument("--force", action="store_true", help="write over an existing --output file")
+    add_preprocessing_flags(p)
     p.set_defaults(func=main)
     return p
+
+
+def expand(items) -> tuple[list[str], list[str]]:
+    """``(picture paths, items that matched nothing)``: folders walked (pictures by extension,
+    sorted), glob patterns expanded, files kept as given."""
+    from ..data.folder import IMAGE_EXTENSIONS
+
+    paths, unmatched = [], []
+    for item in items:
+        if os.path.isdir(item):
+            found = [os.path.join(d, f) for d, dirs, files in sorted(os.walk(item)) for f in sorted(files)
+                     if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")]
+            paths += found
+            if not found:
+                unmatched.append(item)
+        elif os.path.exists(item) or not glob.has_magic(item):
+            paths.append(item)
+        else:
+            found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
+            paths += found
+            if not found:
+                unmatched.append(item)
+    return paths, unmatched
+
+
+def _light_border(pixels) -> float:
+    """Mean brightness of the outer ring (an eighth of each side) of ``(C, H, W)`` pixels in [0, 1]."""
+    import numpy as np
+
+    g = pixels.mean(axis=0)
+    h, w = g.shape
+    bh, bw = max(1, h // 8), max(1, w // 8)
+    ring = np.concatenate([g[:bh].ravel(), g[-bh:].ravel(), g[:, :bw].ravel(), g[:, -bw:].ravel()])
+    return float(ring.mean())
 
 
 def main(args) -> int:
@@ -33,43 +78,97 @@ def main(args) -> int:
     import convlab
 
     from ..cli import UsageError
-    from ..data import load_image
+    from ..data.folder import open_image
+    from ..data.preprocess import from_checkpoint
     from ..train import load_checkpoint, model_from_checkpoint
-    from ..train.run import eval_transform
+    from ..train.checkpoint import resolve
+    from ._preprocessing import check, spec_from_flags
 
     if args.topk < 1:
         raise UsageError(f"--topk must be >= 1, got {args.topk}")
-    missing = [p for p in args.images if not os.path.isfile(p)]
-    if missing:
-        raise UsageError(f"no such image file: {', '.join(missing)}")
-    ckpt = load_checkpoint(args.checkpoint)
+    check(args, UsageError)
+    if args.output:
+        if not args.output.lower().endswith((".csv", ".json")):
+            raise UsageError(f"--output {args.output}: the name must end in .csv or .json")
+        if os.path.exists(args.output) and not args.force:
+            raise UsageError(f"--output {args.output} already exists; pass --force to write over it")
+        if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+            raise UsageError(f"--output {args.output}: the folder {os.path.dirname(args.output)} does not exist")
+    paths, unmatched = expand(args.images)
+    if not paths:
+        raise UsageError(f"no pictures found in {', '.join(unmatched)}")
+    path = resolve(args.checkpoint)
+    ckpt = load_checkpoint(path)
     meta = ckpt.get("meta") or {}
-    pre = meta.get("preprocessing")
-    if not pre:
-        raise UsageError(f"{args.checkpoint} does not record its preprocessing (not written by convlab train)")
-    model = model_from_checkpoint(ckpt, args.checkpoint)
+    try:
+        spec = from_checkpoint(ckpt, path, fallback=spec_from_flags(args))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.invert:
+        spec = spec.replace(invert=not spec.invert)
+    model = model_from_checkpoint(ckpt, path)
     classes = meta.get("classes") or []
-    transform = eval_transform(pre)
+    trained_dark = spec.mean is not None and float(np.mean(spec.mean)) < 0.4
     quiet = getattr(args, "quiet", False)
-    for path in args.images:
+    rows, failed, light = [], 0, 0
+    for item in unmatched:
+        print(f"convlab predict: error: {item}: no pictures match", file=os.sys.stderr)
+        failed += 1
+    for p in paths:
+        notes: list[str] = []
         try:
-            x, note = load_image(path, mode=pre["mode"], size=tuple(pre["image_size"]))
+            pixels = spec.convert(open_image(p), notes)
         except OSError as exc:
-            raise RuntimeError(f"{path}: cannot read the image ({exc})") from None
-        if args.invert:
-            x = 1.0 - x
-            note = ", ".join(filter(None, [note, "inverted"]))
-        batch = x[None] if transform is None else transform(x[None])
+            print(f"convlab predict: error: {exc}", file=os.sys.stderr)
+            rows.append({"path": p, "error": str(exc)})
+            failed += 1
+            continue
         with convlab.no_grad():
-            logits = model(convlab.tensor(np.asarray(batch, dtype=np.float32))).numpy()[0]
+            logits = model(convlab.tensor(spec.finish(pixels[None]))).numpy()[0]
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
-        order = np.argsort(-probs)[: min(args.topk, len(probs))]
+        order = np.argsort(-probs, kind="stable")[: min(args.topk, len(probs))]
         names = [classes[i] if i < len(classes) else str(i) for i in order]
+        top = [{"class": n, "probability": float(probs[i])} for n, i in zip(names, order)]
+        rows.append({"path": p, "class": names[0], "probability": float(probs[order[0]]), "topk": top, "notes": notes})
+        border = _light_border(pixels)
+        is_light = trained_dark and border > 0.6
+        light += is_light
         if quiet:
-            print(f"{path}\t{names[0]}")
+            print(f"{p}\t{names[0]}")
             continue
-        answer = ", ".join(f"{n} {100 * probs[i]:.1f}%" for n, i in zip(names, order))
-        print(f"{path}: {answer}")
-        print(f"  converted: {note}" if note else "  no conversion needed")
-    return 0
+        print(f"{p}: " + ", ".join(f"{t['class']} {100 * t['probability']:.1f}%" for t in top))
+        print(f"  converted: {', '.join(notes)}" if notes else "  no conversion needed")
+        if is_light:
+            print(f"  note: the background is light (border brightness {border:.2f}, after the conversion) but the model "
+                  "was trained on dark backgrounds; try " + ("without --invert" if args.invert else "--invert"))
+    if args.output:
+        _write(args.output, rows, args.topk)
+        if not quiet:
+            print(f"answers: {args.output}")
+    if failed and not quiet:
+        print(f"{failed:,} of {len(paths) + len(unmatched):,} {'picture' if len(paths) == 1 else 'pictures'} "
+              f"failed", file=os.sys.stderr)
+    return 1 if failed else 0
+
+
+def _write(path: str, rows: list[dict], k: int) -> None:
+    import csv
+    import io
+
+    from ..files import write_json, write_text
+
+    if path.lower().endswith(".json"):
+        write_json(path, rows)
+        return
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "class", "probability"] + [f"top{j}_{f}" for j in range(2, k + 1) for f in ("class", "probability")]
+               + ["conversion", "error"])
+    for r in rows:
+        top = r.get("topk") or []
+        extra = [v for t in top[1:] for v in (t["class"], f"{t['probability']:.6f}")]
+        extra += [""] * (2 * (k - 1) - len(extra))
+        w.writerow([r["path"], r.get("class", ""), f"{r['probability']:.6f}" if "probability" in r else ""] + extra
+                   + ["; ".join(r.get("notes") or []), r.get("error", "")])
+    write_text(path, buf.getvalue())

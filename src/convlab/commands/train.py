@@ -29,6 +29,7 @@ DEFAULT_TIMEOUT = 300.0  # seconds a rank waits for the others before aborting a
 def register(subparsers):
     from ..cli import add_common
     from ..train.recipes import DEFAULT
+    from ._preprocessing import add_preprocessing_flags
 
     d = DEFAULT
     p = subparsers.add_parser(
@@ -55,12 +56,22 @@ def register(subparsers):
                    help="random crops (padding 2 px for 28x28, 4 for 32x32) and, where mirroring keeps the label, flips")
     p.add_argument("--erase", type=float, default=0.0, metavar="P",
                    help="random erasing with probability P (default: 0, off)")
-    p.add_argument("--pad", type=int, default=0,
-                   help="zero-pad images by this many pixels per side, e.g. 2 for 28x28 -> 32x32 (default: 0)")
-    p.add_argument("--val-split", type=float, default=None,
-                   help="training items held out for validation: a count, or a fraction < 1 (default: 10%%, at most 5000)")
-    p.add_argument("--limit-train", type=int, default=None, help="train on this many items only (quick runs)")
-    p.add_argument("--limit-test", type=int, default=None, help="test on this many items only (quick runs)")
+    add_preprocessing_flags(p, training=True)
+    p.add_argument("--val-split", default=None, metavar="FRACTION|COUNT",
+                   help="training images held out for validation: a fraction between 0 and 1 (0.1) or a whole count "
+                        "(500) (default: 10%%, at most 5,000)")
+    p.add_argument("--val-data", default=None, metavar="DIR",
+                   help="a folder of class folders to validate on (default: a val/ folder beside train/, else --val-split)")
+    p.add_argument("--test-data", default=None, metavar="DIR",
+                   help="a folder of class folders to test on (default: a test/ folder beside train/, else 20%% held out)")
+    p.add_argument("--skip-bad-files", action="store_true",
+                   help="leave out pictures that cannot be read (with a warning and a count) instead of stopping")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="use at most N images of each split (quick runs)")
+    p.add_argument("--limit-train", type=int, default=None, metavar="N", help="train on N images only (quick runs)")
+    p.add_argument("--limit-val", type=int, default=None, metavar="N",
+                   help="validate on N images only (default with --limit-train: a tenth of it)")
+    p.add_argument("--limit-test", type=int, default=None, metavar="N", help="test on N images only (quick runs)")
     p.add_argument("--early-stopping", type=int, default=None, metavar="EPOCHS",
                    help="stop after this many epochs without a better validation accuracy")
     p.add_argument("--seed", type=int, default=0, help="seeds weights, data order, augmentation and dropout (default: 0)")
@@ -92,6 +103,9 @@ def register(subparsers):
 
 def _check(args, UsageError):
     from .. import models
+    from ._preprocessing import check
+
+    check(args, UsageError)
     from ..data.catalog import NAMES
 
     for name in ("epochs", "batch_size"):
@@ -107,20 +121,31 @@ def _check(args, UsageError):
         raise UsageError(f"--lr must be > 0, got {args.lr}")
     if not 0 <= args.erase <= 1:
         raise UsageError(f"--erase must be a probability in [0, 1], got {args.erase}")
-    limits = [v for v in (args.limit_train, args.limit_test) if v is not None]
-    if args.pad < 0 or any(v < 1 for v in limits):
-        raise UsageError("--pad must be >= 0 and --limit-train/--limit-test >= 1")
-    if args.val_split is not None and (args.val_split < 0 or (args.val_split >= 1 and args.val_split != int(args.val_split))):
-        raise UsageError(f"--val-split must be a count or a fraction in [0, 1), got {args.val_split}")
+    for flag in ("limit", "limit_train", "limit_val", "limit_test"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    if args.val_split is not None:
+        from ..train.run import parse_val_split
+
+        try:
+            args.val_split = parse_val_split(args.val_split)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    for flag in ("val_data", "test_data"):
+        if getattr(args, flag) and not os.path.isdir(getattr(args, flag)):
+            raise UsageError(f"--{flag.replace('_', '-')} {getattr(args, flag)} is not a folder")
     if args.model not in models.list():
         import difflib
 
         close = difflib.get_close_matches(args.model, models.list(), n=3)
         raise UsageError(f"unknown model {args.model!r}" + (f"; did you mean {', '.join(close)}?" if close else "")
                          + " (convlab models lists them)")
+    from ..train.run_data import folder_path
+
     known = [n for n in NAMES if not n.endswith("PATH")]
-    if args.dataset not in known and not args.dataset.startswith("folder:"):
-        raise UsageError(f"unknown dataset {args.dataset!r}; choose one of {', '.join(NAMES)}")
+    if args.dataset not in known and folder_path(args.dataset) is None:
+        raise UsageError(f"unknown dataset {args.dataset!r}: choose one of {', '.join(NAMES)}, or give a folder of "
+                         "pictures (PATH/CLASS/IMAGE)")
 
 
 class _Collective(RuntimeError):
@@ -197,12 +222,14 @@ def main(args) -> int:
 
 
 def _config(args) -> dict:
+    from ._preprocessing import preprocessing_config
+
     val = args.val_split
-    if val is not None and val >= 1:
-        val = int(val)
-    return {"model": args.model, "dataset": args.dataset, "data_root": args.data_root, "epochs": args.epochs,
+    return {**preprocessing_config(args), "val_data": args.val_data, "test_data": args.test_data,
+            "skip_bad_files": args.skip_bad_files, "limit": args.limit, "limit_val": args.limit_val,
+            "model": args.model, "dataset": args.dataset, "data_root": args.data_root, "epochs": args.epochs,
             "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer, "weight_decay": args.weight_decay,
-            "schedule": args.schedule, "augment": args.augment, "erase": args.erase, "pad": args.pad, "val_split": val,
+            "schedule": args.schedule, "augment": args.augment, "erase": args.erase, "val_split": val,
             "limit_train": args.limit_train, "limit_test": args.limit_test, "early_stopping": args.early_stopping,
             "seed": args.seed, "sync_bn": bool(getattr(args, "sync_bn", False))}
 
@@ -283,13 +310,16 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     main_rank, sync_bn = rank == 0, bool(cfg.get("sync_bn"))
     convlab.manual_seed(cfg["seed"])
     np.random.seed(cfg["seed"])
-    train_ds, val_ds, test_ds, info, pre = load_run_data(cfg)
+    notes: list[str] = []  # what the data loading found and inferred, said after the first line
+    train_ds, val_ds, test_ds, info, spec = load_run_data(cfg, notes.append)
+    notes.append(f"  preprocessing: {spec.describe()}")
+    pre = spec.to_dict()
     train_loader, val_loader, test_loader = loaders(train_ds, val_ds, test_ds, cfg["batch_size"], cfg["seed"], rank, world,
                                                     random_transform=bool(cfg.get("augment") or cfg.get("erase")))
 
     c, h, w = pre["input_shape"]
-    model, spec = build_model(cfg["model"], c, len(info["classes"]), (h, w))
-    _dry_run(model, cfg, info, pre, no_grad, models)
+    model, model_spec = build_model(cfg["model"], c, len(info["classes"]), (h, w))
+    _dry_run(model, cfg, info, spec, no_grad, models)
     reducer = None
     if world > 1:
         from .. import distributed as dist
@@ -302,19 +332,22 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     scheduler = build_scheduler(cfg["schedule"], optimizer, cfg["lr"], cfg["epochs"], len(train_loader))
     meta = {"config": cfg, "dataset": info["name"], "classes": info["classes"], "preprocessing": pre,
             "source": str(info.get("source")), "title": f"{cfg['model']} on {info['name']}"}
-    trainer = Trainer(model, optimizer, scheduler=scheduler, out_dir=out, model_spec=spec, meta=meta,
+    trainer = Trainer(model, optimizer, scheduler=scheduler, out_dir=out, model_spec=model_spec, meta=meta,
                       early_stopping=cfg.get("early_stopping"), progress=args.progress if not quiet else False,
                       print_fn=None if quiet else print, reducer=reducer, is_main=main_rank,
                       tensorboard=os.path.join(out, "tensorboard") if args.tensorboard else None)
     if not args.resume and main_rank:
         write_json(os.path.join(out, "config.json"),
-                   {**cfg, "model_spec": spec, "preprocessing": pre, "classes": info["classes"]})
+                   {**cfg, "model_spec": model_spec, "preprocessing": pre, "classes": info["classes"]})
 
     n_params = sum(p.numel() for p in model.parameters())
     say(f"convlab train: {cfg['model']} ({n_params:,} parameters) on {info['name']} "
         f"({len(train_ds):,} train / {len(val_ds) if val_ds else 0:,} validation / {len(test_ds):,} test images "
         f"of {c}x{h}x{w}; data: {info.get('source')})")
-    say(f"  {cfg['epochs']} epochs, batch {cfg['batch_size']}, {cfg['optimizer']} lr {cfg['lr']:g} "
+    for note in notes:
+        say(note)
+    say(f"  {cfg['epochs']} epoch{'' if cfg['epochs'] == 1 else 's'}, batch {cfg['batch_size']:,}, "
+        f"{cfg['optimizer']} lr {cfg['lr']:g} "
         f"(weight decay {cfg['weight_decay']:g}), schedule {cfg['schedule']}, augment {'on' if cfg['augment'] else 'off'}"
         + (f", erasing p={cfg['erase']:g}" if cfg.get("erase") else "") + ", "
         f"seed {cfg['seed']}; output in {out}/" + (f" (resuming {args.resume})" if args.resume else ""))
@@ -392,13 +425,13 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     return 0
 
 
-def _dry_run(model, cfg, info, pre, no_grad, models):
+def _dry_run(model, cfg, info, spec, no_grad, models):
     """One forward pass on zeros, so a model that cannot take the data's images fails now, clearly."""
     import numpy as np
 
     import convlab
 
-    c, h, w = pre["input_shape"]
+    c, h, w = spec.input_shape
     model.eval()
     try:
         with no_grad():

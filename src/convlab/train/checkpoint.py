@@ -55,9 +55,22 @@ def save_checkpoint(path: str, state: dict) -> str:
     return path
 
 
-def load_checkpoint(path) -> dict:
-    """Read a training checkpoint; errors name the path and what is wrong."""
+def resolve(path, name: str = "last.safetensors") -> str:
+    """``path`` itself, or for a run folder the checkpoint ``name`` inside it."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        inside = os.path.join(path, name)
+        if not os.path.isfile(inside):
+            found = sorted(f for f in os.listdir(path) if f.endswith(".safetensors"))
+            raise FileNotFoundError(f"{path} is a folder without {name}"
+                                    + (f" (it has {', '.join(found)})" if found else " (no checkpoints in it)"))
+        return inside
+    return path
+
+
+def load_checkpoint(path) -> dict:
+    """Read a training checkpoint (or the ``last.safetensors`` of a run folder); errors name the path and what is wrong."""
+    path = resolve(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     ckpt = serialization.load(path)

@@ -223,3 +223,30 @@ def _save(fig, path) -> None:
     from ..viz import save_figure
 
     save_figure(fig, path, dpi=100)
+
+
+def plot_mistakes(pixels, true, predicted, confidence, classes, path: str, title: str = "most confidently wrong") -> str:
+    """A grid of pictures the model got wrong, most confident first: each titled with the true
+    class, the predicted class and its probability. ``pixels``: ``(N, C, H, W)`` in [0, 1] or uint8."""
+    plt = _pyplot()
+    n = len(pixels)
+    cols = min(4, max(1, n))
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.3 * rows + 0.6), squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k >= n:
+            continue
+        img = np.asarray(pixels[k], dtype=np.float32)
+        if pixels.dtype == np.uint8:
+            img = img / 255
+        img = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+        ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+        ax.set_title(f"true: {classes[true[k]]}\npredicted: {classes[predicted[k]]} ({100 * confidence[k]:.1f}%)",
+                     fontsize=10)
+    if n == 0:
+        axes[0, 0].text(0.5, 0.5, "no mistakes", ha="center", va="center", fontsize=14)
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    _save(fig, path)
+    return path

@@ -54,6 +54,25 @@ def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
         return np.where(totals > 0, np.diag(confusion) / np.maximum(totals, 1), np.nan)
 
 
+def precision_recall_f1(confusion) -> dict:
+    """Per-class ``precision`` (diagonal / column sums), ``recall`` (diagonal / row sums), ``f1``
+    (their harmonic mean) and ``support`` (row sums), as lists; None where undefined (0 / 0),
+    as scikit-learn's ``zero_division`` leaves it to the caller.
+
+    >>> precision_recall_f1([[3, 1], [0, 2]])["precision"]
+    [1.0, 0.6666666666666666]
+    """
+    cm = np.asarray(confusion, dtype=np.float64)
+    tp, predicted, actual = np.diag(cm), cm.sum(axis=0), cm.sum(axis=1)
+
+    def ratio(a, b):
+        return [float(x / y) if y > 0 else None for x, y in zip(a, b)]
+
+    precision, recall = ratio(tp, predicted), ratio(tp, actual)
+    f1 = [None if p is None or r is None else (0.0 if p + r == 0 else 2 * p * r / (p + r)) for p, r in zip(precision, recall)]
+    return {"precision": precision, "recall": recall, "f1": f1, "support": [int(v) for v in actual]}
+
+
 class Meter:
     """Accumulate loss, accuracy, top-k and the confusion matrix over batches.
 

@@ -8,7 +8,8 @@ import re
 
 import numpy as np
 
-from ..data import Compose, DataLoader, Normalize, Pad, RandomCrop, RandomErasing, RandomHorizontalFlip, Subset, catalog
+from ..data import Compose, DataLoader, RandomCrop, RandomErasing, RandomHorizontalFlip, Subset
+from ..data.preprocess import Preprocessing
 
 
 def new_run_dir(kind: str, base: str = "runs") -> str:
@@ -39,41 +40,27 @@ def prepare_out_dir(out: str | None, kind: str, force: bool) -> str:
     return out
 
 
-def preprocessing(info: dict, pad: int = 0) -> dict:
-    """The deterministic preprocessing of a dataset, as recorded in checkpoints."""
-    c, h, w = info["shape"]
-    return {"mean": info.get("mean"), "std": info.get("std"), "pad": int(pad),
-            "mode": "L" if c == 1 else "RGB", "image_size": [h, w], "input_shape": [c, h + 2 * pad, w + 2 * pad]}
+def eval_transform(pre):
+    """The deterministic part of a checkpoint's preprocessing (zero padding, normalisation) as a
+    batched transform; ``pre`` is a :class:`~convlab.data.preprocess.Preprocessing` or its dict."""
+    return Preprocessing.from_dict(pre).transform()
 
 
-def eval_transform(pre: dict):
-    steps = []
-    if pre.get("pad"):
-        steps.append(Pad(pre["pad"]))
-    if pre.get("mean") is not None:
-        steps.append(Normalize(pre["mean"], pre["std"]))
-    return Compose(steps) if steps else None
-
-
-def train_transform(pre: dict, augment: bool, flip: bool, seed: int = 0, erase: float = 0.0):
+def train_transform(pre, augment: bool, flip: bool, seed: int = 0, erase: float = 0.0):
     """The evaluation transform plus, with ``augment``, random crops (padding 4 pixels for 32x32
     and larger, 2 for 28x28, 1 for 8x8) and horizontal flips (when ``flip``: mirroring must keep
-    the label); ``erase`` > 0 adds random erasing with that probability."""
-    if not augment and not erase:
-        return eval_transform(pre)
+    the label); ``erase`` > 0 adds random erasing with that probability (after normalisation)."""
+    spec = Preprocessing.from_dict(pre)
     steps = []
-    if pre.get("pad"):
-        steps.append(Pad(pre["pad"]))
-    _, h, w = pre["input_shape"]
     if augment:
+        _, h, w = spec.input_shape
         steps.append(RandomCrop((h, w), padding=h // 8 if h >= 32 else max(1, h // 14), seed=seed))
         if flip:
             steps.append(RandomHorizontalFlip(seed=seed))
-    if pre.get("mean") is not None:
-        steps.append(Normalize(pre["mean"], pre["std"]))
+    t = spec.transform(augment=steps)
     if erase:
-        steps.append(RandomErasing(p=erase, seed=seed))
-    return Compose(steps)
+        t = Compose(([t] if t is not None else []) + [RandomErasing(p=erase, seed=seed)])
+    return t
 
 
 def _with_transform(ds, transform):
@@ -88,9 +75,33 @@ def _with_transform(ds, transform):
     return clone
 
 
+def parse_val_split(text):
+    """``--val-split`` text -> a fraction in (0, 1) (a float) or a whole count (an int); anything
+    else is a ``ValueError`` (``2.0`` is neither: a count is written without a decimal point)."""
+    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+        value = int(text)
+    elif isinstance(text, float):
+        value = text
+    else:
+        s = str(text).strip()
+        try:
+            value = int(s)
+        except ValueError:
+            try:
+                value = float(s.rstrip("%")) / (100 if s.endswith("%") else 1)
+            except ValueError:
+                value = None
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, float) and 0 < value < 1:
+        return value
+    raise ValueError(f"--val-split must be a fraction between 0 and 1 (like 0.1) or a whole count of images "
+                     f"(like 500), got {text}")
+
+
 def split_train(train, val_split, seed: int):
     """``(train_indices, val_indices)``: a seeded random hold-out of ``val_split`` items (an int, a
-    fraction < 1, or None for 10% of the training set, at most 5,000)."""
+    fraction < 1, or None for 10% of the training set, at most 5000)."""
     n = len(train)
     if val_split is None:
         k = min(5000, n // 10)
@@ -99,31 +110,86 @@ def split_train(train, val_split, seed: int):
     else:
         k = int(val_split)
     if not 0 <= k < n:
-        raise ValueError(f"--val-split {val_split} must leave training data: the training set has {n} items")
+        raise ValueError(f"--val-split {val_split} must leave training data: the training set has {n:,} images")
     perm = np.random.default_rng([seed, 0x5A11]).permutation(n)
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
-def load_run_data(cfg: dict):
-    """Datasets of a run described by ``cfg`` (dataset, data_root, seed, val_split, limits, pad, augment).
+def describe_val_split(val_split, k: int, n: int) -> str:
+    """Words for the validation hold-out, saying whether ``--val-split`` was a fraction or a count."""
+    if val_split is None:
+        return f"{k:,} of {n:,} training images held out for validation (the default: 10%, at most 5,000)"
+    if isinstance(val_split, float):
+        return f"{k:,} of {n:,} training images held out for validation (--val-split {val_split:g}: a fraction)"
+    return f"{k:,} of {n:,} training images held out for validation (--val-split {val_split}: a count)"
 
-    Returns ``(train_ds, val_ds or None, test_ds, info, pre)`` with transforms applied.
+
+def load_run_data(cfg: dict, say=None):
+    """Datasets of a run described by ``cfg`` (dataset, data_root, seed, val_split, limits, pad,
+    augment, the preprocessing flags, val_data/test_data folders).
+
+    Returns ``(train_ds, val_ds or None, test_ds, info, spec)`` with transforms applied; ``spec``
+    is the run's :class:`~convlab.data.preprocess.Preprocessing`. ``say`` receives what was inferred.
     """
-    train, test, info = catalog.load(cfg["dataset"], cfg.get("data_root"), seed=cfg["seed"])
-    pre = preprocessing(info, cfg.get("pad", 0))
-    train_idx, val_idx = split_train(train, cfg["val_split"], cfg["seed"])
-    if cfg.get("limit_train"):
-        train_idx = np.random.default_rng([cfg["seed"], 0x117]).permutation(train_idx)[: cfg["limit_train"]]
-        train_idx.sort()
-    test_idx = np.arange(len(test))[: cfg["limit_test"]] if cfg.get("limit_test") else None
-    aug = _with_transform(train, train_transform(pre, cfg.get("augment", False), info["flip"], cfg["seed"],
-                                                 cfg.get("erase", 0.0)))
-    plain = _with_transform(train, eval_transform(pre))
-    test = _with_transform(test, eval_transform(pre))
+    from .run_data import load_datasets
+
+    say = say or (lambda *a: None)
+    train, val, test, info, spec = load_datasets(cfg, say)
+    seed = cfg["seed"]
+    if val is None:
+        train_idx, val_idx = split_train(train, cfg.get("val_split"), seed)
+        say("  " + describe_val_split(cfg.get("val_split"), len(val_idx), len(train)))
+    else:
+        train_idx, val_idx = np.arange(len(train)), None
+    limit = cfg.get("limit")
+    limit_train = min(v for v in (cfg.get("limit_train"), limit) if v) if (cfg.get("limit_train") or limit) else None
+    if limit_train:
+        train_idx = np.sort(np.random.default_rng([seed, 0x117]).permutation(train_idx)[:limit_train])
+    limit_val = min(v for v in (cfg.get("limit_val"), limit) if v) if (cfg.get("limit_val") or limit) else None
+    if limit_val is None and limit_train and cfg.get("val_split") is None and val is None:
+        limit_val = max(1, limit_train // 10)  # a quick run validates on a tenth of its training images
+    limit_test = min(v for v in (cfg.get("limit_test"), limit) if v) if (cfg.get("limit_test") or limit) else None
+    spec = finish_spec(spec, cfg, train, train_idx, info, say)
+    flip = info["flip"]
+    aug = _with_transform(train, train_transform(spec, cfg.get("augment", False), flip, seed, cfg.get("erase", 0.0)))
+    plain = eval_transform(spec)
     train_ds = Subset(aug, train_idx)
-    val_ds = Subset(plain, val_idx) if len(val_idx) else None
-    test_ds = Subset(test, test_idx) if test_idx is not None else test
-    return train_ds, val_ds, test_ds, info, pre
+    if val is None:
+        val_ds = Subset(_with_transform(train, plain), val_idx) if len(val_idx) else None
+    else:
+        val_ds = _with_transform(val, plain)
+    if val_ds is not None and limit_val and limit_val < len(val_ds):
+        val_ds = Subset(val_ds, np.arange(limit_val))
+        say(f"  validating on the first {limit_val:,} of them" + ("" if cfg.get("limit_val") or limit else
+                                                                  " (a tenth of --limit-train; --limit-val to choose)"))
+    test_ds = _with_transform(test, plain)
+    if limit_test and limit_test < len(test_ds):
+        test_ds = Subset(test_ds, np.arange(limit_test))
+    return train_ds, val_ds, test_ds, info, spec
+
+
+def finish_spec(spec: Preprocessing, cfg: dict, train, train_idx, info: dict, say) -> Preprocessing:
+    """The normalisation of ``spec``: ``--mean``/``--std`` when given, ``--no-normalize`` for none, the
+    dataset's known statistics, else the mean/std of the training pixels (measured, and said)."""
+    if cfg.get("normalize") is False:
+        return spec.replace(mean=None, std=None)
+    if cfg.get("mean") is not None:
+        return spec.replace(mean=tuple(cfg["mean"]), std=tuple(cfg["std"]))
+    if spec.mean is not None or not info.get("measure_stats"):
+        return spec
+    idx = np.asarray(train_idx)[:20000]
+    while isinstance(train, Subset):  # down to the arrays
+        idx, train = train.indices[idx], train.dataset
+    images = getattr(train, "images", None)
+    if images is None:
+        return spec
+    raw = images[idx]
+    sample = raw.astype(np.float32) / (255 if raw.dtype == np.uint8 else 1)
+    mean = sample.mean(axis=(0, 2, 3))
+    std = np.maximum(sample.std(axis=(0, 2, 3)), 1e-3)
+    say("  normalisation measured on the training images: mean " + ",".join(f"{m:.3f}" for m in mean)
+        + " std " + ",".join(f"{s:.3f}" for s in std) + " (--mean/--std or --no-normalize to choose)")
+    return spec.replace(mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std))
 
 
 def loaders(train_ds, val_ds, test_ds, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
