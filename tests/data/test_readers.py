@@ -121,7 +121,7 @@ def test_image_folder_mixed_sizes_and_modes(tmp_path):
     with pytest.raises(ValueError, match="different shapes"):
         unresized.get_batch(range(len(unresized)))
     arr, note = load_image(tmp_path / "cat" / "big.png", mode="L", size=(4, 4))
-    assert arr.shape == (1, 4, 4) and "RGBA -> grayscale" in note and "9x7 -> 4x4" in note
+    assert arr.shape == (1, 4, 4) and "RGBA -> L" in note and "9x7 -> 4x4" in note
 
 
 def test_image_folder_empty(tmp_path):

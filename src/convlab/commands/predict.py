@@ -118,7 +118,7 @@ def main(args) -> int:
         notes: list[str] = []
         try:
             pixels = spec.convert(open_image(p), notes)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # a missing file, or FileFormatError (a ValueError) naming it
             print(f"convlab predict: error: {exc}", file=os.sys.stderr)
             rows.append({"path": p, "error": str(exc)})
             failed += 1

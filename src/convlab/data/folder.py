@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from .datasets import Dataset
-from .images import GRAY_MODES, decode_image, read_image  # noqa: F401  (read_image re-exported)
+from .images import GRAY_MODES, _read, decode_image, read_image  # noqa: F401  (read_image re-exported)
 from .preprocess import Preprocessing
 
 MAX_DEPTH = 32  # sub-folders below a class folder; deeper trees are refused, not walked
@@ -40,18 +40,13 @@ def load_image(path, mode: str | None = None, size=None):
         mode: ``"L"`` (1 channel), ``"RGB"`` (3 channels) or None (``"L"`` for grayscale files, else ``"RGB"``).
         size: ``(height, width)`` to resize to (bilinear, stretching), or None.
 
+    The commands read pictures through :class:`~convlab.data.preprocess.Preprocessing` instead,
+    which adds the resize policies, inversion and normalisation a checkpoint records.
+
     Returns:
         ``(array, note)`` where ``note`` says what was converted (``""`` when nothing was).
     """
-    picture = open_image(path)
-    if mode is None:
-        mode = "L" if picture.mode in GRAY_MODES else "RGB"
-    if mode not in ("L", "RGB"):
-        raise ValueError(f"load_image: mode must be 'L' or 'RGB', got {mode!r}")
-    h, w = picture.pixels.shape[:2]
-    spec = Preprocessing(channels=1 if mode == "L" else 3, size=size if size is not None else (h, w))
-    notes: list[str] = []
-    return spec.convert(picture, notes), ", ".join(notes)
+    return _read(path, mode, size)
 
 
 def display_name(name: str) -> str:

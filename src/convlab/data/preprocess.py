@@ -30,8 +30,10 @@ import math
 
 import numpy as np
 
+from .images import GRAY_MODES  # noqa: F401  (the modes that read as one channel)
+from .images import LUMA as _LUMA  # ITU-R 601-2, Pillow's convert("L") weights
+
 RESIZE_POLICIES = ("stretch", "pad", "crop")
-from .images import GRAY_MODES, LUMA as _LUMA  # noqa: E402,F401  (ITU-R 601-2, Pillow's convert("L") weights)
 
 
 def _pair(size) -> tuple[int, int]:
