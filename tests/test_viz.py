@@ -132,5 +132,5 @@ def test_inspect_reads_the_model_from_a_training_checkpoint(tmp_path, capsys):
     out = tmp_path / "figs"
     assert main(["inspect", str(ckpt), "--out", str(out), "--layers", "conv1", "conv2"]) == 0
     text = capsys.readouterr().out
-    assert "prediction: " in text and "size 512x600 -> 28x28" in text  # the default image, converted
+    assert "prediction: " in text and "512x600 -> 28x28 (stretch)" in text  # the default image, converted
     assert sorted(p.name for p in out.iterdir()) == INSPECT_FIGURES
