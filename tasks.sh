@@ -41,6 +41,16 @@ ensure_mpi() {
     fi
 }
 
+ensure_chromium() {
+    # the explorer's browser tests drive Debian's headless Chromium (tests/explore/test_browser.py)
+    if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
+        echo "installing Chromium (Debian package chromium) for the explorer's browser tests"
+        as_root apt-get install -y chromium >/dev/null 2>&1 \
+            || { as_root apt-get update >/dev/null 2>&1 && as_root apt-get install -y chromium >/dev/null; } \
+            || echo "warning: could not install chromium" >&2
+    fi
+}
+
 case "${1:-}" in
     demo)
         ensure_venv
@@ -53,6 +63,7 @@ case "${1:-}" in
         ensure_venv
         ensure_fashion_mnist
         ensure_mpi
+        ensure_chromium
         "$VENV/bin/python" -m pip install -q -e ".[dev,distributed]"
         shift
         "$VENV/bin/python" -m ruff check src tests benchmarks

@@ -85,6 +85,9 @@ def register(subparsers):
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard event files (losses, accuracy, learning rate, first-layer kernels, "
                         "weight histograms) into OUT/tensorboard; needs tensorboardX (pip install 'convlab[tensorboard]')")
+    p.add_argument("--live", action="store_true",
+                   help="serve the explorer (convlab explore) on 127.0.0.1 while training: curves and the first layer's "
+                        "kernels as they change (needs pip install 'convlab[explore]')")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: when stderr is a terminal)")
     g = p.add_argument_group("data-parallel training (launch with: mpirun -n N convlab train --distributed ...)")
@@ -373,6 +376,7 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
         # written beside each epoch's checkpoint, so a killed run keeps the records up to its checkpoint; at the
         # end (below) only if steps were recorded after the last epoch's write (an interrupted epoch)
         trainer.on_epoch_end = save_stats
+    live = _start_live(model, out, model_spec, meta, trainer) if getattr(args, "live", False) and main_rank else None
     try:
         result = trainer.fit(train_loader, val_loader, epochs=cfg["epochs"], resume=args.resume)
     except NonFiniteError as exc:
@@ -380,6 +384,8 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
         keep = f"; the last good checkpoint is {last}" if os.path.exists(last) else "; no checkpoint was written"
         raise _Collective(f"training stopped: {exc}{keep}. Try a lower --lr.") from None
     finally:
+        if live is not None:
+            live.stop()
         if stats is not None:
             stats.close()
             saved = save_stats()
@@ -423,6 +429,20 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
         print(f"TensorBoard: tensorboard --logdir {os.path.join(out, 'tensorboard')}")
     print(f"next: convlab evaluate {result.last_checkpoint}  |  convlab predict {result.last_checkpoint} IMAGE...")
     return 0
+
+
+def _start_live(model, out, model_spec, meta, trainer):
+    """``--live``: the explorer served from a thread of this process, reading the model between steps."""
+    from ..explore import make_server
+    from ..explore.source import LiveSource
+
+    try:
+        server = make_server(LiveSource(model, out, model_spec, meta, lambda: trainer.step)).start()
+    except ImportError as exc:
+        raise RuntimeError(f"--live: {exc}") from None
+    print(f"live explorer: {server.url}#training (it stops when training ends; afterwards: convlab explore {out})",
+          flush=True)
+    return server
 
 
 def _dry_run(model, cfg, info, spec, no_grad, models):
