@@ -46,7 +46,7 @@ def write_run(path, step: int = 10, scale: float = 1.0, records: int = 3):
     return model
 
 
-@pytest.fixture(name="write_run")
+@pytest.fixture(name="write_run", scope="session")
 def write_run_fixture():
     return write_run
 

@@ -107,7 +107,8 @@ def read_image(path, mode: str | None = None, size=None) -> np.ndarray:
     """Read an image file as a float32 ``(C, H, W)`` array in [0, 1].
 
     Args:
-        path: the image file (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM...).
+        path: the image file (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM...), or a binary file object
+            (``io.BytesIO``) holding one.
         mode: ``"L"`` (1 channel), ``"RGB"`` (3 channels) or None (``"L"`` for grayscale files,
             else ``"RGB"``).
         size: ``(height, width)`` to resize to (bilinear, in float), or None.
@@ -143,7 +144,7 @@ def decode_image(path) -> Decoded:
     from PIL import Image, ImageOps
 
     with reading(path, "an image") as p:
-        with Image.open(p) as im:
+        with Image.open(path if hasattr(path, "read") else p) as im:  # a path, or a binary file object (an upload)
             original_mode = im.mode
             im.load()
             orientation = im.getexif().get(0x0112, 1)

@@ -83,7 +83,8 @@ class Preprocessing:
         try:
             x, note = load_image(io.BytesIO(data), mode=self.mode, size=self.image_size)
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise UploadError(f"cannot decode the image ({exc})", 415) from None
+            reason = str(exc).split(": cannot read as an image: ")[-1]  # the message names the BytesIO, not a file
+            raise UploadError(f"cannot decode the image ({reason})", 415) from None
         model_input, display = self._finish(x)
         return model_input, display, note
 
