@@ -148,6 +148,12 @@ CL.views.image = {
     panel.append(CL.el("p", { text: "S = bias + Σ over " + f.channels.length + " input channel(s) of Σ kernel × input patch" +
       " (kernel " + f.kernel_size.join("x") + ", stride " + f.stride.join("x") + ", padding " + f.padding.join("x") + ", dilation " + f.dilation.join("x") +
       "; input rows " + f.rows.join(",") + ", columns " + f.cols.join(",") + "; greyed cells are zero padding)" }));
+    panel.append(this.total([
+      ["sum of the " + n + " products", f.sum, "formula-sum"],
+      ["bias", f.bias === null ? 0 : f.bias, "formula-bias", f.bias === null ? "none" : null],
+      ["sum + bias", f.result, "formula-result"],
+      ["library output", value, "formula-library"],
+    ]));
     const blocks = f.channels.map((c) => CL.el("div", { class: "formula", "data-channel": c.channel }, [
       this.matrix("kernel K[" + c.channel + "]", c.kernel),
       this.matrix("input patch X[" + c.channel + "]", c.patch, f.inside),
@@ -158,12 +164,6 @@ CL.views.image = {
     if (blocks.length > shown) {
       panel.append(CL.el("details", {}, [CL.el("summary", { text: "the other " + (blocks.length - shown) + " input channels" }), ...blocks.slice(shown)]));
     }
-    panel.append(this.total([
-      ["sum of the " + n + " products", f.sum, "formula-sum"],
-      ["bias", f.bias === null ? 0 : f.bias, "formula-bias", f.bias === null ? "none" : null],
-      ["sum + bias", f.result, "formula-result"],
-      ["library output", value, "formula-library"],
-    ]));
   },
 
   total(rows) {

@@ -18,10 +18,12 @@ CL.kernelGrid = function (layer, first) {
   const w = { shape: layer.shown, values: CL.floats(layer.data) };
   const scale = layer.absmax || 1;
   const rgb = first && I === 3;
-  const cols = rgb ? 1 : I;
+  const cols = rgb ? 1 : I;  // kernels drawn per output channel
   const grid = CL.el("div", { class: "kgrid" });
   const cell = first ? 40 : Math.max(10, Math.min(28, Math.floor(900 / cols)));
-  grid.style.gridTemplateColumns = "repeat(" + (rgb ? Math.min(O, 16) : cols) + ", " + cell + "px)";
+  // one picture per output channel (an RGB or single-input first layer): 16 to a row; else a row per output channel
+  const perRow = cols === 1 ? Math.min(O, 16) : cols;
+  grid.style.gridTemplateColumns = "repeat(" + perRow + ", " + cell + "px)";
   for (let o = 0; o < O; o++) for (let i = 0; i < cols; i++) {
     const c = CL.kernelCanvas(w, o, i, kh, kw, scale, rgb ? "rgb" : first ? "diverging" : "gray");
     c.title = layer.name + " out " + o + (rgb ? "" : " in " + i);

@@ -7,7 +7,7 @@ CL.views.model = {
     if (this.loaded) return;
     const m = await CL.api("/api/model");
     const axes = (v) => (v ? (new Set(v).size === 1 ? String(v[0]) : v.join("x")) : "–");
-    const head = CL.el("tr", {}, ["Layer", "Type", "Output shape", "Params", "MACs", "RF", "Jump"].map((t) => CL.el("th", { text: t })));
+    const head = CL.el("tr", {}, ["Layer", "Type", "Output shape", "Params", "MACs", "RF", "Jump"].map((t, n) => CL.el("th", { text: t, class: n < 3 ? "text" : "" })));
     const table = CL.clear(document.getElementById("model-table"));
     table.append(CL.el("thead", {}, [head]));
     const body = CL.el("tbody");
@@ -25,7 +25,7 @@ CL.views.model = {
       text: m.model + ": input (" + m.input_shape.join(", ") + ") → output (" + m.output_shape.join(", ") + "); " +
         CL.int(m.total_params) + " parameters, " + CL.int(m.total_macs) + " multiply-accumulates per image; " +
         m.classes.length + " classes; preprocessing: " + pre.mode + " " + pre.image_size.join("x") +
-        (pre.pad ? ", pad " + pre.pad : "") + (pre.mean ? ", mean " + pre.mean.join("/") + " std " + pre.std.join("/") : ""),
+        (pre.pad ? ", pad " + pre.pad : "") + (pre.mean ? ", normalised with mean " + pre.mean.map((v) => CL.fmt(v)).join("/") + ", std " + pre.std.map((v) => CL.fmt(v)).join("/") : ""),
     }));
     this.loaded = true;
   },

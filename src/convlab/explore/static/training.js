@@ -65,10 +65,28 @@ CL.views.training = {
     document.getElementById("run-kernel-step").textContent = run.kernels ? "(" + run.kernels.name + " at step " + run.step + ")" : "";
     if (!run.kernels) { box.append(CL.el("p", { class: "hint", text: "no checkpoint yet" })); return; }
     const k = run.kernels, [O, I, kh, kw] = k.shown, w = { shape: k.shown, values: CL.floats(k.data) };
+    const colour = I === 3 ? "rgb" : "diverging";
     for (let o = 0; o < O; o++) {
-      const c = CL.kernelCanvas(w, o, 0, kh, kw, k.absmax || 1, I === 3 ? "rgb" : "diverging");
+      const c = CL.kernelCanvas(w, o, 0, kh, kw, k.absmax || 1, colour);
       c.title = k.name + " kernel " + o;
       box.append(c);
+    }
+    this.remember(run.step, w, k.absmax || 1, colour);
+  },
+
+  // the first kernels at every step this page has seen: seed 000's random-to-learned kernel, one row per update
+  history: [],
+  remember(step, w, scale, colour) {
+    const last = this.history[this.history.length - 1];
+    if (last && last.step === step) return;
+    this.history.push({ step: step, w: w, scale: scale });
+    if (this.history.length > 12) this.history.splice(1, 1);  // keep the first row seen and the latest ones
+    const box = CL.clear(document.getElementById("run-history"));
+    const [O, , kh, kw] = w.shape;
+    for (const h of this.history) {
+      const row = CL.el("div", { class: "history-row" }, [CL.el("span", { class: "hint", text: "step " + CL.fmt(h.step) })]);
+      for (let o = 0; o < Math.min(O, 12); o++) row.append(CL.kernelCanvas(h.w, o, 0, kh, kw, h.scale, colour));
+      box.append(row);
     }
   },
 };
