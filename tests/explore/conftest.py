@@ -14,14 +14,13 @@ def write_run(path, step: int = 10, scale: float = 1.0, records: int = 3):
     """Write ``last.safetensors`` and ``metrics.jsonl`` of a compactcnn on 'lines' into ``path``;
     the weights are the seeded initial ones times ``scale`` (so a later write changes them)."""
     import convlab
-    from convlab.data import catalog
     from convlab.train.checkpoint import save_checkpoint
     from convlab.train.recipes import build_model
-    from convlab.train.run import preprocessing
+    from convlab.train.run_data import load_datasets
 
     os.makedirs(path, exist_ok=True)
-    _, _, info = catalog.load("lines", seed=0)
-    pre = preprocessing(info, 0)
+    cfg = {"model": "compactcnn", "dataset": "lines", "data_root": None, "seed": 0, "epochs": 3}
+    _, _, _, info, pre = load_datasets(cfg, lambda *a: None)  # the spec convlab train records
     convlab.manual_seed(0)
     model, spec = build_model("compactcnn", 1, len(info["classes"]), (8, 8))
     for p in model.parameters():
@@ -33,8 +32,7 @@ def write_run(path, step: int = 10, scale: float = 1.0, records: int = 3):
             b.data[...] = rng.normal(0, 0.1, b.shape)
         elif name.endswith("running_var"):
             b.data[...] = rng.uniform(0.5, 2.0, b.shape)
-    cfg = {"model": "compactcnn", "dataset": "lines", "data_root": None, "seed": 0, "epochs": 3}
-    meta = {"config": cfg, "dataset": "lines", "classes": info["classes"], "preprocessing": pre,
+    meta = {"config": cfg, "dataset": "lines", "classes": info["classes"], "preprocessing": pre.to_dict(),
             "title": "compactcnn on lines"}
     save_checkpoint(os.path.join(path, "last.safetensors"),
                     {"model_spec": spec, "model": model.state_dict(), "epoch": 1, "step": step, "meta": meta})

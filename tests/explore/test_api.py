@@ -27,14 +27,12 @@ def client(run_dir):
 def _model_and_input(run_dir, index):
     """The checkpoint's model and test item ``index`` preprocessed independently of the explorer."""
     from convlab.data import catalog
+    from convlab.data.preprocess import from_checkpoint
     from convlab.train import load_checkpoint, model_from_checkpoint
-    from convlab.train.run import eval_transform
 
     ckpt = load_checkpoint(os.path.join(run_dir, "last.safetensors"))
     _, test, _ = catalog.load("lines", seed=0)
-    x = test[index][0][None].astype(np.float32)
-    t = eval_transform(ckpt["meta"]["preprocessing"])
-    return model_from_checkpoint(ckpt), (t(x) if t else x)
+    return model_from_checkpoint(ckpt), from_checkpoint(ckpt).apply_batch(test[index][0][None])
 
 
 def test_model_view_is_the_library_summary(client):
@@ -115,7 +113,7 @@ def test_upload_is_decoded_with_the_checkpoint_preprocessing(client):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["key"].startswith("upload-") and body["input"]["height"] == 8 and body["input"]["channels"] == 1
-    assert "mode RGB -> L" in body["note"] and "20x12 -> 8x8" in body["note"]
+    assert body["note"] == "RGB -> grayscale, 20x12 -> 8x8 (stretch)"  # Preprocessing.convert's words
     cell = client.get(f"/api/cell?image={body['key']}&layer=0&c=0&i=3&j=3").json()
     assert cell["formula"]["result"] == pytest.approx(cell["value"], rel=1e-5, abs=1e-6)
 

@@ -1,11 +1,11 @@
-"""The one place the explorer turns pictures into model inputs: the checkpoint's preprocessing.
+"""The one place the explorer turns pictures into model inputs: the checkpoint's preprocessing spec.
 
 Two kinds of picture reach a model here: an item of the dataset's test split, and an image
-uploaded from the page. Both go through the preprocessing the checkpoint records (its mode,
-size, padding and normalisation), the code path ``convlab predict`` uses, so the explorer sees
-exactly what ``predict`` sees. Everything that knows how that record is laid out lives in
-:class:`Preprocessing`; when the data module's preprocessing spec changes, this adapter is
-what changes with it.
+uploaded from the page. Both go through the :class:`convlab.data.preprocess.Preprocessing` the
+checkpoint records, in its two steps: ``convert`` (a decoded picture -> pixels of the model's
+channels and size; the test split already holds such pixels) and ``finish`` (zero padding, then
+normalisation). Uploads are decoded by :func:`convlab.data.images.decode_image`, the decoder of
+``convlab predict``, so the explorer sees exactly what ``predict`` sees.
 
 Upload limits (checked before any pixel is decoded): at most :data:`MAX_UPLOAD_BYTES` bytes,
 :data:`MAX_PIXELS` pixels, and one of the formats in :data:`FORMATS`. The bytes are decoded in
@@ -32,40 +32,31 @@ class UploadError(ValueError):
 
 
 class Preprocessing:
-    """The deterministic preprocessing a checkpoint records (``meta['preprocessing']``).
+    """The explorer's view of a checkpoint's spec (``meta['preprocessing']``).
 
-    ``display`` arrays are what the model sees before normalisation, in [0, 1] and in the
-    model input's coordinates (padding included), so a receptive field drawn on them lines up.
+    ``display`` arrays are the pixels the model sees before normalisation, in [0, 1] and in the
+    model input's coordinates (zero padding included), so a receptive field drawn on them lines up.
     """
 
-    def __init__(self, spec: dict):
-        if not spec or "input_shape" not in spec:
-            raise ValueError("the checkpoint does not record its preprocessing (not written by convlab train)")
-        self.spec = dict(spec)
-        self.mode = spec.get("mode") or ("L" if spec["input_shape"][0] == 1 else "RGB")
-        self.image_size = tuple(int(v) for v in spec.get("image_size") or spec["input_shape"][1:])
-        self.input_shape = tuple(int(v) for v in spec["input_shape"])
-        self.pad = int(spec.get("pad") or 0)
-        mean, std = spec.get("mean"), spec.get("std")
-        self.mean = None if mean is None else np.asarray(mean, np.float32).reshape(-1, 1, 1)
-        self.std = None if std is None else np.asarray(std, np.float32).reshape(-1, 1, 1)
+    def __init__(self, meta: dict):
+        from ..data.preprocess import from_checkpoint
+
+        self.spec = from_checkpoint({"meta": meta or {}}, "the checkpoint")
+        self.input_shape = tuple(self.spec.input_shape)
 
     def describe(self) -> dict:
-        return {"mode": self.mode, "image_size": list(self.image_size), "pad": self.pad,
-                "input_shape": list(self.input_shape),
-                "mean": None if self.mean is None else self.mean.ravel().tolist(),
-                "std": None if self.std is None else self.std.ravel().tolist()}
+        return {**self.spec.to_dict(), "text": self.spec.describe()}
 
     # ------------------------------------------------------------------ the two ways in
-    def from_dataset_item(self, image) -> tuple[np.ndarray, np.ndarray]:
-        """``(model input (1, C, H, W) float32, display (C, H, W) in [0, 1])`` of a raw test-split item."""
-        return self._finish(np.asarray(image, dtype=np.float32))
+    def from_dataset_item(self, pixels) -> tuple[np.ndarray, np.ndarray]:
+        """``(model input (1, C, H, W) float32, display (C, H, W))`` of a test-split item (pixels already converted)."""
+        return self._finish(np.asarray(pixels, dtype=np.float32))
 
     def from_upload(self, data: bytes, content_type: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-        """Decode uploaded bytes with the checkpoint's mode and size; ``(input, display, note)``."""
+        """Decode uploaded bytes and convert them with the spec; ``(input, display, note)``."""
         from PIL import Image, UnidentifiedImageError
 
-        from ..data import load_image
+        from ..data.images import decode_image
 
         if not data:
             raise UploadError("the upload is empty")
@@ -80,23 +71,21 @@ class Preprocessing:
             raise UploadError(f"not an image in one of the formats {', '.join(FORMATS)} ({exc})", 415) from None
         if w * h > MAX_PIXELS:
             raise UploadError(f"the image has {w}x{h} = {w * h:,} pixels; the limit is {MAX_PIXELS:,}", 413)
+        notes: list[str] = []
         try:
-            x, note = load_image(io.BytesIO(data), mode=self.mode, size=self.image_size)
+            pixels = self.spec.convert(decode_image(io.BytesIO(data)), notes)
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             reason = str(exc).split(": cannot read as an image: ")[-1]  # the message names the BytesIO, not a file
             raise UploadError(f"cannot decode the image ({reason})", 415) from None
-        model_input, display = self._finish(x)
-        return model_input, display, note
+        model_input, display = self._finish(pixels)
+        return model_input, display, ", ".join(notes)
 
-    def _finish(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pad, then normalise (the order of ``convlab.train.run.eval_transform``)."""
-        from ..train.run import eval_transform
-
-        if x.ndim == 2:
-            x = x[None]
-        if x.shape[0] != self.input_shape[0]:
-            raise ValueError(f"image has {x.shape[0]} channels but the model takes {self.input_shape[0]}")
-        display = np.pad(x, ((0, 0), (self.pad, self.pad), (self.pad, self.pad))) if self.pad else x
-        transform = eval_transform(self.spec)
-        batch = x[None] if transform is None else transform(x[None])
-        return np.ascontiguousarray(batch, dtype=np.float32), np.clip(display, 0.0, 1.0).astype(np.float32)
+    def _finish(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if pixels.ndim == 2:
+            pixels = pixels[None]
+        if pixels.shape != (self.spec.channels, *self.spec.size):
+            raise ValueError(f"pixels of shape {pixels.shape}; the spec converts to {(self.spec.channels, *self.spec.size)}")
+        p = self.spec.pad
+        display = np.pad(pixels, ((0, 0), (p, p), (p, p))) if p else pixels
+        model_input = np.ascontiguousarray(self.spec.finish(pixels[None]), dtype=np.float32)
+        return model_input, np.clip(display, 0.0, 1.0).astype(np.float32)

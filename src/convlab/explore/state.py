@@ -42,7 +42,7 @@ class Explorer:
 
     # ------------------------------------------------------------------ facts
     def preprocessing(self) -> Preprocessing:
-        return Preprocessing(self.source.meta.get("preprocessing"))
+        return Preprocessing(self.source.meta)
 
     def classes(self) -> list:
         return list(self.source.meta.get("classes") or [])
@@ -61,10 +61,10 @@ class Explorer:
                 if not cfg.get("dataset"):
                     self._test_error = "the checkpoint does not name its dataset"
                 else:
-                    try:
-                        from ..data import catalog
+                    try:  # the datasets of the run, through the code path of convlab train
+                        from ..train.run_data import load_datasets
 
-                        _, self._test, _ = catalog.load(cfg["dataset"], cfg.get("data_root"), seed=cfg.get("seed", 0))
+                        _, _, self._test, _, _ = load_datasets({"seed": 0, **cfg}, lambda *a: None)
                     except Exception as exc:  # a missing dataset leaves upload as the way in
                         self._test_error = f"the test split of {cfg['dataset']} is not available ({exc})"
             return self._test, self._test_error

@@ -24,8 +24,7 @@ CL.views.model = {
     CL.clear(document.getElementById("model-summary")).append(CL.el("p", {
       text: m.model + ": input (" + m.input_shape.join(", ") + ") → output (" + m.output_shape.join(", ") + "); " +
         CL.int(m.total_params) + " parameters, " + CL.int(m.total_macs) + " multiply-accumulates per image; " +
-        m.classes.length + " classes; preprocessing: " + pre.mode + " " + pre.image_size.join("x") +
-        (pre.pad ? ", pad " + pre.pad : "") + (pre.mean ? ", normalised with mean " + pre.mean.map((v) => CL.fmt(v)).join("/") + ", std " + pre.std.map((v) => CL.fmt(v)).join("/") : ""),
+        m.classes.length + " classes; preprocessing: " + pre.text,
     }));
     this.loaded = true;
   },
