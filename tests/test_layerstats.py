@@ -31,8 +31,8 @@ def torch_twin(torch, model):
     t = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(108, 4))
     with torch.no_grad():
         for i in (0, 3):
-            t[i].weight.copy_(torch.from_numpy(model[i].weight.data.copy()))
-            t[i].bias.copy_(torch.from_numpy(model[i].bias.data.copy()))
+            t[i].weight.copy_(torch.from_numpy(model[i].weight.detach().numpy().copy()))
+            t[i].bias.copy_(torch.from_numpy(model[i].bias.detach().numpy().copy()))
     return t
 
 

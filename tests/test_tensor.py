@@ -168,7 +168,7 @@ def test_graph_does_not_keep_intermediate_arrays_alive():
     x = cl.tensor(np.ones((4, 5)), requires_grad=True)
     y = x * 2.0
     z = (y + 1.0).sum()
-    ref = weakref.ref(y.data)
+    ref = weakref.ref(y._data)
     del y
     gc.collect()
     assert ref() is None  # neither (y + 1) nor sum saved y, so only the graph could have kept it

@@ -8,7 +8,9 @@
 """
 
 from . import backend
+from . import methods as _methods  # noqa: F401  (binds t(), view_as, fill_, += ... onto Tensor)
 from .autograd import GradcheckError, gradcheck
+from .devices import device
 from .math import (
     abs,
     add,
@@ -58,31 +60,45 @@ from .math import (
 )
 from .tensor import (
     Function,
+    Size,
     Tensor,
     arange,
     as_tensor,
     bool_,
     default_generator,
+    empty,
+    empty_like,
     enable_grad,
+    eye,
     float16,
     float32,
     float64,
     from_numpy,
     full,
+    full_like,
     get_default_dtype,
     get_rng_state,
+    inference_mode,
     int8,
     int16,
     int32,
     int64,
     is_grad_enabled,
+    is_tensor,
+    linspace,
     manual_seed,
     no_grad,
+    normal,
+    numel,
     ones,
     ones_like,
     rand,
+    rand_like,
     randint,
     randn,
+    randn_like,
+    randperm,
+    set_grad_enabled,
     set_rng_state,
     tensor,
     uint8,
@@ -96,7 +112,7 @@ __version__ = "0.1.0"
 # Submodules and names that live in them, loaded on first use (PEP 562) so that
 # ``import convlab`` stays light and the subpackages can import ``convlab`` freely.
 _LAZY_MODULES = {
-    "nn", "optim", "functional", "models", "data", "train", "filters", "signal", "shapes",
+    "backends", "accelerator", "nn", "optim", "functional", "models", "data", "train", "filters", "signal", "shapes",
     "reference", "viz", "cuda", "distributed", "serialization", "inspect", "demos", "ops", "layerstats",
 }
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "summary": "inspect"}
@@ -111,6 +127,24 @@ def __getattr__(name):
         return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
     raise AttributeError(f"module 'convlab' has no attribute {name!r}")
 
+# torch's dtype aliases (``torch.float`` is float32, ``torch.long`` int64...). They shadow the
+# builtins only inside this file, which uses none of them below.
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+short = int16
+bool = bool_  # noqa: A001
+
+
+def set_default_dtype(d) -> None:
+    """Make Python floats (and ``tensor([1.0])``, ``zeros(...)``) use ``d`` (a floating dtype)."""
+    from .dtypes import _set_default_dtype
+
+    _set_default_dtype(d)
+
+
 __all__ = [
     "Function", "GradcheckError", "Tensor", "abs", "add", "amax", "amin", "arange", "argmax",
     "argmin", "as_tensor", "backend", "bool_", "cat", "chunk", "clamp", "clip", "concatenate",
@@ -121,5 +155,8 @@ __all__ = [
     "ones_like", "pad", "permute", "pow", "rand", "randint", "randn", "relu", "reshape",
     "set_rng_state", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum",
     "tanh", "tensor", "transpose", "uint8", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "Size", "device", "empty", "empty_like", "eye", "full_like", "inference_mode", "is_tensor", "linspace",
+    "normal", "numel", "rand_like", "randn_like", "randperm", "set_grad_enabled", "set_default_dtype",
+    "float", "double", "half", "long", "int", "short", "bool",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]

@@ -37,19 +37,19 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             raise TypeError(f"gradcheck: input {i} has dtype {t.dtype}; use float64 for finite differences")
     out = fn(*inputs)
     weights = np.random.default_rng(0).standard_normal(out.shape)
-    xp = backend.array_module(out.data)
+    xp = backend.array_module(out._data)
     w = xp.asarray(weights)
 
     def objective() -> float:
-        return float((fn(*inputs).data * w).sum())
+        return float((fn(*inputs)._data * w).sum())
 
     for t in checked:
         t.grad = None
     (fn(*inputs) * Tensor(w, dtype=np.float64)).sum().backward()
     for k, t in enumerate(checked):
-        analytic = np.zeros(t.shape) if t.grad is None else backend.to_numpy(t.grad.data)
+        analytic = np.zeros(t.shape) if t.grad is None else backend.to_numpy(t.grad._data)
         numeric = np.zeros(t.shape)
-        flat = t.data.reshape(-1)
+        flat = t._data.reshape(-1)
         for i in range(flat.size):
             orig = float(flat[i])
             flat[i] = orig + eps

@@ -49,3 +49,32 @@ def init() -> None:
     if not is_available():
         raise RuntimeError("device 'cuda' requested but no CUDA device is visible to CuPy")
     backend.register(cupy.ndarray, cupy, "cuda")
+
+
+def current_device() -> int:
+    if not is_available():
+        raise RuntimeError(f"Torch not compiled with CUDA enabled: no CUDA device is usable here ({INSTALL_HINT})")
+    return int(_import_cupy().cuda.runtime.getDevice())
+
+
+def synchronize(device=None) -> None:
+    """Wait for the GPU's queued work; nothing to wait for without one."""
+    if is_available():
+        _import_cupy().cuda.Device().synchronize()
+
+
+def empty_cache() -> None:
+    """Free CuPy's cached blocks; nothing to free without a GPU."""
+    if is_available():
+        _import_cupy().get_default_memory_pool().free_all_blocks()
+
+
+def manual_seed(seed: int) -> None:
+    """Accepted and ignored: convlab draws every random number, also for GPU tensors, from the one
+    host generator that :func:`convlab.manual_seed` seeds (torch's CUDA generator is separate, and
+    seeding it leaves the CPU stream alone, so ignoring it keeps CPU results as in torch)."""
+    if not isinstance(seed, (int,)) or isinstance(seed, bool):
+        raise TypeError(f"manual_seed: seed must be an int, got {seed!r}")
+
+
+manual_seed_all = manual_seed

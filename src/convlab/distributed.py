@@ -154,9 +154,9 @@ def abort(code: int = 1) -> None:
 
 def _broadcast_tensors(tensors, root: int, timeout: float | None, what: str) -> None:
     for t in tensors:
-        arr = np.ascontiguousarray(backend.to_numpy(t.data))
+        arr = np.ascontiguousarray(backend.to_numpy(t._data))
         _wait(_comm.Ibcast(arr, root=root), timeout, what)
-        t.data[...] = arr
+        t._data[...] = arr
 
 
 def broadcast_parameters(module, root: int = 0, timeout: float | None = None) -> None:
@@ -220,7 +220,7 @@ class GradientReducer:
         self.buckets: list[list[int]] = []
         current, size = [], 0
         for i, p in enumerate(self.params):
-            nbytes = p.data.size * p.data.itemsize
+            nbytes = p._data.size * p._data.itemsize
             if current and (size + nbytes > bucket_bytes or p.dtype != self.params[current[0]].dtype):
                 self.buckets.append(current)
                 current, size = [], 0
@@ -247,7 +247,7 @@ class GradientReducer:
             ps = [self.params[i] for i in bucket]
             dtype = ps[0].dtype
             flats.append(np.concatenate([
-                np.zeros(p.data.size, dtype) if p.grad is None else backend.to_numpy(p.grad.data).reshape(-1)
+                np.zeros(p._data.size, dtype) if p.grad is None else backend.to_numpy(p.grad._data).reshape(-1)
                 for p in ps
             ]))
         if world_size() > 1:
@@ -261,7 +261,7 @@ class GradientReducer:
             offset = 0
             for i in bucket:
                 p = self.params[i]
-                n = p.data.size
+                n = p._data.size
                 p.grad = _leaf(flat[offset : offset + n].reshape(p.shape)) if side[n_extra + i] > 0 else None
                 offset += n
         self.last_seconds = time.perf_counter() - start
@@ -449,10 +449,10 @@ def _sync_forward(self, input):
     self._check_input_dim(input)
     momentum = 0.1 if self.momentum is None else self.momentum
     if self.num_batches_tracked is not None:
-        self.num_batches_tracked.data += 1
+        self.num_batches_tracked._data += 1
     fn = _sync_batch_norm_function()
-    rm = self.running_mean.data if self.running_mean is not None else None
-    rv = self.running_var.data if self.running_var is not None else None
+    rm = self.running_mean._data if self.running_mean is not None else None
+    rv = self.running_var._data if self.running_var is not None else None
     return fn.apply(input, self.weight, self.bias, rm, rv, momentum, self.eps, self.timeout)
 
 

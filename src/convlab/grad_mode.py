@@ -45,3 +45,26 @@ def no_grad():
 def enable_grad():
     """Context manager and decorator that re-enables graph recording."""
     return _GradMode(True)
+
+
+def inference_mode(mode: bool = True):
+    """torch's faster ``no_grad`` for inference; here the same as :func:`no_grad` (``mode=False``:
+    recording stays as it is)."""
+    return _GradMode(False) if mode else _GradMode(is_grad_enabled())
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801 - torch's name
+    """``set_grad_enabled(False)`` switches recording off now (a function call) or for a ``with``
+    block (then restores it), as in torch."""
+
+    def __init__(self, mode: bool):
+        self.prev = is_grad_enabled()
+        super().__init__(bool(mode))
+        _state.grad_enabled = self.enabled
+
+    def __enter__(self):
+        _state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.prev
+        return False

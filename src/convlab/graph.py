@@ -47,6 +47,44 @@ class _Node:
     def __init__(self, fn, ctx, inputs):
         self.fn, self.ctx, self.inputs, self.freed, self.out = fn, ctx, inputs, False, None
 
+    # torch's view of a node as ``tensor.grad_fn``
+    def name(self) -> str:
+        return f"{self.fn.__name__}Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        """``(function, 0)`` per input: the node that made it, ``AccumulateGrad`` for a leaf that
+        requires grad, or ``None``."""
+        out = []
+        for v in self.inputs:
+            if isinstance(v, _Node):
+                out.append((v, 0))
+            elif v is not None and v.requires_grad:
+                out.append((AccumulateGrad(v), 0))
+            else:
+                out.append((None, 0))
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """The end of a ``next_functions`` chain: where a leaf's gradient is added to ``.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    next_functions = ()
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
 
 def _edge(a):
     """What a node keeps of one argument: a leaf tensor, the node that made a non-leaf, or None."""
@@ -69,7 +107,7 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = Context()
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        raw = [a._data if isinstance(a, Tensor) else a for a in args]
         if backend.has_devices():
             _check_one_device(cls.__name__, raw)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -93,7 +131,7 @@ def _check_one_device(op: str, raw) -> None:
 
 def _wrap(out, cls, ctx, args, record):
     t = Tensor.__new__(Tensor)
-    t.data, t.grad, t._retain = out, None, False
+    t._data, t.grad, t._retain = out, None, False
     if record:
         t.requires_grad = True
         t._node = node = _Node(cls, ctx, tuple(_edge(a) for a in args))
@@ -152,13 +190,13 @@ def _run_hooks(hooks: dict, g):
         name = getattr(hook, "__name__", type(hook).__name__)
         if not isinstance(result, Tensor):
             raise TypeError(f"gradient hook {name!r} must return a Tensor or None, got {type(result).__name__}")
-        if tuple(result.data.shape) != tuple(g.shape):
+        if tuple(result._data.shape) != tuple(g.shape):
             raise RuntimeError(f"gradient hook {name!r} has changed the size of value: "
                                f"expected shape {tuple(g.shape)}, got {result.shape}")
-        if result.data.dtype != g.dtype:
+        if result._data.dtype != g.dtype:
             raise RuntimeError(f"gradient hook {name!r} has changed the type of value: "
                                f"expected dtype {g.dtype}, got {result.dtype}")
-        g = result.data
+        g = result._data
     return g
 
 
@@ -256,12 +294,12 @@ def _run_backward(root: Tensor, seed, retain_graph: bool) -> None:
 
 
 def _accumulate(t: Tensor, g) -> None:
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
     if t.grad is None:
         t.grad = _leaf(g.copy())
     else:
-        t.grad.data = t.grad.data + g
+        t.grad._data = t.grad._data + g
 
 
 # --------------------------------------------------------------------------- Tensor's autograd methods
@@ -277,16 +315,16 @@ def backward(self, gradient=None, retain_graph: bool = False) -> None:
             "backward(): tensor does not require grad and has no graph "
             "(did you build it under no_grad() or from tensors without requires_grad?)"
         )
-    xp = backend.array_module(self.data)
+    xp = backend.array_module(self._data)
     if gradient is None:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
                 f"backward(): grad can be implicitly created only for scalar outputs, "
                 f"got shape {self.shape}; pass gradient= of that shape"
             )
-        seed = xp.ones_like(self.data)
+        seed = xp.ones_like(self._data)
     else:
-        seed = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient)
+        seed = gradient._data if isinstance(gradient, Tensor) else xp.asarray(gradient)
         if tuple(seed.shape) != self.shape:
             raise ValueError(
                 f"backward(): gradient has shape {tuple(seed.shape)} but the tensor has shape {self.shape}"
@@ -331,3 +369,4 @@ def register_hook(self, hook) -> RemovableHandle:
 
 
 Tensor.backward, Tensor.retain_grad, Tensor.register_hook = backward, retain_grad, register_hook
+Tensor.grad_fn = property(lambda self: self._node, doc="The node that made this tensor (None for a leaf).")

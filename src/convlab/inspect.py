@@ -293,7 +293,7 @@ class _Tracer:
             row = Layer(frame.name, type(module).__name__, _shape_of(args), out_shape, repeat=repeat,
                         rf=out_rf.r if out_rf else None, jump=out_rf.j if out_rf else None,
                         macs=_macs(module, args, output),
-                        output_bytes=sum(t.data.nbytes for t in _tensors(output)) if leaf else 0)
+                        output_bytes=sum(t._data.nbytes for t in _tensors(output)) if leaf else 0)
             if not repeat:
                 row.trainable = sum(p.numel() for p in own if p.requires_grad)
                 row.non_trainable = sum(p.numel() for p in own if not p.requires_grad)
@@ -502,9 +502,9 @@ def summary(model, input_shape, batch_size: int = 1) -> Summary:
         non_trainable_params=total - trainable,
         buffers=sum(b.numel() for b in bufs),
         total_macs=sum(L.macs for L in tracer.layers),
-        input_bytes=x.data.nbytes,
+        input_bytes=x._data.nbytes,
         activation_bytes=sum(L.output_bytes for L in tracer.layers),
-        params_bytes=sum(p.data.nbytes for p in params) + sum(b.data.nbytes for b in bufs),
+        params_bytes=sum(p._data.nbytes for p in params) + sum(b._data.nbytes for b in bufs),
     )
 
 

@@ -50,7 +50,7 @@ def _moments(a) -> tuple[float, float]:
 def _host(t: Tensor) -> np.ndarray:
     from . import backend
 
-    return backend.to_numpy(t.data)
+    return backend.to_numpy(t._data)
 
 
 class LayerStats:

@@ -4,6 +4,7 @@ and Python operators built on the primitive ops."""
 from __future__ import annotations
 
 import builtins
+import functools
 from collections import namedtuple
 
 import numpy as np
@@ -28,7 +29,7 @@ def _operand(x, like: Tensor | None = None) -> Tensor:
             dt = get_default_dtype()
         elif dt.kind == "b" and not isinstance(x, (bool, np.bool_)):
             dt = np.dtype(np.int64)
-        xp = backend.array_module(like.data)
+        xp = backend.array_module(like._data)
         return _raw(xp.asarray(x, dtype=dt))
     if isinstance(x, (list, tuple, float, int)):
         from .tensor import tensor
@@ -54,9 +55,9 @@ def _binary(fn, a, b):
     _same_device(fn.__name__.lower(), a_t, b_t)
     # an integer/bool tensor meeting a float takes the float's dtype (torch's promotion)
     if a_t.dtype.kind != "f" and b_t.dtype.kind == "f":
-        a_t = _raw(a_t.data.astype(b_t.dtype))
+        a_t = _raw(a_t._data.astype(b_t.dtype))
     elif b_t.dtype.kind != "f" and a_t.dtype.kind == "f":
-        b_t = _raw(b_t.data.astype(a_t.dtype))
+        b_t = _raw(b_t._data.astype(a_t.dtype))
     return fn.apply(a_t, b_t)
 
 
@@ -144,7 +145,7 @@ clip = clamp
 
 def where(condition, a, b):
     """Elements of ``a`` where ``condition`` is true, else of ``b`` (broadcasting)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     a_t, b_t = _operand(a, like), _operand(b, like)
     if cond.dtype != np.bool_:
@@ -213,13 +214,13 @@ def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def argmax(a, dim=None, keepdim=False):
-    xp = backend.array_module(a.data)
-    return _raw(xp.asarray(xp.argmax(a.data, axis=dim, keepdims=keepdim), dtype=np.int64))
+    xp = backend.array_module(a._data)
+    return _raw(xp.asarray(xp.argmax(a._data, axis=dim, keepdims=keepdim), dtype=np.int64))
 
 
 def argmin(a, dim=None, keepdim=False):
-    xp = backend.array_module(a.data)
-    return _raw(xp.asarray(xp.argmin(a.data, axis=dim, keepdims=keepdim), dtype=np.int64))
+    xp = backend.array_module(a._data)
+    return _raw(xp.asarray(xp.argmin(a._data, axis=dim, keepdims=keepdim), dtype=np.int64))
 
 
 # ---------------------------------------------------------------- movement
@@ -344,7 +345,7 @@ def _index(idx):
     if isinstance(idx, tuple):
         return tuple(_index(i) for i in idx)
     if isinstance(idx, Tensor):
-        idx = idx.data
+        idx = idx._data
     if isinstance(idx, list):
         idx = np.asarray(idx)
     if hasattr(idx, "dtype") and np.dtype(idx.dtype) == np.bool_:
@@ -365,8 +366,11 @@ def getitem(a, idx):
 # ---------------------------------------------------------------- comparisons
 def _compare(op):
     def fn(a, b):
-        b_t = _operand(b, a)
-        return _raw(op(a.data, b_t.data))
+        try:
+            b_t = _operand(b, a)
+        except TypeError:  # not something a tensor compares with: let Python ask the other side
+            return NotImplemented
+        return _raw(op(a._data, b_t._data))
 
     return fn
 
@@ -379,7 +383,7 @@ def _rev(fn):
 def _setitem(self, idx, value):
     if self.requires_grad or self._node is not None:
         raise RuntimeError("in-place assignment into a tensor that requires grad is not supported (convlab is in-place free)")
-    self.data[_index(idx)] = value.data if isinstance(value, Tensor) else value
+    self._data[_index(idx)] = value._data if isinstance(value, Tensor) else value
 
 
 _METHODS = {
@@ -401,6 +405,27 @@ _METHODS = {
     "flatten": flatten, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand,
     "split": split, "chunk": chunk,
 }
+
+
+def _axis_alias(fn):
+    """torch takes NumPy's ``axis=`` as another name for ``dim=`` in its reductions."""
+
+    @functools.wraps(fn)
+    def with_axis(*args, axis=None, **kwargs):
+        if axis is not None:
+            if "dim" in kwargs:
+                raise TypeError(f"{fn.__name__}() got both dim= and axis=")
+            kwargs["dim"] = axis
+        return fn(*args, **kwargs)
+
+    return with_axis
+
+
+for _name in ("sum", "mean", "max", "min", "amax", "amin", "var", "std", "argmax", "argmin", "softmax", "log_softmax",
+              "cat", "stack", "squeeze", "unsqueeze", "split", "chunk"):
+    globals()[_name] = _axis_alias(globals()[_name])
+    if _name in _METHODS:
+        _METHODS[_name] = globals()[_name]
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.__hash__ = object.__hash__  # comparisons return tensors; keep identity hashing

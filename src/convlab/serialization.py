@@ -131,7 +131,7 @@ def _encode(obj, where: tuple, tensors: dict):
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, Tensor):
-        return {"__tensor__": _put(backend.to_numpy(obj.data), where, tensors)}
+        return {"__tensor__": _put(backend.to_numpy(obj._data), where, tensors)}
     if isinstance(obj, np.ndarray):
         return {"__ndarray__": _put(obj, where, tensors)}
     if isinstance(obj, np.generic):  # a NumPy scalar keeps its dtype as a 0-d tensor

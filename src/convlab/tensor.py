@@ -22,13 +22,24 @@ from .creation import (  # noqa: F401
     _new,
     arange,
     as_tensor,
+    empty,
+    empty_like,
+    eye,
     from_numpy,
     full,
+    full_like,
+    is_tensor,
+    linspace,
+    normal,
+    numel,
     ones,
     ones_like,
     rand,
+    rand_like,
     randint,
     randn,
+    randn_like,
+    randperm,
     tensor,
     zeros,
     zeros_like,
@@ -48,7 +59,7 @@ from .dtypes import (  # noqa: F401
     int64,
     uint8,
 )
-from .grad_mode import _GradMode, enable_grad, is_grad_enabled, no_grad  # noqa: F401
+from .grad_mode import _GradMode, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from .graph import (  # noqa: F401
     Context,
     Function,
@@ -67,6 +78,6 @@ from .graph import (  # noqa: F401
     unbroadcast,
 )
 from .random import default_generator, get_rng_state, manual_seed, set_rng_state, using_generator  # noqa: F401
-from .tensor_class import Tensor, _as_array, _leaf  # noqa: F401
+from .tensor_class import Size, Tensor, _as_array, _leaf  # noqa: F401
 
 tune_malloc()  # recycle freed arrays between steps instead of page-faulting them in again

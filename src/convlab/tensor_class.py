@@ -12,16 +12,19 @@ the ops is bound onto the class by the modules that own it, so no import goes ba
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import backend, dtypes
+from .devices import as_device
 from .dtypes import _check_dtype, _parse_dtype
 
 
 def _as_array(data, dtype, where: str):
     """Convert user data to an owned array: python floats become float32 like torch."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     xp = backend.array_module(data)
     if dtype is not None:
         dtype = _parse_dtype(dtype, where)
@@ -39,6 +42,37 @@ def _as_array(data, dtype, where: str):
     return arr.astype(dtype) if dtype is not None else arr
 
 
+class Size(tuple):
+    """A tensor's shape: a tuple of ints (``Tensor.shape``, ``Tensor.size()``); ``repr`` shows
+    ``convlab.Size([2, 3])``, ``str`` (hence error messages) ``(2, 3)``.
+
+    >>> s = Size([2, 3, 4])
+    >>> s, s.numel(), s[1:], s == (2, 3, 4)
+    (convlab.Size([2, 3, 4]), 24, convlab.Size([3, 4]), True)
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        item = tuple.__getitem__(self, key)
+        return Size(item) if isinstance(key, slice) else item
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+    def __repr__(self) -> str:
+        return f"convlab.Size({list(self)})"
+
+    def __str__(self) -> str:  # messages that embed a shape keep reading "(2, 3)"
+        return tuple.__repr__(self)
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -46,11 +80,11 @@ class Tensor:
     accumulated gradient (an ndarray-backed Tensor) after ``backward()``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retain", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_node", "_retain", "__weakref__")
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected ops
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
-        self.data = _as_array(data, dtype, "tensor")
+        self._data = _as_array(data, dtype, "tensor")
         self.grad = None
         self._node = None
         self._retain = False
@@ -58,32 +92,63 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
+    # ---- the array
+    @property
+    def data(self) -> Tensor:
+        """A tensor sharing this one's array but outside the graph (torch's ``.data``).
+
+        Writing into it (``p.data.mul_(0.5)``, ``p.data[0] = 1``) changes this tensor without
+        recording anything; assigning ``t.data = other`` (a tensor or an array) swaps the array."""
+        return _leaf(self._data)
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data = value._data if isinstance(value, Tensor) else value
+
     # ---- properties
     @property
-    def shape(self) -> tuple:
-        return tuple(self.data.shape)
+    def shape(self) -> Size:
+        return Size(self._data.shape)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim: int | None = None):
-        """Shape as a tuple (torch's ``size()``), or the length of ``dim``."""
-        return self.shape if dim is None else self.shape[dim]
+        """The shape as a :class:`~convlab.Size` (torch's ``size()``), or the length of ``dim``."""
+        if dim is None:
+            return Size(self._data.shape)
+        if not -self.ndim <= dim < max(self.ndim, 1):
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-self.ndim}, {self.ndim - 1}], but got {dim})")
+        return self._data.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
-    def device(self) -> str:
-        return backend.device_of(self.data)
+    def device(self):
+        """A :class:`~convlab.device` (a ``str`` subclass: ``t.device == 'cpu'`` holds on the CPU)."""
+        return as_device(backend.device_of(self._data))
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def element_size(self) -> int:
+        return int(self._data.itemsize)
+
+    nelement = numel
 
     @property
     def is_leaf(self) -> bool:
@@ -99,7 +164,7 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        body = np.array2string(backend.to_numpy(self.data), separator=", ", precision=4)
+        body = np.array2string(backend.to_numpy(self._data), separator=", ", precision=4)
         extra = ", requires_grad=True" if self.requires_grad else ""
         dt = "" if self.dtype == dtypes.get_default_dtype() else f", dtype={self.dtype}"
         return f"tensor({body}{dt}{extra})"
@@ -108,15 +173,15 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
             raise RuntimeError("numpy(): tensor requires grad; call .detach().numpy() instead")
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self._data)
 
     def tolist(self):
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self._data).tolist()
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.reshape(-1)[0].item()
+        return self._data.reshape(-1)[0].item()
 
     def __float__(self):
         return float(self.item())
@@ -124,21 +189,33 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """A one-element integer tensor is a list index, a ``range`` bound..., as in torch."""
+        if self._data.size != 1 or self._data.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.reshape(-1)[0])
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value; other tensors only take an empty spec."""
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
     def __array__(self, dtype=None, copy=None):
-        arr = backend.to_numpy(self.data)
+        arr = backend.to_numpy(self._data)
         return arr.astype(dtype) if dtype is not None else arr
 
     def detach(self) -> Tensor:
         """A tensor sharing ``data`` but cut from the graph."""
-        return _leaf(self.data)
+        return _leaf(self._data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise RuntimeError(
                 f"only floating-point tensors can require gradients, got dtype {self.dtype}"
             )
@@ -151,5 +228,5 @@ class Tensor:
 def _leaf(array) -> Tensor:
     """Wrap ``array`` as a graph-free tensor without copying or validating it."""
     t = Tensor.__new__(Tensor)
-    t.data, t.grad, t.requires_grad, t._node, t._retain = array, None, False, None, False
+    t._data, t.grad, t.requires_grad, t._node, t._retain = array, None, False, None, False
     return t

@@ -164,7 +164,7 @@ def test_default_init_is_torchs_uniform(make, fan_in):
     assert _uniform_bound(layer.weight) <= bound and _uniform_bound(layer.bias) <= bound
     assert _uniform_bound(layer.weight) > 0.9 * bound  # really spread over the interval
     # U(-B, B) has variance B^2 / 3
-    assert abs(w.var() - bound**2 / 3) < 0.1 * bound**2 / 3 if w.size > 1000 else True
+    assert abs(w.var() - bound**2 / 3) < 0.1 * bound**2 / 3 if w.numel() > 1000 else True
     assert abs(w.mean()) < 0.1 * bound
 
 

@@ -147,7 +147,7 @@ def test_registration_rules():
 def test_parameter_shares_data_and_prints():
     t = cl.zeros(3)
     p = nn.Parameter(t)
-    assert p.requires_grad and p.is_leaf and p.data is t.data
+    assert p.requires_grad and p.is_leaf and p._data is t._data
     assert repr(p).startswith("Parameter containing:\ntensor(")
     assert not nn.Parameter(cl.zeros(1), requires_grad=False).requires_grad
 
@@ -232,7 +232,7 @@ def test_to_dtype_keeps_integer_buffers_and_casts_grads():
 def test_state_dict_values_are_detached_views():
     m = nn.Linear(2, 2)
     sd = m.state_dict()
-    assert not sd["weight"].requires_grad and sd["weight"].data is m.weight.data
+    assert not sd["weight"].requires_grad and sd["weight"]._data is m.weight._data
     assert m.state_dict(keep_vars=True)["weight"] is m.weight
     json.dumps({k: v.shape for k, v in sd.items()})  # plain shapes
 

@@ -113,11 +113,11 @@ def test_zero_grad_and_parameters_without_grad_are_skipped():
 
 def test_step_builds_no_graph_and_keeps_arrays():
     p = Parameter(cl.ones(3))
-    data = p.data
+    data = p._data
     opt = optim.Adam([p])
     p.grad = cl.ones(3)
     opt.step()
-    assert p.data is data and p.is_leaf and p._node is None
+    assert p._data is data and p.is_leaf and p._node is None
 
 
 def test_closure_is_called_with_grad_enabled():

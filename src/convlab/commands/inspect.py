@@ -151,7 +151,7 @@ def main(args) -> int:
     kh, kw = first.weight.shape[-2:]
     r0, c0 = (x.shape[2] - kh - 2) // 2, (x.shape[3] - kw - 2) // 2  # a patch from the middle of the image
     patch = x[:1, :1, r0:r0 + kh + 2, c0:c0 + kw + 2].astype(np.float64)
-    fig, err = viz.im2col_figure(patch, first.weight.data[:1, :1].astype(np.float64))
+    fig, err = viz.im2col_figure(patch, first.weight._data[:1, :1].astype(np.float64))
     written.append(viz.save_figure(fig, out / "im2col.png"))
 
     last_name = convs[-1][0]

@@ -4,7 +4,7 @@
 >>> loader = DataLoader(LinesDataset(n=10, size=8, seed=0), batch_size=4, shuffle=True, seed=0)
 >>> images, labels = next(iter(loader))
 >>> images.shape, labels.dtype
-((4, 1, 8, 8), dtype('int64'))
+(convlab.Size([4, 1, 8, 8]), dtype('int64'))
 """
 
 from . import transforms

@@ -21,7 +21,7 @@ from .transforms import call_transform, is_batched
 def _stack(items, field: str):
     first = items[0]
     if isinstance(first, Tensor):
-        return np.stack([t.data for t in items])
+        return np.stack([t._data for t in items])
     if isinstance(first, (bool, int, np.integer)):
         return np.asarray(items, dtype=np.int64)
     if isinstance(first, (float, np.floating)):
@@ -166,7 +166,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("TensorDataset needs at least one array")
-        self.arrays = [a.data if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
+        self.arrays = [a._data if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
         n = len(self.arrays[0])
         if any(len(a) != n for a in self.arrays):
             raise ValueError(f"TensorDataset: arrays have different lengths {[len(a) for a in self.arrays]}")

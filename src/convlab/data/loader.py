@@ -30,7 +30,7 @@ _AUGMENT_STREAM = 0xA0C  # keeps augmentation draws apart from the shuffling str
 
 
 def _take(a, rows):
-    return (a.data if isinstance(a, Tensor) else np.asarray(a))[rows]
+    return (a._data if isinstance(a, Tensor) else np.asarray(a))[rows]
 
 
 def _to_tensor(a):

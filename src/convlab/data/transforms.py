@@ -28,7 +28,7 @@ from ..tensor import Tensor, default_generator
 
 def _unwrap(x):
     if isinstance(x, Tensor):
-        return x.data, True
+        return x._data, True
     return np.asarray(x), False
 
 
@@ -120,7 +120,7 @@ class ToTensor(Transform):
 
     def __call__(self, x, rng=None):
         if isinstance(x, Tensor):
-            return x if x.dtype == np.float32 else Tensor(x.data.astype(np.float32))
+            return x if x.dtype == np.float32 else Tensor(x._data.astype(np.float32))
         if not isinstance(x, np.ndarray) and hasattr(x, "mode") and hasattr(x, "size"):  # a PIL image
             x = np.asarray(x)
         a = np.asarray(x)

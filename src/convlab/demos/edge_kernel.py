@@ -79,7 +79,7 @@ def train(init="seed", epochs: int = 10, lr: float = 3e-2, seed: int = 0):
     else:
         conv.weight.data = np.asarray(init, dtype=np.float64).reshape(1, 1, 1, 2)
     conv = conv.double()
-    w0 = conv.weight.data.reshape(-1).copy()
+    w0 = conv.weight.detach().numpy().reshape(-1).copy()
     opt = optim.SGD(conv.parameters(), lr=lr)
     xt, yt = convlab.tensor(x[None, None]), convlab.tensor(y[None, None])
     history = []
@@ -89,7 +89,7 @@ def train(init="seed", epochs: int = 10, lr: float = 3e-2, seed: int = 0):
         loss.backward()
         opt.step()
         history.append((i + 1, float(loss.item())))
-    return conv.weight.data[0, 0].copy(), history, w0
+    return conv.weight.detach().numpy()[0, 0].copy(), history, w0
 
 
 def run(out_dir, log=print, figures: bool = True, init: str = "seed", epochs: int = 10, seed: int = 0) -> dict:

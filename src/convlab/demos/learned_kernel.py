@@ -71,11 +71,11 @@ class LineClassifier(nn.Module):
 
     @property
     def kernel(self) -> np.ndarray:
-        return self.conv.weight.data[0, 0].copy()
+        return self.conv.weight.detach().numpy()[0, 0].copy()
 
     @property
     def bias(self) -> float:
-        return float(self.conv.bias.data[0])
+        return float(self.conv.bias.detach().numpy()[0])
 
 
 def _batch(images):

@@ -34,7 +34,7 @@ def build(stack):
     layers = []
     for k, s, p, d in stack:
         conv = nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d, bias=False).double()
-        conv.weight.data = np.ones_like(conv.weight.data)
+        conv.weight.data = np.ones(conv.weight.shape, conv.weight.dtype)
         layers.append(conv)
     return layers
 

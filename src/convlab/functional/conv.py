@@ -116,7 +116,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
     >>> import convlab as cl
     >>> conv_transpose2d(cl.ones(1, 1, 2, 2), cl.ones(1, 1, 2, 2), stride=2).shape
-    (1, 1, 4, 4)
+    convlab.Size([1, 1, 4, 4])
     """
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
 
@@ -136,7 +136,7 @@ def conv_pad(input, padding, padding_mode="zeros", kernel_size=None, stride=1, d
     >>> import convlab as cl
     >>> x, p = conv_pad(cl.ones(1, 1, 4, 4), 1, "reflect")
     >>> x.shape, p
-    ((1, 1, 6, 6), 0)
+    (convlab.Size([1, 1, 6, 6]), 0)
     """
     if padding_mode == "zeros":
         return input, padding

@@ -29,7 +29,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 
 def _arr(t):
-    return None if t is None else t.data if isinstance(t, Tensor) else t
+    return None if t is None else t._data if isinstance(t, Tensor) else t
 
 
 # ---------------------------------------------------------------- linear and activations
@@ -91,7 +91,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_p(p)
     if not training or p == 0.0:
         return input
-    return D.MaskedScale.apply(input, mask=_keep_mask(input.shape, p, input.data))
+    return D.MaskedScale.apply(input, mask=_keep_mask(input.shape, p, input._data))
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -102,7 +102,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     if not training or p == 0.0:
         return input
     shape = input.shape[: input.ndim - 2] + (1, 1)
-    return D.MaskedScale.apply(input, mask=_keep_mask(shape, p, input.data))
+    return D.MaskedScale.apply(input, mask=_keep_mask(shape, p, input._data))
 
 
 # ---------------------------------------------------------------- normalisation
@@ -127,7 +127,7 @@ def batch_norm(input: Tensor, running_mean=None, running_var=None, weight=None, 
     for name, v in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         _check_channel_vec(name, v, c, "batch_norm")
     if training:
-        size = input.data.size // c
+        size = input._data.size // c
         if size <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input shape {input.shape}")
     elif running_mean is None or running_var is None:
@@ -173,7 +173,7 @@ def _check_class_target(input: Tensor, target: Tensor, ignore_index: int, fn: st
             f"{fn}: input of shape {input.shape} needs a target of shape {expected}, got target of shape {target.shape} "
             f"(batch sizes {input.shape[0] if input.ndim > 1 else '-'} and {target.shape[0] if target.ndim else '-'})"
         )
-    t = backend.to_numpy(target.data)
+    t = backend.to_numpy(target._data)
     bad = t[(t != ignore_index) & ((t < 0) | (t >= c))]
     if bad.size:
         raise ValueError(
@@ -231,10 +231,10 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, reduction: 
     """BCE on probabilities in [0, 1]; logs are clamped at -100 like torch. Prefer the logits form."""
     _check_reduction(reduction, "binary_cross_entropy")
     _check_same_shape(input, target, "binary_cross_entropy")
-    p = backend.to_numpy(input.data)
+    p = backend.to_numpy(input._data)
     if p.size and (p.min() < 0 or p.max() > 1):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
-    target = target if target.dtype == input.dtype else _raw(target.data.astype(input.dtype))
+    target = target if target.dtype == input.dtype else _raw(target._data.astype(input.dtype))
     return L.BCE.apply(input, target, _arr(weight), reduction=reduction)
 
 
@@ -244,7 +244,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None,
     multiplies the positive term, ``weight`` each element."""
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
-    target = target if target.dtype == input.dtype else _raw(target.data.astype(input.dtype))
+    target = target if target.dtype == input.dtype else _raw(target._data.astype(input.dtype))
     return L.BCEWithLogits.apply(input, target, _arr(weight), _arr(pos_weight), reduction=reduction)
 
 
@@ -284,8 +284,8 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Integer labels (*) -> int64 one-hot (*, num_classes); ``-1`` infers ``max + 1``."""
-    xp = backend.array_module(tensor.data)
-    labels = tensor.data
+    xp = backend.array_module(tensor._data)
+    labels = tensor._data
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer tensor, got dtype {tensor.dtype}")
     if num_classes == -1:

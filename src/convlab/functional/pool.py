@@ -164,7 +164,7 @@ def adaptive_avg_pool2d(input, output_size):
 
     >>> import convlab as cl
     >>> adaptive_avg_pool2d(cl.ones(2, 3, 7, 5), 1).shape
-    (2, 3, 1, 1)
+    convlab.Size([2, 3, 1, 1])
     """
     return _adaptive("adaptive_avg_pool2d", 2, P.AdaptiveAvgPoolNd, input, output_size)
 
@@ -191,7 +191,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
 
 def _max_unpool(where, nd, input, indices, kernel_size, stride, padding, output_size):
     x, unbatched = _batched(where, nd, input)
-    idx = indices.data if isinstance(indices, Tensor) else indices
+    idx = indices._data if isinstance(indices, Tensor) else indices
     if unbatched:
         idx = idx[None]
     if tuple(idx.shape) != x.shape:

@@ -69,8 +69,8 @@ def _fan(tensor, mode: str) -> int:
 
 def _fill(tensor, values):
     """Write host ``values`` into ``tensor.data`` in place, on its device and in its dtype."""
-    xp = backend.array_module(tensor.data)
-    tensor.data[...] = values if xp is np else xp.asarray(values)
+    xp = backend.array_module(tensor._data)
+    tensor._data[...] = values if xp is np else xp.asarray(values)
     return tensor
 
 
@@ -98,7 +98,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
 
 
 def constant_(tensor, val: float):
-    tensor.data[...] = val
+    tensor._data[...] = val
     return tensor
 
 

@@ -342,7 +342,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = value.data if isinstance(value, Tensor) else value
+            arr = value._data if isinstance(value, Tensor) else value
             shape = tuple(getattr(arr, "shape", np.shape(arr)))
             kind = np.dtype(getattr(arr, "dtype", np.asarray(arr).dtype)).kind
             if kind not in "fiub":
@@ -362,7 +362,7 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for key, arr in arrays.items():
-            target = own[key].data
+            target = own[key]._data
             xp = backend.array_module(target)
             if not isinstance(arr, np.ndarray) or xp is not np:  # torch tensors, lists, other devices
                 same_device = xp is not np and backend.array_module(arr) is xp
@@ -377,12 +377,12 @@ class Module:
             for p in m._parameters.values():
                 if p is None:
                     continue
-                p.data = fn(p.data)
+                p._data = fn(p._data)
                 if p.grad is not None:
-                    p.grad.data = fn(p.grad.data)
+                    p.grad._data = fn(p.grad._data)
             for b in m._buffers.values():
                 if b is not None:
-                    b.data = fn(b.data)
+                    b._data = fn(b._data)
         return self
 
     def to(self, *args, device=None, dtype=None) -> Module:

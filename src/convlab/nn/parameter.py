@@ -15,7 +15,7 @@ class Parameter(Tensor):
     >>> import convlab
     >>> p = Parameter(convlab.zeros(2, 3))
     >>> p.shape, p.requires_grad
-    ((2, 3), True)
+    (convlab.Size([2, 3]), True)
     """
 
     __slots__ = ()
@@ -24,10 +24,10 @@ class Parameter(Tensor):
         if data is None:
             data = _as_array([], None, "Parameter")
         elif isinstance(data, Tensor):
-            data = data.data  # share, do not copy (torch semantics)
+            data = data._data  # share, do not copy (torch semantics)
         elif not (hasattr(data, "shape") and hasattr(data, "dtype")):
             data = _as_array(data, None, "Parameter")
-        self.data = data
+        self._data = data
         self.grad = None
         self._node = None
         self._retain = False

@@ -26,7 +26,7 @@ def zero_grads(parameters, set_to_none: bool = True) -> None:
         if set_to_none:
             p.grad = None
         else:
-            p.grad.data = backend.array_module(p.grad.data).zeros_like(p.grad.data)
+            p.grad._data = backend.array_module(p.grad._data).zeros_like(p.grad._data)
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
@@ -36,7 +36,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     ``max_norm`` every gradient is multiplied by ``max_norm / (norm + 1e-6)``. Returns the
     total norm before clipping (a 0-d tensor). ``norm_type`` may be ``inf``.
     """
-    grads = [p.grad.data for p in _with_grads(parameters)]
+    grads = [p.grad._data for p in _with_grads(parameters)]
     if not grads:
         return tensor(0.0)
     xp = backend.array_module(grads[0])
@@ -56,5 +56,5 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element into ``[-clip_value, clip_value]``, in place."""
     for p in _with_grads(parameters):
-        xp = backend.array_module(p.grad.data)
-        xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+        xp = backend.array_module(p.grad._data)
+        xp.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)

@@ -115,7 +115,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad.data
+                grad = p.grad._data
                 if group.get("maximize", False):
                     grad = -grad
                 self._update(p, grad, self.state.setdefault(p, {}), group)
@@ -162,10 +162,10 @@ class Optimizer:
         self.state = {}
         for i, values in saved_state.items():
             p = by_index[i]
-            xp = backend.array_module(p.data)
+            xp = backend.array_module(p._data)
             entry = {}
             for k, v in values.items():
-                v = v.data if isinstance(v, Tensor) else v
+                v = v._data if isinstance(v, Tensor) else v
                 if hasattr(v, "shape"):
                     arr = backend.to_numpy(v)
                     if arr.ndim == 0:  # a number stored as a 0-d array ('step')

@@ -36,7 +36,7 @@ class SGD(Optimizer):
 
     def _update(self, p, grad, state, group):
         if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p._data
         momentum = group["momentum"]
         if momentum:
             buf = state.get("momentum_buffer")
@@ -46,4 +46,4 @@ class SGD(Optimizer):
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        p.data -= group["lr"] * grad
+        p._data -= group["lr"] * grad

@@ -83,9 +83,9 @@ def evaluate(model, loader, loss_fn=None, num_classes: int | None = None, topk: 
         with no_grad():
             for images, labels in loader:
                 logits = model(images)
-                meter.update(logits.data, labels.data, float(loss_fn(logits, labels).item()))
+                meter.update(logits._data, labels._data, float(loss_fn(logits, labels).item()))
                 if on_batch is not None:
-                    on_batch(np.asarray(logits.data), np.asarray(labels.data))
+                    on_batch(np.asarray(logits._data), np.asarray(labels._data))
                 bar.update(1)
     finally:
         bar.close()
@@ -278,29 +278,29 @@ class Trainer:
         total = 0.0
         for _, p in self._named:
             if p.grad is not None:
-                total += float(p.grad.data.sum(dtype=np.float64))
+                total += float(p.grad._data.sum(dtype=np.float64))
         if math.isfinite(total):
             return
         for name, p in self._named:
-            if p.grad is not None and not np.isfinite(p.grad.data).all():
-                bad = "nan" if np.isnan(p.grad.data).any() else "inf"
+            if p.grad is not None and not np.isfinite(p.grad._data).all():
+                bad = "nan" if np.isnan(p.grad._data).any() else "inf"
                 raise NonFiniteError(f"the gradient of parameter '{name}' became {bad} {where}")
         raise NonFiniteError(f"the gradients became too large to sum {where}")
 
     def _check_params(self, where: str) -> None:
         for name, p in self._named:
-            if not np.isfinite(p.data).all():
+            if not np.isfinite(p._data).all():
                 raise NonFiniteError(f"parameter '{name}' became non-finite {where}")
 
     def _snapshot(self):
         """The state a step may change before it completes: the RNG and the buffers (BN running stats)."""
-        return get_rng_state(), [(b, b.data.copy()) for b in self.model.buffers()]
+        return get_rng_state(), [(b, b._data.copy()) for b in self.model.buffers()]
 
     def _restore(self, snap) -> None:
         rng, buffers = snap
         set_rng_state(rng)
         for b, data in buffers:
-            b.data[...] = data
+            b._data[...] = data
 
     # ------------------------------------------------------------------ fit
     def fit(self, train_loader, val_loader=None, epochs: int = 1, resume=None, max_steps: int | None = None) -> FitResult:
@@ -465,7 +465,7 @@ class Trainer:
                 if self.scheduler is not None and self.scheduler_interval == "batch":
                     self.scheduler.step()
                 if weight:  # this process's rows; in data-parallel training summed over the ranks at the end of the epoch
-                    meter.update(logits.data, labels.data, local)
+                    meter.update(logits._data, labels._data, local)
                     seen += len(labels)
                 if (self.log or self.tb) and self.step % self.log_every == 0:
                     step_record = {"kind": "step", "step": self.step, "epoch_float": epoch + self.batch_in_epoch / len(loader),
