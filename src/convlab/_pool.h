@@ -18,8 +18,9 @@
  * a part with the next call's context. Which thread runs a part never changes what the part
  * computes: results do not depend on the thread count unless the caller cuts the parts by it.
  *
- * Between calls a worker spins for POOL_SPIN_NS (back-to-back calls, a layer's forward then its
- * backward, find it awake), then sleeps on a condition variable and costs no CPU.
+ * Between calls a worker spins for POOL_SPIN_NS (the ops of a layer, a few tens of microseconds
+ * of Python apart, find it awake: waking a sleeping thread costs 10-50 us on a VM), then sleeps
+ * on a condition variable and costs no CPU. CONVLAB_POOL_SPIN_US=N sets the spin (0: sleep at once).
  * Workers beyond `threads` (after set_num_threads lowered the count) skip the call.
  */
 #ifndef CONVLAB_POOL_H
@@ -28,6 +29,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -38,8 +40,9 @@
 
 #define POOL_MAX 64
 #ifndef POOL_SPIN_NS
-#define POOL_SPIN_NS 50000 /* 50 us */
+#define POOL_SPIN_NS 200000 /* 200 us, about a layer's Python between two ops; CONVLAB_POOL_SPIN_US overrides it */
 #endif
+static uint64_t pool_spin_ns = POOL_SPIN_NS;
 
 typedef void (*pool_task)(void *ctx, idx part);
 
@@ -89,7 +92,7 @@ static void *pool_worker(void *arg)
     for (;;) {
         uint64_t t = atomic_load_explicit(&pool_state.ticket, memory_order_acquire);
         if ((uint32_t)(t >> 32) == seen) {
-            uint64_t until = pool_now_ns() + POOL_SPIN_NS;
+            uint64_t until = pool_now_ns() + pool_spin_ns;
             int spins = 0;
             while ((uint32_t)((t = atomic_load_explicit(&pool_state.ticket, memory_order_acquire)) >> 32) == seen) {
                 POOL_PAUSE();
@@ -125,7 +128,11 @@ static void pool_after_fork(void)
 static int pool_grow(int want)
 {
     static int registered;
-    if (!registered) registered = pthread_atfork(NULL, NULL, pool_after_fork) == 0;
+    if (!registered) {
+        registered = pthread_atfork(NULL, NULL, pool_after_fork) == 0;
+        const char *spin = getenv("CONVLAB_POOL_SPIN_US");
+        if (spin && *spin) pool_spin_ns = strtoull(spin, NULL, 10) * 1000u;
+    }
     if (want > POOL_MAX) want = POOL_MAX;
     while (pool_state.started < want - 1) {
         pthread_t id;
