@@ -66,7 +66,7 @@ def test_cli_writes_json(tmp_path, capsys):
     code = main(["bench", "--models", "lenet5", "--batch", "2", "--repeats", "1", "--threads", "1",
                  "--no-memory", "--no-conv", "--json", str(out), "-q"])
     assert code == 0
-    assert "| training step |" in capsys.readouterr().out
+    assert "| training step (" in capsys.readouterr().out
     assert json.loads(out.read_text())["training"][0]["model"] == "lenet5"
 
 
@@ -85,3 +85,34 @@ def test_a_run_restores_the_callers_thread_counts():
     other = 1 if before != 1 else 2
     bench.run(**{**TINY, "threads": other}, memory=False)
     assert bench.blas_threads() == before
+
+
+def test_amdahl_and_the_never_slower_check_on_hand_made_rows():
+    """p from t1 = 10, t2 = 6: 1 - 6/10 = 0.4 = p (1 - 1/2) -> p = 0.8; 16 cores: 10 (0.2 + 0.8/16) = 2.5 ms.
+    A row 1.04x its 1-thread time passes (5% noise allowed), one 1.06x fails, and so do conv layers."""
+    from convlab.bench import scaling
+
+    p, est = scaling.amdahl([1, 2], {1: 10.0, 2: 6.0})
+    assert p == pytest.approx(0.8) and est == pytest.approx(2.5)
+    assert scaling.amdahl([1, 2], {1: 10.0, 2: 12.0})[0] == 0.0  # slower: no parallel fraction
+    assert scaling.thread_counts(1) == [1] and scaling.thread_counts(6) == [1, 2, 4, 6]
+    rows = {"rows": [{"kind": "train", "model": "a", "batch": 8, "worst_vs_one": 1.04}]}
+    assert scaling.never_slower(rows)["ok"]
+    rows["rows"].append({"kind": "infer", "model": "b", "batch": 1, "worst_vs_one": 1.06})
+    check = scaling.never_slower(rows)
+    assert not check["ok"] and check["slower"] == [{"what": "infer b batch 1", "ratio": 1.06}]
+    conv = [{"layer": "c", "convlab_fwd_ms": 1.0, "convlab_fwdbwd_ms": 3.3}]
+    one = [{"layer": "c", "convlab_fwd_ms": 1.0, "convlab_fwdbwd_ms": 3.0}]
+    check = scaling.never_slower({"rows": []}, conv, one)
+    assert check["checked"] == 2 and [b["what"] for b in check["slower"]] == ["conv c fwdbwd"]
+
+
+def test_scaling_rows_time_every_count_and_the_peak_is_measured():
+    rows = bench.scaling_rows(["lenet5"], 2, repeats=1, warmup=0, inference_batches=(1,))
+    assert rows["threads"] == [1, 2] and [(r["kind"], r["batch"]) for r in rows["rows"]] == [("train", 128), ("infer", 1)]
+    for r in rows["rows"]:
+        assert all(_positive(ms) for ms in r["ms"]) and r["efficiency"][0] == 1.0
+        assert r["worst_vs_one"] == pytest.approx(max(ms / r["ms"][0] for ms in r["ms"]))
+    peak = bench.fma_peak(1, repeats=1, iterations=10_000)
+    if peak is not None:  # built, x86 with FMA
+        assert peak["width"] in (256, 512) and _positive(peak["gflops"])

@@ -3,9 +3,12 @@
     python benchmarks/run.py [--quick] [--json OUT]
     convlab bench [--quick] [--json OUT] [--models lenet5,smallcnn] [--threads N]
 
-What is measured (float32, the same shapes and the same thread count for both libraries):
+What is measured (float32, the same shapes and the same thread count for both libraries). The
+headline is the default thread count (``convlab.get_num_threads()``: the cores the process may
+use), what a user gets; the one-thread table comes second:
 
-- the NumPy float32 GEMM rate (GFLOP/s), the ceiling every convlab convolution is built on;
+- the machine's FMA peak per core and on all threads (a register-only loop, ``convlab._cpu``),
+  and the float32 GEMM rate (GFLOP/s) of NumPy and of convlab;
 - full training steps (zero_grad, forward, cross-entropy, backward, SGD-momentum step) in
   images/s; the two libraries' steps are *interleaved* (convlab, torch, convlab, torch, ...),
   warm-up steps are excluded and the median of the repeats is reported, so a noisy machine
@@ -14,11 +17,15 @@ What is measured (float32, the same shapes and the same thread count for both li
 - the peak resident memory of a training step, each library and model in its own fresh
   subprocess (``resource.getrusage`` maxrss), with the resident size before the step;
 - the seed loop implementation of a convolution against the fast path (how many times faster);
-- the per-layer conv suite of ``benchmarks/conv.py``, when that file exposes one.
+- the per-layer conv suite of ``benchmarks/conv.py``, when that file exposes one, with each
+  layer's GFLOP/s as a fraction of the measured peak x threads;
+- the scaling table (``bench/scaling.py``): convlab alone at 1, 2, 4, ... N threads, the
+  parallel efficiency, and an Amdahl estimate for 16 cores; and the check that no row is more
+  than 5% slower on N threads than on one.
 
 torch is only a yardstick: it is imported lazily inside the functions that time it (never when
 ``convlab`` or this module is imported), and when it is absent the torch columns are left empty
-with a note. The torch twins below are plain torch with the same layer names and shapes as the
+with a note. The torch twins (``bench/twins.py``) are plain torch with the same layer names and shapes as the
 convlab models, and start from convlab's weights.
 
 Ratios are convlab time / torch time (lower is better): ``ratio = torch_ips / convlab_ips``.
@@ -31,10 +38,11 @@ import time
 
 from .. import threads as thread_policy
 from ..ops import gemm
-from .machine import _have_torch, blas_threads, gemm_rate, machine_info, set_threads
+from .machine import _have_torch, blas_threads, fma_peak, gemm_rate, machine_info, peak_info, set_threads
 from .memory import measure_memory, memory_rows
 from .report import format_markdown
 from .runners import bench_model
+from .scaling import never_slower, scaling_rows
 from .suite import conv_suite, seed_loop_speedup
 from .twins import MEMORY_TARGET, MODELS, NUM_CLASSES, QUICK_MODELS, torch_twin
 
@@ -56,8 +64,26 @@ def run(*, threads=None, **options) -> dict:
             sys.modules["torch"].set_num_threads(before_torch)
 
 
+def _tables(names, *, threads, repeats, warmup, batch, shape, inference_batches, quick, use_torch, log):
+    """Training and inference rows (convlab and torch interleaved) of every model at ``threads``."""
+    set_threads(threads)
+    training, inference = [], []
+    for name in names:
+        started = time.perf_counter()
+        rows = bench_model(name, shape, batch, repeats=repeats if name != "resnet18" else max(2, repeats // 2),
+                           warmup=warmup if name != "resnet18" else 1,
+                           inference_batches=tuple(b for b in inference_batches if not (name == "resnet18" and quick and b > 16)),
+                           use_torch=use_torch, log=log)
+        training += [r for r in rows if r["kind"] == "train"]
+        inference += [r for r in rows if r["kind"] == "infer"]
+        if log:
+            log(f"  ({name} on {threads} thread(s): {time.perf_counter() - started:.0f} s)")
+    return training, inference
+
+
 def _run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, batch=None, shape=None,
-         inference_batches=None, memory=True, conv=True, seed_loops=True, use_torch=None, log=None) -> dict:
+         inference_batches=None, memory=True, conv=True, seed_loops=True, use_torch=None, scaling=True,
+         log=None) -> dict:
     threads = int(threads or thread_policy.default_num_threads())
     notes = []
     if use_torch is None:
@@ -76,28 +102,34 @@ def _run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, b
     if inference_batches is None:
         inference_batches = (1, 128)
     if quick and models is None:
-        notes.append("--quick: resnet18 skipped, fewer repeats")
-    result = {"machine": dict(machine_info(threads), torch=torch_version),
+        notes.append("--quick: resnet18 skipped, fewer repeats, no one-thread table")
+    peak = peak_info(threads)
+    result = {"machine": dict(machine_info(threads), torch=torch_version), "peak": peak,
               "config": {"quick": quick, "repeats": repeats, "warmup": warmup, "dtype": "float32",
                          "optimizer": "SGD(lr=0.01, momentum=0.9)", "loss": "CrossEntropyLoss",
                          "inference_batches": list(inference_batches)},
               "gemm": {"n": 1024, "gflops": gemm_rate(1024, repeats=3 if quick else 7),
                        "convlab_gflops": gemm_rate(1024, repeats=3 if quick else 7, matmul=gemm.matmul),
-                       "convlab_gemm": "compiled AVX-512" if gemm.native_enabled() else "numpy.matmul"},
-              "training": [], "inference": [], "memory": [], "seed_loops": None, "conv_suite": None, "notes": notes}
+                       "convlab_gemm": gemm.describe()},
+              "training": [], "inference": [], "one_thread": None, "scaling": None, "never_slower": None,
+              "memory": [], "seed_loops": None, "conv_suite": None, "conv_suite_one_thread": None, "notes": notes}
     if log:
+        if peak:
+            log(f"FMA peak ({peak['width']}-bit): {peak['per_core_gflops']:.0f} GFLOP/s per core, "
+                f"{peak['all_threads_gflops']:.0f} on {threads} thread(s)")
         log(f"float32 GEMM 1024 on {threads} thread(s): numpy {result['gemm']['gflops']:.1f} GFLOP/s, "
             f"convlab ({result['gemm']['convlab_gemm']}) {result['gemm']['convlab_gflops']:.1f} GFLOP/s")
-    for name in names:
-        started = time.perf_counter()
-        rows = bench_model(name, shape, batch, repeats=repeats if name != "resnet18" else max(2, repeats // 2),
-                           warmup=warmup if name != "resnet18" else 1,
-                           inference_batches=tuple(b for b in inference_batches if not (name == "resnet18" and quick and b > 16)),
-                           use_torch=use_torch, log=log)
-        result["training"] += [r for r in rows if r["kind"] == "train"]
-        result["inference"] += [r for r in rows if r["kind"] == "infer"]
-        if log:
-            log(f"  ({name}: {time.perf_counter() - started:.0f} s)")
+    common = dict(repeats=repeats, warmup=warmup, batch=batch, shape=shape, inference_batches=inference_batches,
+                  quick=quick, use_torch=use_torch, log=log)
+    result["training"], result["inference"] = _tables(names, threads=threads, **common)
+    if threads > 1 and not quick:
+        training, inference = _tables(names, threads=1, **common)
+        result["one_thread"] = {"training": training, "inference": inference}
+    if scaling and threads > 1:
+        result["scaling"] = scaling_rows([n for n in names if n != "resnet18" or not quick], threads,
+                                         repeats=repeats, inference_batches=inference_batches if not quick else (),
+                                         log=log)
+    set_threads(threads)
     if memory:
         result["memory"] = memory_rows(names, batch=batch, shape=shape, use_torch=use_torch, threads=threads, log=log)
     if seed_loops:
@@ -105,13 +137,20 @@ def _run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, b
     if conv and quick:
         notes.append("--quick: per-layer conv suite skipped (run without --quick, or benchmarks/conv.py)")
     elif conv:
-        suite, why = conv_suite(quick, result["gemm"]["gflops"], use_torch)
+        suite, why = conv_suite(quick, result["gemm"]["gflops"], use_torch, peak=peak, threads=threads)
         result["conv_suite"] = suite
         if why:
             notes.append(why)
+        elif threads > 1:
+            set_threads(1)
+            result["conv_suite_one_thread"], _ = conv_suite(quick, None, use_torch, peak=peak, threads=1)
+            set_threads(threads)
+    if result["scaling"]:
+        suite, one = result["conv_suite"], result["conv_suite_one_thread"]
+        result["never_slower"] = never_slower(result["scaling"], suite and suite["layers"], one and one["layers"])
     return result
 
 
 __all__ = ["MEMORY_TARGET", "MODELS", "NUM_CLASSES", "QUICK_MODELS", "bench_model", "blas_threads", "conv_suite",
-           "format_markdown", "gemm_rate", "machine_info", "measure_memory", "memory_rows", "run", "seed_loop_speedup",
-           "set_threads", "torch_twin"]
+           "fma_peak", "format_markdown", "gemm_rate", "machine_info", "measure_memory", "memory_rows", "never_slower",
+           "peak_info", "run", "scaling_rows", "seed_loop_speedup", "set_threads", "torch_twin"]

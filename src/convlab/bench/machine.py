@@ -65,3 +65,36 @@ def machine_info(threads):
     with contextlib.suppress(OSError, AttributeError):
         info["load_average"] = list(os.getloadavg())
     return info
+
+
+def fma_peak(threads: int = 1, width: int | None = None, repeats: int = 7, iterations: int = 4_000_000) -> dict | None:
+    """The FMA peak in GFLOP/s, measured: ``threads`` threads at once run a register-only loop of
+    independent float32 FMAs (``convlab._cpu``), best of ``repeats``. ``width`` 512 (zmm) where
+    the CPU has AVX-512F, else 256. None where the helper was not built or the CPU has no FMA.
+    A CPU that splits 512-bit FMAs into two 256-bit halves (Zen 4) shows zmm = ymm per core;
+    one with full-width units (Zen 5, Intel server cores) zmm = 2 x ymm."""
+    try:
+        from .. import _cpu
+    except ImportError:
+        return None
+    width = width or (512 if _cpu.has("avx512f") else 256)
+    if not (_cpu.has("fma") and _cpu.has("avx512f" if width == 512 else "avx2")):
+        return None
+    best = 0.0
+    for _ in range(repeats):
+        secs, chains = _cpu.fma_peak(width, threads, iterations)
+        best = max(best, 2 * (width // 32) * chains * iterations * threads / secs / 1e9)
+    return {"width": width, "threads": threads, "gflops": best, "per_thread_gflops": best / threads}
+
+
+def peak_info(threads: int) -> dict | None:
+    """Per-core peak (zmm and ymm) and the peak of ``threads`` threads together, in one place."""
+    one = fma_peak(1)
+    if one is None:
+        return None
+    info = {"width": one["width"], "per_core_gflops": one["gflops"],
+            "threads": threads, "all_threads_gflops": fma_peak(threads)["gflops"] if threads > 1 else one["gflops"]}
+    if one["width"] == 512:
+        info["ymm_per_core_gflops"] = fma_peak(1, 256)["gflops"]
+        info["avx512"] = "full width" if one["gflops"] >= 1.5 * info["ymm_per_core_gflops"] else "split in 256-bit halves"
+    return info

@@ -12,24 +12,75 @@ def _format_row(r):
             f"torch {_fmt(r['torch_ips'])} img/s, ratio {_fmt(r['ratio'], '.2f')}")
 
 
-def format_markdown(result: dict) -> str:
-    """The result as markdown tables (ratio = convlab time / torch time; lower is better)."""
-    m, g = result["machine"], result["gemm"]
-    lines = [f"Machine: {m.get('cpu', m['machine'])}, {m['cpu_count']} cores, {m['threads']} thread(s); "
-             f"numpy {m['numpy']}, torch {m.get('torch') or 'absent'}; "
-             f"float32 GEMM (1024^3) NumPy {g['gflops']:.1f} GFLOP/s, convlab's "
-             f"({g.get('convlab_gemm', 'numpy.matmul')}) {g.get('convlab_gflops', float('nan')):.1f} GFLOP/s",
-             "",
-             "| training step | input | batch | convlab img/s | torch img/s | ratio | target |",
+def _model_tables(training, inference, title):
+    lines = [f"| training step ({title}) | input | batch | convlab img/s | torch img/s | ratio | target |",
              "|---|---|---:|---:|---:|---:|---:|"]
-    for r in result["training"]:
+    for r in training:
         ok = "" if r.get("meets_target") is None else (" ok" if r["meets_target"] else " MISS")
         lines.append(f"| {r['model']} | {'x'.join(map(str, r['input']))} | {r['batch']} | {_fmt(r['convlab_ips'])} | "
                      f"{_fmt(r['torch_ips'])} | {_fmt(r['ratio'], '.2f')}x | <= {r.get('target', '-')}x{ok} |")
-    lines += ["", "| inference | batch | convlab img/s | torch img/s | ratio |", "|---|---:|---:|---:|---:|"]
-    for r in result["inference"]:
+    lines += ["", f"| inference ({title}) | batch | convlab img/s | torch img/s | ratio |", "|---|---:|---:|---:|---:|"]
+    for r in inference:
         lines.append(f"| {r['model']} | {r['batch']} | {_fmt(r['convlab_ips'])} | {_fmt(r['torch_ips'])} | "
                      f"{_fmt(r['ratio'], '.2f')}x |")
+    return lines
+
+
+def _conv_table(suite, title):
+    lines = ["", f"| conv2d layer ({title}) | fwd ms convlab / torch | ratio | fwd+bwd ms convlab / torch | ratio "
+             "| GFLOP/s f+b | of GEMM | of peak x threads |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in suite["layers"]:
+        peak = r.get("fraction_of_peak")
+        lines.append(f"| {r['layer']} | {r['convlab_fwd_ms']:.2f} / {r['torch_fwd_ms']:.2f} | {r['fwd_ratio']:.2f}x | "
+                     f"{r['convlab_fwdbwd_ms']:.2f} / {r['torch_fwdbwd_ms']:.2f} | {r['fwdbwd_ratio']:.2f}x | "
+                     f"{r['fwdbwd_gflops']:.1f} | {r['fraction_of_gemm']:.0%} | {'-' if peak is None else format(peak, '.0%')} |")
+    lines.append(f"| geometric mean | | {suite['geomean_fwd_ratio']:.2f}x | | {suite['geomean_fwdbwd_ratio']:.2f}x | | | |")
+    return lines
+
+
+def _scaling_table(sc):
+    counts = sc["threads"]
+    lines = ["", "| scaling (convlab alone) | batch | " + " | ".join(f"{t} thr ms (eff.)" for t in counts)
+             + f" | parallel fraction | {sc['estimate_cores']} cores ms (estimate) |",
+             "|---|---:|" + "---:|" * len(counts) + "---:|---:|"]
+    for r in sc["rows"]:
+        cells = " | ".join(f"{ms:.2f} ({eff:.0%})" for ms, eff in zip(r["ms"], r["efficiency"]))
+        p, est = r["parallel_fraction"], r["estimate_ms_16"]
+        lines.append(f"| {r['kind']} {r['model']} | {r['batch']} | {cells} | {_fmt(p, '.2f')} | {_fmt(est, '.2f')} |")
+    lines.append(f"\nThe {sc['estimate_cores']}-core column is an estimate, not a measurement: Amdahl's law "
+                 f"t1 * ((1 - p) + p / {sc['estimate_cores']}) with p the parallel fraction that the measured "
+                 f"{counts[-1]}-thread speed-up implies.")
+    return lines
+
+
+def format_markdown(result: dict) -> str:
+    """The result as markdown tables (ratio = convlab time / torch time; lower is better): the
+    default thread count first, then one thread, the scaling table and the never-slower check."""
+    m, g = result["machine"], result["gemm"]
+    peak = result.get("peak")
+    lines = [f"Machine: {m.get('cpu', m['machine'])}, {m['cpu_count']} cores, {m['threads']} thread(s); "
+             f"numpy {m['numpy']}, torch {m.get('torch') or 'absent'}; "
+             f"float32 GEMM (1024^3) NumPy {g['gflops']:.1f} GFLOP/s, convlab's "
+             f"({g.get('convlab_gemm', 'numpy.matmul')}) {g.get('convlab_gflops', float('nan')):.1f} GFLOP/s"]
+    if peak:
+        split = f", AVX-512 {peak['avx512']} (ymm {peak['ymm_per_core_gflops']:.0f} per core)" if "avx512" in peak else ""
+        lines.append(f"FMA peak ({peak['width']}-bit, register-only loop): {peak['per_core_gflops']:.0f} GFLOP/s per "
+                     f"core, {peak['all_threads_gflops']:.0f} on {peak['threads']} thread(s){split}")
+    lines.append("")
+    lines += _model_tables(result["training"], result["inference"], f"{m['threads']} threads")
+    one = result.get("one_thread")
+    if one:
+        lines += [""] + _model_tables(one["training"], one["inference"], "1 thread")
+    if result.get("scaling"):
+        lines += _scaling_table(result["scaling"])
+    ns = result.get("never_slower")
+    if ns:
+        worst = ns["worst"]
+        lines.append(f"\nNever slower with more threads (each row <= {1 + result['scaling']['noise']:.2f}x its 1-thread "
+                     f"time, {ns['checked']} rows): {'ok' if ns['ok'] else 'FAIL'}"
+                     + ("" if worst is None else f"; worst {worst['what']} {worst['ratio']:.2f}x")
+                     + "".join(f"\n- slower: {b['what']} {b['ratio']:.2f}x" for b in ns["slower"]))
     if result["memory"]:
         lines += ["", "| peak memory (training step) | batch | convlab MB (step +MB) | torch MB (step +MB) | ratio |",
                   "|---|---:|---:|---:|---:|"]
@@ -40,17 +91,13 @@ def format_markdown(result: dict) -> str:
                          + f" | {_fmt(r['ratio'], '.2f')}x |")
     suite = result.get("conv_suite")
     if suite and suite.get("layers"):
-        lines += ["", "| conv2d layer | fwd ms convlab / torch | ratio | fwd+bwd ms convlab / torch | ratio "
-                  "| GFLOP/s f+b | of GEMM |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
-        for r in suite["layers"]:
-            lines.append(f"| {r['layer']} | {r['convlab_fwd_ms']:.2f} / {r['torch_fwd_ms']:.2f} | {r['fwd_ratio']:.2f}x | "
-                         f"{r['convlab_fwdbwd_ms']:.2f} / {r['torch_fwdbwd_ms']:.2f} | {r['fwdbwd_ratio']:.2f}x | "
-                         f"{r['fwdbwd_gflops']:.1f} | {r['fraction_of_gemm']:.0%} |")
-        lines.append(f"| geometric mean | | {suite['geomean_fwd_ratio']:.2f}x | | {suite['geomean_fwdbwd_ratio']:.2f}x | | |")
+        lines += _conv_table(suite, f"{suite.get('threads', m['threads'])} threads")
         geo = suite["geomean_fwdbwd_ratio"]
         lines.append("\nfwd+bwd geometric-mean targets: " + ", ".join(
             f"{name} <= {t}x {'ok' if geo <= t else 'MISS'}" for name, t in suite["targets_fwdbwd"].items()))
+    one_suite = result.get("conv_suite_one_thread")
+    if one_suite and one_suite.get("layers"):
+        lines += _conv_table(one_suite, "1 thread")
     s = result.get("seed_loops")
     if s:
         lines += ["", f"Seed loop conv2d {tuple(s['input'])} * {tuple(s['weight'])}: loop {s['loop_ms']:.1f} ms, "

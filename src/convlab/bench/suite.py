@@ -30,12 +30,13 @@ def seed_loop_speedup(repeats=3):
             "loop_ms": secs["loop"] * 1e3, "fast_ms": secs["fast"] * 1e3, "speedup": secs["loop"] / secs["fast"]}
 
 
-def conv_suite(quick=False, gemm_gflops=None, use_torch=True):
+def conv_suite(quick=False, gemm_gflops=None, use_torch=True, peak=None, threads=1):
     """The per-layer conv2d suite of ``benchmarks/conv.py`` (its ``bench_convs``), as rows.
 
     That file belongs to the convolution engine; it is loaded from the source checkout when
     present. Each row: forward and forward+backward milliseconds for both libraries, their
-    ratios, convlab's GFLOP/s and its fraction of the GEMM rate measured in this run.
+    ratios, convlab's GFLOP/s and its fraction of the GEMM rate measured in this run, and of the
+    FMA peak x ``threads`` (``peak``: :func:`~convlab.bench.machine.peak_info`'s, when measured).
     """
     path = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "conv.py"
     if not path.exists():
@@ -64,10 +65,11 @@ def conv_suite(quick=False, gemm_gflops=None, use_torch=True):
         rows.append({"layer": name, "convlab_fwd_ms": cf * 1e3, "torch_fwd_ms": tf * 1e3, "fwd_ratio": cf / tf,
                      "convlab_fwdbwd_ms": cfb * 1e3, "torch_fwdbwd_ms": tfb * 1e3, "fwdbwd_ratio": cfb / tfb,
                      "fwd_gflops": flops / cf / 1e9, "fwdbwd_gflops": 3 * flops / cfb / 1e9,
-                     "fraction_of_gemm": 3 * flops / cfb / 1e9 / gemm})
+                     "fraction_of_gemm": 3 * flops / cfb / 1e9 / gemm,
+                     "fraction_of_peak": None if not peak else 3 * flops / cfb / 1e9 / (peak["per_core_gflops"] * threads)})
     def geo(key):  # benchmarks/conv.py's own geometric mean, so both reports agree
         return module.geomean([r[key] for r in rows]) if rows else None
 
-    return {"timing": "min of repeats (benchmarks/conv.py)", "layers": rows,
+    return {"timing": "min of repeats (benchmarks/conv.py)", "threads": threads, "layers": rows,
             "geomean_fwd_ratio": geo("fwd_ratio"), "geomean_fwdbwd_ratio": geo("fwdbwd_ratio"),
             "targets_fwdbwd": {"engine (issue 3)": 1.5, "parity (issue 7)": 1.25}}, None

@@ -19,12 +19,14 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="fewer repeats, no resnet18 (finishes in under 2 minutes)")
     p.add_argument("--json", metavar="OUT", help="write the machine-readable result here")
     p.add_argument("--models", help="comma-separated model names (default: lenet5,smallcnn,resnet20,resnet18)")
-    p.add_argument("--threads", type=int, help="threads for NumPy's BLAS and torch (default: all cores)")
+    p.add_argument("--threads", type=int, help="threads for convlab (its pools and NumPy's BLAS) and torch "
+                   "(default: convlab.get_num_threads(), the cores this process may use)")
     p.add_argument("--repeats", type=int, help="timed repeats per measurement (median reported)")
     p.add_argument("--batch", type=int, help="training batch for every model (default: each model's own)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--no-conv", action="store_true", help="skip benchmarks/conv.py's per-layer suite")
     p.add_argument("--no-torch", action="store_true", help="time convlab alone")
+    p.add_argument("--no-scaling", action="store_true", help="skip the 1..N-thread scaling table and its check")
     return p
 
 
@@ -59,7 +61,7 @@ def main(args) -> int:
     quiet = getattr(args, "quiet", False)
     log = None if quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     result = bench.run(quick=args.quick, models=names, threads=args.threads, repeats=args.repeats, batch=args.batch,
-                       memory=not args.no_memory, conv=not args.no_conv, use_torch=False if args.no_torch else None,
+                       memory=not args.no_memory, conv=not args.no_conv, scaling=not args.no_scaling, use_torch=False if args.no_torch else None,
                        log=log)
     print(bench.format_markdown(result))
     if args.json:
