@@ -61,7 +61,8 @@ def main(args) -> int:
     quiet = getattr(args, "quiet", False)
     log = None if quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     result = bench.run(quick=args.quick, models=names, threads=args.threads, repeats=args.repeats, batch=args.batch,
-                       memory=not args.no_memory, conv=not args.no_conv, scaling=not args.no_scaling, use_torch=False if args.no_torch else None,
+                       memory=not args.no_memory, conv=not args.no_conv, scaling=not args.no_scaling,
+                       use_torch=False if args.no_torch else None,
                        log=log)
     print(bench.format_markdown(result))
     if args.json:
