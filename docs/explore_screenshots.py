@@ -1,6 +1,9 @@
 """Screenshots of each view of ``convlab explore`` into docs/ (the README shows them).
 
-    python docs/explore_screenshots.py RUN_DIR        (a run of: convlab train, e.g. on Fashion-MNIST)
+    python docs/explore_screenshots.py RUN_DIR [VIEW...]    (a run of convlab train, e.g. on Fashion-MNIST)
+
+docs/explore-training.png in the README was taken during ``convlab train --live --epochs 6
+--limit-train 10000`` (the page open on #training from the start), which this script does not do.
 
 Needs the explore extra, Playwright and Debian's chromium (apt-get install chromium).
 """
@@ -17,7 +20,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def main(run: str) -> None:
+def main(run: str, views=("model", "image", "kernels", "sandbox", "training")) -> None:
     server = make_server(run).start()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -26,6 +29,8 @@ def main(run: str) -> None:
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
         def shot(view, ready, full=False, before=None):
+            if view not in views:
+                return
             page.goto(server.url + "#" + view)
             page.wait_for_selector(ready)
             if before:
@@ -54,4 +59,4 @@ def main(run: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], *([sys.argv[2:]] if len(sys.argv) > 2 else []))

@@ -220,3 +220,32 @@ def test_run_events_stream_a_new_checkpoint(run_dir, write_run):
     k1 = np.frombuffer(base64.b64decode(first["kernels"]["data"]), np.float32)
     k2 = np.frombuffer(base64.b64decode(second["kernels"]["data"]), np.float32)
     assert first["kernels"]["name"] == "conv1" and np.allclose(k2, 2 * k1, rtol=1e-6)
+
+
+def test_live_source_reads_the_training_model_between_steps(run_dir):
+    """``convlab train --live``: kernels come from the live weights; the views run on a snapshot copy."""
+    from convlab.explore.source import LiveSource
+    from convlab.train import load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(os.path.join(run_dir, "last.safetensors"))
+    model = model_from_checkpoint(ckpt).train()  # the trainer's model, in training mode
+    step = [0]
+    live = LiveSource(model, run_dir, ckpt["model_spec"], ckpt["meta"], lambda: step[0], snapshot_every=5)
+    ex = Explorer(live)
+    first = ex.run_view()
+    w0 = np.frombuffer(base64.b64decode(first["kernels"]["data"]), np.float32).reshape(first["kernels"]["shown"])
+    assert np.array_equal(w0, model.conv1.weight.data)
+    start = first["kernels_start"]  # the kernels before training, kept for the page's history
+    assert start["step"] == 0 and start["data"] == first["kernels"]["data"]
+    snapshot = live.model()
+    assert snapshot is not model and not snapshot.training and model.training  # the trainer's flags untouched
+    model.conv1.weight.data[...] *= -1  # an optimizer step
+    step[0] = 1
+    assert live.refresh()
+    w1 = np.frombuffer(base64.b64decode(ex.run_view()["kernels"]["data"]), np.float32).reshape(w0.shape)
+    assert np.array_equal(w1, -w0)
+    assert ex.run_view()["kernels_start"]["data"] == first["kernels"]["data"]  # the start stays the start
+    assert live.model() is snapshot  # fewer than snapshot_every steps: the views keep their copy
+    step[0] = 5
+    assert live.model() is not snapshot and np.array_equal(live.model().conv1.weight.data, -w0)
+    assert ex.test_image(0)["key"] == "test-0"

@@ -64,3 +64,10 @@ def test_train_has_live(flag):
 
     args = build_parser().parse_args(["train", flag])
     assert args.live is True
+
+
+def test_missing_extra_is_one_line(run_dir, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if convlab[explore] were not installed
+    assert main(["explore", run_dir]) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'convlab[explore]'" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

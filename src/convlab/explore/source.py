@@ -49,6 +49,7 @@ class Source:
     """A checkpoint file or a run folder. ``refresh()`` rereads the files when they changed."""
 
     live = False
+    start = None  # (step, layer name, kernels) at the start of a live run
 
     def __init__(self, path: str):
         path = os.path.abspath(os.fspath(path))
@@ -171,6 +172,7 @@ class LiveSource(Source):
         self._model, self._model_step = None, None
         self._stamp, self.version = None, 0
         self.ckpt = {"meta": self._meta, "model_spec": self._spec}
+        self.start = (self.step(), *self.first_kernels())  # the kernels before training (or at the resumed step)
 
     def refresh(self) -> bool:
         stamp = (self._step_fn(), self._stat()[1])

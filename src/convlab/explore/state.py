@@ -154,4 +154,10 @@ class Explorer:
         name, w = self.source.first_kernels() if self.source.has_model else (None, None)
         return {"title": self.source.title(), "live": self.source.live, "records": self.source.records(),
                 "config": self.source.config(), "step": self.source.step(), "version": self.source.version,
-                "kernels": views.kernels_payload(name, w)}
+                "kernels": views.kernels_payload(name, w), "kernels_start": self._start()}
+
+    def _start(self):
+        if self.source.start is None:
+            return None
+        step, name, w = self.source.start
+        return {**views.kernels_payload(name, w), "step": step} if w is not None else None

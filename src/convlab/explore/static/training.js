@@ -2,10 +2,12 @@
 // View 6: the run's curves, and the first layer's kernels as they change (server-sent events).
 
 CL.plot = function (canvas, series, xlabel, title) {
-  const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, L = 52, R = 12, T = 26, B = 34;
+  const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, L = 52, R = 12, T = 40, B = 34;
   ctx.clearRect(0, 0, W, H);
   ctx.fillStyle = "#1d232b"; ctx.font = "13px system-ui, sans-serif";
+  ctx.font = "bold 13px system-ui, sans-serif";
   ctx.fillText(title, L, 16);
+  ctx.font = "13px system-ui, sans-serif";
   const pts = series.flatMap((s) => s.points);
   if (!pts.length) { ctx.fillStyle = "#5b6573"; ctx.fillText("no records yet", L, H / 2); return; }
   let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
@@ -24,7 +26,8 @@ CL.plot = function (canvas, series, xlabel, title) {
     s.points.forEach((p, k) => (k ? ctx.lineTo(sx(p[0]), sy(p[1])) : ctx.moveTo(sx(p[0]), sy(p[1]))));
     ctx.stroke();
     for (const p of s.points.length < 40 ? s.points : []) ctx.fillRect(sx(p[0]) - 2, sy(p[1]) - 2, 4, 4);
-    ctx.fillText(s.name, W - R - 110, T + 14 + 14 * n);
+    ctx.fillRect(L + 150 * n, T - 13, 10, 3);
+    ctx.fillText(s.name, L + 14 + 150 * n, T - 8);
   });
 };
 
@@ -34,7 +37,8 @@ CL.views.training = {
     this.draw(await CL.api("/api/run"));
     if (!this.source) {
       this.source = new EventSource("/api/run/events");
-      this.source.addEventListener("run", (ev) => { this.updates += 1; this.draw(JSON.parse(ev.data)); });
+      this.source.addEventListener("run", (ev) => { this.updates += 1; CL.status(""); this.draw(JSON.parse(ev.data)); });
+      this.source.onerror = () => CL.status("the server does not answer (a live run stops it when training ends); retrying");
     }
   },
 
@@ -71,19 +75,25 @@ CL.views.training = {
       c.title = k.name + " kernel " + o;
       box.append(c);
     }
-    this.remember(run.step, w, k.absmax || 1, colour);
+    const s0 = run.kernels_start;
+    const start = s0 ? { step: s0.step, w: { shape: s0.shown, values: CL.floats(s0.data) }, scale: s0.absmax || 1 } : null;
+    this.remember(run.step, w, k.absmax || 1, colour, start);
   },
 
-  // the first kernels at every step this page has seen: seed 000's random-to-learned kernel, one row per update
+  // the first kernels at every step this page has seen (and, live, at the start of the run): seed 000's
+  // random-to-learned kernel; ROWS rows spread evenly over everything seen
   history: [],
-  remember(step, w, scale, colour) {
+  remember(step, w, scale, colour, start) {
+    if (start && !this.history.length) this.history.push({ step: start.step, w: start.w, scale: start.scale });
     const last = this.history[this.history.length - 1];
     if (last && last.step === step) return;
     this.history.push({ step: step, w: w, scale: scale });
-    if (this.history.length > 12) this.history.splice(1, 1);  // keep the first row seen and the latest ones
+    if (this.history.length > 4000) this.history.splice(1, 1);
+    const ROWS = 10, n = this.history.length;
+    const picks = n <= ROWS ? this.history : Array.from({ length: ROWS }, (_, r) => this.history[Math.round(r * (n - 1) / (ROWS - 1))]);
     const box = CL.clear(document.getElementById("run-history"));
     const [O, , kh, kw] = w.shape;
-    for (const h of this.history) {
+    for (const h of picks) {
       const row = CL.el("div", { class: "history-row" }, [CL.el("span", { class: "hint", text: "step " + CL.fmt(h.step) })]);
       for (let o = 0; o < Math.min(O, 12); o++) row.append(CL.kernelCanvas(h.w, o, 0, kh, kw, h.scale, colour));
       box.append(row);
