@@ -151,7 +151,7 @@ class Source:
         if self.ckpt is None:
             return None, None
         name, conv = _first_conv(self.model())
-        return (name, np.asarray(conv.weight.data, dtype=np.float32)) if conv is not None else (None, None)
+        return (name, np.asarray(conv.weight.detach().numpy(), dtype=np.float32)) if conv is not None else (None, None)
 
 
 class LiveSource(Source):
@@ -192,7 +192,7 @@ class LiveSource(Source):
         with self._lock:
             step = self.step()
             if self._model is None or step - self._model_step >= self._snapshot_every:
-                state = {k: np.array(v.data if hasattr(v, "data") else v, copy=True)
+                state = {k: np.array(v.detach().numpy() if hasattr(v, "detach") else v, copy=True)
                          for k, v in self._train_model.state_dict().items()}
                 model = models.get(self._spec["name"], **dict(self._spec.get("kwargs") or {}))
                 model.load_state_dict(state)
@@ -201,4 +201,4 @@ class LiveSource(Source):
 
     def first_kernels(self):
         name, conv = _first_conv(self._train_model)
-        return (name, np.array(conv.weight.data, dtype=np.float32, copy=True)) if conv is not None else (None, None)
+        return (name, np.array(conv.weight.detach().numpy(), dtype=np.float32, copy=True)) if conv is not None else (None, None)

@@ -226,7 +226,7 @@ def conv_formula(m, x: np.ndarray, c: int, i: int, j: int) -> dict:
 
     k, s, p, d = _geometry(m)
     pads = _conv_pads("conv2d", p, x.shape[1:], k, s, d)
-    w = np.asarray(m.weight.data)
+    w = m.weight.detach().numpy()
     groups = m.groups
     cin_g = w.shape[1]
     first = (c // (w.shape[0] // groups)) * cin_g  # the input channels of c's group
@@ -241,7 +241,7 @@ def conv_formula(m, x: np.ndarray, c: int, i: int, j: int) -> dict:
         total += float(prod.sum())
         channels.append({"channel": ch, "kernel": kern.tolist(), "patch": patch.tolist(), "products": prod.tolist(),
                          "sum": float(prod.sum())})
-    bias = None if m.bias is None else float(np.asarray(m.bias.data)[c])
+    bias = None if m.bias is None else float(m.bias.detach().numpy()[c])
     return {"kind": "conv", "kernel_size": list(k), "stride": list(s), "padding": [lo for lo, _ in pads],
             "dilation": list(d), "rows": rows, "cols": cols, "inside": inside.tolist(), "channels": channels,
             "sum": total, "bias": bias, "result": total + (bias or 0.0)}
@@ -271,7 +271,7 @@ def kernels_view(model) -> dict:
     layers = []
     for name, m in model.named_modules():
         if isinstance(m, nn.Conv2d):
-            w = np.asarray(m.weight.data, dtype=np.float32)
+            w = np.asarray(m.weight.detach().numpy(), dtype=np.float32)
             shown = w[:MAX_KERNEL_OUT, :MAX_KERNEL_IN]
             layers.append({"name": name, "shape": list(w.shape), "shown": list(shown.shape),
                            "absmax": float(np.abs(w).max()) if w.size else 0.0, "data": b64(shown)})
