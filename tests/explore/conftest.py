@@ -7,7 +7,13 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("starlette", reason="the explorer needs the explore extra: pip install 'convlab[explore]'")
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError:  # CI installs the dev extra, which has them: there a missing one is a failure
+    if os.environ.get("CI"):
+        raise
+    collect_ignore_glob = ["test_*.py"]  # the explorer needs the explore extra: pip install 'convlab[explore]'
 
 
 def write_run(path, step: int = 10, scale: float = 1.0, records: int = 3):

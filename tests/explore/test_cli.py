@@ -71,3 +71,37 @@ def test_missing_extra_is_one_line(run_dir, monkeypatch, capsys):
     assert main(["explore", run_dir]) == 1
     err = capsys.readouterr().err
     assert "pip install 'convlab[explore]'" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_open_opens_the_printed_url(run_dir, monkeypatch, capsys):
+    import webbrowser
+
+    from convlab.explore.server import Server
+
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    monkeypatch.setattr(Server, "run", lambda self: self.sock.close())  # serve nothing: return at once
+    assert main(["explore", run_dir, "--open"]) == 0
+    url = re.search(r"http://127\.0\.0\.1:\d+/", capsys.readouterr().out).group(0)
+    assert opened == [url]
+
+
+def test_train_live_serves_the_training_model(run_dir):
+    """``convlab train --live``'s server (commands/train._start_live) answers with the model it is given."""
+    from convlab.commands.train import _start_live
+    from convlab.train import load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(os.path.join(run_dir, "last.safetensors"))
+    model = model_from_checkpoint(ckpt)
+
+    class Trainer:
+        step = 7
+
+    server = _start_live(model, run_dir, ckpt["model_spec"], ckpt["meta"], Trainer())
+    try:
+        with urllib.request.urlopen(server.url + "api/run", timeout=30) as r:
+            run = json.load(r)
+        assert run["live"] and run["step"] == 7 and run["kernels"]["name"] == "conv1"
+    finally:
+        server.stop()
+    assert not server.thread.is_alive()
