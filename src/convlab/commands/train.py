@@ -17,7 +17,6 @@ command refuses to start (every process would train its own copy).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -88,8 +87,6 @@ def register(subparsers):
     p.add_argument("--live", action="store_true",
                    help="serve the explorer (convlab explore) on 127.0.0.1 while training: curves and the first layer's "
                         "kernels as they change (needs pip install 'convlab[explore]')")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bars (default: when stderr is a terminal)")
     g = p.add_argument_group("data-parallel training (launch with: mpirun -n N convlab train --distributed ...)")
     g.add_argument("--distributed", action="store_true",
                    help="train over the MPI ranks of mpirun (needs mpi4py); --batch-size is the global batch, split evenly "
@@ -100,7 +97,7 @@ def register(subparsers):
     g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help="a rank that waits this long for the others aborts the whole job with an error "
                         f"(a rank died or hung; resume from the last checkpoint) (default: {DEFAULT_TIMEOUT:g})")
-    p.set_defaults(func=main)
+    p.set_defaults(func=main, _parser=p)
     return p
 
 
@@ -252,10 +249,25 @@ def _main(args, rank: int, world: int) -> int:
         raise UsageError("--sync-bn needs --distributed (one process has only one batch)")
 
     if args.resume:
+        from ..train.checkpoint import resolve
+        from ._resume import conflicts
+
+        args.resume = resolve(args.resume)
         state = load_checkpoint(args.resume)
         cfg = dict((state.get("meta") or {}).get("config") or {})
         if not cfg:
-            raise UsageError(f"{args.resume} was not written by `convlab train` (no run configuration inside)")
+            raise UsageError(f"{args.resume} was not written by convlab train (no run configuration inside)")
+        if args.val_split is not None:
+            from ..train.run import parse_val_split
+
+            try:
+                args.val_split = parse_val_split(args.val_split)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        clash = conflicts(args, cfg, _config(args))
+        if clash:
+            raise UsageError(f"--resume continues the run as it was configured; these flags differ from it: "
+                             f"{'; '.join(clash)}. Leave them out (only --epochs may extend a run), or start a new run")
         if args.epochs is not None and args.epochs != cfg["epochs"]:
             if args.epochs < 1:
                 raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
@@ -263,6 +275,20 @@ def _main(args, rank: int, world: int) -> int:
                 raise UsageError(f"the run's {cfg['schedule']} schedule was planned for {cfg['epochs']} epochs and cannot "
                                  "be extended; resume without --epochs, or start a new run")
             cfg["epochs"] = args.epochs
+        done = int(state.get("epoch", 0))
+        stopped_early = bool(cfg.get("early_stopping")) and \
+            int((state.get("early_stopping") or {}).get("bad_epochs", 0)) >= int(cfg["early_stopping"])
+        if (done >= cfg["epochs"] and int(state.get("batch_in_epoch", 0)) == 0) or stopped_early:
+            run = os.path.dirname(os.path.abspath(args.resume))
+            why = (f"it stopped early after epoch {done} ({cfg['early_stopping']} epochs without a better validation "
+                   "accuracy)" if stopped_early else f"all {cfg['epochs']:,} epoch{'' if cfg['epochs'] == 1 else 's'} "
+                   "are done")
+            test = os.path.join(run, "test.json")
+            if not quiet:
+                print(f"the run in {run} is finished: {why}; nothing to resume." + (f" Its test metrics: {test}."
+                      if os.path.exists(test) else "") + (" To train longer, resume with a larger --epochs "
+                      "(step and none schedules only), or start a new run." if not stopped_early else ""))
+            return 0
         if sync_bn and not cfg.get("sync_bn"):
             raise UsageError(f"--sync-bn: the run of {args.resume} was trained with per-rank batch-norm statistics; "
                              "resume it without --sync-bn")
@@ -336,7 +362,7 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     meta = {"config": cfg, "dataset": info["name"], "classes": info["classes"], "preprocessing": pre,
             "source": str(info.get("source")), "title": f"{cfg['model']} on {info['name']}"}
     trainer = Trainer(model, optimizer, scheduler=scheduler, out_dir=out, model_spec=model_spec, meta=meta,
-                      early_stopping=cfg.get("early_stopping"), progress=args.progress if not quiet else False,
+                      early_stopping=cfg.get("early_stopping"), progress=getattr(args, 'progress', None) if not quiet else False,
                       print_fn=None if quiet else print, reducer=reducer, is_main=main_rank,
                       tensorboard=os.path.join(out, "tensorboard") if args.tensorboard else None)
     if not args.resume and main_rank:
