@@ -24,10 +24,89 @@ class _Parser(argparse.ArgumentParser):
 
 
 def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Options every subcommand accepts: ``--debug`` (tracebacks) and ``--quiet``."""
+    """Options every subcommand accepts: ``--debug`` (tracebacks), ``--quiet`` and ``--progress``/``--no-progress``."""
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
     parser.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="print only the result")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bars on the terminal (default: when stderr is a terminal and not --quiet)")
     return parser
+
+
+def add_output(parser: argparse.ArgumentParser, command: str, what: str = "files") -> argparse.ArgumentParser:
+    """``--out DIR`` (default: a new ``runs/<command>-NNN``) and ``--force``, the convention of every
+    command that writes files: an existing folder with files in it is only written into with ``--force``."""
+    parser.add_argument("--out", default=None, metavar="DIR", help=f"folder for the {what} (default: a new runs/{command}-NNN)")
+    parser.add_argument("--force", action="store_true", help="write into --out even if it already holds files")
+    return parser
+
+
+def output_dir(args, command: str) -> str:
+    """The folder a command writes into (see :func:`add_output`); a folder holding files without
+    ``--force`` is a :class:`UsageError`."""
+    from .train.run import prepare_out_dir
+
+    try:
+        return prepare_out_dir(getattr(args, "out", None), command, getattr(args, "force", False))
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def plain(text: str) -> str:
+    """reStructuredText roles and literals as plain words: ``:class:`~a.B``` -> ``B``, ````x```` -> ``x``."""
+    import re
+
+    text = re.sub(r":[a-z]+:`~?(?:[\w.]+\.)?([^`]+?)`", lambda m: m.group(1).split(".")[-1] if "~" in m.group(0)
+                  else m.group(1), text)
+    return re.sub(r"``([^`]+)``", r"\1", text)
+
+
+# the library's words for its Python callers -> the command line's
+_CLI_WORDS = (("convlab.models.list()", "convlab models"), ("or pass root=DIR", "or give --data-root DIR"),
+              ("pass root=DIR", "give --data-root DIR"))
+
+
+def cli_words(message: str) -> str:
+    """An error message in the command line's words (flags, commands) instead of Python's."""
+    for python, cli in _CLI_WORDS:
+        message = message.replace(python, cli)
+    return message
+
+
+class _QuietPipe:
+    """stdout that, once the reader has gone (``convlab datasets | head -4``), drops what follows
+    instead of raising, so the command still finishes its files and exits normally."""
+
+    def __init__(self, stream):
+        self._stream, self.closed_pipe = stream, False
+
+    def write(self, text):
+        if self.closed_pipe:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._close()
+            return len(text)
+
+    def flush(self):
+        if not self.closed_pipe:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._close()
+
+    def _close(self):
+        import os
+
+        self.closed_pipe = True
+        try:  # the interpreter's final flush must not fail either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,19 +125,31 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(subparsers)
+    for sub in subparsers.choices.values():  # help in plain words, whatever the docstrings use
+        sub.description = plain(sub.description) if sub.description else sub.description
+        for action in sub._actions:
+            if isinstance(action.help, str):
+                action.help = plain(action.help)
+    for action in subparsers._choices_actions:
+        if isinstance(action.help, str):
+            action.help = plain(action.help)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what was written (resume tells given flags apart)
     if args.command is None:
         parser.print_help()
         return 0
+    stdout = sys.stdout
+    if not isinstance(stdout, _QuietPipe):
+        sys.stdout = _QuietPipe(stdout)
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"convlab {args.command}: {exc}", file=sys.stderr)
+        print(f"convlab {args.command}: {cli_words(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)
@@ -66,8 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one line for users; --debug for the traceback
         if args.debug:
             raise
-        print(f"convlab {args.command}: error: {exc}", file=sys.stderr)
+        print(f"convlab {args.command}: error: {cli_words(str(exc))}", file=sys.stderr)
         return 1
+    finally:
+        if sys.stdout is not stdout and isinstance(sys.stdout, _QuietPipe):
+            sys.stdout.flush()
+            sys.stdout = stdout
 
 
 if __name__ == "__main__":  # pragma: no cover
