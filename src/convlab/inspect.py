@@ -64,6 +64,14 @@ class Layer:
         return self.trainable + self.non_trainable
 
 
+def _si(n: float) -> str:
+    """``416520`` -> ``"0.417 M"``, ``1.8e9`` -> ``"1.8 G"``: three significant figures in the unit that fits."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale / 10:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:g}"
+
+
 def _human_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -129,7 +137,7 @@ class Summary:
         out += [
             f"Total params: {self.total_params:,} (trainable {self.trainable_params:,}, "
             f"non-trainable {self.non_trainable_params:,}); buffers: {self.buffers:,}",
-            f"Multiply-accumulates: {self.total_macs:,} ({self.total_macs / 1e9:.3f} G)",
+            f"Multiply-accumulates: {self.total_macs:,} ({_si(self.total_macs)})",
             f"Input: {_human_bytes(self.input_bytes)}; activations, forward: {_human_bytes(self.activation_bytes)}, "
             f"forward/backward: {_human_bytes(self.forward_backward_bytes)}; params and buffers: "
             f"{_human_bytes(self.params_bytes)}; estimated total: {_human_bytes(self.total_bytes)}",

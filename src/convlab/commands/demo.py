@@ -7,21 +7,21 @@
 
 from __future__ import annotations
 
-import datetime
 import inspect
 import pathlib
 
 
 def register(subparsers):
-    from ..cli import add_common
+    from ..cli import add_common, add_output
 
     p = subparsers.add_parser("demo", help="run one of the seeds' experiments (figures + printed numbers)",
                               description="Run a seed experiment: prints its numbers and writes PNG figures "
-                                          "into --out (default: a new directory under runs/demo/).")
+                                          "into --out (default: a new folder runs/demo-NNN; with 'all', one "
+                                          "sub-folder per demo).")
     add_common(p)
+    add_output(p, "demo", "figures")
     p.add_argument("name", nargs="?", help="demo name (see --list), or 'all'")
     p.add_argument("--list", action="store_true", help="list the demos and exit")
-    p.add_argument("--out", metavar="DIR", help="directory for the figures (default: runs/demo/NAME-TIMESTAMP)")
     p.add_argument("--seed", type=int, help="random seed (learned-kernel: 7 reproduces seed 000)")
     p.add_argument("--steps", type=int, help="learned-kernel: training steps (default 600)")
     p.add_argument("--epochs", type=int, help="edge-kernel: epochs (default 10)")
@@ -31,19 +31,9 @@ def register(subparsers):
     return p
 
 
-def _default_out(name: str) -> pathlib.Path:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = pathlib.Path("runs") / "demo" / f"{name}-{stamp}"
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    return out
-
-
 def main(args) -> int:
     from .. import demos
-    from ..cli import UsageError
+    from ..cli import UsageError, output_dir
 
     if args.list or not args.name:
         if not args.list:
@@ -53,6 +43,14 @@ def main(args) -> int:
             print(f"{name:26s} seed {mod.SEED_SOURCE}: {mod.SUMMARY}")
         return 0
     names = list(demos.DEMOS) if args.name == "all" else [args.name]
+    for name in names:  # every name checked before anything is written
+        try:
+            demos.get(name)
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+    quiet = getattr(args, "quiet", False)
+    say = (lambda *a, **k: None) if quiet else print
+    root = None if args.no_figures else pathlib.Path(output_dir(args, "demo"))
     for name in names:
         try:
             module = demos.get(name)
@@ -64,12 +62,9 @@ def main(args) -> int:
         if unknown and args.name != "all":
             raise UsageError(f"demo {module.NAME} takes no --{', --'.join(unknown)}")
         options = {k: v for k, v in options.items() if k in accepted}
-        if args.out:
-            out = pathlib.Path(args.out) / module.NAME if args.name == "all" else pathlib.Path(args.out)
-        else:
-            out = _default_out(module.NAME)
-        print(f"== {module.NAME}: seed {module.SEED_SOURCE}")
-        result = demos.run(module.NAME, out, log=print, figures=not args.no_figures, **options)
+        out = None if root is None else root / module.NAME if args.name == "all" else root
+        say(f"== {module.NAME}: seed {module.SEED_SOURCE}")
+        result = demos.run(module.NAME, out, log=say, figures=not args.no_figures, **options)
         for path in result.get("figures", []):
-            print(f"figure: {path}")
+            print(f"figure: {path}" if not quiet else str(path))
     return 0

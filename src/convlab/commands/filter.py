@@ -30,7 +30,9 @@ def register(subparsers):
     add_common(p)
     p.add_argument("image", nargs="?", help="input image (PNG, JPEG, ...)")
     p.add_argument("-k", "--kernel", action="append", metavar="KERNEL", help="kernel name or numbers (repeatable)")
-    p.add_argument("-o", "--output", metavar="OUT.png", help="output file (default: <input>_filtered.png)")
+    p.add_argument("-o", "--output", metavar="OUT.png",
+                   help="output file, in a folder that exists (default: runs/filter-NNN/<input>_filtered.png)")
+    p.add_argument("--force", action="store_true", help="write over an existing --output file")
     p.add_argument("--mode", choices=["same", "valid"], default="same")
     p.add_argument("--boundary", choices=["zero", "reflect", "replicate"], default="reflect",
                    help="what 'same' mode sees beyond the border (default reflect)")
@@ -73,7 +75,6 @@ def write_image_atomic(array: np.ndarray, path: pathlib.Path) -> None:
 
     from ..files import save_figure_bytes
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     image_format = Image.registered_extensions().get(path.suffix.lower() or ".png", "PNG")
     save_figure_bytes(lambda f: Image.fromarray(array).save(f, format=image_format), path)
 
@@ -108,7 +109,7 @@ def main(args) -> int:
 
         image, name = grace_hopper(gray=True), "grace_hopper"
         specs = args.kernel or DEMO_KERNELS
-        out = pathlib.Path(args.output or "grace_hopper_filtered.png")
+        out = args.output
     else:
         if not args.image:
             raise UsageError("give an input image (or --demo)")
@@ -123,7 +124,18 @@ def main(args) -> int:
             raise UsageError(str(exc)) from None
     if not args.demo:
         image, name = _read_image(args.image, args.gray), pathlib.Path(args.image).stem
-        out = pathlib.Path(args.output or f"{name}_filtered.png")
+        out = args.output
+    if out is None:  # the convention: a new runs/filter-NNN
+        from ..cli import output_dir
+
+        args.out = None
+        out = pathlib.Path(output_dir(args, "filter")) / f"{name}_filtered.png"
+    else:
+        out = pathlib.Path(out)
+        if not out.parent.is_dir():
+            raise UsageError(f"--output {out}: the folder {out.parent} does not exist")
+        if out.exists() and not args.force:
+            raise UsageError(f"--output {out} already exists; pass --force to write over it")
     results = [(spec, k, filters.filter_image(image, k, mode=args.mode, boundary=args.boundary, clip=False))
                for spec, k in kernels]
     quiet = getattr(args, "quiet", False)

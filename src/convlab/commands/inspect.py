@@ -19,14 +19,14 @@ import numpy as np
 
 
 def register(subparsers):
-    from ..cli import add_common
+    from ..cli import add_common, add_output
 
     p = subparsers.add_parser("inspect", help="figures of a trained model: kernels, feature maps, statistics",
                               description=__doc__.split("\n\n")[0])
     add_common(p)
-    p.add_argument("checkpoint", help="checkpoint from 'convlab train' (or a state dict with --model)")
+    add_output(p, "inspect", "figures")
+    p.add_argument("checkpoint", help="checkpoint from convlab train, a run folder, or a state dict with --model")
     p.add_argument("--image", help="input image (default: the Grace Hopper portrait from matplotlib)")
-    p.add_argument("--out", default="inspect", metavar="DIR", help="directory for the figures (default ./inspect)")
     p.add_argument("--model", help="model name (convlab models) when the checkpoint does not record one")
     p.add_argument("--layers", nargs="+", metavar="NAME", help="layers whose feature maps to draw (default: all)")
     p.add_argument("--all-kernels", action="store_true", help="draw the kernels of every conv layer")
@@ -44,20 +44,21 @@ def load_model(path, model_name: str | None = None):
     from convlab import models
 
     from ..train import model_from_checkpoint
-    from ..train.checkpoint import FORMAT
+    from ..train.checkpoint import FORMAT, resolve
 
+    path = resolve(path)
     if not pathlib.Path(path).is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     ckpt, meta = convlab.load(str(path)), {}
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         meta = dict(ckpt.get("meta") or {})
-        if model_name is None:
+        if model_name is None and (ckpt.get("model_spec") or {}).get("name"):
             return model_from_checkpoint(ckpt, str(path)), ckpt["model_spec"]["name"], meta
         ckpt = ckpt["model"]
     if not (isinstance(ckpt, dict) and ckpt and all(isinstance(v, convlab.Tensor) for v in ckpt.values())):
         raise ValueError(f"{path} is neither a convlab train checkpoint nor a state dict")
     if model_name is None:
-        raise ValueError(f"{path} does not record its model; pass --model NAME (one of: {', '.join(models.list())})")
+        raise ValueError(f"{path} does not record its model; pass --model NAME (convlab models lists them)")
     weights = [tuple(v.shape) for k, v in ckpt.items() if k.endswith("weight")]
     kwargs = {}
     if any(len(s) == 4 for s in weights):
@@ -111,7 +112,11 @@ def main(args) -> int:
     except ValueError:
         size = (32, 32)
     x, shown, note = load_input(args.image, in_channels, size, meta, args.invert)
-    out = pathlib.Path(args.out)
+    from ..cli import output_dir
+
+    out = pathlib.Path(output_dir(args, "inspect"))
+    quiet = getattr(args, "quiet", False)
+    say = (lambda *a: None) if quiet else print
     written = []
 
     with convlab.no_grad():
@@ -124,9 +129,9 @@ def main(args) -> int:
     def label(i):
         return f"{classes[i]} ({i})" if i < len(classes) else str(i)
 
-    print(f"model {name}: {sum(p.numel() for p in model.parameters())} parameters, input {x.shape}"
-          + (f" ({note})" if note else ""))
-    print("prediction: " + ", ".join(f"{label(i)} {probs[i]:.3f}" for i in top))
+    say(f"model {name}: {sum(p.numel() for p in model.parameters()):,} parameters, input {x.shape}"
+        + (f" ({note})" if note else ""))
+    say("prediction: " + ", ".join(f"{label(i)} {probs[i]:.3f}" for i in top))
 
     for lname, layer in (convs if args.all_kernels else convs[:1]):
         fig = viz.kernel_grid(layer, title=f"{name}: kernels of {lname} {tuple(layer.weight.shape)}")
@@ -140,10 +145,10 @@ def main(args) -> int:
     written.append(viz.save_figure(fig, out / "feature_maps.png"))
 
     stats = viz.layer_statistics(model, x)
-    print(f"{'layer':22s} {'type':12s} {'mean':>9s} {'std':>9s} {'grad std':>10s} {'dead':>6s}")
+    say(f"{'layer':22s} {'type':12s} {'mean':>9s} {'std':>9s} {'grad std':>10s} {'dead':>6s}")
     for s in stats:
         dead = "" if np.isnan(s["dead_fraction"]) else f"{s['dead_fraction']:.2f}"
-        print(f"{s['layer']:22s} {s['type']:12s} {s['mean']:9.4f} {s['std']:9.4f} {s['grad_std']:10.2e} {dead:>6s}")
+        say(f"{s['layer']:22s} {s['type']:12s} {s['mean']:9.4f} {s['std']:9.4f} {s['grad_std']:10.2e} {dead:>6s}")
     fig = viz.statistics_figure(stats, title=f"{name}: per-layer statistics on the input (loss vs its prediction)")
     written.append(viz.save_figure(fig, out / "layer_stats.png"))
 
@@ -164,5 +169,5 @@ def main(args) -> int:
                                      suptitle=f"{name}: receptive field over the input image")
     written.append(viz.save_figure(fig, out / "receptive_field.png"))
     for path in written:
-        print(f"figure: {path}")
+        print(f"figure: {path}" if not quiet else str(path))
     return 0

@@ -23,6 +23,7 @@ def register(subparsers):
 
 def main(args) -> int:
     from .. import models
+    from ..cli import plain
 
     quiet = getattr(args, "quiet", False)
     rows = []
@@ -34,7 +35,7 @@ def main(args) -> int:
         if quiet:
             print(name)
             continue
-        doc = (info.factory.__doc__ or "").strip().splitlines()[0].split("; see")[0].rstrip(".")
+        doc = plain((info.factory.__doc__ or "").strip().splitlines()[0].split("; see")[0].rstrip("."))
         rows.append((name, f"{params:,}", "x".join(str(v) for v in info.input_size), doc))
     if not quiet:
         header = ("model", "params", "input", "description")

@@ -27,16 +27,25 @@ def register(subparsers):
 
 
 def parse_shape(text: str) -> tuple:
-    """'3,224,224' or '3x224x224' -> (3, 224, 224)."""
+    """'3,224,224' or '3x224x224' -> (3, 224, 224): exactly channels, height and width."""
     from ..cli import UsageError
 
     parts = text.replace("x", ",").replace(" ", "").split(",")
     try:
         shape = tuple(int(p) for p in parts if p)
     except ValueError:
-        raise UsageError(f"--input must be integers like 3,224,224, got {text!r}") from None
-    if len(shape) < 2 or any(v < 1 for v in shape):
-        raise UsageError(f"--input must be positive sizes C,H,W like 3,224,224, got {text!r}")
+        raise UsageError(f"--input takes C,H,W (channels, height, width) as whole numbers like 3,224,224, "
+                         f"got {text!r}") from None
+    if len(shape) != 3:
+        example = f"1,{shape[0]},{shape[1]}" if len(shape) == 2 else "1,28,28"
+        raise UsageError(f"--input takes three numbers C,H,W (channels, height, width), got {len(shape)} in {text!r}"
+                         + (f"; for a {shape[0]}x{shape[1]} grayscale picture: --input {example}"
+                            if len(shape) == 2 else "") + " (without the batch size; see --batch-size)")
+    if any(v < 1 for v in shape):
+        raise UsageError(f"--input sizes must be >= 1, got {text!r}")
+    if shape[2] in (1, 3) and shape[0] > 4:
+        raise UsageError(f"--input {text}: channels come first (C,H,W); did you mean --input "
+                         f"{shape[2]},{shape[0]},{shape[1]}?")
     return shape
 
 
@@ -60,7 +69,7 @@ def main(args) -> int:
     model = models.get(args.model, **kwargs)
     result = summary(model, shape, batch_size=args.batch_size)
     if getattr(args, "quiet", False):
-        print(f"{result.total_params} params, {result.total_macs} MACs, output {result.output_shape}")
+        print(f"{result.total_params:,} params, {result.total_macs:,} MACs, output {result.output_shape}")
     else:
         print(f"{args.model}: {result}")
     return 0

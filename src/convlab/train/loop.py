@@ -480,7 +480,7 @@ class Trainer:
                     last_post = now
                     ips = seen / max(now - t0, 1e-9)
                     acc = meter.accuracy if meter.correct or meter.n else float("nan")
-                    bar.set_postfix_str(f"loss {meter.loss:.4f} acc {100 * acc:.2f}% {ips:.0f} img/s")
+                    bar.set_postfix_str(f"loss {meter.loss:.4f} acc {100 * acc:.2f}% {ips:,.0f} img/s")
                 if self._stop_seen(sigint) or (max_steps is not None and self.step >= max_steps):
                     return None
         finally:
@@ -529,7 +529,7 @@ class Trainer:
             parts[-1] += f" acc {100 * r['train_accuracy']:.2f}%"
         if r.get("val_loss") is not None:
             parts.append(f"val loss {r['val_loss']:.4f} acc {100 * r['val_accuracy']:.2f}%" + (" *" if improved else ""))
-        parts.append(f"{_fmt_seconds(r['epoch_seconds'])} ({r['images_per_second']:.0f} img/s)")
+        parts.append(f"{_fmt_seconds(r['epoch_seconds'])} ({r['images_per_second']:,.0f} img/s)")
         if remaining > 0:
             parts.append(f"ETA {_fmt_seconds(remaining)}")
         return " | ".join(parts)
