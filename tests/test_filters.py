@@ -163,7 +163,11 @@ def test_cli_single_kernel_writes_the_filtered_image(tmp_path, capsys):
     got = np.asarray(Image.open(out))
     np.testing.assert_array_equal(got, filters.filter_image(img, "sobel_x", boundary="reflect"))
     assert got.shape == img.shape and got[:, 14:16].min() == 255 and got[:, :13].max() == 0
-    assert main(["filter", src, "-k", "1,0,-1;2,0,-2;1,0,-1", "--abs", "-o", str(out)]) == 0
+    assert main(["filter", src, "-k", "sobel-x", "-o", str(out)]) == 2  # never a silent overwrite
+    assert "--force" in capsys.readouterr().err
+    assert main(["filter", src, "-k", "sobel-x", "-o", str(tmp_path / "no" / "such" / "x.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    assert main(["filter", src, "-k", "1,0,-1;2,0,-2;1,0,-1", "--abs", "-o", str(out), "--force"]) == 0
     np.testing.assert_array_equal(np.asarray(Image.open(out)), got)
     assert str(out) in capsys.readouterr().out
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left

@@ -206,9 +206,9 @@ def test_bad_input_shape():
 def test_cli_summary(capsys):
     assert main(["summary", "lenet5"]) == 0
     out = capsys.readouterr().out
-    assert "Total params: 61,706" in out and "conv2" in out and "Multiply-accumulates: 416,520" in out
+    assert "Total params: 61,706" in out and "conv2" in out and "Multiply-accumulates: 416,520 (0.417 M)" in out
     assert main(["summary", "resnet20", "--input", "3x16x16", "--num-classes", "100", "-q"]) == 0
-    assert capsys.readouterr().out.strip().startswith("275572 params")
+    assert capsys.readouterr().out.strip().startswith("275,572 params")
 
 
 def test_cli_summary_errors(capsys):

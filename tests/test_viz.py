@@ -106,7 +106,7 @@ def test_inspect_a_state_dict_with_model_name(tmp_path, capsys):
     out = tmp_path / "figs"
     assert main(["inspect", str(ckpt), "--model", "lenet5", "--image", str(img), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "model lenet5: 61706 parameters, input (1, 1, 28, 28)" in text and "act[2]" in text
+    assert "model lenet5: 61,706 parameters, input (1, 1, 28, 28)" in text and "act[2]" in text
     assert sorted(p.name for p in out.iterdir()) == INSPECT_FIGURES
     assert all(_is_drawn(p) for p in out.iterdir())
     # without --model the bare state dict cannot be rebuilt: a one-line error, exit 1

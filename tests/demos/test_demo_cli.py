@@ -36,7 +36,8 @@ def test_demo_default_out_dir_is_new(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["demo", "filters"]) == 0
     assert main(["demo", "filters"]) == 0
-    dirs = sorted((tmp_path / "runs" / "demo").iterdir())
+    dirs = sorted((tmp_path / "runs").iterdir())
+    assert [d.name for d in dirs] == ["demo-001", "demo-002"]
     assert len(dirs) == 2 and all((d / "conv_filters.png").exists() for d in dirs)
     assert "Output shape (same spatial size with padding=1): (1, 16, 16)" in capsys.readouterr().out
 

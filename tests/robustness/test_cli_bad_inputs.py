@@ -12,7 +12,10 @@ from convlab.cli import main
 # (argv, exit code, regex the single stderr line must match); {tmp} is a scratch folder
 ONE_LINE = [
     (["summary", "nosuchmodel"], 2, r"^convlab summary: unknown model 'nosuchmodel'"),
-    (["summary", "lenet5", "--input", "abc"], 2, r"^convlab summary: --input must be integers like 3,224,224, got 'abc'"),
+    (["summary", "lenet5", "--input", "abc"], 2, r"^convlab summary: --input takes C,H,W .* like 3,224,224, got 'abc'"),
+    (["summary", "compactcnn", "--input", "28,28"], 2, r"^convlab summary: --input takes three numbers C,H,W .*got 2 in "
+                                                       r"'28,28'; for a 28x28 grayscale picture: --input 1,28,28"),
+    (["summary", "compactcnn", "--input", "28,28,1"], 2, r"channels come first \(C,H,W\); did you mean --input 1,28,28\?"),
     (["summary", "lenet5", "--batch-size", "-1"], 2, r"^convlab summary: --batch-size must be positive, got -1"),
     (["summary", "lenet5", "--num-classes", "0"], 2, r"^convlab summary: --num-classes must be positive, got 0"),
     (["demo", "nosuch"], 2, r"^convlab demo: unknown demo 'nosuch'"),
