@@ -157,6 +157,19 @@ def write_jsonl(records, path) -> str:
     return path
 
 
+_TEXT_FONTS = ("DejaVu Sans", "Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Droid Sans Fallback",
+               "Last Resort High-Efficiency")
+
+
+def text_fonts() -> list[str]:
+    """Font families for text that may be in any script (class names): DejaVu Sans, then any CJK font
+    installed, then matplotlib's Last Resort font (a box naming the Unicode block, rather than a warning)."""
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    return [f for f in _TEXT_FONTS if f in have] or ["sans-serif"]
+
+
 def _pyplot():
     import matplotlib
 
@@ -205,9 +218,11 @@ def plot_confusion(confusion, classes, path: str, title: str = "confusion matrix
     ax.imshow(cm, cmap="Blues")
     ticks = np.arange(k)
     labels = list(classes) if classes and len(classes) == k else [str(i) for i in range(k)]
-    ax.set_xticks(ticks, labels, rotation=45, ha="right")
-    ax.set_yticks(ticks, labels)
-    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fonts = text_fonts()
+    ax.set_xticks(ticks, labels, rotation=45, ha="right", fontfamily=fonts)
+    ax.set_yticks(ticks, labels, fontfamily=fonts)
+    ax.set(xlabel="predicted", ylabel="true")
+    ax.set_title(title, fontfamily=fonts)
     if k <= 30:
         top = cm.max() if cm.size else 0
         for i in range(k):
@@ -243,7 +258,7 @@ def plot_mistakes(pixels, true, predicted, confidence, classes, path: str, title
         img = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
         ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
         ax.set_title(f"true: {classes[true[k]]}\npredicted: {classes[predicted[k]]} ({100 * confidence[k]:.1f}%)",
-                     fontsize=10)
+                     fontsize=10, fontfamily=text_fonts())
     if n == 0:
         axes[0, 0].text(0.5, 0.5, "no mistakes", ha="center", va="center", fontsize=14)
     fig.suptitle(title, fontsize=12)
