@@ -147,3 +147,29 @@ def test_python_trainer_and_save_record_the_preprocessing(tmp_path, in_tmp, caps
     assert main(["predict", str(tmp_path / "bare.safetensors"), picture]) == 2
     assert "--image-size" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "bare.safetensors"), picture, "--image-size", "28", "--channels", "1"]) == 0
+
+
+def test_predict_suggests_invert_for_a_light_background(run, fashion, tmp_path, capsys):
+    """A dark-on-white picture (an inverted Fashion-MNIST item, 300x200 JPEG) to a model trained on
+    light-on-dark items: the answer notes the light background and suggests --invert; with
+    --invert the note is gone and the conversion says 'inverted'."""
+    from PIL import Image
+
+    from pictures import fashion_items
+
+    item = fashion_items(1, labels=(7,), split="test")[7][0]
+    canvas = Image.new("L", (300, 200), 255)
+    canvas.paste(Image.fromarray(255 - item).resize((200, 200)), (50, 0))
+    canvas.convert("RGB").save(tmp_path / "shoe.jpg", quality=90)
+    assert main(["predict", str(run), str(tmp_path / "shoe.jpg")]) == 0
+    out = capsys.readouterr().out
+    assert "300x200 -> 28x28" in out and "background is light" in out and "try --invert" in out
+    assert main(["predict", str(run), str(tmp_path / "shoe.jpg"), "--invert"]) == 0
+    out = capsys.readouterr().out
+    assert "converted: inverted" in out and "background is light" not in out
+
+
+def test_val_split_with_a_val_folder_is_refused(fashion, in_tmp, capsys):
+    root, _ = fashion
+    assert main(["train", "--dataset", str(root), *QUICK, "--val-split", "0.2"]) == 1
+    assert "leave --val-split out" in capsys.readouterr().err

@@ -139,7 +139,13 @@ def load_run_data(cfg: dict, say=None):
     if val is None:
         train_idx, val_idx = split_train(train, cfg.get("val_split"), seed)
         say("  " + describe_val_split(cfg.get("val_split"), len(val_idx), len(train)))
+        if 0 < len(val_idx) < 20:
+            say(f"  note: only {len(val_idx)} validation image{'s' if len(val_idx) > 1 else ''}: the best checkpoint is "
+                "chosen on them, and their accuracy says little")
     else:
+        if cfg.get("val_split") is not None:
+            raise ValueError("--val-split holds out training pictures for validation, but this run validates on its "
+                             "own folder (val/ or --val-data); leave --val-split out")
         train_idx, val_idx = np.arange(len(train)), None
     limit = cfg.get("limit")
     limit_train = min(v for v in (cfg.get("limit_train"), limit) if v) if (cfg.get("limit_train") or limit) else None
