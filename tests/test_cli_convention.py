@@ -132,3 +132,21 @@ def test_val_data_and_test_data_folders(tmp_path, in_tmp, capsys):
     test = json.loads((in_tmp / "o" / "test.json").read_text())
     assert test["n"] == 12
     assert "validation" in capsys.readouterr().out
+
+
+def test_bench_refuses_to_overwrite_before_timing(in_tmp, capsys):
+    (in_tmp / "b.json").write_text("{}")
+    assert main(["bench", "--json", "b.json"]) == 2
+    assert "--force" in capsys.readouterr().err and (in_tmp / "b.json").read_text() == "{}"
+    assert main(["bench", "--json", "no/such/b.json"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_fixed_size_model_gets_the_image_size_hint(tmp_path, in_tmp, capsys):
+    from pictures import fashion_folder
+
+    fashion_folder(tmp_path / "f", per_class=4, layout="flat", scale_some=False)
+    assert main(["train", "--dataset", str(tmp_path / "f"), "--model", "smallcnn", "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "try --image-size 32,32 (the size it is designed for)" in err and "--pad 2" in err
+    assert not (in_tmp / "runs").exists()  # nothing half-written

@@ -173,3 +173,16 @@ def test_val_split_with_a_val_folder_is_refused(fashion, in_tmp, capsys):
     root, _ = fashion
     assert main(["train", "--dataset", str(root), *QUICK, "--val-split", "0.2"]) == 1
     assert "leave --val-split out" in capsys.readouterr().err
+
+
+def test_a_named_dataset_resized_and_made_rgb_evaluates_the_same_way(in_tmp, capsys):
+    """The issue's 'input has 1 channels but weight expects 3': a model trained on lines made 3x12x12
+    is evaluated on lines through the checkpoint's preprocessing, with the training run's test accuracy."""
+    assert main(["train", "--dataset", "lines", "--epochs", "1", "--channels", "3", "--image-size", "12",
+                 "--limit-test", "100", "--out", "r", "-q"]) == 0
+    assert convlab.load(in_tmp / "r" / "last.safetensors")["meta"]["preprocessing"]["input_shape"] == [3, 12, 12]
+    assert main(["evaluate", "r", "--limit", "100", "--out", "e", "-q"]) == 0
+    ours = json.loads((in_tmp / "e" / "metrics.json").read_text())
+    train = json.loads((in_tmp / "r" / "test.json").read_text())
+    assert ours["n"] == train["n"] == 100 and abs(ours["accuracy"] - train["accuracy"]) < 1e-12
+    assert abs(ours["loss"] - train["loss"]) < 1e-5

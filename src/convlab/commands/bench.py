@@ -38,6 +38,7 @@ def register(subparsers):
                                           "median of repeats) and print a markdown table.")
     add_common(p)
     add_arguments(p)
+    p.add_argument("--force", action="store_true", help="write over an existing --json file")
     p.set_defaults(func=main)
     return p
 
@@ -47,6 +48,12 @@ def main(args) -> int:
     from ..cli import UsageError
     from ..files import write_json
 
+    if args.json:  # checked before the minutes of timing, not after
+        target = pathlib.Path(args.json)
+        if target.exists() and not getattr(args, "force", False):
+            raise UsageError(f"--json {target} already exists; pass --force to write over it")
+        if not target.parent.is_dir():
+            raise UsageError(f"--json {target}: the folder {target.parent} does not exist")
     names = None
     if args.models:
         names = [n.strip() for n in args.models.split(",") if n.strip()]
@@ -67,8 +74,6 @@ def main(args) -> int:
     print(bench.format_markdown(result))
     if args.json:
         path = pathlib.Path(args.json)
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
         write_json(path, result)
         if not quiet:
             print(f"\nwrote {path}", file=sys.stderr)

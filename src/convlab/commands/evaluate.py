@@ -96,7 +96,10 @@ def main(args) -> int:
         kept["labels"].append(labels)
 
     loader = DataLoader(_with_transform(ds, eval_transform(spec)), args.batch_size)
-    result = evaluate(model, loader, num_classes=len(classes), on_batch=keep)
+    import sys
+
+    progress = sys.stderr.isatty() if getattr(args, "progress", None) is None else args.progress
+    result = evaluate(model, loader, num_classes=len(classes), on_batch=keep, progress=bool(progress) and not quiet)
     scores = precision_recall_f1(result["confusion"])
     probs, labels = np.concatenate(kept["probs"]), np.concatenate(kept["labels"])
     predicted = probs.argmax(axis=1)

@@ -485,8 +485,10 @@ def _dry_run(model, cfg, info, spec, no_grad, models):
     except Exception as exc:
         designed = models.info(cfg["model"]).input_size
         hint = ""
-        if tuple(designed[1:]) != (h, w) and designed[1] >= h and (designed[1] - h) % 2 == 0:
-            hint = f"; try --pad {(designed[1] - h) // 2} to make {h}x{w} images {designed[1]}x{designed[2]}"
+        if tuple(designed[1:]) != (h, w):
+            hint = f"; try --image-size {designed[1]},{designed[2]} (the size it is designed for)"
+            if designed[1] >= h and designed[1] - h == designed[2] - w and (designed[1] - h) % 2 == 0 and not spec.pad:
+                hint += f", or --pad {(designed[1] - h) // 2} to make {h}x{w} images {designed[1]}x{designed[2]}"
         raise RuntimeError(f"model {cfg['model']} (designed for {'x'.join(map(str, designed))} inputs) cannot take "
                            f"{c}x{h}x{w} images from {info['name']}: {exc}{hint}") from None
     finally:
