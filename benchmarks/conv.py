@@ -24,14 +24,14 @@ import time
 def _args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
-    p.add_argument("--threads", type=int, default=None, help="threads for BLAS and torch (default: all cores)")
+    p.add_argument("--threads", type=int, default=None, help="threads for convlab (and its BLAS) and torch (default: the cores this process may use)")
     p.add_argument("--repeat", type=int, default=None, help="timed repetitions per measurement")
     p.add_argument("--only", default="", help="comma-separated shape names to run")
     return p.parse_args()
 
 
 ARGS = _args() if __name__ == "__main__" else None
-THREADS = (ARGS.threads if ARGS and ARGS.threads else None) or os.cpu_count() or 1
+THREADS = (ARGS.threads if ARGS and ARGS.threads else None) or len(os.sched_getaffinity(0))
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(THREADS)  # before NumPy loads its BLAS
 
@@ -182,6 +182,7 @@ def main():
     import torch
 
     torch.set_num_threads(THREADS)
+    cl.set_num_threads(THREADS)  # convlab's pools and NumPy's BLAS
     repeat = ARGS.repeat or (3 if ARGS.quick else 10)
     only = {s.strip() for s in ARGS.only.split(",") if s.strip()}
     gemm = gemm_rate(repeat)

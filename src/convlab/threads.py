@@ -7,8 +7,13 @@ The policy is torch's:
   the machine's total does not);
 - :func:`set_num_threads` changes it for everything convlab runs: the persistent worker pools
   of the compiled helpers (``_sgemm.c``'s GEMM, ``_kernels.c``'s memory passes) and NumPy's
-  BLAS (OpenBLAS or MKL, through ``threadpoolctl``), so the two never run more threads than
-  asked between them; :func:`get_num_threads` reads it.
+  BLAS (OpenBLAS or MKL, through ``threadpoolctl``); :func:`get_num_threads` reads it.
+- No oversubscription: once convlab's compiled GEMM has run a product in this process, its pool
+  does the float32 products' parallel work and NumPy's BLAS is held to one thread (what is left
+  for it is small: batch-1 linear layers, float64 checks). OpenBLAS's idle threads spin for
+  milliseconds after a call; on two threads they took the core convlab's worker needed (SmallCNN
+  at batch 1: 0.40 ms with BLAS on one thread, 0.49 ms on two). Without the compiled GEMM
+  (no AVX-512, ``CONVLAB_GEMM=numpy``) BLAS gets the whole count.
 
 >>> import convlab
 >>> n = convlab.get_num_threads()
@@ -34,6 +39,7 @@ import warnings
 
 _threads: int | None = None
 _listeners: list = []  # called with the new count: the compiled modules' pools (ops/fused.py)
+_pool_owns_products = False  # set by claim_products() on the compiled GEMM's first product
 
 
 def _env_threads() -> int | None:
@@ -85,9 +91,23 @@ def set_num_threads(n: int) -> None:
     n = _check(n)
     global _threads
     _threads = n
-    _set_blas_threads(n)
+    _set_blas_threads(1 if _pool_owns_products else n)
     for listener in _listeners:
         listener(n)
+
+
+def claim_products() -> None:
+    """Called by ``ops/gemm.py`` before the compiled GEMM's first product: from now on convlab's
+    pool runs the products' threads and NumPy's BLAS one (see the module docstring)."""
+    global _pool_owns_products
+    if not _pool_owns_products:
+        _pool_owns_products = True
+        _set_blas_threads(1)
+
+
+def products_claimed() -> bool:
+    """True once convlab's compiled GEMM runs the products (NumPy's BLAS then on one thread)."""
+    return _pool_owns_products
 
 
 def on_change(listener) -> None:
@@ -118,4 +138,5 @@ def blas_num_threads() -> int | None:
     return counts[0] if counts else None
 
 
-__all__ = ["blas_num_threads", "default_num_threads", "get_num_threads", "on_change", "set_num_threads"]
+__all__ = ["blas_num_threads", "claim_products", "default_num_threads", "get_num_threads", "on_change",
+           "products_claimed", "set_num_threads"]

@@ -46,10 +46,12 @@ except ImportError:  # built without the extension (no compiler, not x86-64): Nu
 _AVAILABLE = _sgemm is not None and _sgemm.available()
 _enabled = _AVAILABLE and os.environ.get("CONVLAB_GEMM", "auto").lower() != "numpy"
 _MIN_ROWS, _MIN_COLS, _MIN_INNER = 8, 16, 8
-# below ~2 MFLOP (~8 us of one core) a second thread gains nothing measurable; from there the
-# pool's split pays (16x144x1024, 4.7 MFLOP: 33.6 -> 18.5 us on 2 threads; in training steps on
-# 2 threads LeNet-5 5.14 -> 4.48 ms, SmallCNN 49.5 -> 40.9, ResNet-20 240 -> 203, passes on one thread)
-_THREADED_FLOPS = 1 << 21
+# Products of fewer than ~16 MFLOP (~60 us of one core) stay on the calling thread. Alone, a
+# 4.7 MFLOP product (16x144x1024) ran 1.8x faster on 2 threads; in a batch-1 forward pass, whose
+# operands sit in the calling core's cache, the same split made ResNet-20 1.87 -> 2.07 ms. Training
+# steps on 2 threads gain about the same from 2 or 32 MFLOP up (LeNet-5 5.14 -> 4.5 ms, SmallCNN
+# 49.5 -> 41, ResNet-20 240 -> 202; measured on a 2-vCPU Zen 5 VM, benchmarks/README.md).
+_THREADED_FLOPS = 1 << 24
 
 
 def native_available() -> bool:
@@ -80,7 +82,11 @@ def describe() -> str:
 
 def native_for(*arrays) -> bool:
     """True when the compiled GEMM is on and every array is a float32 NumPy array (what it takes)."""
-    return _enabled and all(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays)
+    if _enabled and all(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays):
+        if not threads.products_claimed():  # once: NumPy's BLAS to one thread, the pool runs the products
+            threads.claim_products()
+        return True
+    return False
 
 
 def _threads_for(macs: int) -> int:
