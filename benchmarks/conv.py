@@ -24,7 +24,7 @@ import time
 def _args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
-    p.add_argument("--threads", type=int, default=None, 
+    p.add_argument("--threads", type=int, default=None,
                    help="threads for convlab (and its BLAS) and torch (default: the cores this process may use)")
     p.add_argument("--repeat", type=int, default=None, help="timed repetitions per measurement")
     p.add_argument("--only", default="", help="comma-separated shape names to run")
