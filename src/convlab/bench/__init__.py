@@ -64,6 +64,17 @@ def run(*, threads=None, **options) -> dict:
             sys.modules["torch"].set_num_threads(before_torch)
 
 
+def _numpy_gemm_rate(threads, repeats):
+    """NumPy's GEMM rate with its BLAS on ``threads`` threads (convlab holds it to one once its own
+    GEMM runs the products; NumPy alone would have them all)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return gemm_rate(1024, repeats=repeats)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        return gemm_rate(1024, repeats=repeats)
+
+
 def _tables(names, *, threads, repeats, warmup, batch, shape, inference_batches, quick, use_torch, log):
     """Training and inference rows (convlab and torch interleaved) of every model at ``threads``."""
     set_threads(threads)
@@ -108,7 +119,7 @@ def _run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, b
               "config": {"quick": quick, "repeats": repeats, "warmup": warmup, "dtype": "float32",
                          "optimizer": "SGD(lr=0.01, momentum=0.9)", "loss": "CrossEntropyLoss",
                          "inference_batches": list(inference_batches)},
-              "gemm": {"n": 1024, "gflops": gemm_rate(1024, repeats=3 if quick else 7),
+              "gemm": {"n": 1024, "gflops": _numpy_gemm_rate(threads, 3 if quick else 7),
                        "convlab_gflops": gemm_rate(1024, repeats=3 if quick else 7, matmul=gemm.matmul),
                        "convlab_gemm": gemm.describe()},
               "training": [], "inference": [], "one_thread": None, "scaling": None, "never_slower": None,
