@@ -115,9 +115,9 @@ def main(argv=None) -> int:
            "augment": args.augment, "pad": 0, "val_split": DEFAULT["val_split"], "limit_train": args.limit_train,
            "limit_test": None, "seed": args.seed}
     convlab.manual_seed(args.seed)
-    train_ds, _, test_ds, info, pre = load_run_data(cfg)
+    train_ds, _, test_ds, info, spec = load_run_data(cfg)
     train_loader, _, test_loader = loaders(train_ds, None, test_ds, cfg["batch_size"], cfg["seed"])
-    c, h, w = pre["input_shape"]
+    c, h, w = spec.input_shape
     model, spec = build_model(args.model, c, len(info["classes"]), (h, w))
     initial = {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     if args.only in (None, "torch"):
         import torch
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(convlab.get_num_threads())  # the same count as convlab: the process's cores
         twin = torch_twin(args.model, seed=args.seed, **spec["kwargs"])  # the seed also draws its dropout masks
         twin.load_state_dict({k: torch.from_numpy(v) for k, v in initial.items()})
         rows["torch"] = run_torch(cfg, twin, train_loader, test_loader)

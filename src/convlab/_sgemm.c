@@ -12,9 +12,12 @@
  *
  * Packing copies A and B into the order the kernel reads them, so A and B may have any
  * strides (a transposed operand costs nothing extra); edges are zero-padded in the packs and
- * written back through a small buffer. Every C entry is summed over k in the same order
- * whatever the thread count when the threads split the columns; a thread count that splits
- * k instead (short, wide products such as a weight gradient) sums per-thread partials.
+ * written back through a small buffer. Threads come from a persistent pool (_pool.h): a
+ * product is cut into blocks of whole NR-column tiles (two to four per thread, taken by
+ * whichever thread is free), every C entry summed over k in the same order whatever the
+ * thread count; a product with fewer than two column blocks per thread and a long k (a weight
+ * gradient: few columns, the batch's pixels along k) is cut into one slice of k per thread
+ * instead, whose partial sums are added in slice order: its rounding depends on the count.
  *
  * A product whose operands both run along k (a weight gradient, grad_y @ columns^T, k the
  * batch's pixels) skips packing: each entry of a 4 x 6 tile of C is a dot product kept as 16
