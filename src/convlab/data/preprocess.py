@@ -82,7 +82,8 @@ class Preprocessing:
             if len(mean) == 1 and self.channels == 3:
                 mean, std = mean * 3, std * 3
             if len(mean) != self.channels or len(std) != self.channels:
-                raise ValueError(f"Preprocessing: mean and std need {self.channels} values each (one per channel), "
+                raise ValueError(f"Preprocessing: mean and std need {self.channels} value{'s' if self.channels > 1 else ''} "
+                                 "each (one per channel), "
                                  f"got {len(mean)} and {len(std)}")
             if not all(math.isfinite(v) for v in mean + std) or min(std) <= 0:
                 raise ValueError(f"Preprocessing: mean must be finite and std finite and > 0, got {mean} and {std}")

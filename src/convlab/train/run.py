@@ -180,6 +180,11 @@ def finish_spec(spec: Preprocessing, cfg: dict, train, train_idx, info: dict, sa
     if cfg.get("normalize") is False:
         return spec.replace(mean=None, std=None)
     if cfg.get("mean") is not None:
+        n = max(len(cfg["mean"]), len(cfg["std"]))
+        if n not in (1, spec.channels) or len(cfg["mean"]) != len(cfg["std"]):
+            allowed = "1 value" if spec.channels == 1 else f"1 value or {spec.channels} (one per channel)"
+            raise ValueError(f"--mean and --std take {allowed} for these {spec.channels}-channel pictures, "
+                             f"got {len(cfg['mean'])} and {len(cfg['std'])}")
         return spec.replace(mean=tuple(cfg["mean"]), std=tuple(cfg["std"]))
     if spec.mean is not None or not info.get("measure_stats"):
         return spec
