@@ -249,3 +249,49 @@ def test_live_source_reads_the_training_model_between_steps(run_dir):
     step[0] = 5
     assert live.model() is not snapshot and np.array_equal(live.model().conv1.weight.data, -w0)
     assert ex.test_image(0)["key"] == "test-0"
+
+
+def test_rgb_checkpoint_without_its_dataset_takes_uploads(tmp_path):
+    """A colour model whose dataset is not installed: no test split, but uploads go through its spec
+    (convert to RGB 8x8, then 1 px of zero padding, then (x - 0.5) / 0.25)."""
+    from starlette.testclient import TestClient
+
+    from convlab.data.preprocess import Preprocessing
+    from convlab.train.checkpoint import save_checkpoint
+    from convlab.train.recipes import build_model
+
+    spec = Preprocessing(channels=3, size=(8, 8), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), pad=1)
+    model, model_spec = build_model("compactcnn", 3, 10, (10, 10))
+    meta = {"config": {"dataset": "cifar10", "data_root": str(tmp_path / "nothing"), "seed": 0},
+            "classes": [f"c{i}" for i in range(10)], "preprocessing": spec.to_dict(), "title": "rgb"}
+    save_checkpoint(str(tmp_path / "rgb.safetensors"), {"model_spec": model_spec, "model": model.state_dict(), "meta": meta})
+    client = TestClient(build_app(Explorer(Source(str(tmp_path / "rgb.safetensors")))), base_url="http://127.0.0.1:1")
+    info = client.get("/api/info").json()
+    assert info["test_items"] == 0 and "cifar10" in info["test_error"]
+    assert client.get("/api/test/0").status_code == 404
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (255, 0, 0)).save(buf, format="PNG")
+    r = client.post("/api/upload", content=buf.getvalue(), headers={"content-type": "image/png"}).json()
+    assert r["input"]["channels"] == 3 and r["input"]["height"] == 10  # 8 + 2 * 1 of padding
+    shown = np.frombuffer(base64.b64decode(r["input"]["data"]), np.uint8).reshape(3, 10, 10)
+    assert shown[:, 0].max() == 0 and (shown[0, 1:9, 1:9] == 255).all() and shown[1:, 1:9, 1:9].max() == 0
+    cell = client.get(f"/api/cell?image={r['key']}&layer=0&c=0&i=0&j=0").json()
+    f = cell["formula"]
+    assert [ch["channel"] for ch in f["channels"]] == [0, 1, 2]
+    # row -1 is conv1's own zero padding; row 0 the spec's zero pixels, normalised: (0 - 0.5) / 0.25 = -2;
+    # row 1 the red picture: red (1 - 0.5) / 0.25 = 2, green and blue -2
+    assert f["channels"][0]["patch"] == [[0, 0, 0], [0, -2, -2], [0, -2, 2]]
+    assert f["channels"][1]["patch"] == [[0, 0, 0], [0, -2, -2], [0, -2, -2]]
+    assert f["result"] == pytest.approx(cell["value"], rel=1e-5, abs=1e-6)
+    assert client.get("/api/kernels").json()["layers"][0]["shape"] == [32, 3, 3, 3]
+
+
+def test_large_maps_are_drawn_from_every_kth_cell():
+    from convlab.explore import views
+
+    a = np.arange(2 * 130 * 100, dtype=np.float32).reshape(2, 130, 100)
+    m = views._maps(a)
+    assert (m["height"], m["width"], m["drawn"]) == (130, 100, [44, 34])  # step ceil(130 / 64) = 3
+    q = np.frombuffer(base64.b64decode(m["data"]), np.uint8).reshape(2, 44, 34)
+    lo, hi = a[0].min(), a[0].max()
+    assert np.array_equal(q[0], np.rint((a[0, ::3, ::3] - lo) * (255 / (hi - lo))).astype(np.uint8))

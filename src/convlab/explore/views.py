@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_MAP_CHANNELS = 64  # feature-map channels sent per layer
+MAX_MAP_SIDE = 64  # larger maps are sent every k-th row and column (the cells keep their true indices)
 MAX_KERNEL_OUT, MAX_KERNEL_IN = 64, 32  # kernels sent per convolution
 
 
@@ -132,14 +133,17 @@ def model_view(model, input_shape, title: str, classes, pre) -> dict:
 
 
 def _maps(a: np.ndarray) -> dict:
-    """A (C, H, W) map as uint8 per channel (min..max -> 0..255) plus the ranges."""
+    """A (C, H, W) map as uint8 per channel (min..max -> 0..255) plus the ranges; a map larger than
+    MAX_MAP_SIDE is drawn from every ``step``-th row and column (``height``/``width`` stay the true size)."""
     a = a[:MAX_MAP_CHANNELS].astype(np.float32)
     lo = a.reshape(a.shape[0], -1).min(axis=1)
     hi = a.reshape(a.shape[0], -1).max(axis=1)
+    step = -(-max(a.shape[1:]) // MAX_MAP_SIDE)
+    drawn = a[:, ::step, ::step]
     scale = np.where(hi > lo, 255.0 / np.maximum(hi - lo, 1e-30), 0.0)
-    q = np.rint((a - lo[:, None, None]) * scale[:, None, None]).astype(np.uint8)
+    q = np.rint((drawn - lo[:, None, None]) * scale[:, None, None]).astype(np.uint8)
     return {"channels": int(a.shape[0]), "height": int(a.shape[1]), "width": int(a.shape[2]),
-            "min": lo.tolist(), "max": hi.tolist(), "data": b64(q)}
+            "drawn": [int(drawn.shape[1]), int(drawn.shape[2])], "min": lo.tolist(), "max": hi.tolist(), "data": b64(q)}
 
 
 def image_view(calls: list[Call], logits: np.ndarray, display: np.ndarray, classes, topk: int = 5) -> dict:

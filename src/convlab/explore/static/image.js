@@ -71,10 +71,10 @@ CL.views.image = {
 
   layerBlock(L) {
     const self = this;
-    const px = CL.bytes(L.data), hw = L.height * L.width;
+    const [dh, dw] = L.drawn, px = CL.bytes(L.data), hw = dh * dw;  // drawn: every k-th cell of a large map
     const maps = CL.el("div", { class: "maps" });
     for (let ch = 0; ch < L.channels; ch++) {
-      const c = CL.canvas(L.width, L.height, (x, y) => { const v = px[ch * hw + y * L.width + x]; return [v, v, v]; });
+      const c = CL.canvas(dw, dh, (x, y) => { const v = px[ch * hw + y * dw + x]; return [v, v, v]; });
       c.className = "pixelated";
       c.dataset.layer = L.index; c.dataset.channel = ch;
       c.title = L.name + " channel " + ch + " (" + CL.fmt(L.min[ch]) + " .. " + CL.fmt(L.max[ch]) + ")";
@@ -98,7 +98,8 @@ CL.views.image = {
     this.picked = { canvas: canvas, ctx: ctx, saved: ctx.getImageData(0, 0, canvas.width, canvas.height) };
     canvas.classList.add("picked");
     ctx.fillStyle = "rgba(232, 89, 12, 0.85)";
-    ctx.fillRect(j, i, 1, 1);
+    const sx = canvas.width / L.width, sy = canvas.height / L.height;  // 1 unless the map was drawn smaller
+    ctx.fillRect(Math.floor(j * sx), Math.floor(i * sy), Math.max(1, Math.round(sx)), Math.max(1, Math.round(sy)));
     let r;
     try {
       r = await CL.api("/api/cell?image=" + encodeURIComponent(this.key) + "&layer=" + L.index + "&c=" + ch + "&i=" + i + "&j=" + j);
