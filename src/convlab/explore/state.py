@@ -83,10 +83,8 @@ class Explorer:
             raise LookupError(why)
         if not 0 <= index < len(test):
             raise IndexError(f"test item {index} is outside 0..{len(test) - 1}")
-        image, label = test[index]
-        x, display = self.preprocessing().from_dataset_item(image)
-        key = f"test-{index}"
-        out = self._run(key, x, display)
+        label = test[index][1]
+        out = self._run(f"test-{index}")
         classes = self.classes()
         out["label"] = classes[int(label)] if int(label) < len(classes) else str(int(label))
         return out
@@ -99,7 +97,7 @@ class Explorer:
             self._uploads.move_to_end(key)
             while len(self._uploads) > CACHE:
                 self._uploads.popitem(last=False)
-        out = self._run(key, x, display)
+        out = self._run(key)
         out["note"] = note
         return out
 
@@ -130,7 +128,8 @@ class Explorer:
                 self._passes.popitem(last=False)
             return hit
 
-    def _run(self, key: str, x, display) -> dict:
+    def _run(self, key: str) -> dict:
+        """A fresh forward pass of ``key`` (test item or held upload) as the image view."""
         with self._lock:
             self._passes.pop(key, None)
             _, calls, logits, display = self._pass(key)
