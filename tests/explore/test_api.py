@@ -295,3 +295,20 @@ def test_large_maps_are_drawn_from_every_kth_cell():
     q = np.frombuffer(base64.b64decode(m["data"]), np.uint8).reshape(2, 44, 34)
     lo, hi = a[0].min(), a[0].max()
     assert np.array_equal(q[0], np.rint((a[0, ::3, ::3] - lo) * (255 / (hi - lo))).astype(np.uint8))
+
+
+def test_the_page_is_only_packaged_local_files():
+    """Every file the page loads is in the server's fixed table and in the package, and it names no other host."""
+    import re
+    from importlib import resources
+
+    from convlab.explore.server import STATIC
+
+    root = resources.files("convlab.explore") / "static"
+    html = (root / "index.html").read_text()
+    linked = set(re.findall(r'(?:src|href)="/static/([^"]+)"', html))
+    assert linked | {"index.html"} == set(STATIC) == {p.name for p in root.iterdir() if p.is_file()}
+    for name in STATIC:
+        text = (root / name).read_text()
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I), name  # no URL of another host
+        assert "eval(" not in text and "innerHTML" not in text and "new Function" not in text, name
