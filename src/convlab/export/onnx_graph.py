@@ -49,7 +49,7 @@ class GraphBuilder:
         self.known: dict[int, str] = {}  # parameters and buffers (the tensor and its array) -> state_dict name
         for name, t in [*model.named_parameters(), *model.named_buffers()]:
             self.known.setdefault(id(t), name)
-            self.known.setdefault(id(t.data), name)
+            self.known.setdefault(id(t._data), name)
         self.placed: set[str] = set()
         self.counter = 0
         self.call = None  # the call being converted (for node names and errors)
@@ -79,11 +79,11 @@ class GraphBuilder:
             name = self.known[key]
             if name not in self.placed:
                 self.placed.add(name)
-                data = arg.data if isinstance(arg, Tensor) else arg
+                data = arg._data if isinstance(arg, Tensor) else arg
                 self.initializers.append((name, np.asarray(data)))
             self.names[key] = name
             return name
-        data = arg.data if isinstance(arg, Tensor) else arg
+        data = arg._data if isinstance(arg, Tensor) else arg
         name = self.const(np.asarray(data))  # made inside forward from something other than traced values
         self.names[key] = name
         return name
@@ -135,7 +135,7 @@ def build(rec, model, batch: int, converters: dict) -> Built:
             g.fail(f"its operation {call.fn.__name__} has no ONNX equivalent in convlab's exporter")
         g.names[id(call.output)] = name = convert(g, call)
         if call.fn is Compare:  # where() is handed the mask's array, not the tensor
-            g.names[id(call.output.data)] = name
+            g.names[id(call.output._data)] = name
     g.call = None
     outputs = rec.output if isinstance(rec.output, (tuple, list)) else [rec.output]
     graph_outputs = []
