@@ -25,7 +25,7 @@ def test_export_runs_in_onnxruntime_with_the_preprocessing(trained, tmp_path, ca
     target = tmp_path / "model.onnx"
     assert main(["export", str(trained / "last.safetensors"), "-o", str(target)]) == 0
     printed = capsys.readouterr().out
-    assert f"wrote {target}: compactcnn (" in printed and "opset 17" in printed
+    assert f"wrote {target}: compactcnn (" in printed and "opset 17" in printed and "preprocessing (in the metadata" in printed
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
     props = session.get_modelmeta().custom_metadata_map
     ckpt = convlab.load(trained / "last.safetensors")
@@ -48,7 +48,7 @@ def test_no_silent_overwrite_and_run_folders(trained, tmp_path, monkeypatch, cap
     assert main(["export", str(trained), "-o", str(target)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--force" in err and target.read_bytes() == b"keep"
-    assert main(["export", str(trained), "-o", str(target), "--force", "-q"]) == 0  # the run folder: its best checkpoint
+    assert main(["export", str(trained), "-o", str(target), "--force", "-q"]) == 0  # the run folder: its last checkpoint
     assert capsys.readouterr().out == f"{target}\n" and target.read_bytes()[:4] != b"keep"
     assert not [f for f in os.listdir(tmp_path) if f != "m.onnx"]  # no temporary file left beside it
     monkeypatch.chdir(tmp_path)
@@ -59,13 +59,31 @@ def test_no_silent_overwrite_and_run_folders(trained, tmp_path, monkeypatch, cap
 @pytest.mark.parametrize("argv, code, words", [
     (["-o", "{tmp}/missing/m.onnx"], 2, "does not exist"),
     (["-o", "{tmp}"], 2, "is a folder"),
-    (["--input", "3,32"], 2, "--input takes channels,height,width"),
+    (["-o", "{tmp}/m.onnx", "--mean", "0.5"], 2, "--mean and --std go together"),
 ])
 def test_usage_errors(trained, tmp_path, capsys, argv, code, words):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert main(["export", str(trained / "last.safetensors"), *argv]) == code
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err and "Traceback" not in err
+
+
+def test_a_checkpoint_without_preprocessing_needs_the_flags(trained, tmp_path, capsys):
+    require("onnx")
+    ckpt = convlab.load(trained / "last.safetensors")
+    c, h, w = ckpt["meta"]["preprocessing"].pop("input_shape")
+    del ckpt["meta"]["preprocessing"]
+    convlab.save(ckpt, tmp_path / "bare.safetensors")
+    assert main(["export", str(tmp_path / "bare.safetensors"), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--image-size H,W" in err and "--channels 1|3" in err
+    assert not (tmp_path / "m.onnx").exists()
+    assert main(["export", str(tmp_path / "bare.safetensors"), "-o", str(tmp_path / "m.onnx"), "--image-size", f"{h},{w}",
+                 "--channels", str(c)]) == 0
+    onnx = require("onnx")
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}
+    assert json.loads(props["convlab.input_shape"]) == [c, h, w]
+    assert json.loads(props["convlab.preprocessing"])["channels"] == c and "not normalised" in props["convlab.preprocessing_text"]
 
 
 def test_failures_exit_1(tmp_path, capsys):
