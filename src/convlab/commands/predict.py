@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
+
+BATCH = 32  # pictures per forward pass
 
 
 def register(subparsers):
@@ -110,45 +113,57 @@ def main(args) -> int:
     classes = meta.get("classes") or []
     trained_dark = spec.mean is not None and float(np.mean(spec.mean)) < 0.4
     quiet = getattr(args, "quiet", False)
-    rows, failed, light = [], 0, 0
+    rows, failed = [], 0
     for item in unmatched:
-        print(f"convlab predict: error: {item}: no pictures match", file=os.sys.stderr)
+        print(f"convlab predict: error: {item}: no pictures match", file=sys.stderr)
         failed += 1
+
+    def answer(batch):
+        """Classify up to BATCH converted pictures in one forward pass and print their answers in order."""
+        if not batch:
+            return
+        with convlab.no_grad():
+            logits = model(convlab.tensor(spec.finish(np.stack([pixels for _, pixels, _ in batch])))).numpy()
+        z = np.exp(logits - logits.max(axis=1, keepdims=True))
+        for (p, pixels, notes), probs in zip(batch, z / z.sum(axis=1, keepdims=True)):
+            order = np.argsort(-probs, kind="stable")[: min(args.topk, len(probs))]
+            names = [classes[i] if i < len(classes) else str(i) for i in order]
+            top = [{"class": n, "probability": float(probs[i])} for n, i in zip(names, order)]
+            rows.append({"path": p, "class": names[0], "probability": float(probs[order[0]]), "topk": top,
+                         "notes": notes})
+            border = _light_border(pixels)
+            if quiet:
+                print(f"{p}\t{names[0]}")
+                continue
+            print(f"{p}: " + ", ".join(f"{t['class']} {100 * t['probability']:.1f}%" for t in top))
+            print(f"  converted: {', '.join(notes)}" if notes else "  no conversion needed")
+            if trained_dark and border > 0.6:
+                print(f"  note: the background is light (border brightness {border:.2f}, after the conversion) but the "
+                      "model was trained on dark backgrounds; try " + ("without --invert" if args.invert else "--invert"))
+        batch.clear()
+
+    pending: list = []
     for p in paths:
         notes: list[str] = []
         try:
-            pixels = spec.convert(open_image(p), notes)
+            pending.append((p, spec.convert(open_image(p), notes), notes))
         except (OSError, ValueError) as exc:  # a missing file, or FileFormatError (a ValueError) naming it
-            print(f"convlab predict: error: {exc}", file=os.sys.stderr)
+            answer(pending)  # the answers before it first, so the output keeps the pictures' order
+            sys.stdout.flush()
+            print(f"convlab predict: error: {exc}", file=sys.stderr)
             rows.append({"path": p, "error": str(exc)})
             failed += 1
             continue
-        with convlab.no_grad():
-            logits = model(convlab.tensor(spec.finish(pixels[None]))).numpy()[0]
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
-        order = np.argsort(-probs, kind="stable")[: min(args.topk, len(probs))]
-        names = [classes[i] if i < len(classes) else str(i) for i in order]
-        top = [{"class": n, "probability": float(probs[i])} for n, i in zip(names, order)]
-        rows.append({"path": p, "class": names[0], "probability": float(probs[order[0]]), "topk": top, "notes": notes})
-        border = _light_border(pixels)
-        is_light = trained_dark and border > 0.6
-        light += is_light
-        if quiet:
-            print(f"{p}\t{names[0]}")
-            continue
-        print(f"{p}: " + ", ".join(f"{t['class']} {100 * t['probability']:.1f}%" for t in top))
-        print(f"  converted: {', '.join(notes)}" if notes else "  no conversion needed")
-        if is_light:
-            print(f"  note: the background is light (border brightness {border:.2f}, after the conversion) but the model "
-                  "was trained on dark backgrounds; try " + ("without --invert" if args.invert else "--invert"))
+        if len(pending) == BATCH:
+            answer(pending)
+    answer(pending)
     if args.output:
         _write(args.output, rows, args.topk)
         if not quiet:
             print(f"answers: {args.output}")
     if failed and not quiet:
         print(f"{failed:,} of {len(paths) + len(unmatched):,} {'picture' if len(paths) == 1 else 'pictures'} "
-              f"failed", file=os.sys.stderr)
+              f"failed", file=sys.stderr)
     return 1 if failed else 0
 
 
