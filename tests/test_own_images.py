@@ -186,3 +186,12 @@ def test_a_named_dataset_resized_and_made_rgb_evaluates_the_same_way(in_tmp, cap
     train = json.loads((in_tmp / "r" / "test.json").read_text())
     assert ours["n"] == train["n"] == 100 and abs(ours["accuracy"] - train["accuracy"]) < 1e-12
     assert abs(ours["loss"] - train["loss"]) < 1e-5
+
+
+def test_a_folder_too_big_for_memory_is_refused_before_decoding(tmp_path, in_tmp, capsys, monkeypatch):
+    from convlab.train import run_data
+
+    fashion_folder(tmp_path / "f", per_class=3, layout="flat")
+    monkeypatch.setattr(run_data, "MAX_BYTES", 9 * 28 * 28 * 3 - 1)  # one byte short of the 9 pictures
+    assert main(["train", "--dataset", str(tmp_path / "f"), *QUICK]) == 1
+    assert "9 pictures of 3x28x28 take" in capsys.readouterr().err

@@ -19,6 +19,8 @@ from ..data.folder import ImageFolder, display_name, find_splits, scan_classes
 from ..data.preprocess import Preprocessing
 from ..data.survey import infer, survey
 
+MAX_BYTES = 4 * 2**30  # converted pictures of one run held in memory (uint8)
+
 
 def folder_path(name: str) -> str | None:
     """The directory a ``--dataset`` names (``folder:PATH``, or a path to an existing directory), else None."""
@@ -91,6 +93,11 @@ def _load_folder(path: str, cfg: dict, say):
     inferred = infer(found, channels=cfg.get("channels"), size=cfg.get("image_size"), resize=cfg.get("resize"))
     spec = Preprocessing(channels=inferred.channels, size=inferred.size, resize=inferred.resize,
                          invert=bool(cfg.get("invert")), pad=int(cfg.get("pad") or 0))
+    total = sum(len(s) for _, s in where.values()) * spec.channels * spec.size[0] * spec.size[1]
+    if total > MAX_BYTES:  # the pictures are held in memory as bytes, converted once
+        raise ValueError(f"{sum(len(s) for _, s in where.values()):,} pictures of {spec.channels}x{spec.size[0]}x"
+                         f"{spec.size[1]} take {total / 2**30:.1f} GiB in memory (at most {MAX_BYTES / 2**30:.0f} GiB); "
+                         "choose a smaller --image-size")
     say(f"  pictures: {_plural(found.n + len(found.bad), 'file')} in {_plural(len(classes), 'class')} under {train_dir}"
         + (f" ({', '.join(f'{k} {v:,}' for k, v in sorted(found.formats.items()))})" if found.formats else "")
         + (f"; {_plural(other, 'other file')} ignored" if other else ""))
