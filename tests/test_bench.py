@@ -116,3 +116,19 @@ def test_scaling_rows_time_every_count_and_the_peak_is_measured():
     peak = bench.fma_peak(1, repeats=1, iterations=10_000)
     if peak is not None:  # built, x86 with FMA
         assert peak["width"] in (256, 512) and _positive(peak["gflops"])
+
+
+def test_conv_layer_rows_feed_the_never_slower_check():
+    """convlab alone on a layer at 1 and 2 threads (forward, forward+backward), and the check
+    reads them: a hand-made row 1.2x slower on 2 threads fails it, the measured one is reported."""
+    from convlab.bench import scaling
+
+    rows = scaling.conv_layer_rows({"tiny": ((2, 3, 8, 8), (4, 3, 3, 3), {"padding": 1})}, 2, repeats=1)
+    (row,) = rows
+    assert row["layer"] == "tiny" and row["threads"] == [1, 2]
+    assert all(_positive(v) for v in row["fwd_ms"] + row["fwdbwd_ms"])
+    check = scaling.never_slower({"rows": []}, conv_scaling=rows)
+    assert check["checked"] == 2 and check["worst"]["what"].startswith("conv tiny")
+    slow = [{"layer": "slow", "threads": [1, 2], "fwd_ms": [1.0, 1.2], "fwdbwd_ms": [3.0, 3.0]}]
+    check = scaling.never_slower({"rows": []}, conv_scaling=slow)
+    assert not check["ok"] and check["slower"] == [{"what": "conv slow fwd", "ratio": pytest.approx(1.2)}]

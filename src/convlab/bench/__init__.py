@@ -42,8 +42,8 @@ from .machine import _have_torch, blas_threads, fma_peak, gemm_rate, machine_inf
 from .memory import measure_memory, memory_rows
 from .report import format_markdown
 from .runners import bench_model
-from .scaling import never_slower, scaling_rows
-from .suite import conv_suite, seed_loop_speedup
+from .scaling import conv_layer_rows, never_slower, scaling_rows
+from .suite import conv_module, conv_suite, seed_loop_speedup
 from .twins import MEMORY_TARGET, MODELS, NUM_CLASSES, QUICK_MODELS, torch_twin
 
 
@@ -122,7 +122,8 @@ def _run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, b
               "gemm": {"n": 1024, "gflops": _numpy_gemm_rate(threads, 3 if quick else 7),
                        "convlab_gflops": gemm_rate(1024, repeats=3 if quick else 7, matmul=gemm.matmul),
                        "convlab_gemm": gemm.describe()},
-              "training": [], "inference": [], "one_thread": None, "scaling": None, "never_slower": None,
+              "training": [], "inference": [], "one_thread": None, "scaling": None, "conv_scaling": None,
+              "never_slower": None,
               "memory": [], "seed_loops": None, "conv_suite": None, "conv_suite_one_thread": None, "notes": notes}
     if log:
         if peak:
@@ -156,9 +157,15 @@ def _run(*, quick=False, models=None, threads=None, repeats=None, warmup=None, b
             set_threads(1)
             result["conv_suite_one_thread"], _ = conv_suite(quick, None, use_torch, peak=peak, threads=1)
             set_threads(threads)
+    if result["scaling"] and conv and not quick:
+        module, _ = conv_module()
+        if module is not None and hasattr(module, "SUITE"):
+            result["conv_scaling"] = conv_layer_rows(module.SUITE, threads, repeats=3 if quick else 10)
+            set_threads(threads)
     if result["scaling"]:
         suite, one = result["conv_suite"], result["conv_suite_one_thread"]
-        result["never_slower"] = never_slower(result["scaling"], suite and suite["layers"], one and one["layers"])
+        result["never_slower"] = never_slower(result["scaling"], suite and suite["layers"], one and one["layers"],
+                                              result.get("conv_scaling"))
     return result
 
 

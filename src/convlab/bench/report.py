@@ -54,6 +54,17 @@ def _scaling_table(sc):
     return lines
 
 
+def _conv_scaling_table(rows):
+    counts = rows[0]["threads"]
+    lines = ["", "| conv layer, convlab alone | " + " | ".join(f"fwd ms {t} thr" for t in counts) + " | "
+             + " | ".join(f"f+b ms {t} thr" for t in counts) + " |",
+             "|---|" + "---:|" * (2 * len(counts))]
+    for r in rows:
+        lines.append(f"| {r['layer']} | " + " | ".join(f"{v:.2f}" for v in r["fwd_ms"]) + " | "
+                     + " | ".join(f"{v:.2f}" for v in r["fwdbwd_ms"]) + " |")
+    return lines
+
+
 def format_markdown(result: dict) -> str:
     """The result as markdown tables (ratio = convlab time / torch time; lower is better): the
     default thread count first, then one thread, the scaling table and the never-slower check."""
@@ -74,6 +85,8 @@ def format_markdown(result: dict) -> str:
         lines += [""] + _model_tables(one["training"], one["inference"], "1 thread")
     if result.get("scaling"):
         lines += _scaling_table(result["scaling"])
+    if result.get("conv_scaling"):
+        lines += _conv_scaling_table(result["conv_scaling"])
     ns = result.get("never_slower")
     if ns:
         worst = ns["worst"]

@@ -80,11 +80,57 @@ def scaling_rows(names, max_threads, *, repeats=5, warmup=1, inference_batches=(
     return {"threads": counts, "rows": rows, "noise": NOISE, "estimate_cores": ESTIMATE_CORES}
 
 
-def never_slower(scaling, conv_layers=None, conv_layers_one=None):
-    """Every scaling row, and every conv-suite layer (all threads against one), at most ``1 + NOISE``
-    times its 1-thread time: ``{"ok": bool, "worst": [...], "checked": count}``."""
+def conv_layer_rows(suite, max_threads, repeats=10):
+    """convlab alone on each layer of ``suite`` (benchmarks/conv.py's ``SUITE``: name -> (input
+    shape, weight shape, conv2d keywords)), forward and forward+backward at every thread count,
+    the counts interleaved round by round; minimum of ``repeats`` (the suite's own statistic)."""
+    import convlab
+    import convlab.functional as F
+
+    counts = thread_counts(max_threads)
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, (xs, ws, kw) in suite.items():
+        x = convlab.tensor(rng.standard_normal(xs, dtype=np.float32), requires_grad=True)
+        w = convlab.tensor((rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(np.float32), requires_grad=True)
+        with convlab.no_grad():
+            g = rng.standard_normal(F.conv2d(x, w, **kw).shape).astype(np.float32)
+
+        def fwd(x=x, w=w, kw=kw):
+            with convlab.no_grad():
+                F.conv2d(x, w, **kw)
+
+        def fwdbwd(x=x, w=w, kw=kw, g=g):
+            F.conv2d(x, w, **kw).backward(g)
+
+        best = {}
+        for key, fn in (("fwd", fwd), ("fwdbwd", fwdbwd)):
+            times = {t: [] for t in counts}
+            for t in counts:
+                set_threads(t)
+                fn()
+            for _ in range(repeats):
+                for t in counts:
+                    set_threads(t)
+                    start = time.perf_counter()
+                    fn()
+                    times[t].append(time.perf_counter() - start)
+            best[key] = [min(times[t]) * 1e3 for t in counts]
+        rows.append({"layer": name, "threads": counts, "fwd_ms": best["fwd"], "fwdbwd_ms": best["fwdbwd"]})
+    return rows
+
+
+def never_slower(scaling, conv_layers=None, conv_layers_one=None, conv_scaling=None):
+    """Every scaling row and conv layer at most ``1 + NOISE`` times its 1-thread time:
+    ``{"ok": bool, "worst": {...}, "slower": [...], "checked": count}``. Conv layers come from
+    :func:`conv_layer_rows` (convlab alone, counts interleaved) when given, else from the conv
+    suite run at all threads and at one (``conv_layers``, ``conv_layers_one``)."""
     checks = [(f"{r['kind']} {r['model']} batch {r['batch']}", r["worst_vs_one"]) for r in scaling["rows"]]
-    if conv_layers and conv_layers_one:
+    for r in conv_scaling or ():
+        for key in ("fwd", "fwdbwd"):
+            ms = r[f"{key}_ms"]
+            checks.append((f"conv {r['layer']} {key}", max(m / ms[0] for m in ms)))
+    if conv_layers and conv_layers_one and not conv_scaling:
         one = {r["layer"]: r for r in conv_layers_one}
         for r in conv_layers:
             if r["layer"] in one:

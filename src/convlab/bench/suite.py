@@ -30,6 +30,20 @@ def seed_loop_speedup(repeats=3):
             "loop_ms": secs["loop"] * 1e3, "fast_ms": secs["fast"] * 1e3, "speedup": secs["loop"] / secs["fast"]}
 
 
+def conv_module():
+    """``benchmarks/conv.py`` loaded from the source checkout, or ``(None, why not)``."""
+    path = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "conv.py"
+    if not path.exists():
+        return None, "benchmarks/conv.py not found (run from a source checkout for the per-layer suite)"
+    spec = importlib.util.spec_from_file_location("_convlab_bench_conv", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # their file, their failure: report it, do not crash the run
+        return None, f"benchmarks/conv.py failed to import: {exc}"
+    return module, None
+
+
 def conv_suite(quick=False, gemm_gflops=None, use_torch=True, peak=None, threads=1):
     """The per-layer conv2d suite of ``benchmarks/conv.py`` (its ``bench_convs``), as rows.
 
@@ -38,17 +52,11 @@ def conv_suite(quick=False, gemm_gflops=None, use_torch=True, peak=None, threads
     ratios, convlab's GFLOP/s and its fraction of the GEMM rate measured in this run, and of the
     FMA peak x ``threads`` (``peak``: :func:`~convlab.bench.machine.peak_info`'s, when measured).
     """
-    path = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "conv.py"
-    if not path.exists():
-        return None, "benchmarks/conv.py not found (run from a source checkout for the per-layer suite)"
     if not use_torch:
         return None, "per-layer conv suite skipped: it needs torch"
-    spec = importlib.util.spec_from_file_location("_convlab_bench_conv", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # their file, their failure: report it, do not crash the run
-        return None, f"benchmarks/conv.py failed to import: {exc}"
+    module, why = conv_module()
+    if module is None:
+        return None, why
     fn = getattr(module, "bench_convs", None)
     if not callable(fn):
         return None, "benchmarks/conv.py exposes no bench_convs(torch, repeat, gemm, only); run it directly"
