@@ -58,6 +58,7 @@ from .math import (
     var,
     where,
 )
+from .random import Generator, initial_seed, seed
 from .tensor import (
     Function,
     Size,
@@ -112,7 +113,8 @@ __version__ = "0.1.0"
 # Submodules and names that live in them, loaded on first use (PEP 562) so that
 # ``import convlab`` stays light and the subpackages can import ``convlab`` freely.
 _LAZY_MODULES = {
-    "backends", "accelerator", "nn", "optim", "functional", "models", "data", "train", "filters", "signal", "shapes",
+    "utils", "vision", "backends", "accelerator", "nn", "optim", "functional", "models", "data", "train", "filters", "signal",
+    "shapes",
     "reference", "viz", "cuda", "distributed", "serialization", "inspect", "demos", "ops", "layerstats",
 }
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "summary": "inspect"}
@@ -157,6 +159,6 @@ __all__ = [
     "tanh", "tensor", "transpose", "uint8", "unsqueeze", "var", "where", "zeros", "zeros_like",
     "Size", "device", "empty", "empty_like", "eye", "full_like", "inference_mode", "is_tensor", "linspace",
     "normal", "numel", "rand_like", "randn_like", "randperm", "set_grad_enabled", "set_default_dtype",
-    "float", "double", "half", "long", "int", "short", "bool",
+    "float", "double", "half", "long", "int", "short", "bool", "Generator", "initial_seed", "seed",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]

@@ -9,11 +9,29 @@
 
 from . import transforms
 from .cifar import CIFAR10, read_cifar_bin
-from .datasets import ArrayDataset, Dataset, Subset, TensorDataset, collate, random_split
+from .collate import default_collate
+from .datasets import (
+    ArrayDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    collate,
+    random_split,
+)
 from .folder import ImageFolder, load_image, read_image
 from .idx import IDXError, read_idx, write_idx
-from .loader import DataLoader
+from .loader import DataLoader, get_worker_info
 from .mnist import KMNIST, MNIST, FashionMNIST
+from .samplers import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 from .synthetic import EdgesDataset, LinesDataset
 from .transforms import (
     Compose,
@@ -31,5 +49,7 @@ __all__ = [
     "CIFAR10", "KMNIST", "MNIST", "ArrayDataset", "Compose", "DataLoader", "Dataset", "EdgesDataset",
     "FashionMNIST", "IDXError", "ImageFolder", "Lambda", "LinesDataset", "Normalize", "Pad", "RandomCrop",
     "RandomErasing", "RandomHorizontalFlip", "Subset", "TensorDataset", "ToTensor", "Transform",
-    "collate", "load_image", "random_split", "read_image", "read_cifar_bin", "read_idx", "transforms", "write_idx",
+    "collate", "load_image", "BatchSampler", "ConcatDataset", "IterableDataset", "RandomSampler", "Sampler",
+    "SequentialSampler", "SubsetRandomSampler", "WeightedRandomSampler", "default_collate", "get_worker_info",
+    "random_split", "read_image", "read_cifar_bin", "read_idx", "transforms", "write_idx",
 ]

@@ -73,7 +73,14 @@ class Dataset:
         return call_transform(self.transform, image), target
 
     def get_batch(self, indices, rng=None):
-        """``(images, targets)`` for ``indices`` as stacked arrays; the transform draws from ``rng``."""
+        """``(images, targets)`` for ``indices`` as stacked arrays; the transform draws from ``rng``.
+
+        A torch-style subclass that defines ``__getitem__`` and not ``load`` is batched with
+        :func:`~convlab.data.collate.default_collate`, as torch's DataLoader batches it."""
+        if type(self).load is Dataset.load:
+            from .collate import default_collate
+
+            return default_collate([self[int(i)] for i in indices])
         items = [self.load(self._check_index(i)) for i in indices]
         if is_batched(self.transform):
             try:
@@ -83,6 +90,9 @@ class Dataset:
             else:
                 return call_transform(self.transform, images, rng), targets
         return collate([(call_transform(self.transform, x, rng), y) for x, y in items])
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
 
     @property
     def num_classes(self) -> int:
@@ -211,13 +221,73 @@ class Subset(Dataset):
         return collate([self.dataset[int(i)] for i in mapped])
 
 
-def random_split(dataset, lengths, seed: int | None = None):
+class IterableDataset:
+    """Base class of datasets that are a stream (``__iter__``) rather than indexable.
+
+    The DataLoader batches the stream in order. With ``num_workers > 0`` every worker iterates its
+    own copy, as in torch: split the work with :func:`~convlab.data.get_worker_info` in ``__iter__``.
+    """
+
+    def __iter__(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __add__(self, other):
+        from itertools import chain
+
+        a, b = self, other
+
+        class _Chain(IterableDataset):
+            def __iter__(self):
+                return chain(a, b)
+
+        return _Chain()
+
+
+class ConcatDataset(Dataset):
+    """The items of several datasets one after the other.
+
+    >>> import numpy as np
+    >>> ds = ConcatDataset([TensorDataset(np.arange(3)), TensorDataset(np.arange(10, 12))])
+    >>> len(ds), ds[3], ds.cumulative_sizes
+    (5, (10,), [3, 5])
+    """
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    @property
+    def classes(self):
+        return getattr(self.datasets[0], "classes", [])
+
+    def __getitem__(self, index):
+        i = self._check_index(index)
+        k = int(np.searchsorted(self.cumulative_sizes, i, side="right"))
+        start = self.cumulative_sizes[k - 1] if k else 0
+        return self.datasets[k][i - start]
+
+    def get_batch(self, indices, rng=None):
+        from .collate import default_collate
+
+        return default_collate([self[int(i)] for i in indices])
+
+
+def random_split(dataset, lengths, seed: int | None = None, generator=None):
     """Split ``dataset`` into non-overlapping random :class:`Subset` s of the given lengths.
 
     Args:
         lengths: item counts summing to ``len(dataset)``, or fractions summing to 1 (the
             remainder of flooring goes one item at a time to the first subsets, as in torch).
-        seed: seed of the permutation (default: drawn from the library generator).
+        seed: seed of the permutation (default: drawn from ``generator``, a
+            :class:`convlab.Generator`, or else from the library generator).
     """
     n = len(dataset)
     lengths = list(lengths)
@@ -232,7 +302,7 @@ def random_split(dataset, lengths, seed: int | None = None):
             "(or be fractions summing to 1)"
         )
     if seed is None:
-        seed = int(default_generator().integers(2**63))
+        seed = int((generator if generator is not None else default_generator()).integers(2**63))
     perm = np.random.default_rng(seed).permutation(n)
     bounds = np.cumsum([0] + [int(x) for x in lengths])
     return [Subset(dataset, perm[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

@@ -14,6 +14,15 @@ of ``batch_size`` items in the order above, and serves rank ``r`` its rows ``r, 
 of each one (see :meth:`DataLoader.shard`). The ``W`` ranks together see exactly the batches
 of one process; with ``fetch_global`` each rank fetches (and augments) the whole global batch
 and keeps its rows, so random augmentation matches one process too.
+
+torch's arguments: ``sampler``/``batch_sampler`` choose the order instead of ``shuffle`` (drawn in
+the main process, so workers do not change it); ``num_workers`` fetches in worker processes
+(:mod:`.workers`), ``prefetch_factor`` batches ahead per worker, ``persistent_workers`` keeps
+them between epochs; ``generator`` (a :class:`convlab.Generator`) sets the seed; while a batch is
+fetched, the library generator (``convlab.rand``, torch-style transforms) draws from that batch's
+own stream, so such augmentation is also the same for any ``num_workers``. ``pin_memory`` and
+``pin_memory_device`` have no meaning without a GPU and are accepted; ``timeout`` bounds the
+wait for a worker's batch.
 """
 
 from __future__ import annotations
@@ -23,19 +32,17 @@ import threading
 
 import numpy as np
 
-from ..tensor import Tensor, default_generator, from_numpy
-from .datasets import collate
+from ..random import using_generator
+from ..tensor import Tensor, default_generator
+from .collate import default_collate, to_tensors
+from .datasets import IterableDataset, collate
+from .workers import WorkerPool, get_worker_info  # noqa: F401  (get_worker_info is public here)
 
 _AUGMENT_STREAM = 0xA0C  # keeps augmentation draws apart from the shuffling stream
 
 
 def _take(a, rows):
     return (a._data if isinstance(a, Tensor) else np.asarray(a))[rows]
-
-
-def _to_tensor(a):
-    # batches are fresh arrays (fancy indexing and stacking copy), so they are wrapped, not copied again
-    return a if isinstance(a, Tensor) else from_numpy(np.asarray(a))
 
 
 class DataLoader:
@@ -63,9 +70,42 @@ class DataLoader:
     and ``state_dict()``/``load_state_dict()`` position it for a resume.
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, prefetch: int = 2, collate_fn=None, num_replicas: int = 1, rank: int = 0,
-                 fetch_global: bool = False):
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = None, sampler=None,
+                 batch_sampler=None, num_workers: int = 0, collate_fn=None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0, worker_init_fn=None, multiprocessing_context=None,
+                 generator=None, *, prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 pin_memory_device: str = "", seed: int | None = None, prefetch: int = 2, num_replicas: int = 1,
+                 rank: int = 0, fetch_global: bool = False, in_order: bool = True):
+        self.iterable = isinstance(dataset, IterableDataset)
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last")
+            batch_size = None
+        elif sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if self.iterable and (shuffle or sampler is not None or batch_sampler is not None):
+            raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle, sampler and batch_sampler options")
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+            raise ValueError(f"num_workers option should be non-negative; use num_workers=0 to disable multiprocessing "
+                             f"(got {num_workers!r})")
+        if prefetch_factor is not None and num_workers == 0:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing: "
+                             "let num_workers > 0 to enable multiprocessing")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        if timeout < 0:
+            raise ValueError(f"timeout option should be non-negative, got {timeout!r}")
+        self.sampler, self.batch_sampler, self.num_workers = sampler, batch_sampler, num_workers
+        self.prefetch_factor = 2 if prefetch_factor is None and num_workers else prefetch_factor
+        self.persistent_workers, self.worker_init_fn, self.timeout = bool(persistent_workers), worker_init_fn, timeout
+        self.multiprocessing_context, self.generator = multiprocessing_context, generator
+        self.pin_memory, self.pin_memory_device = bool(pin_memory), pin_memory_device  # no page-locking on a CPU
+        self._pool = None
+        if seed is None and generator is not None:
+            seed = int(generator.integers(2**63))
+        self.unbatched = batch_size is None and batch_sampler is None
+        shuffle = bool(shuffle)
+        batch_size = 1 if batch_size is None else batch_size
         if int(batch_size) < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         if int(prefetch) < 0:
@@ -85,11 +125,17 @@ class DataLoader:
 
     # ---- sizes and order
     def __len__(self) -> int:
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        if self.unbatched:
+            return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def order(self, epoch: int) -> np.ndarray:
         """The item indices of ``epoch`` in the order they are served."""
+        if self.sampler is not None:
+            return np.fromiter((int(i) for i in self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
@@ -131,6 +177,29 @@ class DataLoader:
 
     # ---- batches
     def _fetch(self, epoch: int, b: int, indices: np.ndarray):
+        return self._finish(self._fetch_raw(epoch, b, indices))
+
+    def _finish(self, batch):
+        """Tensors for what the fetch made: convlab's arrays always, a custom collate_fn's as it left them."""
+        return to_tensors(batch, arrays_too=self.collate_fn is None)
+
+    def _fetch_raw(self, epoch: int, b: int, indices):
+        """Batch ``b`` of ``epoch``; the library generator draws from the batch's own stream meanwhile."""
+        with using_generator(self.batch_rng(epoch, b)):
+            if self.unbatched:
+                return self.dataset[int(indices[0])]
+            return self._fetch_rows(epoch, b, np.asarray(indices, dtype=np.int64))
+
+    def _fetch_stream(self, stream, batch_size: int):
+        """The next batch of an iterable dataset's ``stream`` (StopIteration when it is exhausted)."""
+        if self.unbatched:
+            return next(stream)
+        items = [item for _, item in zip(range(batch_size), stream)]
+        if not items or (self.drop_last and len(items) < batch_size):
+            raise StopIteration
+        return (self.collate_fn or default_collate)(items)
+
+    def _fetch_rows(self, epoch: int, b: int, indices: np.ndarray):
         rng = self.batch_rng(epoch, b)
         rows = None
         if self.num_replicas > 1:
@@ -141,22 +210,80 @@ class DataLoader:
             batch = self.dataset.get_batch(indices, rng)
         else:
             batch = (self.collate_fn or collate)([self.dataset[int(i)] for i in indices])
+        if rows is None:
+            return batch
         if isinstance(batch, (tuple, list)):
-            return tuple(_to_tensor(a if rows is None else _take(a, rows)) for a in batch)
-        return _to_tensor(batch if rows is None else _take(batch, rows))
+            return tuple(_take(a, rows) for a in batch)
+        return _take(batch, rows)
 
     def _plan(self):
         epoch, start = self.epoch, self.start_batch
         self.epoch, self.start_batch = epoch + 1, 0
+        if self.batch_sampler is not None:
+            spans = [(b, np.asarray(list(idx), dtype=np.int64)) for b, idx in enumerate(self.batch_sampler)]
+            return epoch, spans[start:]
         order = self.order(epoch)
-        spans = [(b, order[b * self.batch_size:(b + 1) * self.batch_size]) for b in range(start, len(self))]
+        size = 1 if self.unbatched else self.batch_size
+        spans = [(b, order[b * size:(b + 1) * size]) for b in range(start, len(self))]
         return epoch, spans
 
     def __iter__(self):
+        if self.iterable:
+            return self._iterate_stream()
         epoch, spans = self._plan()
+        if self.num_workers:
+            return self._from_workers(epoch, spans)
         if self.prefetch == 0:
             return (self._fetch(epoch, b, idx) for b, idx in spans)
         return self._prefetching(epoch, spans)
+
+    def _new_pool(self, iterable: bool) -> WorkerPool:
+        fetch = self._fetch_stream if iterable else self._fetch_raw
+        return WorkerPool(fetch, self.num_workers, self.dataset, seed=self.seed % 2**32 + self.epoch * self.num_workers,
+                          worker_init_fn=self.worker_init_fn, context=self.multiprocessing_context,
+                          prefetch_factor=self.prefetch_factor, timeout=self.timeout, iterable=iterable)
+
+    def _from_workers(self, epoch, spans):
+        pool = self._pool if self._pool is not None else self._new_pool(iterable=False)
+        finished = False
+        try:
+            for batch in pool.map(epoch, spans):
+                yield self._finish(batch)
+            finished = True
+        finally:  # also on break, an exception or Ctrl-C: no worker is left behind
+            if self.persistent_workers and finished:
+                self._pool = pool
+            else:
+                pool.shutdown()
+                self._pool = None
+
+    def _iterate_stream(self):
+        self.epoch += 1
+        if not self.num_workers:
+            stream = iter(self.dataset)
+            for b in range(2**62):
+                try:
+                    with using_generator(self.batch_rng(self.epoch - 1, b)):
+                        batch = self._fetch_stream(stream, self.batch_size)
+                except StopIteration:
+                    return
+                yield self._finish(batch)
+        pool = self._new_pool(iterable=True)
+        try:
+            for batch in pool.stream(self.batch_size):
+                yield self._finish(batch)
+        finally:
+            pool.shutdown()
+
+    def __getstate__(self):  # a spawned worker gets the loader without the pool of processes
+        state = self.__dict__.copy()
+        state["_pool"] = None
+        return state
+
+    def __del__(self):
+        pool = self.__dict__.get("_pool")
+        if pool is not None:
+            pool.shutdown()
 
     def _prefetching(self, epoch, spans):
         q: queue.Queue = queue.Queue(maxsize=self.prefetch)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..random import scoped_generator
 from ..tensor import Tensor, default_generator
 
 
@@ -73,7 +74,9 @@ class Transform:
     def __call__(self, x, rng: np.random.Generator | None = None):
         a, was_tensor = _unwrap(x)
         batch, single = _as_batch(a, type(self).__name__)
-        out = self.apply(batch, getattr(self, "generator", None) if rng is None else rng)
+        if rng is None:  # inside a DataLoader fetch: that batch's stream, the same for any num_workers
+            rng = scoped_generator() or getattr(self, "generator", None)
+        out = self.apply(batch, rng)
         return _wrap(out[0] if single else out, was_tensor)
 
     def apply(self, batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover - abstract
