@@ -180,11 +180,17 @@ def _where(where: tuple) -> str:
 
 
 # --------------------------------------------------------------------------- load
-def load(path):
-    """Read a file written by :func:`save` (or by ``safetensors.torch.save_file``).
+def load(path, map_location=None, weights_only=None, **torch_options):
+    """Read a file written by :func:`save`, by ``safetensors.torch.save_file`` or by ``torch.save``.
 
     Returns the saved object with :class:`~convlab.Tensor` leaves (NumPy arrays and scalars come
     back as such). A safetensors file without convlab's structure loads as ``{name: Tensor}``.
+    A ``torch.save`` file (a state dict, or any nesting of dicts, lists, numbers, strings and
+    tensors) is read without running its pickle (:mod:`convlab.torchfile`); one that holds other
+    Python objects is refused, naming the global it asked for.
+
+    ``map_location`` moves the tensors to a device; ``weights_only`` (torch's switch for its
+    unpickler) is accepted, and convlab always behaves as with ``weights_only=True``.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -194,6 +200,13 @@ def load(path):
     path = os.fspath(path)
     with open(path, "rb") as f:
         data = f.read()
+    from . import torchfile
+
+    if torchfile.is_torch_zip(data) or torchfile.is_legacy_torch(data):
+        if not torchfile.is_torch_zip(data):
+            raise ValueError(f"load: {path}: a torch.save file in the format before PyTorch 1.6; re-save it with a "
+                             "newer torch (torch.save(torch.load(f), f)) or as safetensors (safetensors.torch.save_file)")
+        return _to_device(torchfile.load_torch_file(path, data), map_location)
     header = _parse_header(path, data)
     metadata = header.pop("__metadata__", None) or {}
     import safetensors.numpy
@@ -212,6 +225,18 @@ def load(path):
     return _decode(tree, tensors, path, ())
 
 
+def _to_device(obj, device):
+    if device is None or (isinstance(device, str) and str(device) == "cpu") or callable(device) or isinstance(device, dict):
+        return obj  # convlab's tensors are read onto the CPU
+    if isinstance(obj, Tensor):
+        return obj.to(str(device))
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj
+
+
 def _parse_header(path: str, data: bytes) -> dict:
     """Check the safetensors header field by field so that errors say exactly what is wrong."""
     def bad(msg):
@@ -221,7 +246,8 @@ def _parse_header(path: str, data: bytes) -> dict:
         raise bad(f"file is {len(data)} bytes, too short for a safetensors header (truncated or not a checkpoint)")
     (n,) = struct.unpack("<Q", data[:8])
     if n > _MAX_HEADER:
-        raise bad(f"header length field says {n} bytes (limit {_MAX_HEADER}); not a safetensors file")
+        raise bad(f"header length field says {n} bytes (limit {_MAX_HEADER}); not a safetensors file (nor a "
+                  "torch.save file, which starts with a zip header)")
     if 8 + n > len(data):
         raise bad(f"truncated: the header needs {n} bytes but only {len(data) - 8} follow the length field")
     try:

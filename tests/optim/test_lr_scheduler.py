@@ -22,6 +22,13 @@ SCHEDULERS = [
     ("LinearLR", {"start_factor": 1.0, "end_factor": 0.2, "total_iters": 30}),
     ("OneCycleLR", {"max_lr": 0.5, "total_steps": STEPS}),
     ("OneCycleLR", {"max_lr": [0.5, 0.2], "total_steps": STEPS + 5, "three_phase": True, "anneal_strategy": "linear"}),
+    ("ExponentialLR", {"gamma": 0.93}),
+    ("ConstantLR", {"factor": 0.25, "total_iters": 8}),
+    ("PolynomialLR", {"total_iters": 30, "power": 2.0}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 5, "T_mult": 2, "eta_min": 1e-3}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 7}),
+    ("LambdaLR", {"lr_lambda": lambda epoch: 0.95**epoch / (1 + epoch % 3)}),
+    ("MultiplicativeLR", {"lr_lambda": [lambda epoch: 0.9, lambda epoch: 1.0 - epoch / 100]}),
 ]
 
 
@@ -141,3 +148,36 @@ def test_scheduler_errors():
         S.StepLR(object(), step_size=1)
     with pytest.raises(KeyError, match="initial_lr"):
         S.StepLR(optim.SGD([Parameter(cl.zeros(1))], lr=0.1), step_size=1, last_epoch=3)
+
+
+@pytest.mark.parametrize("combinator", ["SequentialLR", "ChainedScheduler"])
+def test_sequential_and_chained_schedulers_follow_torch(combinator):
+    """A warm-up then a decay: torch's combinators, including their reset of the first epoch."""
+    torch = require_torch()
+    ours, theirs, opt, ref = _setup(torch)
+
+    def make(lib, o):
+        parts = [lib.optim.lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=4),
+                 lib.optim.lr_scheduler.CosineAnnealingLR(o, T_max=20, eta_min=1e-3)]
+        if combinator == "SequentialLR":
+            return lib.optim.lr_scheduler.SequentialLR(o, parts, milestones=[4])
+        return lib.optim.lr_scheduler.ChainedScheduler(parts)
+
+    sched, tsched = make(cl, opt), make(torch, ref)
+    for step in range(30):
+        _compare(ours, theirs, opt, ref, sched, tsched, step)
+        _step(ours, theirs, opt, ref, step, torch)
+        sched.step()
+        tsched.step()
+
+
+def test_step_with_an_epoch_uses_the_closed_form():
+    torch = require_torch()
+    for name, kw in [("StepLR", {"step_size": 3, "gamma": 0.5}), ("ExponentialLR", {"gamma": 0.9}),
+                     ("CosineAnnealingLR", {"T_max": 10}), ("CosineAnnealingWarmRestarts", {"T_0": 4, "T_mult": 2})]:
+        ours, theirs, opt, ref = _setup(torch)
+        sched, tsched = getattr(S, name)(opt, **kw), getattr(torch.optim.lr_scheduler, name)(ref, **kw)
+        for epoch in (5, 2.5, 11, 0) if name == "CosineAnnealingWarmRestarts" else (5, 2, 11, 0):
+            sched.step(epoch)
+            tsched.step(epoch)
+            np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-12, err_msg=f"{name} {epoch}")

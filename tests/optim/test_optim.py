@@ -50,6 +50,18 @@ CASES = [
     ("RMSprop", {"lr": 1e-3, "alpha": 0.9, "momentum": 0.9, "centered": True, "weight_decay": 0.1}),
     ("Adagrad", {"lr": 0.1}),
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-6}),
+    ("Adadelta", {"lr": 1.0}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.1, "maximize": True}),
+    ("Adamax", {"lr": 1e-2}),
+    ("Adamax", {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
+    ("NAdam", {"lr": 1e-2}),
+    ("NAdam", {"lr": 1e-2, "weight_decay": 0.1, "momentum_decay": 1e-2}),
+    ("NAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {"lr": 1e-2}),  # the first steps are plain momentum (rho_t <= 5), then rectified
+    ("RAdam", {"lr": 1e-2, "betas": (0.8, 0.9), "weight_decay": 0.1}),
+    ("RAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("ASGD", {"lr": 1e-2}),
+    ("ASGD", {"lr": 0.05, "lambd": 1e-3, "alpha": 0.5, "t0": 10, "weight_decay": 0.1}),
 ]
 
 
@@ -156,7 +168,7 @@ def test_state_dict_resume_equals_uninterrupted(name, kw, tmp_path):
     sd = opt.state_dict()
     json.dumps(_plain(sd))
     assert sorted(sd["state"]) == [0, 1, 2] and sd["param_groups"][0]["params"] == [0, 1, 2]
-    assert all(isinstance(v, np.ndarray) or isinstance(v, int) for s in sd["state"].values() for v in s.values())
+    assert all(isinstance(v, (np.ndarray, int, float)) for s in sd["state"].values() for v in s.values())
     assert set(sd["state"][0]) == set(ref.state_dict()["state"][0])  # torch's state names
     path = tmp_path / "opt.safetensors"
     cl.save({"optimizer": sd}, path)
@@ -190,3 +202,17 @@ def test_load_state_dict_checks_structure():
         optim.Adam([a, Parameter(cl.zeros(1))]).load_state_dict(sd)
     with pytest.raises(ValueError, match="shape"):
         optim.Adam([Parameter(cl.zeros(3))]).load_state_dict(sd)
+
+
+def test_asgd_average_follows_torch():
+    """ASGD's averaged iterate ``ax`` (what one evaluates with) after averaging starts at t0."""
+    torch = require_torch()
+    ours, theirs = _params(torch)
+    opt = optim.ASGD(ours, lr=0.05, t0=5)
+    ref = torch.optim.ASGD(theirs, lr=0.05, t0=5)
+    for step in range(20):
+        _set_grads(ours, theirs, step, torch)
+        opt.step()
+        ref.step()
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(opt.state[p]["ax"], ref.state[q]["ax"].numpy(), rtol=1e-10)

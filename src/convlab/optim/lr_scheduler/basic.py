@@ -12,10 +12,11 @@ strings) and never the optimizer.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 
-from .optimizer import Optimizer
+from ..optimizer import Optimizer
 
 
 class LRScheduler:
@@ -41,13 +42,28 @@ class LRScheduler:
     def get_lr(self) -> list[float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def step(self) -> None:
-        """Advance one epoch and write the new learning rates into the optimizer."""
+    def step(self, epoch=None) -> None:
+        """Advance one epoch and write the new learning rates into the optimizer.
+
+        ``step(epoch)`` (deprecated in torch, still used) jumps to ``epoch``, through the closed
+        form where the scheduler has one."""
         self._step_count += 1
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch=None) -> None:
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            values = self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr") else self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _initial_step(self) -> None:
+        self._step_count = 0
+        self.step()
 
     def get_last_lr(self) -> list[float]:
         return list(self._last_lr)
@@ -73,6 +89,9 @@ class StepLR(LRScheduler):
             return [g["lr"] for g in self.optimizer.param_groups]
         return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
 
+    def _get_closed_form_lr(self):
+        return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
+
 
 class MultiStepLR(LRScheduler):
     """Multiply the rate by ``gamma`` at each epoch in ``milestones``:
@@ -85,6 +104,9 @@ class MultiStepLR(LRScheduler):
     def get_lr(self):
         hits = Counter(self.milestones)[self.last_epoch]
         return [g["lr"] * self.gamma**hits for g in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self):
+        return [b * self.gamma ** bisect.bisect_right(self.milestones, self.last_epoch) for b in self.base_lrs]
 
 
 class LinearLR(LRScheduler):
@@ -108,6 +130,10 @@ class LinearLR(LRScheduler):
         ratio = 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
         return [g["lr"] * ratio for g in groups]
 
+    def _get_closed_form_lr(self):
+        frac = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [b * (self.start_factor + (self.end_factor - self.start_factor) * frac) for b in self.base_lrs]
+
 
 class CosineAnnealingLR(LRScheduler):
     """Cosine annealing (Loshchilov & Hutter, 2017) without restarts:
@@ -128,6 +154,10 @@ class CosineAnnealingLR(LRScheduler):
             return [g["lr"] + (b - lo) * (1 - math.cos(math.pi / T)) / 2 for g, b in zip(groups, self.base_lrs)]
         ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
         return [ratio * (g["lr"] - lo) + lo for g in groups]
+
+    def _get_closed_form_lr(self):
+        return [self.eta_min + (b - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for b in self.base_lrs]
 
 
 class OneCycleLR(LRScheduler):
