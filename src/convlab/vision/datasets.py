@@ -240,3 +240,27 @@ def _pil_rgb(path):
 
     with open(path, "rb") as f:
         return Image.open(f).convert("RGB")
+
+
+class FakeData(VisionDataset):
+    """Random pictures with random labels (torchvision's ``FakeData``): item ``i`` is always the
+    same, drawn from a generator seeded with ``i + random_offset``; ``image_size`` is ``(C, H, W)``.
+    Items are PIL images (of ``N(0, 1)`` noise, clipped to [0, 1] as ``ToPILImage`` does)."""
+
+    def __init__(self, size: int = 1000, image_size=(3, 224, 224), num_classes: int = 10, transform=None,
+                 target_transform=None, random_offset: int = 0):
+        super().__init__(None, transform, target_transform)
+        self.size, self.image_size, self.num_classes = int(size), tuple(image_size), int(num_classes)
+        self.random_offset = int(random_offset)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index):
+        from .transforms import ToPILImage
+
+        i = self._check_index(index)
+        rng = np.random.default_rng(i + self.random_offset)
+        image = from_numpy(rng.standard_normal(self.image_size).astype(np.float32))
+        target = int(rng.integers(0, self.num_classes))
+        return self._item(ToPILImage()(image), target)
