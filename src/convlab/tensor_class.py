@@ -142,6 +142,9 @@ class Tensor:
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
+    # torch's other device and layout questions: no such tensors exist in convlab
+    is_xpu = is_mps = is_meta = is_sparse = is_quantized = is_nested = property(lambda self: False)
+
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"
 

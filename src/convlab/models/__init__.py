@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
+import functools
 from dataclasses import dataclass
 
 
@@ -57,8 +58,18 @@ def register(name: str, input_size: tuple, params: int):
     def deco(fn):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelInfo(name, fn, tuple(input_size), int(params))
-        return fn
+
+        @functools.wraps(fn)
+        def factory(*args, weights=None, pretrained: bool = False, progress: bool = True, **kwargs):
+            # torchvision's arguments: convlab ships no trained weights, so only "none" is accepted
+            if weights is not None or pretrained:
+                raise ValueError(f"{name}: convlab ships no pretrained weights (weights={weights!r}); build it with "
+                                 "weights=None and load a torchvision checkpoint with "
+                                 "model.load_state_dict(convlab.load('resnet18.pth'))")
+            return fn(*args, **kwargs)
+
+        _REGISTRY[name] = ModelInfo(name, factory, tuple(input_size), int(params))
+        return factory
 
     return deco
 
