@@ -58,6 +58,7 @@ from .math import (
     var,
     where,
 )
+from .methods import topk
 from .random import Generator, initial_seed, seed
 from .tensor import (
     Function,
@@ -159,6 +160,6 @@ __all__ = [
     "tanh", "tensor", "transpose", "uint8", "unsqueeze", "var", "where", "zeros", "zeros_like",
     "Size", "device", "empty", "empty_like", "eye", "full_like", "inference_mode", "is_tensor", "linspace",
     "normal", "numel", "rand_like", "randn_like", "randperm", "set_grad_enabled", "set_default_dtype",
-    "float", "double", "half", "long", "int", "short", "bool", "Generator", "initial_seed", "seed",
+    "float", "double", "half", "long", "int", "short", "bool", "topk", "Generator", "initial_seed", "seed",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]

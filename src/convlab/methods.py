@@ -13,10 +13,13 @@ and the same gradient.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from . import backend, random
 from .grad_mode import is_grad_enabled
+from .graph import Function
 from .tensor_class import Tensor, _leaf
 
 
@@ -76,6 +79,41 @@ def any_(self, dim=None, keepdim: bool = False) -> Tensor:
     return _leaf(backend.array_module(self._data).asarray(self._data.astype(bool).any(axis=dim, keepdims=keepdim)))
 
 
+class _TopK(Function):
+    """The ``k`` largest (or smallest) entries along ``dim``; the gradient goes back to where each
+    value was taken from (a scatter into zeros)."""
+
+    @staticmethod
+    def forward(ctx, a, k, dim, largest, sorted_):
+        xp = backend.array_module(a)
+        keys = -a if largest else a
+        idx = xp.argsort(keys, axis=dim, kind="stable")  # ties keep the lower index first, as torch
+        idx = xp.take(idx, xp.arange(k), axis=dim)
+        if not sorted_:
+            idx = xp.sort(idx, axis=dim)
+        ctx.shape, ctx.idx, ctx.dim = a.shape, idx, dim
+        return xp.take_along_axis(a, idx, axis=dim), idx.astype(np.int64)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = backend.array_module(g)
+        grad = xp.zeros(ctx.shape, dtype=g.dtype)
+        xp.put_along_axis(grad, ctx.idx, g, axis=ctx.dim)
+        return grad
+
+
+TopK = namedtuple("topk", ["values", "indices"])
+
+
+def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopK:  # noqa: A002
+    """``(values, indices)`` of the ``k`` largest entries along ``dim`` (torch's ``topk``)."""
+    n = input.shape[dim] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk: selected index k={k} out of range for a dimension of size {n}")
+    values, idx = _TopK.apply(input, k=int(k), dim=dim % max(input.ndim, 1), largest=largest, sorted_=sorted)
+    return TopK(values, _leaf(idx))
+
+
 # ---------------------------------------------------------------- in place
 def _check_inplace(self: Tensor, name: str) -> None:
     if not is_grad_enabled():
@@ -88,8 +126,16 @@ def _check_inplace(self: Tensor, name: str) -> None:
                            "(convlab records no in-place ops); use the out-of-place form, e.g. x = x + y")
 
 
+def _writable(self: Tensor) -> None:
+    """A tensor made by indexing one element may hold a NumPy scalar, which cannot be written
+    into: give it a 0-d array of its own (nothing else can share an immutable scalar)."""
+    if not hasattr(self._data, "__setitem__"):
+        self._data = np.array(self._data)
+
+
 def _store(self: Tensor, values, name: str) -> Tensor:
     """Write ``values`` (broadcast to this shape) into this tensor's array, refusing lossy casts."""
+    _writable(self)
     arr = values._data if isinstance(values, Tensor) else values
     src = np.dtype(getattr(arr, "dtype", np.asarray(arr).dtype))
     if src != self.dtype and not np.can_cast(src, self.dtype, "same_kind"):
@@ -113,6 +159,7 @@ def zero_(self) -> Tensor:
 def copy_(self, src, non_blocking: bool = False) -> Tensor:
     """Copy ``src`` (broadcast, cast to this dtype) into this tensor."""
     _check_inplace(self, "copy_")
+    _writable(self)
     arr = backend.to_numpy(src._data if isinstance(src, Tensor) else np.asarray(src))
     xp = backend.array_module(self._data)
     self._data[...] = arr.astype(self.dtype, copy=False) if xp is np else xp.asarray(arr, dtype=self.dtype)
@@ -120,6 +167,7 @@ def copy_(self, src, non_blocking: bool = False) -> Tensor:
 
 
 def _draw(self, values: np.ndarray) -> Tensor:
+    _writable(self)
     xp = backend.array_module(self._data)
     self._data[...] = values.astype(self.dtype) if xp is np else xp.asarray(values.astype(self.dtype))
     return self
@@ -176,7 +224,7 @@ def _augmented(method: str, name: str):
 
 _BOUND = {
     "t": t, "view_as": view_as, "reshape_as": view_as, "expand_as": expand_as, "contiguous": contiguous,
-    "is_contiguous": is_contiguous, "all": all_, "any": any_,
+    "is_contiguous": is_contiguous, "all": all_, "any": any_, "topk": topk,
     "__abs__": lambda self: self.abs(), "new_zeros": _new(0), "new_ones": _new(1), "new_empty": _new(0),
     "new_full": new_full, "new_tensor": new_tensor,
     "fill_": fill_, "zero_": zero_, "copy_": copy_, "normal_": normal_, "uniform_": uniform_,

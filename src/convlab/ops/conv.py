@@ -87,7 +87,8 @@ _TINY_MACS = 1 << 22  # see _tiny_pointwise
 def _tiny_pointwise(w_shape, geom, n: int) -> bool:
     """A small 1x1 convolution (stride 1, no padding, one group, at most ~4M multiply-adds)."""
     return (geom.groups == 1 and all(k == 1 for k in geom.kernel) and all(s == 1 for s in geom.stride)
-            and not any(lo or hi for lo, hi in geom.pads) and n * math.prod(w_shape[:2]) * math.prod(geom.out_size) <= _TINY_MACS)
+            and not any(lo or hi for lo, hi in geom.pads) and tuple(geom.in_size) == tuple(geom.out_size)
+            and n * math.prod(w_shape[:2]) * math.prod(geom.out_size) <= _TINY_MACS)
 
 
 def _pointwise_forward(x, w, bias):

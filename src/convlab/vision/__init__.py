@@ -4,7 +4,6 @@
 ``models`` is convlab's model zoo (resnet18/50, vgg11, ... with torchvision's names and layouts).
 """
 
-from .. import models
-from . import datasets, transforms, utils
+from . import datasets, models, transforms, utils
 
 __all__ = ["datasets", "models", "transforms", "utils"]

@@ -247,6 +247,8 @@ class FakeData(VisionDataset):
     same, drawn from a generator seeded with ``i + random_offset``; ``image_size`` is ``(C, H, W)``.
     Items are PIL images (of ``N(0, 1)`` noise, clipped to [0, 1] as ``ToPILImage`` does)."""
 
+    num_classes = 10  # a plain attribute here, as torchvision's (the base class derives it from classes)
+
     def __init__(self, size: int = 1000, image_size=(3, 224, 224), num_classes: int = 10, transform=None,
                  target_transform=None, random_offset: int = 0):
         super().__init__(None, transform, target_transform)
