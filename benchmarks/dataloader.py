@@ -19,7 +19,8 @@ import numpy as np
 
 import convlab
 from convlab.utils.data import DataLoader, Subset
-from convlab.vision import datasets, transforms as T
+from convlab.vision import datasets
+from convlab.vision import transforms as T
 
 
 def cpu_name() -> str:
