@@ -252,7 +252,7 @@ def plot_layer_stats(records, path, title: str = "per-layer statistics during tr
     layers = list(dict.fromkeys(r["layer"] for r in records))
     cmap = plt.get_cmap("tab10" if len(layers) <= 10 else "viridis")
     colors = {name: cmap(i if len(layers) <= 10 else i / (len(layers) - 1)) for i, name in enumerate(layers)}
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6), layout="constrained")
     panels = (("std", "activation std", "std (log)"), ("grad_std", "gradient std at the layer output", "std (log)"),
               ("dead_fraction", "dead ReLU fraction (zero for the whole batch)", "fraction"))
     for ax, (key, label, ylabel) in zip(axes, panels):
@@ -268,7 +268,7 @@ def plot_layer_stats(records, path, title: str = "per-layer statistics during tr
         ax.set(title=label, xlabel="step", ylabel=ylabel)
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title="layer")
+    fig.legend(handles, labels, loc="outside right center", fontsize=8, title="layer",
+               ncols=max(1, -(-len(labels) // 24)))  # at most 24 names a column
     fig.suptitle(title)
-    fig.tight_layout()
     return save_figure(fig, path)

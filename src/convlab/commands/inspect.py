@@ -139,9 +139,8 @@ def main(args) -> int:
 
     maps = viz.capture_feature_maps(model, x, layers=args.layers)
     spatial = {k: v for k, v in maps.items() if v.ndim == 4}
-    if args.layers is None:
-        spatial = dict(list(spatial.items())[:8])
-    fig = viz.feature_map_grid(spatial, title=f"{name}: feature maps for the input image (each map on its own scale)")
+    fig = viz.feature_map_grid(spatial, max_layers=None if args.layers else 12,
+                               title=f"{name}: feature maps for the input image (each map on its own scale)")
     written.append(viz.save_figure(fig, out / "feature_maps.png"))
 
     stats = viz.layer_statistics(model, x)

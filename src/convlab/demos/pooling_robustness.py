@@ -158,7 +158,7 @@ def _digit_figure(ex: dict, path) -> str:
     from .. import viz
 
     plt = viz._plt()
-    fig, axes = plt.subplots(2, 3, figsize=(11, 7.4))
+    fig, axes = plt.subplots(2, 3, figsize=(11, 7.4), layout="constrained")
     for r, name in enumerate(("original", "edited")):
         rise = TOP_LEFT_ROW[name] - 6
         panels = ((ex["images"][name], "gray", f"{name} 7: top stroke rises {rise} px over 15"),
@@ -177,7 +177,6 @@ def _digit_figure(ex: dict, path) -> str:
     fig.suptitle(f"pooling-robustness: the edited 7 keeps the red bar after 2x2 max pooling\n"
                  f"unpooled: bar row {a1['rows'][0]} -> {a1['rows'][1]}, IoU {a1['iou']:.2f}; "
                  f"pooled: bar row {a2['rows'][0]} -> {a2['rows'][1]}, IoU {a2['iou']:.2f}", fontsize=10)
-    fig.tight_layout()
     return viz.save_figure(fig, path)
 
 
@@ -233,7 +232,7 @@ def run(out_dir, log=print, figures: bool = True) -> dict:
                                suptitle="pooling-robustness: the detector map moves, the pooled map does not",
                                ncols=2, cmap="magma")
         result["figures"].append(viz.save_figure(fig, out_dir / "pooling_example.png"))
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
         for k in POOLS:
             xs = [1, 2, 3]
             ax.plot(xs, [table[(0, d)][k] for d in xs], "o-", label=names[k])

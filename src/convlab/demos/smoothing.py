@@ -47,7 +47,7 @@ def run(out_dir, log=print, figures: bool = True, seed: int = 0, width: int = 9)
 
         from .. import viz
 
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
         ax = axes[0]
         ax.plot(range(len(SIGNAL)), SIGNAL, "o-", color="gray", label="f (signal)")
         ax.plot(range(len(y)), y, "o-", color="red", label="y = f * g")
@@ -61,6 +61,5 @@ def run(out_dir, log=print, figures: bool = True, seed: int = 0, width: int = 9)
         ax.set(title="smoothing a noisy sine by convolution", xlabel="t", ylabel="value")
         ax.legend(loc="lower left", fontsize=8)
         fig.suptitle("smoothing (seed 004): convolution with a moving-average kernel")
-        fig.tight_layout()
         result["figures"].append(viz.save_figure(fig, out_dir / "smoothing.png"))
     return result

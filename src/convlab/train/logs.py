@@ -184,7 +184,7 @@ def plot_curves(records: list[dict], path: str, title: str = "") -> str:
     plt = _pyplot()
     steps = [r for r in records if r.get("kind") == "step" and r.get("loss") is not None]
     epochs = [r for r in records if r.get("kind") == "epoch"]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     if steps:
         ax_loss.plot([r["epoch_float"] for r in steps], [r["loss"] for r in steps], color="0.7", lw=1, label="train (batches)")
     for key, label, style in (("train_loss", "train", "o-"), ("val_loss", "validation", "s-")):
@@ -203,7 +203,6 @@ def plot_curves(records: list[dict], path: str, title: str = "") -> str:
             ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     _save(fig, path)
     return path
 
@@ -214,7 +213,7 @@ def plot_confusion(confusion, classes, path: str, title: str = "confusion matrix
     cm = np.asarray(confusion)
     k = len(cm)
     size = max(5.0, 0.6 * k + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig, ax = plt.subplots(figsize=(size, size), layout="constrained")
     ax.imshow(cm, cmap="Blues")
     ticks = np.arange(k)
     labels = list(classes) if classes and len(classes) == k else [str(i) for i in range(k)]
@@ -229,7 +228,6 @@ def plot_confusion(confusion, classes, path: str, title: str = "confusion matrix
             for j in range(k):
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if cm[i, j] > top / 2 else "black")
-    fig.tight_layout()
     _save(fig, path)
     return path
 
@@ -247,7 +245,7 @@ def plot_mistakes(pixels, true, predicted, confidence, classes, path: str, title
     n = len(pixels)
     cols = min(4, max(1, n))
     rows = max(1, -(-n // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.3 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.3 * rows + 0.6), squeeze=False, layout="constrained")
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k >= n:
@@ -262,6 +260,5 @@ def plot_mistakes(pixels, true, predicted, confidence, classes, path: str, title
     if n == 0:
         axes[0, 0].text(0.5, 0.5, "no mistakes", ha="center", va="center", fontsize=14)
     fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
     _save(fig, path)
     return path

@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .figures import _plt
+from .figures import spread, subplots
 
 
 def _as_batch(x, model):
@@ -64,25 +64,42 @@ def capture_feature_maps(model, x, layers=None) -> OrderedDict:
     return maps
 
 
-def feature_map_grid(maps: dict, max_channels: int = 8, title: str = "feature maps"):
-    """One row per layer: its first ``max_channels`` channels for the first input of the batch."""
-    plt = _plt()
-    spatial = [(n, a) for n, a in maps.items() if np.ndim(a) == 4]
+def feature_map_grid(maps: dict, max_channels: int = 8, max_layers: int | None = 12, title: str = "feature maps"):
+    """One row per layer: its first ``max_channels`` channels for the first input of the batch.
+    Outputs of 1x1 pixels (after a global pool, one number per channel) are left out.
+
+    With more than ``max_layers`` layers of 4-D output, ``max_layers`` of them spaced evenly from
+    the first to the last are drawn (None: all). What is left out is stated: the title gives the
+    layers shown of how many, each row's label the channels shown of how many.
+    """
+    four_d = [(n, a) for n, a in maps.items() if np.ndim(a) == 4]
+    spatial = [(n, a) for n, a in four_d if a.shape[2] * a.shape[3] > 1]
     if not spatial:
-        raise ValueError("feature_map_grid: no 4-D (N, C, H, W) feature maps to draw")
+        raise ValueError("feature_map_grid: no 4-D (N, C, H, W) feature maps larger than 1x1 to draw")
+    pooled = len(four_d) - len(spatial)
+    if max_layers is not None:
+        spatial = [spatial[k] for k in spread(len(spatial), max_layers)]
     cols = max(min(a.shape[1], max_channels) for _, a in spatial)
-    fig, axes = plt.subplots(len(spatial), cols, figsize=(1.5 * cols + 1.5, 1.6 * len(spatial) + 0.8), squeeze=False)
+    fig, axes = subplots(len(spatial), cols, figsize=(1.45 * cols + 2.6, 1.5 * len(spatial) + 0.9))
     for r, (name, a) in enumerate(spatial):
+        shown = min(a.shape[1], cols)
         for c in range(cols):
             ax = axes[r, c]
             ax.set_xticks([])
             ax.set_yticks([])
-            if c < a.shape[1]:
+            if c < shown:
                 ax.imshow(a[0, c], cmap="viridis")
-                ax.set_title(f"ch {c}", fontsize=7)
+                ax.set_title(f"ch {c}", fontsize=7, pad=2)
             else:
                 ax.axis("off")
-        axes[r, 0].set_ylabel(f"{name}\n{tuple(a.shape[1:])}", fontsize=7)
+        channels = f"all {shown} channels" if shown == a.shape[1] else f"{shown} of {a.shape[1]} channels"
+        axes[r, 0].set_ylabel(f"{name}\n{'x'.join(map(str, a.shape[1:]))}\n{channels}", fontsize=7,
+                              rotation=0, ha="right", va="center")
+    if len(spatial) < len(four_d):
+        why = [f"{pooled} with 1x1 outputs left out"] if pooled else []
+        if len(spatial) + pooled < len(four_d):
+            why.append(("the rest" if pooled else "") + " evenly spaced from the first to the last")
+        title += f"\n(showing {len(spatial)} of {len(four_d)} layers: {', '.join(why).strip()})"
     fig.suptitle(title)
     return fig
 
@@ -132,20 +149,29 @@ def layer_statistics(model, x, target=None, loss_fn=None, layers=None) -> list[d
     return stats
 
 
-def statistics_figure(stats: list[dict], title: str = "per-layer statistics"):
-    plt = _plt()
+def statistics_figure(stats: list[dict], title: str = "per-layer statistics", max_rows: int = 60):
+    """Three bar charts side by side, a row per layer: activation mean +- std, gradient std, dead
+    ReLU fraction. With more than ``max_rows`` layers, ``max_rows`` of them spaced evenly from the
+    first to the last are drawn, and the title says so."""
+    total = len(stats)
+    stats = [stats[k] for k in spread(total, max_rows)]
     names = [s["layer"] for s in stats]
     y = np.arange(len(names))
-    fig, axes = plt.subplots(1, 3, figsize=(14, 0.35 * len(names) + 2.2), sharey=True)
+    fig, axes = subplots(1, 3, figsize=(15, 0.24 * len(names) + 2.0), sharey=True)
+    axes = axes[0]
     axes[0].barh(y, [s["mean"] for s in stats], xerr=[s["std"] for s in stats], color="tab:blue", alpha=0.7)
     axes[0].set(title="activation mean +- std", xlabel="value")
-    axes[1].barh(y, [s["grad_std"] for s in stats], color="tab:orange", alpha=0.8)
-    axes[1].set(title="gradient std at the layer's output", xlabel="std (log)", xscale="log")
+    grad = [s["grad_std"] for s in stats]
+    axes[1].barh(y, grad, color="tab:orange", alpha=0.8)
+    if any(g > 0 for g in grad if not math.isnan(g)):
+        axes[1].set_xscale("log")
+    axes[1].set(title="gradient std at the layer's output", xlabel="std (log)")
     dead = [0.0 if math.isnan(s["dead_fraction"]) else s["dead_fraction"] for s in stats]
     axes[2].barh(y, dead, color="tab:red", alpha=0.8)
     axes[2].set(title="dead ReLU fraction (ReLU layers)", xlabel="fraction", xlim=(0, 1))
-    axes[0].set_yticks(y, [f"{n} ({s['type']})" for n, s in zip(names, stats)], fontsize=8)
-    axes[0].invert_yaxis()
+    axes[0].set_yticks(y, [f"{n} ({s['type']})" for n, s in zip(names, stats)], fontsize=7)
+    axes[0].set_ylim(len(names) - 0.5, -0.5)  # the first layer on top
+    if len(stats) < total:
+        title += f"\n(showing {len(stats)} of {total} layers, evenly spaced from the first to the last)"
     fig.suptitle(title)
-    fig.tight_layout()
     return fig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .figures import _grid, _plt
+from .figures import _grid, subplots
 
 
 def _weight(layer_or_weight) -> np.ndarray:
@@ -24,7 +24,6 @@ def kernel_grid(layer, title: str = "kernels", rgb: bool | None = None, max_out:
     Otherwise one cell per (output, input) pair (the first 16 outputs and ``max_in`` inputs),
     or for one input channel a grid of ``max_out`` kernels, on one diverging scale per layer.
     """
-    plt = _plt()
     full = _weight(layer)
     w = full[:max_out]
     o, i = w.shape[:2]
@@ -34,7 +33,7 @@ def kernel_grid(layer, title: str = "kernels", rgb: bool | None = None, max_out:
         if i != 3:
             raise ValueError(f"kernel_grid: rgb=True needs 3 input channels, got {i}")
         rows, cols = _grid(o, min(o, 8))
-        fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols + 0.5, 1.3 * rows + 0.8), squeeze=False)
+        fig, axes = subplots(rows, cols, figsize=(1.3 * cols + 0.5, 1.3 * rows + 0.8))
         for n, ax in enumerate(axes.flat):
             ax.axis("off")
             if n < o:
@@ -52,7 +51,7 @@ def kernel_grid(layer, title: str = "kernels", rgb: bool | None = None, max_out:
             o = min(o, 16)
             rows, cols = o, i
             cells = {(r, c): (r, c) for r in range(o) for c in range(i)}
-        fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols + 1.2, 1.1 * rows + 0.8), squeeze=False)
+        fig, axes = subplots(rows, cols, figsize=(1.1 * cols + 1.2, 1.1 * rows + 0.8))
         for (r, c), ax in np.ndenumerate(axes):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -69,7 +68,9 @@ def kernel_grid(layer, title: str = "kernels", rgb: bool | None = None, max_out:
                 if c == 0:
                     ax.set_ylabel(f"out {r}", fontsize=7)
         fig.colorbar(im, ax=list(axes.flat), fraction=0.03, pad=0.02, label="weight")
-    if (o, i) != full.shape[:2]:
-        title += f"\n(showing {o} of {full.shape[0]} outputs x {i} of {full.shape[1]} inputs)"
+    shown = [f"the first {n} of {total} {what} channels" for n, total, what in
+             ((o, full.shape[0], "output"), (i, full.shape[1], "input")) if n < total]
+    if shown:
+        title += f"\n(showing {' and '.join(shown)})"
     fig.suptitle(title)
     return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import _named_layers, _record_calls
-from .figures import _plt
+from .figures import subplots
 
 
 def receptive_field(model, x, layer: str | None = None, out_pos=None, channel: int = 0) -> np.ndarray:
@@ -49,10 +49,9 @@ def receptive_field(model, x, layer: str | None = None, out_pos=None, channel: i
 
 def receptive_field_panels(image, fields, boxes, titles, suptitle=None):
     """Each field (``|gradient|``) drawn over ``image`` with the formula's box (top, left, h, w)."""
-    plt = _plt()
     from matplotlib.patches import Rectangle
 
-    fig, axes = plt.subplots(1, len(fields), figsize=(4 * len(fields) + 1, 4.6), squeeze=False)
+    fig, axes = subplots(1, len(fields), figsize=(4 * len(fields) + 1, 4.6))
     for ax, field, box, title in zip(axes.flat, fields, boxes, titles):
         ax.imshow(image, cmap="gray")
         masked = np.ma.masked_where(field == 0, field)
@@ -64,5 +63,4 @@ def receptive_field_panels(image, fields, boxes, titles, suptitle=None):
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="|d out / d in|")
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
     return fig
