@@ -59,6 +59,7 @@ from .math import (
     where,
 )
 from .methods import topk
+from .more_math import allclose, argsort, bmm, equal, gather, isfinite, isinf, isnan, masked_fill, mm, sort
 from .random import Generator, initial_seed, seed
 from .tensor import (
     Function,
@@ -160,6 +161,7 @@ __all__ = [
     "tanh", "tensor", "transpose", "uint8", "unsqueeze", "var", "where", "zeros", "zeros_like",
     "Size", "device", "empty", "empty_like", "eye", "full_like", "inference_mode", "is_tensor", "linspace",
     "normal", "numel", "rand_like", "randn_like", "randperm", "set_grad_enabled", "set_default_dtype",
-    "float", "double", "half", "long", "int", "short", "bool", "topk", "Generator", "initial_seed", "seed",
+    "float", "double", "half", "long", "int", "short", "bool", "topk", "Generator", "allclose", "argsort",
+    "bmm", "equal", "gather", "isfinite", "isinf", "isnan", "masked_fill", "mm", "sort", "initial_seed", "seed",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]

@@ -6,6 +6,7 @@ normalisation and losses). Import as ``import convlab.functional as F``.
 """
 
 from ..math import leaky_relu, log_softmax, pad, relu, sigmoid, softmax, tanh  # noqa: F401
+from ..more_math import elu, hardtanh, interpolate, normalize, softplus  # noqa: F401
 from .conv import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
