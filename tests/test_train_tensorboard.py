@@ -79,3 +79,35 @@ def test_kernel_image_shows_the_first_convolution(run):
         expect = (k - k.min()) / (k.max() - k.min())
         np.testing.assert_allclose(tile, expect, atol=1 / 255 + 1e-9)  # 8-bit PNG
     assert img[:scale].max() == 0  # the gap above the first row
+
+
+def test_a_resumed_run_replaces_the_events_after_its_checkpoint(tmp_path):
+    """Resuming from the epoch-1 checkpoint of a finished run redoes epochs 2-3: TensorBoard shows
+    each step once (the purge marker hides the first run's later events)."""
+    import shutil
+
+    from convlab import nn, optim
+    from convlab.data import DataLoader, LinesDataset
+    from convlab.train import Trainer
+
+    event_accumulator = require("tensorboard.backend.event_processing.event_accumulator")
+    out, logdir = tmp_path / "run", tmp_path / "run" / "tensorboard"
+
+    def trainer(seed=0):
+        convlab.manual_seed(seed)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 2))
+        opt = optim.SGD(model.parameters(), lr=0.05)
+        return Trainer(model, opt, out_dir=str(out), print_fn=None, log_every=2, tensorboard=str(logdir))
+
+    train = DataLoader(LinesDataset(n=80, seed=1), batch_size=16, shuffle=True, seed=5)  # 5 steps an epoch
+    first = trainer()
+    first.on_epoch_end = lambda t, r: r["epoch"] == 1 and shutil.copy(out / "last.safetensors", tmp_path / "epoch1.safetensors")
+    first.fit(train, epochs=3)
+    trainer(seed=9).fit(train, epochs=3, resume=tmp_path / "epoch1.safetensors")
+    acc = event_accumulator.EventAccumulator(str(logdir), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("loss/train")] == [5, 10, 15]
+    assert [e.step for e in acc.Scalars("loss/train_step")] == [2, 4, 6, 8, 10, 12, 14]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [e.value for e in acc.Scalars("loss/train")] == [float(np.float32(r["train_loss"])) for r in records
+                                                             if r["kind"] == "epoch"]
