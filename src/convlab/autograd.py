@@ -6,6 +6,7 @@ import numpy as np
 
 from . import backend
 from .tensor import Tensor
+from .validate import ConvlabError
 
 
 class GradcheckError(AssertionError):
@@ -31,7 +32,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
-        raise ValueError("gradcheck: no input has requires_grad=True")
+        raise ConvlabError("gradcheck: no input has requires_grad=True")
     for i, t in enumerate(checked):
         if t.dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} has dtype {t.dtype}; use float64 for finite differences")

@@ -14,6 +14,7 @@ from . import backend, dtypes, random
 from .dtypes import _check_dtype
 from .ops.elementwise import move_array
 from .tensor_class import Tensor, _leaf
+from .validate import ConvlabError
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, device=None, pin_memory: bool = False) -> Tensor:
@@ -56,7 +57,7 @@ def _new(shape, dtype, requires_grad, device, make):
         shape = tuple(shape[0])
     for s in shape:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 0:
-            raise ValueError(f"size must be a sequence of non-negative integers, got {shape!r}")
+            raise ConvlabError(f"size must be a sequence of non-negative integers, got {shape!r}")
     dtype = dtypes.get_default_dtype() if dtype is None else _check_dtype(np.dtype(dtype), "dtype")
     xp = backend.module_for_device(device or "cpu")
     arr = make(xp, tuple(int(s) for s in shape), dtype)
@@ -107,7 +108,7 @@ def randint(low, high=None, size=None, dtype=np.int64, device=None, generator=No
         low, high = 0, low
     size = (size,) if isinstance(size, (int, np.integer)) else size
     if not low < high:
-        raise ValueError(f"randint: low must be smaller than high, got low={low!r}, high={high!r}")
+        raise ConvlabError(f"randint: low must be smaller than high, got low={low!r}, high={high!r}")
     return _new(tuple(size), dtype, False, device,
                 lambda xp, s, d: _host_random(xp, (generator or random.default_generator()).integers(low, high, s).astype(d)))
 
@@ -192,7 +193,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     if end is None:
         start, end = 0, start
     if step == 0:
-        raise ValueError(f"arange: step must be non-zero, got {step!r}")
+        raise ConvlabError(f"arange: step must be non-zero, got {step!r}")
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, end, step))
         dtype = dtypes.get_default_dtype() if is_float else np.int64

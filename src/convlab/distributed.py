@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 from . import backend
+from .validate import ConvlabError
 
 INSTALL_HINT = (
     "distributed training needs mpi4py and an MPI runtime: pip install 'convlab[distributed]' "
@@ -84,7 +85,7 @@ def init(comm=None, timeout: float | None = None):
     global _comm, DEFAULT_TIMEOUT
     if timeout is not None:
         if not timeout > 0:
-            raise ValueError(f"init: timeout must be > 0 seconds, got {timeout!r}")
+            raise ConvlabError(f"init: timeout must be > 0 seconds, got {timeout!r}")
         DEFAULT_TIMEOUT = float(timeout)
     if _comm is None or comm is not None:
         _comm = comm if comm is not None else _mpi().COMM_WORLD
@@ -188,7 +189,7 @@ def broadcast_bytes(data: bytes | None, root: int = 0, timeout: float | None = N
 def allreduce_(array: np.ndarray, average: bool = False, timeout: float | None = None, op: str = "sum") -> np.ndarray:
     """Sum (``op="sum"``, optionally averaged) or take the maximum (``op="max"``) of a contiguous array across ranks, in place."""
     if op not in ("sum", "max"):
-        raise ValueError(f"allreduce_: op must be 'sum' or 'max', got {op!r}")
+        raise ConvlabError(f"allreduce_: op must be 'sum' or 'max', got {op!r}")
     if world_size() > 1:
         mpi_op = _mpi().SUM if op == "sum" else _mpi().MAX
         _wait(_comm.Iallreduce(_mpi().IN_PLACE, array, op=mpi_op), timeout, "all-reduce")
@@ -284,7 +285,7 @@ class DistributedSampler:
         self.num_replicas = world_size() if num_replicas is None else int(num_replicas)
         self.rank = _current_rank() if rank is None else int(rank)
         if not 0 <= self.rank < self.num_replicas:
-            raise ValueError(f"DistributedSampler: rank {self.rank} is outside [0, {self.num_replicas})")
+            raise ConvlabError(f"DistributedSampler: rank {self.rank} is outside [0, {self.num_replicas})")
         self.shuffle, self.seed, self.drop_last, self.epoch = shuffle, seed, drop_last, 0
         if drop_last:
             self.per_rank = self.n // self.num_replicas

@@ -37,6 +37,8 @@ import re
 
 import numpy as np
 
+from .validate import ConvlabError
+
 __all__ = [
     "KERNELS", "box", "correlation_form", "edge_h", "edge_v", "emboss", "filter_image", "gaussian",
     "get_kernel", "gradient_magnitude", "identity", "kernel_names", "laplace", "mean", "parse_kernel",
@@ -59,7 +61,7 @@ def identity(size: int = 3) -> np.ndarray:
 def box(size: int = 3) -> np.ndarray:
     """The mean (box-blur) kernel: ``size x size`` entries of ``1 / size**2``."""
     if int(size) != size or size < 1:
-        raise ValueError(f"box: size must be a positive integer, got {size!r}")
+        raise ConvlabError(f"box: size must be a positive integer, got {size!r}")
     size = int(size)
     return np.full((size, size), 1.0 / (size * size))
 
@@ -73,7 +75,7 @@ def gaussian(sigma: float = 1.0, size: int | None = None) -> np.ndarray:
     ``size`` defaults to ``2 * ceil(3 * sigma) + 1`` (covers +-3 sigma).
     """
     if not sigma > 0:
-        raise ValueError(f"gaussian: sigma must be positive, got {sigma!r}")
+        raise ConvlabError(f"gaussian: sigma must be positive, got {sigma!r}")
     size = 2 * math.ceil(3 * sigma) + 1 if size is None else int(size)
     _check_odd(size, "gaussian")
     x = np.arange(size) - size // 2
@@ -100,7 +102,7 @@ def laplace(neighbours: int = 8) -> np.ndarray:
         return k
     if neighbours == 4:
         return _k([[0, -1, 0], [-1, 4, -1], [0, -1, 0]])
-    raise ValueError(f"laplace: neighbours must be 4 or 8, got {neighbours!r}")
+    raise ConvlabError(f"laplace: neighbours must be 4 or 8, got {neighbours!r}")
 
 
 def sobel_x() -> np.ndarray:
@@ -166,7 +168,7 @@ def kernel_names() -> list[str]:
 
 def _check_odd(size, who):
     if int(size) != size or size < 1 or size % 2 == 0:
-        raise ValueError(f"{who}: size must be a positive odd integer, got {size!r}")
+        raise ConvlabError(f"{who}: size must be a positive odd integer, got {size!r}")
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -181,10 +183,10 @@ def _number(text: str, spec: str) -> float:
         if len(parts) == 2:
             den = float(parts[1])
             if den == 0:
-                raise ValueError(f"kernel {spec!r}: division by zero in {text!r}")
+                raise ConvlabError(f"kernel {spec!r}: division by zero in {text!r}")
             value /= den
         return value
-    raise ValueError(f"kernel {spec!r}: {text!r} is not a number")
+    raise ConvlabError(f"kernel {spec!r}: {text!r} is not a number")
 
 
 def parse_kernel(spec: str) -> np.ndarray:
@@ -198,9 +200,9 @@ def parse_kernel(spec: str) -> np.ndarray:
     rows = [r for r in spec.strip().strip("[]").split(";")]
     matrix = [[_number(v, spec) for v in re.split(r"[,\s]+", r.strip().strip("[]")) if v] for r in rows]
     if not matrix or any(len(r) == 0 for r in matrix):
-        raise ValueError(f"kernel {spec!r}: empty row")
+        raise ConvlabError(f"kernel {spec!r}: empty row")
     if len({len(r) for r in matrix}) != 1:
-        raise ValueError(f"kernel {spec!r}: rows have different lengths {[len(r) for r in matrix]}")
+        raise ConvlabError(f"kernel {spec!r}: rows have different lengths {[len(r) for r in matrix]}")
     return np.array(matrix, dtype=np.float64)
 
 
@@ -220,7 +222,7 @@ def get_kernel(name) -> np.ndarray:
     if not isinstance(name, str):
         k = np.array(name, dtype=np.float64)
         if k.ndim != 2 or k.size == 0:
-            raise ValueError(f"kernel must be a non-empty 2-D array, got shape {k.shape}")
+            raise ConvlabError(f"kernel must be a non-empty 2-D array, got shape {k.shape}")
         return k
     spec = name.strip()
     if spec[:1] in "0123456789+-.[":
@@ -228,7 +230,7 @@ def get_kernel(name) -> np.ndarray:
     key, _, argtext = spec.partition(":")
     key = key.strip().lower().replace("-", "_")
     if key not in KERNELS:
-        raise ValueError(f"unknown kernel {name!r}; known kernels: {', '.join(kernel_names())} "
+        raise ConvlabError(f"unknown kernel {name!r}; known kernels: {', '.join(kernel_names())} "
                          "(or numbers like '1,0,-1;2,0,-2;1,0,-1')")
     args, kwargs = [], {}
     for part in filter(None, (p.strip() for p in argtext.split(","))):
@@ -242,7 +244,7 @@ def get_kernel(name) -> np.ndarray:
     try:
         return np.array(KERNELS[key](*args, **kwargs), dtype=np.float64)
     except TypeError as exc:
-        raise ValueError(f"kernel {name!r}: bad arguments ({exc})") from None
+        raise ConvlabError(f"kernel {name!r}: bad arguments ({exc})") from None
 
 
 # ------------------------------------------------------------------ filtering
@@ -290,22 +292,22 @@ def filter_image(image, kernel, mode: str = "same", boundary: str = "zero", clip
     """
     img = np.asarray(image)
     if img.ndim not in (2, 3) or img.size == 0:
-        raise ValueError(f"filter_image: expected an (H, W) or (H, W, C) image, got shape {img.shape}")
+        raise ConvlabError(f"filter_image: expected an (H, W) or (H, W, C) image, got shape {img.shape}")
     if img.dtype.kind not in "uifb":
         raise TypeError(f"filter_image: unsupported image dtype {img.dtype}")
     k = get_kernel(kernel)
     kh, kw = k.shape
     if mode not in ("same", "valid"):
-        raise ValueError(f"filter_image: mode must be 'same' or 'valid', got {mode!r}")
+        raise ConvlabError(f"filter_image: mode must be 'same' or 'valid', got {mode!r}")
     if boundary not in _BOUNDARY:
-        raise ValueError(f"filter_image: boundary must be one of {sorted(_BOUNDARY)}, got {boundary!r}")
+        raise ConvlabError(f"filter_image: boundary must be one of {sorted(_BOUNDARY)}, got {boundary!r}")
     planes = (img[None] if img.ndim == 2 else np.moveaxis(img, -1, 0)).astype(np.float64)
     if mode == "same":
         # out[i] = sum_m K[m] X[i + c - m] with c = (kh - 1) // 2: pad kh - 1 - c before, c after
         ph, pw = (kh // 2, (kh - 1) // 2), (kw // 2, (kw - 1) // 2)
         planes = np.pad(planes, ((0, 0), ph, pw), mode=_BOUNDARY[boundary])
     elif planes.shape[1] < kh or planes.shape[2] < kw:
-        raise ValueError(f"filter_image: kernel {k.shape} is larger than the image {img.shape[:2]} in 'valid' mode")
+        raise ConvlabError(f"filter_image: kernel {k.shape} is larger than the image {img.shape[:2]} in 'valid' mode")
     out = _filter_tiled(planes, k, tile_bytes)
     out = out[0] if img.ndim == 2 else np.moveaxis(out, 0, -1)
     return _finish(out, img.dtype, clip)
@@ -357,7 +359,7 @@ def gradient_magnitude(image, kind: str = "sobel", boundary: str = "replicate") 
     0.0
     """
     if kind not in ("sobel", "prewitt", "scharr"):
-        raise ValueError(f"gradient_magnitude: kind must be sobel, prewitt or scharr, got {kind!r}")
+        raise ConvlabError(f"gradient_magnitude: kind must be sobel, prewitt or scharr, got {kind!r}")
     gx = filter_image(image, f"{kind}_x", boundary=boundary, clip=False)
     gy = filter_image(image, f"{kind}_y", boundary=boundary, clip=False)
     return np.sqrt(gx * gx + gy * gy)
@@ -377,9 +379,9 @@ def smooth(signal, kernel=(1 / 3, 1 / 3, 1 / 3), mode: str = "same") -> np.ndarr
     f = np.asarray(signal, dtype=np.float64)
     g = np.asarray(kernel, dtype=np.float64)
     if f.ndim != 1 or g.ndim != 1 or f.size == 0 or g.size == 0:
-        raise ValueError(f"smooth: expected non-empty 1-D signal and kernel, got shapes {f.shape} and {g.shape}")
+        raise ConvlabError(f"smooth: expected non-empty 1-D signal and kernel, got shapes {f.shape} and {g.shape}")
     if mode not in ("full", "same", "valid", "causal"):
-        raise ValueError(f"smooth: mode must be full, same, valid or causal, got {mode!r}")
+        raise ConvlabError(f"smooth: mode must be full, same, valid or causal, got {mode!r}")
     from .signal import convolve
 
     if mode == "causal":

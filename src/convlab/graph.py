@@ -22,6 +22,7 @@ import weakref
 from . import backend
 from .grad_mode import is_grad_enabled
 from .tensor_class import Tensor, _leaf
+from .validate import ConvlabError
 
 
 class Context:
@@ -326,7 +327,7 @@ def backward(self, gradient=None, retain_graph: bool = False) -> None:
     else:
         seed = gradient._data if isinstance(gradient, Tensor) else xp.asarray(gradient)
         if tuple(seed.shape) != self.shape:
-            raise ValueError(
+            raise ConvlabError(
                 f"backward(): gradient has shape {tuple(seed.shape)} but the tensor has shape {self.shape}"
             )
         seed = seed.astype(self.dtype, copy=False)

@@ -34,6 +34,7 @@ import os
 import numpy as np
 
 from .tensor import Tensor, is_grad_enabled
+from .validate import ConvlabError
 
 #: type names of the layers watched by default: convolutions, linear layers and activations
 DEFAULT_KINDS = ("Conv", "Linear", "ReLU", "SiLU", "Hardswish", "Hardsigmoid", "Sigmoid", "Tanh", "GELU")
@@ -76,7 +77,7 @@ class LayerStats:
         if not isinstance(model, Module):
             raise TypeError(f"LayerStats: model must be a convlab.nn.Module, got {type(model).__name__}")
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-            raise ValueError(f"LayerStats: every must be a positive integer, got {every!r}")
+            raise ConvlabError(f"LayerStats: every must be a positive integer, got {every!r}")
         if steps is not None and not callable(steps):
             raise TypeError(f"LayerStats: steps must be a callable returning the completed step count, got {steps!r}")
         if isinstance(layers, str):
@@ -84,7 +85,7 @@ class LayerStats:
         self.model, self.every, self.weight_grads = model, int(every), bool(weight_grads)
         self.layers = _named_layers(model, layers, kinds=DEFAULT_KINDS)
         if not self.layers:
-            raise ValueError(f"LayerStats: {type(model).__name__} has no convolution, linear or activation "
+            raise ConvlabError(f"LayerStats: {type(model).__name__} has no convolution, linear or activation "
                              "leaf module to watch; name the layers with layers=[...]")
         self.step, self._steps = 0, steps
         self._records: list[dict] = []
@@ -222,7 +223,7 @@ def format_table(records, step: int | None = None) -> str:
     step = max(r["step"] for r in records) if step is None else step
     rows = [r for r in records if r["step"] == step]
     if not rows:
-        raise ValueError(f"format_table: no records at step={step!r}")
+        raise ConvlabError(f"format_table: no records at step={step!r}")
 
     def f(v, spec):
         return format(v, spec) if v is not None else format("-", ">" + spec.split(".")[0])
@@ -247,7 +248,7 @@ def plot_layer_stats(records, path, title: str = "per-layer statistics during tr
         records = read_jsonl(records)
     records = list(records)
     if not records:
-        raise ValueError("plot_layer_stats: records is empty (was anything recorded? check every= and model.train())")
+        raise ConvlabError("plot_layer_stats: records is empty (was anything recorded? check every= and model.train())")
     plt = _plt()
     layers = list(dict.fromkeys(r["layer"] for r in records))
     cmap = plt.get_cmap("tab10" if len(layers) <= 10 else "viridis")

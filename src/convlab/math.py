@@ -9,12 +9,13 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import backend
+from . import backend, validate
 from .ops import elementwise as E
 from .ops import matmul as M
 from .ops import movement as V
 from .ops import reduce as R
 from .tensor import Tensor, _leaf, get_default_dtype
+from .validate import ConvlabError
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -235,16 +236,16 @@ def reshape(a, *shape):
 
 
 def permute(a, *dims):
-    return V.Permute.apply(a, dims=_shape_args(dims))
+    dims = _shape_args(dims)
+    axes = validate.dims(dims, a.ndim, "permute", unique=False)
+    if sorted(axes) != list(range(a.ndim)):
+        raise validate.ConvlabError(f"permute: dims {tuple(dims)} are not a permutation of {a.ndim} axes")
+    return V.Permute.apply(a, dims=axes)
 
 
-def _dim(dim, ndim, where, new_axis=False):
+def _dim(dim, ndim, where, new_axis=False, name="dim"):
     """``dim`` in ``[-n, n)`` (torch's rule; ``n = ndim + 1`` for a new axis), as a non-negative axis."""
-    n = builtins.max(ndim + new_axis, 1)
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not -n <= dim < n:
-        raise IndexError(f"{where}: dim {dim!r} is out of range for a tensor with {ndim} dimensions "
-                         f"(expected an int in [{-n}, {n - 1}])")
-    return int(dim) % n
+    return validate.dim(dim, ndim, where, name, new_axis)
 
 
 def transpose(a, dim0, dim1):
@@ -255,11 +256,12 @@ def transpose(a, dim0, dim1):
 
 
 def flatten(a, start_dim=0, end_dim=-1):
+    s = _dim(start_dim, a.ndim, "flatten", name="start_dim")
+    e = _dim(end_dim, a.ndim, "flatten", name="end_dim")
     if a.ndim == 0:
         return reshape(a, 1)
-    s, e = start_dim % a.ndim, end_dim % a.ndim
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
+        raise validate.ConvlabError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
     shape = a.shape[:s] + (int(np.prod(a.shape[s : e + 1])),) + a.shape[e + 1 :]
     return V.Reshape.apply(a, shape=shape)
 
@@ -296,28 +298,34 @@ def stack(tensors, dim=0):
     """Join tensors of equal shape along a new ``dim`` (``torch.stack``)."""
     tensors = [_operand(t) for t in tensors]
     if not tensors:
-        raise ValueError("stack: expected a non-empty sequence of tensors")
+        raise ConvlabError("stack: expected a non-empty sequence of tensors")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise ValueError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has {tensors[0].shape}")
+            raise ConvlabError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has {tensors[0].shape}")
     return cat([unsqueeze(t, dim) for t in tensors], dim=dim)
 
 
 def split(a, split_size_or_sections, dim=0):
     """Split into pieces of ``split_size`` (last may be smaller) or of the given sizes."""
-    n = a.shape[dim]
-    if isinstance(split_size_or_sections, int):
-        if split_size_or_sections <= 0:
-            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
-        sizes = [split_size_or_sections] * (n // split_size_or_sections)
-        if n % split_size_or_sections:
-            sizes.append(n % split_size_or_sections)
-    else:
-        sizes = list(split_size_or_sections)
+    d = _dim(dim, a.ndim, "split")
+    if a.ndim == 0:
+        raise validate.ConvlabError("split: cannot split a 0-d tensor")
+    n = a.shape[d]
+    if validate._is_int(split_size_or_sections):
+        size = int(split_size_or_sections)
+        if size < 0 or (size == 0 and n != 0):
+            raise validate.ConvlabError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) if size else [0]
+        if size and n % size:
+            sizes.append(n % size)
+    elif isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [validate.integer(s, "split", "split_size_or_sections", min=0) for s in split_size_or_sections]
         if builtins.sum(sizes) != n:
-            raise ValueError(f"split: sections {sizes} do not add up to dim {dim} of size {n}")
+            raise validate.ConvlabError(f"split: sections {sizes} do not add up to dim {dim} of size {n}")
+    else:
+        raise validate.ArgumentTypeError(f"split: split_size_or_sections must be an int or a list of ints, "
+                                         f"got {split_size_or_sections!r}")
     out, start = [], 0
-    d = dim % a.ndim
     for s in sizes:
         index = (slice(None),) * d + (slice(start, start + s),)
         out.append(V.Slice.apply(a, index=index))
@@ -326,10 +334,9 @@ def split(a, split_size_or_sections, dim=0):
 
 
 def chunk(a, chunks, dim=0):
-    if not isinstance(chunks, (int, np.integer)) or isinstance(chunks, bool) or chunks < 1:
-        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
-    n = a.shape[dim]
-    return split(a, -(-n // chunks), dim)
+    chunks = validate.positive_int(chunks, "chunk", "chunks")
+    n = a.shape[_dim(dim, a.ndim, "chunk")] if a.ndim else 0
+    return split(a, builtins.max(-(-n // chunks), 1) if n else 0, dim)
 
 
 def pad(a, pad, mode="constant", value=0.0):

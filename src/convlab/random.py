@@ -11,6 +11,7 @@ import contextlib
 import threading
 
 import numpy as np
+from .validate import ConvlabError
 
 _generator = np.random.default_rng()
 _local = threading.local()  # a per-thread override set by using_generator()
@@ -21,7 +22,7 @@ def manual_seed(seed: int) -> None:
     """Seed the library-wide generator used by randn/rand, init, dropout and shuffling."""
     global _generator, _seed
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
+        raise ConvlabError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
     _generator, _seed = np.random.default_rng(int(seed)), int(seed)
 
 
@@ -69,7 +70,7 @@ class Generator:
 
     def manual_seed(self, seed: int) -> Generator:
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"Generator.manual_seed: seed must be a non-negative integer, got {seed!r}")
+            raise ConvlabError(f"Generator.manual_seed: seed must be a non-negative integer, got {seed!r}")
         self._seed, self._rng = int(seed), np.random.default_rng(int(seed))
         return self
 

@@ -44,6 +44,7 @@ import numpy as np
 
 from . import backend, files
 from .tensor import Tensor, from_numpy
+from .validate import ConvlabError
 
 __all__ = ["save", "load"]
 
@@ -214,14 +215,14 @@ def load(path, map_location=None, weights_only=None, **torch_options):
     try:
         arrays = safetensors.numpy.load(data)
     except Exception as exc:  # the header passed our checks; anything left is corruption
-        raise ValueError(f"load: {path}: not a readable safetensors file: {exc}") from None
+        raise ConvlabError(f"load: {path}: not a readable safetensors file: {exc}") from None
     tensors = {k: (a if a.flags.writeable else a.copy()) for k, a in arrays.items()}
     if _TREE_KEY not in metadata:
         return {k: from_numpy(tensors[k]) for k in header}  # header order = the writer's order
     try:
         tree = json.loads(metadata[_TREE_KEY])
     except json.JSONDecodeError as exc:
-        raise ValueError(f"load: {path}: the structure in the header metadata is not valid JSON: {exc}") from None
+        raise ConvlabError(f"load: {path}: the structure in the header metadata is not valid JSON: {exc}") from None
     return _decode(tree, tensors, path, ())
 
 

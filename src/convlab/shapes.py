@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .validate import ConvlabError
+
 __all__ = [
     "ConvGeometry", "RF", "conv_geometry", "conv_macs", "conv_output_size", "conv_params",
     "conv_transpose_output_size", "min_input_size", "pool_geometry", "pool_output_size",
@@ -75,17 +77,17 @@ def ntuple(value, n: int, name: str, where: str, minimum: int = 1) -> tuple[int,
         if len(value) == 1:
             value = tuple(value) * n
         if len(value) != n:
-            raise ValueError(f"{where}: {name} must be an int or a tuple of {n} ints, got {tuple(value)}")
+            raise ConvlabError(f"{where}: {name} must be an int or a tuple of {n} ints, got {tuple(value)}")
         out = tuple(value)
     else:
         out = (value,) * n
     # refuse 1.5, True, "3": a size is never silently truncated to an int
     if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in out):
-        raise ValueError(f"{where}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+        raise ConvlabError(f"{where}: {name} must be an int or a tuple of {n} ints, got {value!r}")
     out = tuple(int(v) for v in out)
     if any(v < minimum for v in out):
         kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{where}: {name} must be {kind}, got {value!r}")
+        raise ConvlabError(f"{where}: {name} must be {kind}, got {value!r}")
     return out
 
 
@@ -123,7 +125,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
         lo, hi = _pad_pair(p, w, k, s, d)
         span = d * (k - 1) + 1
         if w + lo + hi < span:
-            raise ValueError(
+            raise ConvlabError(
                 f"conv_output_size: padded input {w + lo + hi} is smaller than the dilated kernel {span} "
                 f"(size {w}, kernel {k}, dilation {d}, padding {p})"
             )
@@ -325,7 +327,7 @@ def check_layout(where, shape, nd, channels_expected=None):
         hint = ""
         if channels_expected is not None and len(shape) > 1 and shape[-1] == channels_expected:
             hint = " (the last axis looks like channels: convert NHWC with x.permute(0, 3, 1, 2))"
-        raise ValueError(f"{where}: expected a {nd + 2}-D input in {_LAYOUT[nd]} layout (or {nd + 1}-D unbatched), "
+        raise ConvlabError(f"{where}: expected a {nd + 2}-D input in {_LAYOUT[nd]} layout (or {nd + 1}-D unbatched), "
                          f"got shape {tuple(shape)}{hint}")
 
 
@@ -341,16 +343,16 @@ def conv_geometry(where, x_shape, w_shape, stride=1, padding=0, dilation=1, grou
     """
     nd = len(x_shape) - 2
     if len(w_shape) != nd + 2:
-        raise ValueError(f"{where}: weight must be {nd + 2}-D (out_channels, in_channels/groups, {'x'.join('k' * nd)}), "
+        raise ConvlabError(f"{where}: weight must be {nd + 2}-D (out_channels, in_channels/groups, {'x'.join('k' * nd)}), "
                          f"got shape {tuple(w_shape)}")
     groups = int(groups)
     if groups < 1:
-        raise ValueError(f"{where}: groups must be positive, got {groups}")
+        raise ConvlabError(f"{where}: groups must be positive, got {groups}")
     kernel = tuple(int(k) for k in w_shape[2:])
     if any(k < 1 for k in kernel):
-        raise ValueError(f"{where}: kernel size must be positive, got weight shape {tuple(w_shape)}")
+        raise ConvlabError(f"{where}: kernel size must be positive, got weight shape {tuple(w_shape)}")
     if w_shape[0] < 1 or w_shape[1] < 1:
-        raise ValueError(f"{where}: weight must have at least one output and one input channel, "
+        raise ConvlabError(f"{where}: weight must have at least one output and one input channel, "
                          f"got weight shape {tuple(w_shape)}")
     stride = ntuple(stride, nd, "stride", where)
     dilation = ntuple(dilation, nd, "dilation", where)
@@ -358,21 +360,21 @@ def conv_geometry(where, x_shape, w_shape, stride=1, padding=0, dilation=1, grou
     in_size = tuple(int(v) for v in x_shape[2:])
     if transposed:
         if c != w_shape[0]:
-            raise ValueError(f"{where}: input has {c} channels but weight expects {w_shape[0]} "
+            raise ConvlabError(f"{where}: input has {c} channels but weight expects {w_shape[0]} "
                              f"(weight shape {tuple(w_shape)}: in_channels, out_channels/groups, ...)")
         if c % groups:
-            raise ValueError(f"{where}: in_channels {c} is not divisible by groups {groups}")
+            raise ConvlabError(f"{where}: in_channels {c} is not divisible by groups {groups}")
         if isinstance(padding, str):
-            raise ValueError(f"{where}: padding must be an int or a tuple for a transposed convolution, got {padding!r}")
+            raise ConvlabError(f"{where}: padding must be an int or a tuple for a transposed convolution, got {padding!r}")
         pad = ntuple(padding, nd, "padding", where, minimum=0)
         opad = ntuple(output_padding, nd, "output_padding", where, minimum=0)
         for o, s, d in zip(opad, stride, dilation):
             if o >= s and o >= d:
-                raise ValueError(f"{where}: output_padding {opad} must be smaller than either stride {stride} "
+                raise ConvlabError(f"{where}: output_padding {opad} must be smaller than either stride {stride} "
                                  f"or dilation {dilation}")
         out = conv_transpose_output_size(in_size, kernel, stride, pad, opad, dilation)
         if any(o < 1 for o in out):
-            raise ValueError(f"{where}: output size {_fmt(out)} is not positive (input {_fmt(in_size)}, "
+            raise ConvlabError(f"{where}: output size {_fmt(out)} is not positive (input {_fmt(in_size)}, "
                              f"kernel {_brief(kernel)}, stride {_brief(stride)}, padding {_brief(pad)}, "
                              f"dilation {_brief(dilation)}, output_padding {_brief(opad)})")
         return ConvGeometry(kernel, stride, dilation, tuple((p, p) for p in pad), groups, out, in_size)
@@ -382,16 +384,16 @@ def conv_geometry(where, x_shape, w_shape, stride=1, padding=0, dilation=1, grou
         hint = ""
         if nd == 2 and len(x_shape) == 4 and x_shape[-1] == cg * groups and c != x_shape[-1]:
             hint = "; the input looks like NHWC (channels last): convlab expects NCHW, use x.permute(0, 3, 1, 2)"
-        raise ValueError(f"{where}: input has {c} channels but weight expects {cg * groups}{extra} "
+        raise ConvlabError(f"{where}: input has {c} channels but weight expects {cg * groups}{extra} "
                          f"(weight shape {tuple(w_shape)}){hint}")
     if w_shape[0] % groups:
-        raise ValueError(f"{where}: out_channels {w_shape[0]} is not divisible by groups {groups}")
+        raise ConvlabError(f"{where}: out_channels {w_shape[0]} is not divisible by groups {groups}")
     pads = _conv_pads(where, padding, in_size, kernel, stride, dilation)
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     padded = tuple(w + lo + hi for w, (lo, hi) in zip(in_size, pads))
     if any(p < s for p, s in zip(padded, span)):
         pdesc = _brief(tuple(lo for lo, _ in pads)) if all(lo == hi for lo, hi in pads) else str(pads)
-        raise ValueError(f"{where}: padded input {_fmt(padded)} is smaller than the dilated kernel {_fmt(span)} "
+        raise ConvlabError(f"{where}: padded input {_fmt(padded)} is smaller than the dilated kernel {_fmt(span)} "
                          f"(kernel {_brief(kernel)}, dilation {_brief(dilation)}, padding {pdesc})")
     out = tuple((p - sp) // s + 1 for p, sp, s in zip(padded, span, stride))
     return ConvGeometry(kernel, stride, dilation, pads, groups, in_size, out)
@@ -404,10 +406,10 @@ def _conv_pads(where, padding, in_size, kernel, stride, dilation):
             return ((0, 0),) * nd
         if padding == "same":
             return tuple(same_padding(w, k, s, d) for w, k, s, d in zip(in_size, kernel, stride, dilation))
-        raise ValueError(f"{where}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+        raise ConvlabError(f"{where}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
     if isinstance(padding, (list, tuple)) and padding and all(isinstance(p, (list, tuple)) for p in padding):
         if len(padding) != nd or any(len(p) != 2 or min(p) < 0 for p in padding):
-            raise ValueError(f"{where}: explicit padding must be {nd} non-negative (before, after) pairs, got {padding}")
+            raise ConvlabError(f"{where}: explicit padding must be {nd} non-negative (before, after) pairs, got {padding}")
         return tuple((int(a), int(b)) for a, b in padding)
     return tuple((p, p) for p in ntuple(padding, nd, "padding", where, minimum=0))
 
@@ -423,13 +425,13 @@ def pool_geometry(where, x_shape, kernel_size, stride=None, padding=0, dilation=
     dilation = ntuple(dilation, nd, "dilation", where)
     pad = ntuple(padding, nd, "padding", where, minimum=0)
     if any(2 * p > k for p, k in zip(pad, kernel)):  # torch's rule, on the undilated kernel
-        raise ValueError(f"{where}: padding {_brief(pad)} should be at most half of kernel size {_brief(kernel)}")
+        raise ConvlabError(f"{where}: padding {_brief(pad)} should be at most half of kernel size {_brief(kernel)}")
     in_size = tuple(int(v) for v in x_shape[2:])
     out = tuple(_pool_out(w, k, s, p, d, ceil_mode) for w, k, s, p, d in zip(in_size, kernel, stride, pad, dilation))
     if any(o < 1 for o in out):
         span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
         padded = tuple(w + 2 * p for w, p in zip(in_size, pad))
-        raise ValueError(f"{where}: padded input {_fmt(padded)} is smaller than the dilated kernel {_fmt(span)} "
+        raise ConvlabError(f"{where}: padded input {_fmt(padded)} is smaller than the dilated kernel {_fmt(span)} "
                          f"(kernel {_brief(kernel)}, dilation {_brief(dilation)}, padding {_brief(pad)})")
     pads = tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - w - p))
                  for w, k, s, p, d, o in zip(in_size, kernel, stride, pad, dilation, out))
@@ -443,7 +445,7 @@ def check_strict(where, geom: ConvGeometry) -> None:
     if any(missed):
         axes = ("rows", "columns") if geom.nd == 2 else tuple(f"axis-{i} positions" for i in range(geom.nd))
         what = ", ".join(f"{m} {a}" for m, a in zip(missed, axes) if m)
-        raise ValueError(f"{where}: strict=True and {what} of the {_fmt(geom.in_size)} input are never visited "
+        raise ConvlabError(f"{where}: strict=True and {what} of the {_fmt(geom.in_size)} input are never visited "
                          f"(kernel {_brief(geom.kernel)}, stride {_brief(geom.stride)}, padding {geom.pads}, "
                          f"dilation {_brief(geom.dilation)})")
 

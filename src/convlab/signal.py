@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .tensor import Tensor
+from .validate import ConvlabError
 
 __all__ = ["convolve", "correlate"]
 
@@ -67,14 +68,14 @@ def _as_tensor(a, where):
 
 def _run(where, in1, in2, mode, flip):
     if mode not in _MODES:
-        raise ValueError(f"{where}: mode must be 'full', 'same' or 'valid', got {mode!r}")
+        raise ConvlabError(f"{where}: mode must be 'full', 'same' or 'valid', got {mode!r}")
     tensors = isinstance(in1, Tensor) or isinstance(in2, Tensor)
     ints = not tensors and np.asarray(in1).dtype.kind in "iub" and np.asarray(in2).dtype.kind in "iub"
     a, v = _as_tensor(in1, where), _as_tensor(in2, where)
     if a.ndim != v.ndim or a.ndim not in (1, 2):
-        raise ValueError(f"{where}: inputs must both be 1-D or both 2-D, got shapes {a.shape} and {v.shape}")
+        raise ConvlabError(f"{where}: inputs must both be 1-D or both 2-D, got shapes {a.shape} and {v.shape}")
     if 0 in a.shape or 0 in v.shape:
-        raise ValueError(f"{where}: inputs cannot be empty, got shapes {a.shape} and {v.shape}")
+        raise ConvlabError(f"{where}: inputs cannot be empty, got shapes {a.shape} and {v.shape}")
     if a.dtype != v.dtype:
         dt = np.result_type(a.dtype, v.dtype)
         a, v = a.astype(dt), v.astype(dt)
@@ -89,7 +90,7 @@ def _run(where, in1, in2, mode, flip):
             bigger = all(p >= q for p, q in zip(a.shape, v.shape))
             smaller = all(p <= q for p, q in zip(a.shape, v.shape))
             if not bigger and not smaller:
-                raise ValueError(f"{where}: for 'valid' mode one input must be at least as large as the other "
+                raise ConvlabError(f"{where}: for 'valid' mode one input must be at least as large as the other "
                                  f"in every dimension, got shapes {a.shape} and {v.shape}")
             if not bigger:
                 a, v, reverse = v, a, not flip

@@ -19,6 +19,7 @@ import numpy as np
 from . import backend, dtypes
 from .devices import as_device
 from .dtypes import _check_dtype, _parse_dtype
+from .validate import ConvlabError
 
 
 def _as_array(data, dtype, where: str):
@@ -183,7 +184,7 @@ class Tensor:
 
     def item(self):
         if self._data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+            raise ConvlabError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
         return self._data.reshape(-1)[0].item()
 
     def __float__(self):

@@ -13,6 +13,8 @@ import pathlib
 
 import numpy as np
 
+from ..validate import ConvlabError
+
 DEMO_KERNELS = ["gaussian:2", "sharpen", "sobel-x", "sobel-y", "laplace", "emboss"]
 
 
@@ -57,7 +59,7 @@ def _read_image(path: str, gray: bool) -> np.ndarray:
                 return np.asarray(im.convert("L"))
             return np.asarray(im.convert("RGB"))
     except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"cannot read {path} as an image: {exc}") from None
+        raise ConvlabError(f"cannot read {path} as an image: {exc}") from None
 
 
 def _to_uint8(response: np.ndarray, args) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pathlib
 
 import numpy as np
+from ..validate import ConvlabError
 
 
 def register(subparsers):
@@ -56,9 +57,9 @@ def load_model(path, model_name: str | None = None):
             return model_from_checkpoint(ckpt, str(path)), ckpt["model_spec"]["name"], meta
         ckpt = ckpt["model"]
     if not (isinstance(ckpt, dict) and ckpt and all(isinstance(v, convlab.Tensor) for v in ckpt.values())):
-        raise ValueError(f"{path} is neither a convlab train checkpoint nor a state dict")
+        raise ConvlabError(f"{path} is neither a convlab train checkpoint nor a state dict")
     if model_name is None:
-        raise ValueError(f"{path} does not record its model; pass --model NAME (convlab models lists them)")
+        raise ConvlabError(f"{path} does not record its model; pass --model NAME (convlab models lists them)")
     weights = [tuple(v.shape) for k, v in ckpt.items() if k.endswith("weight")]
     kwargs = {}
     if any(len(s) == 4 for s in weights):
@@ -105,7 +106,7 @@ def main(args) -> int:
     model, name, meta = load_model(args.checkpoint, args.model)
     convs = _conv_layers(model)
     if not convs:
-        raise ValueError(f"model {name} has no Conv2d layer to inspect")
+        raise ConvlabError(f"model {name} has no Conv2d layer to inspect")
     in_channels = convs[0][1].weight.shape[1]
     try:
         size = models.info(name).input_size[-2:]

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from ..validate import ConvlabError
 from .datasets import ArrayDataset
 
 RECORD = 1 + 3 * 32 * 32
@@ -24,14 +25,14 @@ def read_cifar_bin(path) -> tuple[np.ndarray, np.ndarray]:
     path = os.fspath(path)
     raw = np.fromfile(path, dtype=np.uint8)
     if raw.size == 0 or raw.size % RECORD:
-        raise ValueError(
+        raise ConvlabError(
             f"{path}: not a CIFAR-10 binary batch: length check failed: {raw.size} bytes is not a positive "
             f"multiple of the {RECORD}-byte record (1 label byte + 3072 pixel bytes)"
         )
     records = raw.reshape(-1, RECORD)
     labels = records[:, 0].astype(np.int64)
     if labels.max() >= len(CLASSES):
-        raise ValueError(f"{path}: not a CIFAR-10 binary batch: label check failed: label {labels.max()} > 9")
+        raise ConvlabError(f"{path}: not a CIFAR-10 binary batch: label check failed: label {labels.max()} > 9")
     return records[:, 1:].reshape(-1, 3, 32, 32), labels
 
 

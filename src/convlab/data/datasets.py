@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor, default_generator
+from ..validate import ConvlabError
 from .transforms import call_transform, is_batched
 
 
@@ -30,7 +31,7 @@ def _stack(items, field: str):
         return np.stack([np.asarray(a) for a in items])
     except ValueError:
         shapes = sorted({tuple(np.shape(a)) for a in items})
-        raise ValueError(
+        raise ConvlabError(
             f"cannot batch {field}s of different shapes {shapes}: resize them to one size "
             "(ImageFolder(size=...)) or use batch_size=1"
         ) from None
@@ -118,10 +119,10 @@ class ArrayDataset(Dataset):
         if images.ndim == 3:
             images = images[:, None]
         if images.ndim != 4:
-            raise ValueError(f"ArrayDataset: images must be (N, C, H, W) or (N, H, W), got shape {images.shape}")
+            raise ConvlabError(f"ArrayDataset: images must be (N, C, H, W) or (N, H, W), got shape {images.shape}")
         labels = np.asarray(labels)
         if len(labels) != len(images):
-            raise ValueError(f"ArrayDataset: {len(images)} images but {len(labels)} labels")
+            raise ConvlabError(f"ArrayDataset: {len(images)} images but {len(labels)} labels")
         self.images, self.labels = images, labels
         if classes is None and labels.dtype.kind in "iu" and labels.ndim == 1:
             classes = [str(c) for c in range(int(labels.max()) + 1 if len(labels) else 0)]
@@ -175,11 +176,11 @@ class TensorDataset(Dataset):
 
     def __init__(self, *arrays):
         if not arrays:
-            raise ValueError("TensorDataset needs at least one array")
+            raise ConvlabError("TensorDataset needs at least one array")
         self.arrays = [a._data if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
         n = len(self.arrays[0])
         if any(len(a) != n for a in self.arrays):
-            raise ValueError(f"TensorDataset: arrays have different lengths {[len(a) for a in self.arrays]}")
+            raise ConvlabError(f"TensorDataset: arrays have different lengths {[len(a) for a in self.arrays]}")
 
     def __len__(self) -> int:
         return len(self.arrays[0])
@@ -297,7 +298,7 @@ def random_split(dataset, lengths, seed: int | None = None, generator=None):
             counts[k % len(counts)] += 1
         lengths = counts
     if any(int(x) != x or x < 0 for x in lengths) or sum(lengths) != n:
-        raise ValueError(
+        raise ConvlabError(
             f"random_split: lengths {lengths} must be non-negative and sum to len(dataset) = {n} "
             "(or be fractions summing to 1)"
         )

@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from ..validate import ConvlabError
 from .datasets import Dataset
 from .images import GRAY_MODES, _read, decode_image, read_image  # noqa: F401  (read_image re-exported)
 from .preprocess import Preprocessing
@@ -69,12 +70,12 @@ def find_splits(root) -> dict[str, str]:
     for split, aliases in SPLITS.items():
         hits = [lower[a] for a in aliases if a in lower]
         if len(hits) > 1:
-            raise ValueError(f"{root} has {' and '.join(hits)}: both are the {split} split; keep one")
+            raise ConvlabError(f"{root} has {' and '.join(hits)}: both are the {split} split; keep one")
         if hits:
             found[split], _ = names[hits[0]], used.add(hits[0])
     other = sorted(set(names) - used)
     if other:
-        raise ValueError(f"{root} holds split folders ({', '.join(sorted(used))}) and also "
+        raise ConvlabError(f"{root} holds split folders ({', '.join(sorted(used))}) and also "
                          f"{', '.join(map(display_name, other))}; "
                          "put class folders inside train/, val/ and test/ only")
     return found
@@ -98,11 +99,11 @@ def scan_classes(root, classes: list[str] | None = None) -> tuple[list[str], lis
     if classes is None:
         classes = shown
         if len(set(shown)) != len(shown):
-            raise ValueError(f"{root}: class folder names that differ only in bytes that are not UTF-8: {shown}")
+            raise ConvlabError(f"{root}: class folder names that differ only in bytes that are not UTF-8: {shown}")
     else:
         extra = [s for s in shown if s not in classes]
         if extra:
-            raise ValueError(f"{root} has class folders the training data does not have: {', '.join(extra)} "
+            raise ConvlabError(f"{root} has class folders the training data does not have: {', '.join(extra)} "
                              f"(training classes: {', '.join(classes)})")
     samples, empty, other = [], [], 0
     for folder, name in zip(folders, shown):
@@ -110,7 +111,7 @@ def scan_classes(root, classes: list[str] | None = None) -> tuple[list[str], lis
         top = os.path.join(root, folder)
         for dirpath, dirnames, filenames in os.walk(top):
             if dirpath[len(top):].count(os.sep) >= MAX_DEPTH:
-                raise ValueError(f"{dirpath} is nested more than {MAX_DEPTH} folders deep under {top}")
+                raise ConvlabError(f"{dirpath} is nested more than {MAX_DEPTH} folders deep under {top}")
             dirnames.sort()
             for f in sorted(filenames):
                 if f.lower().endswith(IMAGE_EXTENSIONS):
@@ -120,7 +121,7 @@ def scan_classes(root, classes: list[str] | None = None) -> tuple[list[str], lis
         if len(samples) == before:
             empty.append(name)
     if empty:
-        raise ValueError(f"{root}: empty class folder{'s' if len(empty) > 1 else ''} {', '.join(empty)} (no pictures with "
+        raise ConvlabError(f"{root}: empty class folder{'s' if len(empty) > 1 else ''} {', '.join(empty)} (no pictures with "
                          f"an extension {', '.join(IMAGE_EXTENSIONS)}); remove {'them' if len(empty) > 1 else 'it'} "
                          "or add pictures")
     return list(classes), samples, other
@@ -157,7 +158,7 @@ class ImageFolder(Dataset):
                 size = found.size
         if preprocessing is None:
             if mode not in ("L", "RGB"):
-                raise ValueError(f"ImageFolder: mode must be 'L' or 'RGB', got {mode!r}")
+                raise ConvlabError(f"ImageFolder: mode must be 'L' or 'RGB', got {mode!r}")
             if size is not None:
                 preprocessing = Preprocessing(channels=1 if mode == "L" else 3, size=size)
         self.preprocessing = preprocessing
@@ -186,7 +187,7 @@ class ImageFolder(Dataset):
         from .preprocess import to_uint8
 
         if self.preprocessing is None:
-            raise ValueError("ImageFolder.to_arrays needs one size: give size= or preprocessing=")
+            raise ConvlabError("ImageFolder.to_arrays needs one size: give size= or preprocessing=")
         images = np.empty((len(self.samples), *self.preprocessing.input_shape[:1], *self.preprocessing.size), np.uint8)
         labels, bad, n = np.empty(len(self.samples), np.int64), [], 0
         for path, label in self.samples:

@@ -26,6 +26,8 @@ import zlib
 
 import numpy as np
 
+from ..validate import ConvlabError
+
 # dtype code -> big-endian NumPy dtype
 IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -101,7 +103,7 @@ def write_idx(path, array, compress: bool | None = None) -> None:
     if native not in codes:
         raise TypeError(f"write_idx: dtype {array.dtype} has no IDX code (use uint8, int8, int16, int32, float32 or float64)")
     if array.ndim == 0 or array.ndim > 255:
-        raise ValueError(f"write_idx: an IDX array needs 1 to 255 dimensions, got {array.ndim}")
+        raise ConvlabError(f"write_idx: an IDX array needs 1 to 255 dimensions, got {array.ndim}")
     head = bytes([0, 0, codes[native], array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     body = np.ascontiguousarray(array, dtype=IDX_DTYPES[codes[native]]).tobytes()
     if compress is None:

@@ -37,6 +37,7 @@ from ..tensor import Tensor, default_generator
 from .collate import default_collate, to_tensors
 from .datasets import IterableDataset, collate
 from .workers import WorkerPool, get_worker_info  # noqa: F401  (get_worker_info is public here)
+from ..validate import ConvlabError
 
 _AUGMENT_STREAM = 0xA0C  # keeps augmentation draws apart from the shuffling stream
 
@@ -79,22 +80,22 @@ class DataLoader:
         self.iterable = isinstance(dataset, IterableDataset)
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last")
+                raise ConvlabError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last")
             batch_size = None
         elif sampler is not None and shuffle:
-            raise ValueError("sampler option is mutually exclusive with shuffle")
+            raise ConvlabError("sampler option is mutually exclusive with shuffle")
         if self.iterable and (shuffle or sampler is not None or batch_sampler is not None):
-            raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle, sampler and batch_sampler options")
+            raise ConvlabError("DataLoader with IterableDataset: expected unspecified shuffle, sampler and batch_sampler options")
         if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
-            raise ValueError(f"num_workers option should be non-negative; use num_workers=0 to disable multiprocessing "
+            raise ConvlabError(f"num_workers option should be non-negative; use num_workers=0 to disable multiprocessing "
                              f"(got {num_workers!r})")
         if prefetch_factor is not None and num_workers == 0:
-            raise ValueError("prefetch_factor option could only be specified in multiprocessing: "
+            raise ConvlabError("prefetch_factor option could only be specified in multiprocessing: "
                              "let num_workers > 0 to enable multiprocessing")
         if persistent_workers and num_workers == 0:
-            raise ValueError("persistent_workers option needs num_workers > 0")
+            raise ConvlabError("persistent_workers option needs num_workers > 0")
         if timeout < 0:
-            raise ValueError(f"timeout option should be non-negative, got {timeout!r}")
+            raise ConvlabError(f"timeout option should be non-negative, got {timeout!r}")
         self.sampler, self.batch_sampler, self.num_workers = sampler, batch_sampler, num_workers
         self.prefetch_factor = 2 if prefetch_factor is None and num_workers else prefetch_factor
         self.persistent_workers, self.worker_init_fn, self.timeout = bool(persistent_workers), worker_init_fn, timeout
@@ -107,13 +108,13 @@ class DataLoader:
         shuffle = bool(shuffle)
         batch_size = 1 if batch_size is None else batch_size
         if int(batch_size) < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+            raise ConvlabError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         if int(prefetch) < 0:
-            raise ValueError(f"DataLoader: prefetch must be >= 0, got {prefetch}")
+            raise ConvlabError(f"DataLoader: prefetch must be >= 0, got {prefetch}")
         if int(num_replicas) < 1:
-            raise ValueError(f"DataLoader: num_replicas must be >= 1, got {num_replicas}")
+            raise ConvlabError(f"DataLoader: num_replicas must be >= 1, got {num_replicas}")
         if not 0 <= int(rank) < int(num_replicas):
-            raise ValueError(f"DataLoader: rank {rank} is outside [0, {num_replicas})")
+            raise ConvlabError(f"DataLoader: rank {rank} is outside [0, {num_replicas})")
         self.num_replicas, self.rank, self.fetch_global = int(num_replicas), int(rank), bool(fetch_global)
         self.dataset = dataset
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), bool(shuffle), bool(drop_last)

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from ..validate import ConvlabError
 from .datasets import ArrayDataset
 from .idx import read_idx
 
@@ -45,7 +46,7 @@ class _IDXImageDataset(ArrayDataset):
         images = read_idx(_find_file(directory, image_name))
         labels = read_idx(_find_file(directory, label_name))
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels) or images.dtype != np.uint8:
-            raise ValueError(
+            raise ConvlabError(
                 f"{directory}: expected uint8 images (N, H, W) and labels (N,), "
                 f"got images {images.dtype} {images.shape} and labels {labels.shape}"
             )

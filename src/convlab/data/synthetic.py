@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validate import ConvlabError
 from .datasets import ArrayDataset
 
 
@@ -34,9 +35,9 @@ class LinesDataset(ArrayDataset):
 
     def __init__(self, n: int = 1000, size: int = 8, seed: int = 0, transform=None):
         if size < 3:
-            raise ValueError(f"LinesDataset: size must be >= 3, got {size}")
+            raise ConvlabError(f"LinesDataset: size must be >= 3, got {size}")
         if n < 1:
-            raise ValueError(f"LinesDataset: n must be >= 1, got {n}")
+            raise ConvlabError(f"LinesDataset: n must be >= 1, got {n}")
         rng = np.random.default_rng(seed)
         horizontal = rng.random(n) < 0.5
         position = rng.integers(1, size - 1, size=n)  # 1 .. size-2, the lesson's randint(1, 6) for size 8
@@ -70,11 +71,11 @@ class EdgesDataset(ArrayDataset):
 
     def __init__(self, n: int = 256, height: int = 6, width: int = 8, seed: int = 0, target: str = "edges", transform=None):
         if target not in ("edges", "orientation"):
-            raise ValueError(f"EdgesDataset: target must be 'edges' or 'orientation', got {target!r}")
+            raise ConvlabError(f"EdgesDataset: target must be 'edges' or 'orientation', got {target!r}")
         if width < 3 or height < 1:
-            raise ValueError(f"EdgesDataset: need width >= 3 and height >= 1, got {height}x{width}")
+            raise ConvlabError(f"EdgesDataset: need width >= 3 and height >= 1, got {height}x{width}")
         if target == "orientation" and height != width:
-            raise ValueError(f"EdgesDataset: target='orientation' needs square images, got {height}x{width}")
+            raise ConvlabError(f"EdgesDataset: target='orientation' needs square images, got {height}x{width}")
         rng = np.random.default_rng(seed)
         start = rng.integers(1, width - 1, size=n)  # the band starts after at least one bright column
         stop = start + 1 + (rng.random(n) * (width - 1 - start)).astype(np.int64)

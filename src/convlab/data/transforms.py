@@ -25,6 +25,7 @@ import numpy as np
 
 from ..random import scoped_generator
 from ..tensor import Tensor, default_generator
+from ..validate import ConvlabError
 
 
 def _unwrap(x):
@@ -43,7 +44,7 @@ def _as_batch(a: np.ndarray, name: str):
         return a[None], True
     if a.ndim == 4:
         return a, False
-    raise ValueError(f"{name}: expected an image (C, H, W) or a batch (N, C, H, W), got shape {a.shape}")
+    raise ConvlabError(f"{name}: expected an image (C, H, W) or a batch (N, C, H, W), got shape {a.shape}")
 
 
 def call_transform(transform, x, rng=None):
@@ -131,7 +132,7 @@ class ToTensor(Transform):
             if a.ndim == 2:
                 a = a[:, :, None]
             if a.ndim != 3:
-                raise ValueError(f"ToTensor: expected a (H, W) or (H, W, C) uint8 image, got shape {a.shape}")
+                raise ConvlabError(f"ToTensor: expected a (H, W) or (H, W, C) uint8 image, got shape {a.shape}")
             a = a.transpose(2, 0, 1).astype(np.float32)
             a /= 255
             return Tensor(a)
@@ -151,12 +152,12 @@ class Normalize(Transform):
         self.mean = np.asarray(mean, dtype=np.float32).reshape(-1)
         self.std = np.asarray(std, dtype=np.float32).reshape(-1)
         if np.any(self.std == 0):
-            raise ValueError(f"Normalize: std must be non-zero, got {self.std.tolist()}")
+            raise ConvlabError(f"Normalize: std must be non-zero, got {self.std.tolist()}")
 
     def apply(self, batch, rng):
         c = batch.shape[1]
         if self.mean.size not in (1, c) or self.std.size not in (1, c):
-            raise ValueError(f"Normalize: {self.mean.size} means/{self.std.size} stds for images with {c} channels")
+            raise ConvlabError(f"Normalize: {self.mean.size} means/{self.std.size} stds for images with {c} channels")
         return ((batch - self.mean[:, None, None]) / self.std[:, None, None]).astype(np.float32, copy=False)
 
     def __repr__(self) -> str:
@@ -167,7 +168,7 @@ def _pair(v, name):
     if isinstance(v, (int, np.integer)):
         return int(v), int(v)
     if len(v) != 2:
-        raise ValueError(f"{name}: expected an int or a pair, got {v!r}")
+        raise ConvlabError(f"{name}: expected an int or a pair, got {v!r}")
     return int(v[0]), int(v[1])
 
 
@@ -209,7 +210,7 @@ class RandomCrop(Transform):
         H, W = batch.shape[2:]
         h, w = self.size
         if h > H or w > W:
-            raise ValueError(f"RandomCrop: crop {h}x{w} is larger than the padded image {H}x{W}")
+            raise ConvlabError(f"RandomCrop: crop {h}x{w} is larger than the padded image {H}x{W}")
         top = rng.integers(0, H - h + 1, size=n)
         left = rng.integers(0, W - w + 1, size=n)
         # one gather for the whole batch: rows[n, i] = top[n] + i, cols[n, j] = left[n] + j
@@ -252,7 +253,7 @@ class RandomErasing(Transform):
     def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0, seed=None):
         super().__init__(seed)
         if not 0 <= p <= 1:
-            raise ValueError(f"RandomErasing: p must be in [0, 1], got {p}")
+            raise ConvlabError(f"RandomErasing: p must be in [0, 1], got {p}")
         self.p, self.scale, self.ratio, self.value = p, scale, ratio, value
 
     def apply(self, batch, rng, tries: int = 10):
@@ -275,7 +276,7 @@ class RandomErasing(Transform):
         mask = np.broadcast_to(mask[:, None], batch.shape)
         if isinstance(self.value, str):
             if self.value != "random":
-                raise ValueError(f"RandomErasing: value must be a number or 'random', got {self.value!r}")
+                raise ConvlabError(f"RandomErasing: value must be a number or 'random', got {self.value!r}")
             fill = rng.standard_normal(batch.shape).astype(batch.dtype)
         else:
             fill = np.asarray(self.value, dtype=batch.dtype)

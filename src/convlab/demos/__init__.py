@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 import pathlib
 
+from ..validate import ConvlabError
+
 # name -> module under convlab.demos (imported on first use so `demo --list` stays light)
 DEMOS = {
     "learned-kernel": "learned_kernel",
@@ -41,6 +43,6 @@ def run(name: str, out_dir, log=print, figures: bool = True, **options) -> dict:
     out = None if out_dir is None else pathlib.Path(out_dir)
     if figures:
         if out is None:
-            raise ValueError("demos.run: figures=True needs an out_dir")
+            raise ConvlabError("demos.run: figures=True needs an out_dir")
         out.mkdir(parents=True, exist_ok=True)
     return module.run(out, log=log, figures=figures, **options)

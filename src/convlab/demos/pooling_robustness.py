@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..filters import correlation_form, sobel_y
+from ..validate import ConvlabError
 
 NAME = "pooling-robustness"
 SEED_SOURCE = "004 (From Convolution to Neural Network: pooling for robustness)"
@@ -104,9 +105,9 @@ def seven(top_left_row: float, shift: int = 0) -> np.ndarray:
     """A 28x28 "7": a top stroke from (top_left_row, 6) to (6, 21) and a diagonal down to (23, 12),
     the whole glyph moved down by ``shift`` rows (0-4, so that it stays inside the canvas)."""
     if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or not 0 <= shift <= 4:
-        raise ValueError(f"seven: shift must be an integer from 0 to 4, got {shift!r}")
+        raise ConvlabError(f"seven: shift must be an integer from 0 to 4, got {shift!r}")
     if not 4 <= top_left_row <= 12:
-        raise ValueError(f"seven: top_left_row must be between 4 and 12, got {top_left_row!r}")
+        raise ConvlabError(f"seven: top_left_row must be between 4 and 12, got {top_left_row!r}")
     img = stroke(np.zeros((DIGIT, DIGIT)), (top_left_row + shift, 6), (6 + shift, 21))
     return stroke(img, (6 + shift, 21), (23 + shift, 12))
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validate import ConvlabError
+
 NAME = "translation-equivariance"
 SEED_SOURCE = "003 (translation equivariance), 004 (location invariance)"
 SUMMARY = "shifted input -> exactly shifted output for a stride-1 conv; stride 2 / pooling break it"
@@ -35,7 +37,7 @@ def shift_error(x: np.ndarray, w: np.ndarray, dy: int, dx: int, op=conv) -> floa
     b = x[m - dy:h - m - dy, m - dx:wd - m - dx]  # b[i, j] = a[i - dy, j - dx]: a moved by (dy, dx)
     ya, yb = op(a, w), op(b, w)
     if (ya.shape != yb.shape) or not (0 <= abs(dy) < ya.shape[0] and 0 <= abs(dx) < ya.shape[1]):
-        raise ValueError("shift too large for the image")
+        raise ConvlabError("shift too large for the image")
     ys = slice(max(dy, 0), ya.shape[0] + min(dy, 0)), slice(max(dx, 0), ya.shape[1] + min(dx, 0))
     yt = slice(max(-dy, 0), ya.shape[0] + min(-dy, 0)), slice(max(-dx, 0), ya.shape[1] + min(-dx, 0))
     return float(np.abs(yb[ys] - ya[yt]).max())

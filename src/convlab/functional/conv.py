@@ -17,6 +17,7 @@ from .. import math as M
 from ..math import _operand
 from ..ops.conv import ConvNd, ConvTransposeNd
 from ..shapes import check_layout, check_strict, conv_geometry, ntuple
+from ..validate import ConvlabError
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_pad"]
 
@@ -36,7 +37,7 @@ def _prepare(where, nd, input, weight, bias):
 
 def _check_bias(where, b, channels):
     if b is not None and tuple(b.shape) != (channels,):
-        raise ValueError(f"{where}: bias must have shape ({channels},) to match the {channels} output channels, "
+        raise ConvlabError(f"{where}: bias must have shape ({channels},) to match the {channels} output channels, "
                          f"got {tuple(b.shape)}")
 
 
@@ -141,14 +142,14 @@ def conv_pad(input, padding, padding_mode="zeros", kernel_size=None, stride=1, d
     if padding_mode == "zeros":
         return input, padding
     if padding_mode not in ("reflect", "replicate", "circular"):
-        raise ValueError(f"padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got {padding_mode!r}")
+        raise ConvlabError(f"padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got {padding_mode!r}")
     x = _operand(input)
     nd = x.ndim - 2
     if padding == "valid":
         return x, 0
     if padding == "same":
         if kernel_size is None:
-            raise ValueError("conv_pad: padding='same' needs kernel_size")
+            raise ConvlabError("conv_pad: padding='same' needs kernel_size")
         from ..shapes import same_padding
 
         pairs = same_padding(tuple(x.shape[2:]), ntuple(kernel_size, nd, "kernel_size", "conv_pad"),

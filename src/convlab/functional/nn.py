@@ -17,6 +17,7 @@ from ..ops import loss as L
 from ..ops import norm as N
 from ..ops.matmul import Linear as LinearOp
 from ..tensor import Tensor, default_generator
+from ..validate import ConvlabError
 
 __all__ = [
     "linear", "relu6", "silu", "hardsigmoid", "hardswish",
@@ -40,12 +41,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     -> output (*, out_features).
     """
     if input.shape[-1:] != weight.shape[1:]:
-        raise ValueError(
+        raise ConvlabError(
             f"linear: input of shape {input.shape} has {input.shape[-1] if input.ndim else 0} features "
             f"but weight of shape {weight.shape} expects {weight.shape[1]}"
         )
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise ValueError(f"linear: bias has shape {tuple(bias.shape)} but weight of shape {weight.shape} "
+        raise ConvlabError(f"linear: bias has shape {tuple(bias.shape)} but weight of shape {weight.shape} "
                          f"needs a bias of shape ({weight.shape[0]},)")
     return LinearOp.apply(input, weight, bias)
 
@@ -73,7 +74,7 @@ def hardswish(input: Tensor) -> Tensor:
 # ---------------------------------------------------------------- dropout
 def _check_p(p: float) -> None:
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        raise ConvlabError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
 def _keep_mask(shape, p: float, like):
@@ -98,7 +99,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     """Zero whole channels: input (N, C, H, W) or (C, H, W); one draw per (sample, channel)."""
     _check_p(p)
     if input.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {input.shape}")
+        raise ConvlabError(f"dropout2d: expected a 3-D or 4-D input, got shape {input.shape}")
     if not training or p == 0.0:
         return input
     shape = input.shape[: input.ndim - 2] + (1, 1)
@@ -108,7 +109,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 # ---------------------------------------------------------------- normalisation
 def _check_channel_vec(name: str, v, c: int, fn: str) -> None:
     if v is not None and tuple(v.shape) != (c,):
-        raise ValueError(f"{fn}: {name} has shape {tuple(v.shape)} but the input has {c} channels (expected ({c},))")
+        raise ConvlabError(f"{fn}: {name} has shape {tuple(v.shape)} but the input has {c} channels (expected ({c},))")
 
 
 def batch_norm(input: Tensor, running_mean=None, running_var=None, weight=None, bias=None,
@@ -122,16 +123,16 @@ def batch_norm(input: Tensor, running_mean=None, running_var=None, weight=None, 
     Shape: input (N, C) or (N, C, *); weight, bias, running stats (C,).
     """
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, *), got {input.shape}")
+        raise ConvlabError(f"batch_norm: expected input of shape (N, C) or (N, C, *), got {input.shape}")
     c = input.shape[1]
     for name, v in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         _check_channel_vec(name, v, c, "batch_norm")
     if training:
         size = input._data.size // c
         if size <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input shape {input.shape}")
+            raise ConvlabError(f"batch_norm: expected more than 1 value per channel when training, got input shape {input.shape}")
     elif running_mean is None or running_var is None:
-        raise ValueError("batch_norm: running_mean and running_var are required when training=False")
+        raise ConvlabError("batch_norm: running_mean and running_var are required when training=False")
     return N.BatchNorm.apply(input, weight, bias, running_mean=_arr(running_mean), running_var=_arr(running_var),
                              training=training, momentum=momentum, eps=eps)
 
@@ -139,7 +140,7 @@ def batch_norm(input: Tensor, running_mean=None, running_var=None, weight=None, 
 def group_norm(input: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Group normalisation: shape (N, C, *), C divisible by ``num_groups``; weight, bias (C,)."""
     if input.ndim < 2 or input.shape[1] % num_groups:
-        raise ValueError(f"group_norm: expected input (N, C, *) with C divisible by num_groups={num_groups}, got {input.shape}")
+        raise ConvlabError(f"group_norm: expected input (N, C, *) with C divisible by num_groups={num_groups}, got {input.shape}")
     for name, v in (("weight", weight), ("bias", bias)):
         _check_channel_vec(name, v, input.shape[1], "group_norm")
     return N.GroupNorm.apply(input, weight, bias, num_groups=num_groups, eps=eps)
@@ -149,17 +150,17 @@ def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: flo
     """Layer normalisation over the trailing ``normalized_shape`` axes."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
-        raise ValueError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
+        raise ConvlabError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
     for name, v in (("weight", weight), ("bias", bias)):
         if v is not None and tuple(v.shape) != shape:
-            raise ValueError(f"layer_norm: {name} has shape {tuple(v.shape)}, expected {shape}")
+            raise ConvlabError(f"layer_norm: {name} has shape {tuple(v.shape)}, expected {shape}")
     return N.LayerNorm.apply(input, weight, bias, k=len(shape), eps=eps)
 
 
 # ---------------------------------------------------------------- losses
 def _check_reduction(reduction: str, fn: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{fn}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        raise ConvlabError(f"{fn}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
 
 
 def _check_class_target(input: Tensor, target: Tensor, ignore_index: int, fn: str) -> None:
@@ -169,14 +170,14 @@ def _check_class_target(input: Tensor, target: Tensor, ignore_index: int, fn: st
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     expected = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
     if target.shape != expected:
-        raise ValueError(
+        raise ConvlabError(
             f"{fn}: input of shape {input.shape} needs a target of shape {expected}, got target of shape {target.shape} "
             f"(batch sizes {input.shape[0] if input.ndim > 1 else '-'} and {target.shape[0] if target.ndim else '-'})"
         )
     t = backend.to_numpy(target._data)
     bad = t[(t != ignore_index) & ((t < 0) | (t >= c))]
     if bad.size:
-        raise ValueError(
+        raise ConvlabError(
             f"{fn}: target label {int(bad.flat[0])} is out of range for {c} classes "
             f"(labels must be in [0, {c - 1}] or equal ignore_index={ignore_index})"
         )
@@ -198,14 +199,14 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, ignore_index: int 
     input, target = _operand(input), _operand(target)
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ConvlabError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim == 0:
-        raise ValueError("cross_entropy: input must have at least 1 dimension (the classes)")
+        raise ConvlabError("cross_entropy: input must have at least 1 dimension (the classes)")
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     _check_channel_vec("weight", weight, c, "cross_entropy")
     if target.dtype.kind == "f":
         if target.shape != input.shape:
-            raise ValueError(f"cross_entropy: probability target of shape {target.shape} must match input of shape {input.shape}")
+            raise ConvlabError(f"cross_entropy: probability target of shape {target.shape} must match input of shape {input.shape}")
     else:
         _check_class_target(input, target, ignore_index, "cross_entropy")
     return L.CrossEntropy.apply(input, target, weight=_arr(weight), ignore_index=ignore_index,
@@ -224,7 +225,7 @@ def nll_loss(input: Tensor, target: Tensor, weight=None, ignore_index: int = -10
 
 def _check_same_shape(input: Tensor, target: Tensor, fn: str) -> None:
     if target.shape != input.shape:
-        raise ValueError(f"{fn}: target of shape {target.shape} must be the same shape as input of shape {input.shape}")
+        raise ConvlabError(f"{fn}: target of shape {target.shape} must be the same shape as input of shape {input.shape}")
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, reduction: str = "mean") -> Tensor:
@@ -233,7 +234,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, reduction: 
     _check_same_shape(input, target, "binary_cross_entropy")
     p = backend.to_numpy(input._data)
     if p.size and (p.min() < 0 or p.max() > 1):
-        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+        raise ConvlabError("binary_cross_entropy: all elements of input should be between 0 and 1")
     target = target if target.dtype == input.dtype else _raw(target._data.astype(input.dtype))
     return L.BCE.apply(input, target, _arr(weight), reduction=reduction)
 
@@ -259,7 +260,7 @@ def _loss_target(input: Tensor, target: Tensor, fn: str) -> Tensor:
     try:
         np.broadcast_shapes(input.shape, target.shape)
     except ValueError:
-        raise ValueError(f"{fn}: target of shape {target.shape} cannot be broadcast to input of shape {input.shape}") from None
+        raise ConvlabError(f"{fn}: target of shape {target.shape} cannot be broadcast to input of shape {input.shape}") from None
     if target.shape != input.shape:
         warnings.warn(
             f"{fn}: target size {target.shape} differs from input size {input.shape}; "
@@ -292,6 +293,6 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(labels.max()) + 1 if labels.size else 0
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         lo, hi = int(labels.min()), int(labels.max())
-        raise ValueError(f"one_hot: class values must be in [0, {num_classes - 1}], got range [{lo}, {hi}]")
+        raise ConvlabError(f"one_hot: class values must be in [0, {num_classes - 1}], got range [{lo}, {hi}]")
     return _raw((labels[..., None] == xp.arange(num_classes)).astype(np.int64))
 

@@ -15,6 +15,7 @@ from ..math import _operand
 from ..ops import pool as P
 from ..shapes import check_layout, check_strict, ntuple, pool_geometry
 from ..tensor import Tensor
+from ..validate import ConvlabError
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
@@ -55,7 +56,7 @@ def _avg_pool(where, nd, input, kernel_size, stride, padding, ceil_mode, count_i
     if x.dtype.kind != "f":
         raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
     if divisor_override is not None and int(divisor_override) == 0:
-        raise ValueError(f"{where}: divisor_override must be non-zero")
+        raise ConvlabError(f"{where}: divisor_override must be non-zero")
     geom = pool_geometry(where, x.shape, kernel_size, stride, padding, 1, ceil_mode)
     if strict:
         check_strict(where, geom)
@@ -130,19 +131,19 @@ def _output_size(where, nd, x, output_size):
     if len(size) == 1:
         size = tuple(size) * nd
     if len(size) != nd:
-        raise ValueError(f"{where}: output_size must be an int or a tuple of {nd}, got {output_size!r}")
+        raise ConvlabError(f"{where}: output_size must be an int or a tuple of {nd}, got {output_size!r}")
     if any(s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer))) for s in size):
-        raise ValueError(f"{where}: output_size must be an int or a tuple of {nd} ints (or None), got {output_size!r}")
+        raise ConvlabError(f"{where}: output_size must be an int or a tuple of {nd} ints (or None), got {output_size!r}")
     size = tuple(x.shape[2 + i] if s is None else int(s) for i, s in enumerate(size))
     if any(s < 1 for s in size):
-        raise ValueError(f"{where}: output_size must be positive, got {output_size!r}")
+        raise ConvlabError(f"{where}: output_size must be positive, got {output_size!r}")
     return size
 
 
 def _adaptive(where, nd, fn, input, output_size, return_indices=False):
     x, unbatched = _batched(where, nd, input)
     if any(s == 0 for s in x.shape[2:]):
-        raise ValueError(f"{where}: expected non-zero size for non-batch dimensions, got input shape {x.shape}")
+        raise ConvlabError(f"{where}: expected non-zero size for non-batch dimensions, got input shape {x.shape}")
     if fn is P.AdaptiveAvgPoolNd and x.dtype.kind != "f":
         raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
     if x.dtype.kind not in "fiu":
@@ -195,7 +196,7 @@ def _max_unpool(where, nd, input, indices, kernel_size, stride, padding, output_
     if unbatched:
         idx = idx[None]
     if tuple(idx.shape) != x.shape:
-        raise ValueError(f"{where}: indices shape {tuple(idx.shape)} must match input shape {x.shape}")
+        raise ConvlabError(f"{where}: indices shape {tuple(idx.shape)} must match input shape {x.shape}")
     kernel = ntuple(kernel_size, nd, "kernel_size", where)
     stride = kernel if stride is None else ntuple(stride, nd, "stride", where)
     pad = ntuple(padding, nd, "padding", where, minimum=0)
@@ -206,12 +207,12 @@ def _max_unpool(where, nd, input, indices, kernel_size, stride, padding, output_
         size = tuple(int(v) for v in tuple(output_size)[-nd:])
         for s, d, st in zip(size, default, stride):
             if not d - st < s < d + st:
-                raise ValueError(f"{where}: output_size {size} must be within one stride {stride} of the default {default}")
+                raise ConvlabError(f"{where}: output_size {size} must be within one stride {stride} of the default {default}")
     plane = 1
     for s in size:
         plane *= s
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
-        raise ValueError(f"{where}: indices must lie in [0, {plane}) for output size {size}, "
+        raise ConvlabError(f"{where}: indices must lie in [0, {plane}) for output size {size}, "
                          f"got [{int(idx.min())}, {int(idx.max())}]")
     y = P.MaxUnpoolNd.apply(x, indices=idx.astype("int64"), output_size=size)
     return _finish(y, unbatched)

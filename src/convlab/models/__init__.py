@@ -33,6 +33,7 @@ import builtins
 import difflib
 import functools
 from dataclasses import dataclass
+from ..validate import ConvlabError
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,13 @@ def register(name: str, input_size: tuple, params: int):
     """Decorator adding a factory to the zoo under ``name`` (see :class:`ModelInfo`)."""
     def deco(fn):
         if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is registered twice")
+            raise ConvlabError(f"model {name!r} is registered twice")
 
         @functools.wraps(fn)
         def factory(*args, weights=None, pretrained: bool = False, progress: bool = True, **kwargs):
             # torchvision's arguments: convlab ships no trained weights, so only "none" is accepted
             if weights is not None or pretrained:
-                raise ValueError(f"{name}: convlab ships no pretrained weights (weights={weights!r}); build it with "
+                raise ConvlabError(f"{name}: convlab ships no pretrained weights (weights={weights!r}); build it with "
                                  "weights=None and load a torchvision checkpoint with "
                                  "model.load_state_dict(convlab.load('resnet18.pth'))")
             return fn(*args, **kwargs)
@@ -86,7 +87,7 @@ def info(name: str) -> ModelInfo:
     except KeyError:
         close = difflib.get_close_matches(name, _REGISTRY, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}{hint} (convlab.models.list() has {len(_REGISTRY)} names)") from None
+        raise ConvlabError(f"unknown model {name!r}{hint} (convlab.models.list() has {len(_REGISTRY)} names)") from None
 
 
 def get(name: str, **kwargs):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..tensor import default_generator, from_numpy
+from ..validate import ConvlabError
 from . import register
 from ._utils import init_conv_bn
 
@@ -46,9 +47,9 @@ class StochasticDepth(nn.Module):
     def __init__(self, p: float, mode: str = "row"):
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"StochasticDepth: drop probability must be in [0, 1], got {p}")
+            raise ConvlabError(f"StochasticDepth: drop probability must be in [0, 1], got {p}")
         if mode not in ("row", "batch"):
-            raise ValueError(f"StochasticDepth: mode must be 'row' or 'batch', got {mode!r}")
+            raise ConvlabError(f"StochasticDepth: mode must be 'row' or 'batch', got {mode!r}")
         self.p, self.mode = p, mode
 
     def forward(self, x):

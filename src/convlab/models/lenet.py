@@ -20,6 +20,7 @@ tutorials' LeNet: ``conv1``, ``conv2``, ``fc1``, ``fc2``, ``fc3``.
 from __future__ import annotations
 
 from .. import nn
+from ..validate import ConvlabError
 from . import register
 
 __all__ = ["LeNet5", "lenet5"]
@@ -41,7 +42,7 @@ class LeNet5(nn.Module):
         super().__init__()
         acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
         if activation not in acts:
-            raise ValueError(f"LeNet5: activation must be 'relu' or 'tanh', got {activation!r}")
+            raise ConvlabError(f"LeNet5: activation must be 'relu' or 'tanh', got {activation!r}")
         self.conv1 = nn.Conv2d(in_channels, 6, kernel_size=5, padding=2)
         self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
         self.pool = nn.MaxPool2d(2, 2)

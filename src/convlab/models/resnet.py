@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..math import pad
+from ..validate import ConvlabError
 from . import register
 from ._utils import init_conv_bn
 
@@ -155,9 +156,9 @@ class CifarResNet(nn.Module):
     def __init__(self, depth: int = 20, in_channels: int = 3, num_classes: int = 10, shortcut: str = "A"):
         super().__init__()
         if (depth - 2) % 6 or depth < 8:
-            raise ValueError(f"CifarResNet: depth must be 6n + 2 (20, 32, 44, 56, 110, ...), got {depth}")
+            raise ConvlabError(f"CifarResNet: depth must be 6n + 2 (20, 32, 44, 56, 110, ...), got {depth}")
         if shortcut not in ("A", "B"):
-            raise ValueError(f"CifarResNet: shortcut must be 'A' (zero-padding) or 'B' (projection), got {shortcut!r}")
+            raise ConvlabError(f"CifarResNet: shortcut must be 'A' (zero-padding) or 'B' (projection), got {shortcut!r}")
         n = (depth - 2) // 6
         self.conv1 = conv3x3(in_channels, 16)
         self.bn1 = nn.BatchNorm2d(16)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from ..shapes import ntuple
+from ..validate import ConvlabError
 from . import init
 from .module import Module
 from .parameter import register_weight_and_bias
@@ -33,16 +34,16 @@ class _ConvNd(Module):
         name, nd = type(self).__name__, self._nd
         for arg, v in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive integer, got {v!r}")
+                raise ConvlabError(f"{name}: {arg} must be a positive integer, got {v!r}")
         if in_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+            raise ConvlabError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
         if out_channels % groups:
-            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+            raise ConvlabError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
         if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+            raise ConvlabError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
-                raise ValueError(f"{name}: padding must be 'same', 'valid', an int or a tuple, got {padding!r}")
+                raise ConvlabError(f"{name}: padding must be 'same', 'valid', an int or a tuple, got {padding!r}")
         else:
             padding = ntuple(padding, nd, "padding", name, minimum=0)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
@@ -151,9 +152,9 @@ class _ConvTranspose(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         if padding_mode != "zeros":
-            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+            raise ConvlabError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         if isinstance(padding, str):
-            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple, got {padding!r}")
+            raise ConvlabError(f"{type(self).__name__}: padding must be an int or a tuple, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding, device=device, dtype=dtype)
 
@@ -169,7 +170,7 @@ class _ConvTranspose(_ConvNd):
             k, s, p, d = self.kernel_size[i], self.stride[i], self.padding[i], self.dilation[i]
             smallest = (size_in - 1) * s - 2 * p + d * (k - 1) + 1
             if not smallest <= output_size[i] < smallest + s:
-                raise ValueError(
+                raise ConvlabError(
                     f"{type(self).__name__}: requested output size {output_size} is not reachable: dimension {i} "
                     f"must be in [{smallest}, {smallest + s - 1}] for input size {size_in}"
                 )

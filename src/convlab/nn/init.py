@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import default_generator
+from ..validate import ConvlabError
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
@@ -46,23 +47,24 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         elif isinstance(param, (int, float)) and not isinstance(param, bool):
             slope = param
         else:
-            raise ValueError(f"negative_slope {param} not a valid number")
+            raise ConvlabError(f"negative_slope {param} not a valid number")
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+    raise ConvlabError(f"Unsupported nonlinearity {nonlinearity}")
 
 
 def _calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
     if tensor.ndim < 2:
-        raise ValueError(f"Fan in and fan out can not be computed for a tensor with fewer than 2 dimensions, got {tensor.shape}")
+        raise ConvlabError("Fan in and fan out can not be computed for a tensor with fewer than 2 dimensions, "
+                           f"got {tensor.shape}")
     receptive = int(np.prod(tensor.shape[2:])) if tensor.ndim > 2 else 1
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
 def _fan(tensor, mode: str) -> int:
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+        raise ConvlabError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 

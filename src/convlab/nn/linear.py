@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..validate import ConvlabError
 from . import init
 from .module import Module
 from .parameter import register_weight_and_bias
@@ -38,7 +39,7 @@ class Linear(Module):
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"Linear: {name} must be a non-negative integer, got {v!r}")
+                raise ConvlabError(f"Linear: {name} must be a non-negative integer, got {v!r}")
         self.in_features, self.out_features = in_features, out_features
         register_weight_and_bias(self, (out_features, in_features), out_features if bias else None, dtype)
         self.reset_parameters()

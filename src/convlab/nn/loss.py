@@ -6,6 +6,7 @@ calls ``convlab.functional``. ``reduction`` is ``'mean'`` (default), ``'sum'`` o
 from __future__ import annotations
 
 from .. import functional as F
+from ..validate import ConvlabError
 from .module import Module
 
 
@@ -13,7 +14,7 @@ class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         if reduction not in ("none", "mean", "sum"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+            raise ConvlabError(f"{type(self).__name__}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
 
 

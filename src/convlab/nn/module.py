@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import RemovableHandle, Tensor
+from ..validate import ConvlabError
 from .parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -274,7 +275,7 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         """Set training mode (dropout active, batch norm uses batch statistics) recursively."""
         if not isinstance(mode, bool):
-            raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
+            raise ConvlabError(f"training mode is expected to be boolean, got {mode!r}")
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self

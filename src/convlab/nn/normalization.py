@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import functional as F
 from ..tensor import ones, tensor, zeros
+from ..validate import ConvlabError
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -81,9 +82,9 @@ class _BatchNorm(Module):
     def _check_input_dim(self, input) -> None:
         if input.ndim not in self._dims:
             want = " or ".join(f"{d}D" for d in self._dims)
-            raise ValueError(f"{type(self).__name__}: expected {want} input (got {input.ndim}D input of shape {input.shape})")
+            raise ConvlabError(f"{type(self).__name__}: expected {want} input (got {input.ndim}D input of shape {input.shape})")
         if input.shape[1] != self.num_features:
-            raise ValueError(
+            raise ConvlabError(
                 f"{type(self).__name__}: input of shape {input.shape} has {input.shape[1]} channels, "
                 f"expected num_features={self.num_features}"
             )
@@ -134,7 +135,7 @@ class GroupNorm(Module):
                  device=None, dtype=None, *, bias: bool = True):
         super().__init__()
         if num_channels % num_groups:
-            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+            raise ConvlabError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         _affine_parameters(self, (num_channels,), affine, bias, dtype)
         if device is not None:

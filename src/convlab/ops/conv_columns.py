@@ -13,6 +13,7 @@ import itertools
 import math
 
 from .. import backend
+from ..validate import ConvlabError
 from . import fused
 
 _budget = {"bytes": 1 << 30}
@@ -22,7 +23,7 @@ def set_memory_budget(nbytes: int) -> int:
     """Set the largest im2col buffer (bytes) before the batch is chunked; returns the old one."""
     nbytes = int(nbytes)
     if nbytes < 1:
-        raise ValueError(f"set_memory_budget: budget must be a positive number of bytes, got {nbytes}")
+        raise ConvlabError(f"set_memory_budget: budget must be a positive number of bytes, got {nbytes}")
     old, _budget["bytes"] = _budget["bytes"], nbytes
     return old
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import backend
 from ..graph import Function, unbroadcast
+from ..validate import ConvlabError
 from . import fused
 
 
@@ -18,7 +19,7 @@ def broadcast_shape(op: str, a, b) -> tuple:
     try:
         return np.broadcast_shapes(np.shape(a), np.shape(b))
     except ValueError:
-        raise ValueError(
+        raise ConvlabError(
             f"{op}: shapes {tuple(np.shape(a))} and {tuple(np.shape(b))} cannot be broadcast together"
         ) from None
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import backend
 from ..graph import Function, unbroadcast
+from ..validate import ConvlabError
 from . import gemm
 
 
@@ -19,16 +20,16 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape}")
+            raise ConvlabError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape}")
         ka = a.shape[-1]
         kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
         if ka != kb:
-            raise ValueError(f"matmul: {tuple(a.shape)} @ {tuple(b.shape)}: inner dimensions {ka} and {kb} differ")
+            raise ConvlabError(f"matmul: {tuple(a.shape)} @ {tuple(b.shape)}: inner dimensions {ka} and {kb} differ")
         ctx.save_for_backward(a, b)
         try:
             return gemm.matmul(a, b)
         except ValueError:
-            raise ValueError(f"matmul: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast") from None
+            raise ConvlabError(f"matmul: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast") from None
 
     @staticmethod
     def backward(ctx, g):

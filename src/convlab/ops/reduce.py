@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, validate
 from ..graph import Function
+from ..validate import ConvlabError
 
 
 def normalize_dims(op: str, dim, ndim: int) -> tuple:
     """Turn ``dim`` into a sorted tuple of non-negative axes, checking the range."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-    out = []
-    for d in dims:
-        if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
-            raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(d) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: dim {dim!r} repeats an axis")
+    out = validate.dims(dim, ndim, op, name="dim")
     return tuple(sorted(out)) if ndim else ()
 
 
@@ -72,7 +64,7 @@ class Amax(Function):
     def forward(ctx, a, dim=None, keepdim=False, largest=True):
         dims = normalize_dims("amax" if largest else "amin", dim, a.ndim)
         if a.size == 0:
-            raise ValueError(f"{'max' if largest else 'min'}: cannot reduce an empty tensor of shape {a.shape}")
+            raise ConvlabError(f"{'max' if largest else 'min'}: cannot reduce an empty tensor of shape {a.shape}")
         out = a.max(axis=dims, keepdims=True) if largest else a.min(axis=dims, keepdims=True)
         ctx.save_for_backward(a == out)
         ctx.info = (dims, keepdim)
@@ -94,7 +86,7 @@ class MaxDim(Function):
         xp = backend.array_module(a)
         (d,) = normalize_dims("max", dim, a.ndim)
         if a.shape[d] == 0 if a.ndim else False:
-            raise ValueError(f"max: cannot reduce over empty dim {dim} of shape {a.shape}")
+            raise ConvlabError(f"max: cannot reduce over empty dim {dim} of shape {a.shape}")
         idx = xp.argmax(a, axis=d) if largest else xp.argmin(a, axis=d)
         idx_k = xp.expand_dims(idx, d) if a.ndim else idx
         vals = xp.take_along_axis(a, idx_k, axis=d) if a.ndim else a

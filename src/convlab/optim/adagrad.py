@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import backend
+from ..validate import ConvlabError
 from .optimizer import Optimizer, check_number
 
 
@@ -23,7 +24,7 @@ class Adagrad(Optimizer):
                         ("initial_accumulator_value", initial_accumulator_value), ("epsilon", eps)):
             check_number(name, v)
             if v < 0.0:
-                raise ValueError(f"Invalid {name} value: {v}")
+                raise ConvlabError(f"Invalid {name} value: {v}")
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
                                       initial_accumulator_value=initial_accumulator_value, maximize=maximize))
 

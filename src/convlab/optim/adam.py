@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
+from ..validate import ConvlabError
 from .optimizer import Optimizer, check_lr
 
 
@@ -27,12 +28,12 @@ class Adam(Optimizer):
                  amsgrad: bool = False, maximize: bool = False):
         check_lr(lr)
         if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+            raise ConvlabError(f"Invalid epsilon value: {eps}")
         for i, b in enumerate(betas):
             if not 0.0 <= b < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+                raise ConvlabError(f"Invalid beta parameter at index {i}: {b}")
         if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+            raise ConvlabError(f"Invalid weight_decay value: {weight_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
 

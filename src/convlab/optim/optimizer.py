@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, no_grad
+from ..validate import ConvlabError
 
 
 class _Required:
@@ -42,14 +43,14 @@ required = _Required()
 def check_number(name: str, value) -> None:
     """Refuse an option that is not a real number, before any comparison with it."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"Invalid {name}: {value!r} (expected a non-negative number)")
+        raise ConvlabError(f"Invalid {name}: {value!r} (expected a non-negative number)")
 
 
 def check_lr(lr) -> None:
     """Refuse a learning rate that is not a non-negative number."""
     check_number("learning rate", lr)
     if lr < 0:
-        raise ValueError(f"Invalid learning rate: {lr}")
+        raise ConvlabError(f"Invalid learning rate: {lr}")
 
 
 class Optimizer:
@@ -66,7 +67,7 @@ class Optimizer:
                             "but got a Tensor")
         groups = list(params)
         if not groups:
-            raise ValueError("optimizer got an empty parameter list")
+            raise ConvlabError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for g in groups:
@@ -83,16 +84,16 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
             if not p.is_leaf:
-                raise ValueError("can't optimize a non-leaf Tensor")
+                raise ConvlabError("can't optimize a non-leaf Tensor")
         for name, default in self.defaults.items():
             if default is required and name not in group:
-                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+                raise ConvlabError(f"parameter group didn't specify a value of required optimization parameter {name}")
             group.setdefault(name, default)
         if group.get("lr") is not required:
             check_lr(group.get("lr"))
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in group["params"]):
-            raise ValueError("some parameters appear in more than one parameter group")
+            raise ConvlabError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -149,11 +150,11 @@ class Optimizer:
         parameters of the same shapes, in the same order)."""
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
+            raise ConvlabError(f"loaded state dict has {len(saved_groups)} parameter groups, "
                              f"but the optimizer has {len(self.param_groups)}")
         for i, (g, s) in enumerate(zip(self.param_groups, saved_groups)):
             if len(g["params"]) != len(s["params"]):
-                raise ValueError(f"loaded state dict contains a parameter group {i} with {len(s['params'])} parameters "
+                raise ConvlabError(f"loaded state dict contains a parameter group {i} with {len(s['params'])} parameters "
                                  f"that doesn't match the size of optimizer's group ({len(g['params'])})")
         by_index = {}
         for g, s in zip(self.param_groups, saved_groups):
@@ -171,7 +172,7 @@ class Optimizer:
                     if arr.ndim == 0:  # a number stored as a 0-d array ('step')
                         v = arr.item()
                     elif arr.shape != p.shape:
-                        raise ValueError(f"loaded state '{k}' of parameter {i} has shape {arr.shape}, "
+                        raise ConvlabError(f"loaded state '{k}' of parameter {i} has shape {arr.shape}, "
                                          f"but the parameter has shape {p.shape}")
                     else:
                         v = xp.asarray(arr.astype(p.dtype))

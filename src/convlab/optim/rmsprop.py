@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import backend
+from ..validate import ConvlabError
 from .optimizer import Optimizer, check_number
 
 
@@ -25,7 +26,7 @@ class RMSprop(Optimizer):
                         ("weight_decay", weight_decay), ("alpha", alpha)):
             check_number(name, v)
             if v < 0.0:
-                raise ValueError(f"Invalid {name} value: {v}")
+                raise ConvlabError(f"Invalid {name} value: {v}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                                       centered=centered, maximize=maximize))
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import serialization
 from ..tensor import get_rng_state, set_rng_state
+from ..validate import ConvlabError
 
 FORMAT = "convlab-train/1"
 
@@ -76,7 +77,7 @@ def load_checkpoint(path) -> dict:
     ckpt = serialization.load(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model" not in ckpt:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path} is not a convlab training checkpoint (format {found!r}, expected {FORMAT!r})")
+        raise ConvlabError(f"{path} is not a convlab training checkpoint (format {found!r}, expected {FORMAT!r})")
     return ckpt
 
 
@@ -87,7 +88,7 @@ def model_from_checkpoint(ckpt, path: str = "checkpoint"):
 
     spec = ckpt.get("model_spec") if isinstance(ckpt, dict) else None
     if not spec or not spec.get("name"):
-        raise ValueError(f"{path} does not record which model it holds (no model_spec), so it cannot be rebuilt")
+        raise ConvlabError(f"{path} does not record which model it holds (no model_spec), so it cannot be rebuilt")
     model = models.get(spec["name"], **dict(spec.get("kwargs") or {}))
     model.load_state_dict(ckpt["model"])
     return model.eval()

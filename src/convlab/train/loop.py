@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 from ..tensor import get_rng_state, no_grad, set_rng_state
+from ..validate import ConvlabError
 from . import checkpoint as ck
 from .logs import RunLog, plot_curves, read_jsonl
 from .metrics import Meter
@@ -199,7 +200,7 @@ class Trainer:
         self.loss_fn = loss_fn or _default_loss()
         self.scheduler_interval = scheduler_interval or _scheduler_interval(scheduler)
         if self.scheduler_interval not in ("batch", "epoch"):
-            raise ValueError(f"scheduler_interval must be 'batch' or 'epoch', got {scheduler_interval!r}")
+            raise ConvlabError(f"scheduler_interval must be 'batch' or 'epoch', got {scheduler_interval!r}")
         self.out_dir, self.meta = out_dir, dict(meta or {})
         # a zoo model (convlab.models.get) knows how to rebuild itself
         self.model_spec = model_spec if model_spec is not None else getattr(model, "zoo_spec", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..models import get as _get_model
 from ..models.compact import CompactCNN  # noqa: F401 - the default model, re-exported
+from ..validate import ConvlabError
 
 DEFAULT = {
     "model": "compactcnn",
@@ -46,7 +47,7 @@ def build_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, mom
         return optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "adamw":
         return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; choose sgd, adam or adamw")
+    raise ConvlabError(f"unknown optimizer {name!r}; choose sgd, adam or adamw")
 
 
 def build_scheduler(name: str, optimizer, lr: float, epochs: int, steps_per_epoch: int):
@@ -62,4 +63,4 @@ def build_scheduler(name: str, optimizer, lr: float, epochs: int, steps_per_epoc
         return sch.OneCycleLR(optimizer, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch))
     if name == "step":
         return sch.StepLR(optimizer, step_size=max(1, epochs // 3 or 1), gamma=0.1)
-    raise ValueError(f"unknown schedule {name!r}; choose cosine, onecycle, step or none")
+    raise ConvlabError(f"unknown schedule {name!r}; choose cosine, onecycle, step or none")

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..data import Compose, DataLoader, RandomCrop, RandomErasing, RandomHorizontalFlip, Subset
 from ..data.preprocess import Preprocessing
+from ..validate import ConvlabError
 
 
 def new_run_dir(kind: str, base: str = "runs") -> str:
@@ -95,7 +96,7 @@ def parse_val_split(text):
         return value
     if isinstance(value, float) and 0 < value < 1:
         return value
-    raise ValueError(f"--val-split must be a fraction between 0 and 1 (like 0.1) or a whole count of images "
+    raise ConvlabError(f"--val-split must be a fraction between 0 and 1 (like 0.1) or a whole count of images "
                      f"(like 500), got {text}")
 
 
@@ -110,7 +111,7 @@ def split_train(train, val_split, seed: int):
     else:
         k = int(val_split)
     if not 0 <= k < n:
-        raise ValueError(f"--val-split {val_split} must leave training data: the training set has {n:,} images")
+        raise ConvlabError(f"--val-split {val_split} must leave training data: the training set has {n:,} images")
     perm = np.random.default_rng([seed, 0x5A11]).permutation(n)
     return np.sort(perm[k:]), np.sort(perm[:k])
 
