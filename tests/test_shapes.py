@@ -33,9 +33,14 @@ def test_conv_transpose_output_size_matches_torch():
     for w, k, s, p, op, d in itertools.product(range(1, 6), range(1, 4), range(1, 4), range(0, 2), range(0, 2), range(1, 3)):
         if op >= s and op >= d:
             continue
-        size = shapes.conv_transpose_output_size(w, k, s, p, op, d)
-        if size < 1:
+        if (w - 1) * s - 2 * p + d * (k - 1) + op + 1 < 1:  # torch refuses it too: both raise RuntimeError
+            with pytest.raises(RuntimeError, match="output size -?\\d+ is not positive"):
+                shapes.conv_transpose_output_size(w, k, s, p, op, d)
+            with pytest.raises(RuntimeError):
+                torch.nn.functional.conv_transpose1d(torch.zeros(1, 1, w), torch.zeros(1, 1, k), stride=s, padding=p,
+                                                     output_padding=op, dilation=d)
             continue
+        size = shapes.conv_transpose_output_size(w, k, s, p, op, d)
         ref = torch.nn.functional.conv_transpose1d(torch.zeros(1, 1, w), torch.zeros(1, 1, k), stride=s, padding=p,
                                                    output_padding=op, dilation=d)
         assert size == ref.shape[-1]

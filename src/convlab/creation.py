@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, dtypes, random
+from . import backend, dtypes, random, validate
 from .dtypes import _check_dtype
 from .ops.elementwise import move_array
 from .tensor_class import Tensor, _leaf
@@ -58,7 +58,8 @@ def _new(shape, dtype, requires_grad, device, make):
     for s in shape:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 0:
             raise ConvlabError(f"size must be a sequence of non-negative integers, got {shape!r}")
-    dtype = dtypes.get_default_dtype() if dtype is None else _check_dtype(np.dtype(dtype), "dtype")
+    dtype = dtypes.get_default_dtype() if dtype is None else dtypes._parse_dtype(dtype, "dtype")
+    validate.allocation(shape, dtype.itemsize, "size", "a tensor")
     xp = backend.module_for_device(device or "cpu")
     arr = make(xp, tuple(int(s) for s in shape), dtype)
     t = _leaf(arr)

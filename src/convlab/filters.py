@@ -37,6 +37,7 @@ import re
 
 import numpy as np
 
+from . import validate
 from .validate import ConvlabError
 
 __all__ = [
@@ -52,7 +53,7 @@ def _k(rows) -> np.ndarray:
 # ------------------------------------------------------------------ named kernels
 def identity(size: int = 3) -> np.ndarray:
     """A ``size x size`` kernel with 1 in the centre: filtering returns the image unchanged."""
-    _check_odd(size, "identity")
+    size = _check_odd(size, "identity")
     k = np.zeros((size, size))
     k[size // 2, size // 2] = 1.0
     return k
@@ -60,9 +61,7 @@ def identity(size: int = 3) -> np.ndarray:
 
 def box(size: int = 3) -> np.ndarray:
     """The mean (box-blur) kernel: ``size x size`` entries of ``1 / size**2``."""
-    if int(size) != size or size < 1:
-        raise ConvlabError(f"box: size must be a positive integer, got {size!r}")
-    size = int(size)
+    size = validate.positive_int(size, "box", "size", max=MAX_KERNEL_SIZE)
     return np.full((size, size), 1.0 / (size * size))
 
 
@@ -74,10 +73,8 @@ def gaussian(sigma: float = 1.0, size: int | None = None) -> np.ndarray:
 
     ``size`` defaults to ``2 * ceil(3 * sigma) + 1`` (covers +-3 sigma).
     """
-    if not sigma > 0:
-        raise ConvlabError(f"gaussian: sigma must be positive, got {sigma!r}")
-    size = 2 * math.ceil(3 * sigma) + 1 if size is None else int(size)
-    _check_odd(size, "gaussian")
+    sigma = validate.real(sigma, "gaussian", "sigma", 0.0, (MAX_KERNEL_SIZE - 1) / 6, min_open=True)
+    size = _check_odd(2 * math.ceil(3 * sigma) + 1 if size is None else size, "gaussian")
     x = np.arange(size) - size // 2
     g = np.exp(-(x**2) / (2.0 * sigma**2))
     k = np.outer(g, g)
@@ -166,9 +163,14 @@ def kernel_names() -> list[str]:
     return sorted(KERNELS)
 
 
+MAX_KERNEL_SIZE = 1025  # named kernels are at most this wide (a 1025 x 1025 float64 kernel is 8 MiB)
+
+
 def _check_odd(size, who):
-    if int(size) != size or size < 1 or size % 2 == 0:
+    size = validate.positive_int(size, who, "size", max=MAX_KERNEL_SIZE)
+    if size % 2 == 0:
         raise ConvlabError(f"{who}: size must be a positive odd integer, got {size!r}")
+    return size
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -185,6 +187,8 @@ def _number(text: str, spec: str) -> float:
             if den == 0:
                 raise ConvlabError(f"kernel {spec!r}: division by zero in {text!r}")
             value /= den
+        if not math.isfinite(value):
+            raise ConvlabError(f"kernel {spec!r}: {text!r} is not a finite number")
         return value
     raise ConvlabError(f"kernel {spec!r}: {text!r} is not a number")
 
@@ -220,9 +224,14 @@ def get_kernel(name) -> np.ndarray:
     (5, 5)
     """
     if not isinstance(name, str):
-        k = np.array(name, dtype=np.float64)
+        try:
+            k = np.array(name, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise validate.ArgumentTypeError(f"kernel must be a 2-D array of numbers, a name or a spec, "
+                                             f"got {validate._safe_repr(name)}") from None
         if k.ndim != 2 or k.size == 0:
             raise ConvlabError(f"kernel must be a non-empty 2-D array, got shape {k.shape}")
+        validate.finite_array(k, "filter", "the kernel")
         return k
     spec = name.strip()
     if spec[:1] in "0123456789+-.[":
@@ -240,7 +249,7 @@ def get_kernel(name) -> np.ndarray:
         else:
             args.append(_number(part, spec))
     args = [int(a) if float(a).is_integer() else a for a in args]
-    kwargs = {k_: int(v) if k_ in ("size", "neighbours") else v for k_, v in kwargs.items()}
+    kwargs = {k_: int(v) if k_ in ("size", "neighbours") and float(v).is_integer() else v for k_, v in kwargs.items()}
     try:
         return np.array(KERNELS[key](*args, **kwargs), dtype=np.float64)
     except TypeError as exc:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import validate
 from .validate import ConvlabError
 
 __all__ = [
@@ -122,7 +123,8 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
     112
     """
     def one(w, k, s, p, d):
-        lo, hi = _pad_pair(p, w, k, s, d)
+        w, k, s, d = _sizes("conv_output_size", w, k, s, d)
+        lo, hi = _pad_pair(p, w, k, s, d, "conv_output_size")
         span = d * (k - 1) + 1
         if w + lo + hi < span:
             raise ConvlabError(
@@ -142,14 +144,22 @@ def _per_dim_padding(padding, size):
     return padding
 
 
-def _pad_pair(p, w, k, s, d):
-    if p == "valid":
-        return 0, 0
-    if p == "same":
-        return same_padding(w, k, s, d)
+def _sizes(where, w, k, s, d):
+    """Check one dimension's input size, kernel, stride and dilation (ints; size >= 0, others >= 1)."""
+    return (validate.nonneg_int(w, where, "size"), validate.positive_int(k, where, "kernel_size"),
+            validate.positive_int(s, where, "stride"), validate.positive_int(d, where, "dilation"))
+
+
+def _pad_pair(p, w, k, s, d, where="padding"):
+    if isinstance(p, str):
+        validate.choice(p, ("valid", "same"), where, "padding")
+        return (0, 0) if p == "valid" else same_padding(w, k, s, d)
     if isinstance(p, (list, tuple)):
-        return int(p[0]), int(p[1])
-    return int(p), int(p)
+        if len(p) != 2:
+            raise ConvlabError(f"{where}: padding must be an int, 'valid', 'same' or (before, after), got {p!r}")
+        return validate.nonneg_int(p[0], where, "padding"), validate.nonneg_int(p[1], where, "padding")
+    p = validate.nonneg_int(p, where, "padding")
+    return p, p
 
 
 def conv_transpose_output_size(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
@@ -159,7 +169,16 @@ def conv_transpose_output_size(size, kernel_size, stride=1, padding=0, output_pa
     32
     """
     def one(w, k, s, p, op, d):
-        return (w - 1) * s - 2 * p + d * (k - 1) + op + 1
+        where = "conv_transpose_output_size"
+        w, k, s, d = _sizes(where, w, k, s, d)
+        p, op = validate.nonneg_int(p, where, "padding"), validate.nonneg_int(op, where, "output_padding")
+        if op >= max(s, d):
+            raise ConvlabError(f"{where}: output_padding {op} must be smaller than either stride {s} or dilation {d}")
+        out = (w - 1) * s - 2 * p + d * (k - 1) + op + 1
+        if out < 1:
+            raise ConvlabError(f"{where}: output size {out} is not positive (size {w}, kernel {k}, stride {s}, "
+                               f"padding {p}, output_padding {op}, dilation {d})")
+        return out
 
     return _scalar_or_tuple(one, size, kernel_size, stride, padding, output_padding, dilation)
 
@@ -184,7 +203,16 @@ def pool_output_size(size, kernel_size, stride=None, padding=0, dilation=1, ceil
     """
     stride = kernel_size if stride is None else stride
     def one(w, k, s, p, d):
-        return _pool_out(w, k, s, p, d, ceil_mode)
+        where = "pool_output_size"
+        w, k, s, d = _sizes(where, w, k, s, d)
+        p = validate.nonneg_int(p, where, "padding")
+        if 2 * p > d * (k - 1) + 1:
+            raise ConvlabError(f"{where}: padding {p} should be at most half of the dilated kernel size {d * (k - 1) + 1}")
+        out = _pool_out(w, k, s, p, d, ceil_mode)
+        if out < 1:
+            raise ConvlabError(f"{where}: output size {out} is too small (size {w}, kernel {k}, stride {s}, "
+                               f"padding {p}, dilation {d})")
+        return out
 
     return _scalar_or_tuple(one, size, kernel_size, stride, padding, dilation)
 
@@ -200,6 +228,7 @@ def same_padding(size, kernel_size, stride=1, dilation=1):
     ((1, 1), (1, 2), (2, 3))
     """
     def one(w, k, s, d):
+        w, k, s, d = _sizes("same_padding", w, k, s, d)
         out = -(-w // s)
         total = max((out - 1) * s + d * (k - 1) + 1 - w, 0)
         return total // 2, total - total // 2
@@ -217,7 +246,8 @@ def unvisited(size, kernel_size, stride=1, padding=0, dilation=1):
     (1, 3, 0)
     """
     def one(w, k, s, p, d):
-        lo, hi = _pad_pair(p, w, k, s, d)
+        w, k, s, d = _sizes("unvisited", w, k, s, d)
+        lo, hi = _pad_pair(p, w, k, s, d, "unvisited")
         out = (w + lo + hi - d * (k - 1) - 1) // s + 1
         seen = {o * s + j * d - lo for o in range(max(out, 0)) for j in range(k)}
         return sum(1 for i in range(w) if i not in seen)
@@ -282,7 +312,8 @@ def conv_params(in_channels, out_channels, kernel_size, groups=1, bias=True, ndi
     1792
     """
     k = ntuple(kernel_size, ndim, "kernel_size", "conv_params")
-    return out_channels * (in_channels // groups) * math.prod(k) + (out_channels if bias else 0)
+    cin, cout = _channels("conv_params", in_channels, out_channels, groups)
+    return cout * (cin // groups) * math.prod(k) + (cout if bias else 0)
 
 
 def conv_macs(in_channels, out_channels, kernel_size, output_size, groups=1):
@@ -293,7 +324,20 @@ def conv_macs(in_channels, out_channels, kernel_size, output_size, groups=1):
     """
     out = output_size if isinstance(output_size, (list, tuple)) else (output_size,)
     k = ntuple(kernel_size, len(out), "kernel_size", "conv_macs")
-    return out_channels * (in_channels // groups) * math.prod(k) * math.prod(out)
+    out = tuple(validate.nonneg_int(o, "conv_macs", "output_size") for o in out)
+    cin, cout = _channels("conv_macs", in_channels, out_channels, groups)
+    return cout * (cin // groups) * math.prod(k) * math.prod(out)
+
+
+def _channels(where, in_channels, out_channels, groups):
+    """Positive channel counts, both divisible by a positive ``groups`` (torch's rule)."""
+    cin = validate.positive_int(in_channels, where, "in_channels")
+    cout = validate.positive_int(out_channels, where, "out_channels")
+    g = validate.positive_int(groups, where, "groups")
+    for name, c in (("in_channels", cin), ("out_channels", cout)):
+        if c % g:
+            raise ConvlabError(f"{where}: {name} {c} is not divisible by groups {g}")
+    return cin, cout
 
 
 # --------------------------------------------------------------------------- validated geometry

@@ -153,12 +153,14 @@ def real(v, where: str, name: str, min: float | None = None, max: float | None =
     if lo or hi:
         left = "" if min is None else ("(" if min_open else "[") + f"{min:g}"
         right = "" if max is None else f"{max:g}" + (")" if max_open else "]")
-        if max is None:
-            want = f"> {min:g}" if min_open else f">= {min:g}"
-        elif min is None:
-            want = f"< {max:g}" if max_open else f"<= {max:g}"
-        else:
-            want = f"in {left}, {right}"
+        parts = []
+        if min is not None:
+            parts.append(("positive" if min_open else "non-negative") if min == 0 else
+                         (f"> {min:g}" if min_open else f">= {min:g}"))
+        if max is not None:
+            parts.append(f"< {max:g}" if max_open else f"<= {max:g}")
+        want = f"in {left}, {right}" if len(parts) == 2 and min != 0 or (min == 0 and not min_open and max) \
+            else " and ".join(parts)
         raise ConvlabError(f"{where}: {name} must be {want}, got {f}")
     return f
 

@@ -21,7 +21,7 @@ ONE_LINE = [
     (["demo", "nosuch"], 2, r"^convlab demo: unknown demo 'nosuch'"),
     (["filter"], 2, r"^convlab filter: give an input image"),
     (["filter", "--demo", "-k", "nosuchkernel"], 2, r"^convlab filter: unknown kernel 'nosuchkernel'"),
-    (["filter", "{tmp}/notimage.png", "-k", "sobel-y"], 1, r"^convlab filter: error: cannot read .*notimage.png as an image"),
+    (["filter", "{tmp}/notimage.png", "-k", "sobel-y"], 1, r"^convlab filter: error: .*notimage.png: cannot read as an image"),
     (["filter", "{tmp}/missing.png", "-k", "sobel-y"], 1, r"^convlab filter: error: no such image file: .*missing.png"),
     (["inspect", "{tmp}/missing.safetensors"], 1, r"^convlab inspect: error: .*missing.safetensors"),
     (["inspect", "{tmp}/notimage.png"], 1, r"^convlab inspect: error: load: .*notimage.png: header length field says"),

@@ -13,8 +13,6 @@ import pathlib
 
 import numpy as np
 
-from ..validate import ConvlabError
-
 DEMO_KERNELS = ["gaussian:2", "sharpen", "sobel-x", "sobel-y", "laplace", "emboss"]
 
 
@@ -49,17 +47,14 @@ def register(subparsers):
 
 
 def _read_image(path: str, gray: bool) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    """The image as (H, W) or (H, W, 3) float64 on the 0..255 scale (16-bit files keep their
+    precision; every Pillow mode and EXIF orientation handled by ``convlab.data.read_image``)."""
+    from ..data.images import read_image
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such image file: {path}")
-    try:
-        with Image.open(path) as im:
-            if gray or im.mode in ("L", "I", "I;16", "F", "1"):
-                return np.asarray(im.convert("L"))
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ConvlabError(f"cannot read {path} as an image: {exc}") from None
+    a = read_image(path, "L" if gray else None).astype(np.float64) * 255
+    return a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
 
 
 def _to_uint8(response: np.ndarray, args) -> np.ndarray:

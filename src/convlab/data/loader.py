@@ -34,10 +34,10 @@ import numpy as np
 
 from ..random import using_generator
 from ..tensor import Tensor, default_generator
+from ..validate import ConvlabError
 from .collate import default_collate, to_tensors
 from .datasets import IterableDataset, collate
 from .workers import WorkerPool, get_worker_info  # noqa: F401  (get_worker_info is public here)
-from ..validate import ConvlabError
 
 _AUGMENT_STREAM = 0xA0C  # keeps augmentation draws apart from the shuffling stream
 

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend
+from .. import backend, validate
 from ..math import _operand, _raw, mul, relu, sigmoid, where
 from ..ops import dropout as D
 from ..ops import loss as L
@@ -122,6 +122,8 @@ def batch_norm(input: Tensor, running_mean=None, running_var=None, weight=None, 
 
     Shape: input (N, C) or (N, C, *); weight, bias, running stats (C,).
     """
+    eps = validate.nonneg(eps, "batch_norm", "eps")
+    momentum = validate.probability(momentum, "batch_norm", "momentum") if momentum is not None else None
     if input.ndim < 2:
         raise ConvlabError(f"batch_norm: expected input of shape (N, C) or (N, C, *), got {input.shape}")
     c = input.shape[1]
@@ -139,6 +141,8 @@ def batch_norm(input: Tensor, running_mean=None, running_var=None, weight=None, 
 
 def group_norm(input: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Group normalisation: shape (N, C, *), C divisible by ``num_groups``; weight, bias (C,)."""
+    num_groups = validate.positive_int(num_groups, "group_norm", "num_groups")
+    eps = validate.nonneg(eps, "group_norm", "eps")
     if input.ndim < 2 or input.shape[1] % num_groups:
         raise ConvlabError(f"group_norm: expected input (N, C, *) with C divisible by num_groups={num_groups}, got {input.shape}")
     for name, v in (("weight", weight), ("bias", bias)):
@@ -148,7 +152,8 @@ def group_norm(input: Tensor, num_groups: int, weight=None, bias=None, eps: floa
 
 def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Layer normalisation over the trailing ``normalized_shape`` axes."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    shape = validate.shape(normalized_shape, "layer_norm", "normalized_shape")
+    eps = validate.nonneg(eps, "layer_norm", "eps")
     if input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
         raise ConvlabError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
     for name, v in (("weight", weight), ("bias", bias)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from .. import validate
 from ..tensor import ones, tensor, zeros
 from ..validate import ConvlabError
 from . import init
@@ -53,6 +54,11 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
+        where = type(self).__name__
+        num_features = validate.positive_int(num_features, where, "num_features")
+        eps = validate.nonneg(eps, where, "eps")
+        if momentum is not None:
+            momentum = validate.probability(momentum, where, "momentum")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         _affine_parameters(self, (num_features,), affine, bias, dtype)
@@ -134,6 +140,9 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
                  device=None, dtype=None, *, bias: bool = True):
         super().__init__()
+        num_groups = validate.positive_int(num_groups, "GroupNorm", "num_groups")
+        num_channels = validate.positive_int(num_channels, "GroupNorm", "num_channels")
+        eps = validate.nonneg(eps, "GroupNorm", "eps")
         if num_channels % num_groups:
             raise ConvlabError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
@@ -158,7 +167,8 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device=None, dtype=None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        shape = validate.shape(normalized_shape, "LayerNorm", "normalized_shape")
+        eps = validate.nonneg(eps, "LayerNorm", "eps")
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         _affine_parameters(self, shape, elementwise_affine, bias, dtype)
         if device is not None:

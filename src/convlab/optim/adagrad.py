@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..validate import ConvlabError
-from .optimizer import Optimizer, check_number
+from .optimizer import Optimizer, check_number, check_options
 
 
 class Adagrad(Optimizer):
@@ -20,6 +20,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False):
+        check_options(locals())
         for name, v in (("learning rate", lr), ("lr_decay", lr_decay), ("weight_decay", weight_decay),
                         ("initial_accumulator_value", initial_accumulator_value), ("epsilon", eps)):
             check_number(name, v)

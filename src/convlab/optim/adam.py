@@ -6,7 +6,7 @@ import math
 
 from .. import backend
 from ..validate import ConvlabError
-from .optimizer import Optimizer, check_lr
+from .optimizer import Optimizer, check_lr, check_options
 
 
 class Adam(Optimizer):
@@ -26,6 +26,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  amsgrad: bool = False, maximize: bool = False):
+        check_options(locals())
         check_lr(lr)
         if eps < 0.0:
             raise ConvlabError(f"Invalid epsilon value: {eps}")

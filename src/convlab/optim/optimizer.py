@@ -24,6 +24,7 @@ and dtype.
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
@@ -47,10 +48,40 @@ def check_number(name: str, value) -> None:
 
 
 def check_lr(lr) -> None:
-    """Refuse a learning rate that is not a non-negative number."""
+    """Refuse a learning rate that is not a finite non-negative number (NaN and inf included)."""
     check_number("learning rate", lr)
-    if lr < 0:
+    if not (math.isfinite(lr) and lr >= 0):
         raise ConvlabError(f"Invalid learning rate: {lr}")
+
+
+# options that must be finite and >= 0 (torch's checks, plus NaN/inf, which torch lets through)
+_NON_NEGATIVE = {"lr": "learning rate", "weight_decay": "weight_decay value", "momentum": "momentum value",
+                 "eps": "epsilon value", "alpha": "alpha value", "lr_decay": "lr_decay value",
+                 "initial_accumulator_value": "initial_accumulator_value", "dampening": "dampening value"}
+
+
+def check_options(options: dict) -> None:
+    """Refuse any numeric optimizer option that is NaN, infinite, of the wrong type or out of range.
+
+    ``options`` maps option names to values (an ``__init__``'s ``locals()`` or a param group);
+    ``params``, ``self`` and booleans/None are skipped; ``betas`` must be two numbers in [0, 1).
+    """
+    for name, v in options.items():
+        if name in ("self", "params", "__class__") or v is required or v is None or isinstance(v, bool):
+            continue
+        if name == "betas":
+            if not isinstance(v, (tuple, list)) or len(v) != 2:
+                raise ConvlabError(f"Invalid betas: {v!r} (expected two numbers in [0, 1))")
+            for i, b in enumerate(v):
+                check_number(f"beta parameter at index {i}", b)
+                if not (math.isfinite(b) and 0.0 <= b < 1.0):
+                    raise ConvlabError(f"Invalid beta parameter at index {i}: {b}")
+        elif name in _NON_NEGATIVE:
+            check_number(_NON_NEGATIVE[name], v)
+            if not (math.isfinite(v) and v >= 0):
+                raise ConvlabError(f"Invalid {_NON_NEGATIVE[name]}: {v} (expected a finite number >= 0)")
+        elif isinstance(v, (int, float, np.integer, np.floating)) and not math.isfinite(v):
+            raise ConvlabError(f"Invalid {name} value: {v} (expected a finite number)")
 
 
 class Optimizer:
@@ -91,6 +122,7 @@ class Optimizer:
             group.setdefault(name, default)
         if group.get("lr") is not required:
             check_lr(group.get("lr"))
+        check_options(group)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in group["params"]):
             raise ConvlabError("some parameters appear in more than one parameter group")

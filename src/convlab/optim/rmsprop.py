@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..validate import ConvlabError
-from .optimizer import Optimizer, check_number
+from .optimizer import Optimizer, check_number, check_options
 
 
 class RMSprop(Optimizer):
@@ -22,6 +22,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
                  momentum: float = 0.0, centered: bool = False, maximize: bool = False):
+        check_options(locals())
         for name, v in (("learning rate", lr), ("epsilon", eps), ("momentum", momentum),
                         ("weight_decay", weight_decay), ("alpha", alpha)):
             check_number(name, v)

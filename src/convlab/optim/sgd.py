@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..validate import ConvlabError
-from .optimizer import Optimizer, check_lr, required
+from .optimizer import Optimizer, check_lr, check_options, required
 
 
 class SGD(Optimizer):
@@ -24,6 +24,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=required, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
+        check_options(locals())
         if lr is not required:
             check_lr(lr)
         if momentum < 0.0:

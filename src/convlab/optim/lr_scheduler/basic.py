@@ -16,8 +16,30 @@ import bisect
 import math
 from collections import Counter
 
-from ..optimizer import Optimizer
+from ... import validate
 from ...validate import ConvlabError
+from ..optimizer import Optimizer
+
+# scheduler options checked before the first step: (validator, extra arguments)
+_OPTIONS = {
+    "step_size": (validate.positive_int, ()), "T_max": (validate.positive_int, ()),
+    "total_iters": (validate.positive_int, ()), "patience": (validate.nonneg_int, ()),
+    "cooldown": (validate.nonneg_int, ()), "gamma": (validate.nonneg, ()), "eta_min": (validate.nonneg, ()),
+    "threshold": (validate.nonneg, ()), "eps": (validate.nonneg, ()),
+    "start_factor": (validate.real, (0.0, 1.0)), "end_factor": (validate.real, (0.0, 1.0)),
+}
+
+
+def check_options(where: str, options: dict) -> None:
+    """Refuse NaN, infinite, wrong-typed or out-of-range scheduler options, by name."""
+    for name, (check, extra) in _OPTIONS.items():
+        if name in options and options[name] is not None:
+            check(options[name], where, name, *extra)
+    if "milestones" in options:
+        for m in options["milestones"]:
+            validate.nonneg_int(m, where, "milestones")
+    if "last_epoch" in options:
+        validate.integer(options["last_epoch"], where, "last_epoch", min=-1)
 
 
 class LRScheduler:
@@ -25,6 +47,7 @@ class LRScheduler:
     group's ``initial_lr``); subclasses implement ``get_lr()``."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
+        check_options(type(self).__name__, {**vars(self), "last_epoch": last_epoch})
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
@@ -99,6 +122,7 @@ class MultiStepLR(LRScheduler):
     ``lr = base_lr * gamma ** (number of milestones <= epoch)``."""
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        check_options("MultiStepLR", {"milestones": milestones})
         self.milestones, self.gamma = sorted(int(m) for m in milestones), gamma
         super().__init__(optimizer, last_epoch)
 
@@ -116,6 +140,7 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5,
                  last_epoch: int = -1):
+        check_options("LinearLR", dict(start_factor=start_factor, end_factor=end_factor))
         if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
             raise ConvlabError("LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1]")
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
@@ -275,6 +300,11 @@ class ReduceLROnPlateau:
 
     def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
                  threshold_mode: str = "rel", cooldown: int = 0, min_lr=0.0, eps: float = 1e-8):
+        validate.real(factor, "ReduceLROnPlateau", "factor")
+        check_options("ReduceLROnPlateau", dict(patience=patience, threshold=threshold,
+                                                cooldown=cooldown, eps=eps))
+        for m in (min_lr if isinstance(min_lr, (list, tuple)) else [min_lr]):
+            validate.nonneg(m, "ReduceLROnPlateau", "min_lr")
         if factor >= 1.0:
             raise ConvlabError("Factor should be < 1.0.")
         if mode not in ("min", "max"):
