@@ -42,9 +42,9 @@ import struct
 
 import numpy as np
 
-from . import backend, files
+from . import backend, files, validate
 from .tensor import Tensor, from_numpy
-from .validate import ConvlabError
+from .validate import ConvlabError, FileFormatError
 
 __all__ = ["save", "load"]
 
@@ -54,6 +54,7 @@ _FORMAT_KEY = "convlab.format"
 # single-key JSON objects with these names are references/encodings, never user dicts
 _MARKERS = ("__tensor__", "__ndarray__", "__scalar__", "__tuple__", "__dict__", "__float__")
 _MAX_HEADER = 100 * 1024 * 1024  # the limit safetensors itself enforces
+MAX_DEPTH = 128  # JSON nesting of a header; a training state needs about 10
 
 # safetensors dtype names and their item sizes; NumPy has no bfloat16 / float8
 _ITEMSIZE = {
@@ -129,6 +130,9 @@ def _as_checkpoint(obj, preprocessing, classes):
 
 def _encode(obj, where: tuple, tensors: dict):
     """Turn ``obj`` into JSON-able data, moving array leaves into ``tensors``."""
+    if len(where) > MAX_DEPTH // 2:  # each level may take two JSON levels ({"__tuple__": [...]})
+        raise ConvlabError(f"save: the object nests deeper than {MAX_DEPTH // 2} levels at {_where(where[:8])}... "
+                           "(a container that holds itself?)")
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, Tensor):
@@ -199,7 +203,7 @@ def load(path, map_location=None, weights_only=None, **torch_options):
             the message names the path and the problem.
     """
     path = os.fspath(path)
-    with open(path, "rb") as f:
+    with validate.reading(path, "a safetensors checkpoint"), open(path, "rb") as f:
         data = f.read()
     from . import torchfile
 
@@ -219,9 +223,11 @@ def load(path, map_location=None, weights_only=None, **torch_options):
     tensors = {k: (a if a.flags.writeable else a.copy()) for k, a in arrays.items()}
     if _TREE_KEY not in metadata:
         return {k: from_numpy(tensors[k]) for k in header}  # header order = the writer's order
+    if validate.json_depth(metadata[_TREE_KEY]) > MAX_DEPTH:
+        raise FileFormatError(f"load: {path}: the structure in the header metadata nests deeper than {MAX_DEPTH} levels")
     try:
         tree = json.loads(metadata[_TREE_KEY])
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ConvlabError(f"load: {path}: the structure in the header metadata is not valid JSON: {exc}") from None
     return _decode(tree, tensors, path, ())
 
@@ -241,7 +247,7 @@ def _to_device(obj, device):
 def _parse_header(path: str, data: bytes) -> dict:
     """Check the safetensors header field by field so that errors say exactly what is wrong."""
     def bad(msg):
-        return ValueError(f"load: {path}: {msg}")
+        return FileFormatError(f"load: {path}: {msg}")
 
     if len(data) < 8:
         raise bad(f"file is {len(data)} bytes, too short for a safetensors header (truncated or not a checkpoint)")
@@ -251,9 +257,12 @@ def _parse_header(path: str, data: bytes) -> dict:
                   "torch.save file, which starts with a zip header)")
     if 8 + n > len(data):
         raise bad(f"truncated: the header needs {n} bytes but only {len(data) - 8} follow the length field")
+    text = data[8:8 + n]
+    if validate.json_depth(text) > MAX_DEPTH:
+        raise bad(f"header nests deeper than {MAX_DEPTH} levels; not a checkpoint convlab wrote")
     try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise bad(f"corrupted header, not valid JSON: {exc}") from None
     if not isinstance(header, dict):
         raise bad(f"header is a JSON {type(header).__name__}, expected an object")
@@ -289,7 +298,7 @@ def _parse_header(path: str, data: bytes) -> dict:
 
 def _decode(node, tensors: dict, path: str, where: tuple):
     def bad(msg):
-        return ValueError(f"load: {path}: header structure at {_where(where)}: {msg}")
+        return FileFormatError(f"load: {path}: header structure at {_where(where)}: {msg}")
 
     if node is None or isinstance(node, (bool, int, float, str)):
         return node

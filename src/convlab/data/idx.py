@@ -21,12 +21,14 @@ Files may be gzipped (detected by content, not by name).
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 
 import numpy as np
 
-from ..validate import ConvlabError
+from .. import validate
+from ..validate import ConvlabError, FileFormatError
 
 # dtype code -> big-endian NumPy dtype
 IDX_DTYPES = {
@@ -39,7 +41,7 @@ IDX_DTYPES = {
 }
 
 
-class IDXError(ValueError):
+class IDXError(FileFormatError):
     """A file that is not a valid IDX file; the message names the failed check and the path."""
 
 
@@ -52,10 +54,38 @@ def _read_bytes(path) -> bytes:
         raw = f.read()
     if raw[:2] == b"\x1f\x8b":  # gzip's own magic number
         try:
-            return gzip.decompress(raw)
+            return _gunzip(path, raw)
         except (OSError, EOFError, zlib.error) as exc:
             _fail(path, "gzip", f"the file starts like gzip but cannot be decompressed ({exc})")
     return raw
+
+
+def _gunzip(path, raw: bytes) -> bytes:
+    """Decompress the header first, then at most the data bytes it declares (plus one, to see
+    that nothing follows): a small file that would inflate past its declared size (a
+    decompression bomb) is refused before that memory is taken."""
+    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    out = d.decompress(raw, 4)
+    if len(out) == 4:
+        out += d.decompress(d.unconsumed_tail, 4 * out[3])
+        if len(out) == 4 + 4 * out[3] and out[2] in IDX_DTYPES:
+            shape = [int(v) for v in np.frombuffer(out, ">u4", offset=4)]
+            need = _declared_bytes(path, shape, IDX_DTYPES[out[2]])
+            out += d.decompress(d.unconsumed_tail, need + 1)
+    if d.unconsumed_tail and not d.eof:  # more than the header declares: the length check will say so
+        return out + d.decompress(d.unconsumed_tail, 1)
+    out += d.flush()
+    if not d.eof:
+        raise EOFError("the compressed stream is truncated")
+    return out
+
+
+def _declared_bytes(path, shape, dtype) -> int:
+    """Data bytes of ``shape`` in exact integers (no int64 wrap-around), refused past the memory limit."""
+    try:
+        return validate.allocation(shape, dtype.itemsize, str(path), "the declared data")
+    except validate.ConvlabError as exc:
+        _fail(path, "length", f"the header declares shape {tuple(shape)} of {dtype.name}: {str(exc).split(': ', 1)[-1]}")
 
 
 def read_idx(path) -> np.ndarray:
@@ -67,7 +97,8 @@ def read_idx(path) -> np.ndarray:
             message says which check failed and names the file.
     """
     path = os.fspath(path)
-    raw = _read_bytes(path)
+    with validate.reading(path, "an IDX file"):
+        raw = _read_bytes(path)
     if len(raw) < 4:
         _fail(path, "magic", f"the file has {len(raw)} bytes, fewer than the 4-byte magic number")
     if raw[0] != 0 or raw[1] != 0:
@@ -83,7 +114,7 @@ def read_idx(path) -> np.ndarray:
         _fail(path, "dims", f"the header declares {ndim} dimensions ({header} header bytes) but the file has {len(raw)} bytes")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: exact, no int64 wrap-around
     actual = len(raw) - header
     if actual != expected:
         _fail(
