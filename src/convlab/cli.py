@@ -7,19 +7,33 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 
-from . import __version__
+from . import __version__, validate
 
 
 class UsageError(Exception):
     """A bad command line (exit code 2)."""
 
 
+# every ``type=int`` flag is a count (refused below 0), every ``type=float`` finite (no NaN or
+# inf): a flag gets these checks at parse time unless its command asks for tighter ones
+_DEFAULT_TYPES = {int: validate.cli_int(min=0), float: validate.cli_float()}
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``convlab train: error: ...`` and exit code 2."""
+    """argparse with one-line errors: ``convlab train: error: ...`` and exit code 2; int and
+    float flags validated at parse time by :mod:`convlab.validate`'s argparse types."""
+
+    def _get_value(self, action, arg_string):
+        if action.type in _DEFAULT_TYPES:
+            action.type = _DEFAULT_TYPES[action.type]
+        return super()._get_value(action, arg_string)
 
     def error(self, message):
+        # "argument -k/--kernel: must be ..." (a validator's words) -> "--kernel must be ..."
+        message = re.sub(r"^argument (?:\S+/)?(\S+): (?=must be|expected)", r"\1 ", message) or "invalid command line"
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -138,7 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (2) or --help/--version (0): returned like any other outcome
+        return exc.code if isinstance(exc.code, int) else 2
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what was written (resume tells given flags apart)
     if args.command is None:
         parser.print_help()
@@ -149,15 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"convlab {args.command}: {cli_words(str(exc))}", file=sys.stderr)
+        _say(f"convlab {args.command}: {cli_words(describe(exc))}")
         return 2
     except KeyboardInterrupt:
-        print("convlab: interrupted", file=sys.stderr)
+        _say("convlab: interrupted")
         return 130
     except Exception as exc:  # one line for users; --debug for the traceback
         if args.debug:
             raise
-        print(f"convlab {args.command}: error: {cli_words(str(exc))}", file=sys.stderr)
+        _say(f"convlab {args.command}: error: {cli_words(describe(exc))}")
         return 1
     finally:
         if sys.stdout is not stdout and isinstance(sys.stdout, _QuietPipe):
@@ -165,5 +182,29 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout = stdout
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def describe(exc: BaseException) -> str:
+    """One line that always says something: the message, or the error's kind when it has none
+    (``KeyError: 'x'``, ``MemoryError``, ``RecursionError: nested too deeply``)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (ValueError, RuntimeError, OSError, UsageError)) and text and not isinstance(exc, KeyError):
+        return text
+    if isinstance(exc, RecursionError):
+        return "RecursionError: the input is nested too deeply"
+    if isinstance(exc, MemoryError):
+        return f"MemoryError: not enough memory{': ' + text if text else ''}"
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (no message; rerun with --debug)"
+
+
+def _say(line: str) -> None:
+    """Print to stderr even when the line holds undecodable file names (lone surrogates)."""
+    stream = sys.stderr
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    print(line.encode(encoding, "backslashreplace").decode(encoding, "replace"), file=stream)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m convlab.cli`
+    # run the installed module's main, not this __main__ copy: the commands raise
+    # convlab.cli.UsageError, which a second copy of this module would not recognise (exit 1, not 2)
+    from convlab.cli import main as _main
+
+    sys.exit(_main())

@@ -416,7 +416,8 @@ def conv_geometry(where, x_shape, w_shape, stride=1, padding=0, dilation=1, grou
             if o >= s and o >= d:
                 raise ConvlabError(f"{where}: output_padding {opad} must be smaller than either stride {stride} "
                                  f"or dilation {dilation}")
-        out = conv_transpose_output_size(in_size, kernel, stride, pad, opad, dilation)
+        out = tuple((w - 1) * s - 2 * p + d * (k - 1) + op + 1
+                    for w, k, s, p, op, d in zip(in_size, kernel, stride, pad, opad, dilation))
         if any(o < 1 for o in out):
             raise ConvlabError(f"{where}: output size {_fmt(out)} is not positive (input {_fmt(in_size)}, "
                              f"kernel {_brief(kernel)}, stride {_brief(stride)}, padding {_brief(pad)}, "

@@ -307,8 +307,9 @@ def reading(path, what: str):
 
 # --------------------------------------------------------------------------- argparse types
 class _CliType:
-    """An argparse ``type=`` callable built from a validator; its name appears in argparse's
-    "invalid VALUE" message, its ArgumentTypeError text after ``argument --flag:``."""
+    """An argparse ``type=`` callable built from a validator. Text that does not parse raises
+    ``ValueError`` (argparse then says "invalid int value: 'x'", using ``__name__``); a parsed
+    value the validator refuses raises ``ArgumentTypeError`` with the validator's words."""
 
     def __init__(self, name: str, parse, check):
         self.__name__ = name
@@ -317,10 +318,7 @@ class _CliType:
     def __call__(self, text: str):
         import argparse
 
-        try:
-            value = self._parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {self.__name__}, got {text!r}") from None
+        value = self._parse(text)  # ValueError -> argparse's "invalid NAME value: 'TEXT'"
         try:
             return self._check(value)
         except ConvlabError as exc:
@@ -332,24 +330,32 @@ class _CliType:
 
 def cli_int(min: int | None = None, max: int | None = None) -> _CliType:
     """``type=`` for an integer flag in ``[min, max]`` (``--pad``, ``--patience``, ``--steps``)."""
-    name = "an integer" if min is None else ("a positive integer" if min == 1 else f"an integer >= {min}")
-    return _CliType(name, lambda s: int(s.strip(), 10), lambda v: integer(v, "", "value", min, max))
+    return _CliType("int", lambda s: int(s.strip(), 10), lambda v: integer(v, "", "value", min, max))
 
 
 def cli_float(min: float | None = None, max: float | None = None, *, min_open: bool = False,
               max_open: bool = False) -> _CliType:
     """``type=`` for a finite real flag (NaN and infinity refused) in the given interval."""
-    return _CliType("a finite number", float,
-                    lambda v: real(v, "", "value", min, max, min_open=min_open, max_open=max_open))
+    return _CliType("float", float, lambda v: real(v, "", "value", min, max, min_open=min_open, max_open=max_open))
 
 
 def cli_list(item: _CliType, sep: str = ",") -> _CliType:
     """``type=`` for a non-empty ``sep``-separated list, each item checked by ``item``."""
     def parse(text):
-        parts = [t for t in (s.strip() for s in text.split(sep))]
+        parts = [t.strip() for t in text.split(sep)]
         if not text.strip() or any(t == "" for t in parts):
             raise ValueError(text)
-        return [item(t) for t in parts]
+        return parts
 
-    return _CliType(f"a non-empty list of {item.__name__.removeprefix('a ').removeprefix('an ')}s separated by "
-                    f"'{sep}'", parse, lambda v: v)
+    def check(parts):
+        import argparse
+
+        try:
+            return [item(t) for t in parts]
+        except ValueError:
+            raise ConvlabError(f": value must be a list of {item.__name__} separated by '{sep}', got {sep.join(parts)!r}") \
+                from None
+        except argparse.ArgumentTypeError as exc:
+            raise ConvlabError(f": value items {exc}") from None
+
+    return _CliType(f"{item.__name__} list", parse, check)

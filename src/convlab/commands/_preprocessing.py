@@ -8,6 +8,12 @@ record its preprocessing (a model saved without it)."""
 from __future__ import annotations
 
 import argparse
+import math
+
+from .. import validate
+
+MAX_PAD = 128  # pixels per side; more would make each picture mostly padding (and --pad 100000 asks for TiBs)
+MAX_SIZE = 4096  # pixels a side of --image-size
 
 
 def _size(text: str):
@@ -16,8 +22,9 @@ def _size(text: str):
         values = [int(p) for p in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected N or H,W in pixels (like 64 or 48,64), got {text!r}") from None
-    if len(values) not in (1, 2) or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected N or H,W of whole numbers >= 1 (like 64 or 48,64), got {text!r}")
+    if len(values) not in (1, 2) or min(values) < 1 or max(values) > MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"expected N or H,W of whole numbers in [1, {MAX_SIZE}] (like 64 or 48,64), "
+                                         f"got {text!r}")
     return (values[0], values[0]) if len(values) == 1 else tuple(values)
 
 
@@ -28,6 +35,8 @@ def _floats(text: str):
         raise argparse.ArgumentTypeError(f"expected one number or one per channel, comma-separated, got {text!r}") from None
     if len(values) not in (1, 3):
         raise argparse.ArgumentTypeError(f"expected 1 or 3 comma-separated numbers, got {text!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers (no nan or inf), got {text!r}")
     return values
 
 
@@ -58,7 +67,7 @@ def add_preprocessing_flags(p, training: bool = False) -> None:
     norm.add_argument("--no-normalize", dest="normalize", action="store_false", default=None,
                       help="no mean/std normalisation")
     g.add_argument("--std", type=_floats, default=None, metavar="S[,S,S]", help="per-channel standard deviation divided by")
-    g.add_argument("--pad", type=int, default=0,
+    g.add_argument("--pad", type=validate.cli_int(0, MAX_PAD), default=0,
                    help="zero-pad pictures by this many pixels per side, e.g. 2 for 28x28 -> 32x32 (default: 0)")
 
 

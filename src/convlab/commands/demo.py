@@ -12,6 +12,7 @@ import pathlib
 
 
 def register(subparsers):
+    from .. import validate
     from ..cli import add_common, add_output
 
     p = subparsers.add_parser("demo", help="run one of the seeds' experiments (figures + printed numbers)",
@@ -23,8 +24,8 @@ def register(subparsers):
     p.add_argument("name", nargs="?", help="demo name (see --list), or 'all'")
     p.add_argument("--list", action="store_true", help="list the demos and exit")
     p.add_argument("--seed", type=int, help="random seed (learned-kernel: 7 reproduces seed 000)")
-    p.add_argument("--steps", type=int, help="learned-kernel: training steps (default 600)")
-    p.add_argument("--epochs", type=int, help="edge-kernel: epochs (default 10)")
+    p.add_argument("--steps", type=validate.cli_int(1), help="learned-kernel: training steps (default 600)")
+    p.add_argument("--epochs", type=validate.cli_int(1), help="edge-kernel: epochs (default 10)")
     p.add_argument("--init", choices=["seed", "random"], help="edge-kernel: initial kernel (default seed)")
     p.add_argument("--no-figures", action="store_true", help="print the numbers only")
     p.set_defaults(func=main)

@@ -12,6 +12,7 @@ import os
 
 
 def register(subparsers):
+    from .. import validate
     from ..cli import add_common
     from ._preprocessing import add_preprocessing_flags
 
@@ -28,8 +29,8 @@ def register(subparsers):
     p.add_argument("--data-root", default=None, help="directory holding a named dataset's files")
     p.add_argument("--split", choices=["test", "train"], default="test",
                    help="which split of the dataset (a folder without train/ and test/ is used whole) (default: test)")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="evaluate on the first N images only")
-    p.add_argument("--batch-size", type=int, default=256, help="(default: 256)")
+    p.add_argument("--limit", type=validate.cli_int(1), default=None, metavar="N", help="evaluate on the first N images only")
+    p.add_argument("--batch-size", type=validate.cli_int(1), default=256, help="(default: 256)")
     p.add_argument("--mistakes", type=int, default=16, metavar="N",
                    help="how many of the most confidently wrong pictures to show (default: 16)")
     p.add_argument("--skip-bad-files", action="store_true",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pathlib
 
 import numpy as np
+
 from ..validate import ConvlabError
 
 
@@ -66,6 +67,9 @@ def load_model(path, model_name: str | None = None):
         kwargs["in_channels"] = next(s for s in weights if len(s) == 4)[1]
     if weights and len(weights[-1]) == 2:
         kwargs["num_classes"] = weights[-1][0]
+    from ..train.checkpoint import check_finite_weights
+
+    check_finite_weights(ckpt, str(path))
     model = models.get(model_name, **kwargs)
     model.load_state_dict(ckpt)
     return model.eval(), model_name, meta

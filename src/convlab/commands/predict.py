@@ -18,6 +18,7 @@ BATCH = 32  # pictures per forward pass
 
 
 def register(subparsers):
+    from .. import validate
     from ..cli import add_common
     from ._preprocessing import add_preprocessing_flags
 
@@ -29,7 +30,7 @@ def register(subparsers):
     add_common(p)
     p.add_argument("checkpoint", metavar="CKPT", help="a checkpoint, or a run folder (its last.safetensors)")
     p.add_argument("images", metavar="PICTURE", nargs="+", help="picture files, folders of pictures or glob patterns")
-    p.add_argument("--topk", type=int, default=3, help="how many classes to show per picture (default: 3)")
+    p.add_argument("--topk", type=validate.cli_int(1), default=3, help="how many classes to show per picture (default: 3)")
     p.add_argument("--invert", action="store_true",
                    help="invert brightness first (for dark-on-light pictures given to a model trained on light-on-dark "
                         "ones, like Fashion-MNIST's)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 
 def register(subparsers):
+    from .. import validate
     from ..cli import add_common
 
     p = subparsers.add_parser(
@@ -20,8 +21,9 @@ def register(subparsers):
     add_common(p)
     p.add_argument("model", help="a name from 'convlab models'")
     p.add_argument("--input", metavar="C,H,W", help="input shape without the batch axis (default: the model's own)")
-    p.add_argument("--num-classes", type=int, metavar="N", help="output classes (default: the model's own)")
-    p.add_argument("--batch-size", type=int, default=1, metavar="B", help="batch size for MACs and memory (default 1)")
+    p.add_argument("--num-classes", type=validate.cli_int(1), metavar="N", help="output classes (default: the model's own)")
+    p.add_argument("--batch-size", type=validate.cli_int(1), default=1, metavar="B",
+                   help="batch size for MACs and memory (default 1)")
     p.set_defaults(func=main)
     return p
 

@@ -26,6 +26,7 @@ DEFAULT_TIMEOUT = 300.0  # seconds a rank waits for the others before aborting a
 
 
 def register(subparsers):
+    from .. import validate
     from ..cli import add_common
     from ..train.recipes import DEFAULT
     from ._preprocessing import add_preprocessing_flags
@@ -43,17 +44,19 @@ def register(subparsers):
                    help="fashion-mnist, mnist, kmnist, cifar10, lines, edges-orientation or folder:PATH "
                         f"(default: {d['dataset']})")
     p.add_argument("--data-root", default=None, help="directory holding the dataset's files (default: searched)")
-    p.add_argument("--epochs", type=int, default=None, help=f"epochs in all (default: {d['epochs']})")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], help=f"(default: {d['batch_size']})")
-    p.add_argument("--lr", type=float, default=d["lr"], help=f"learning rate, the peak for onecycle (default: {d['lr']})")
+    p.add_argument("--epochs", type=validate.cli_int(1), default=None, help=f"epochs in all (default: {d['epochs']})")
+    p.add_argument("--batch-size", type=validate.cli_int(1), default=d["batch_size"], help=f"(default: {d['batch_size']})")
+    p.add_argument("--lr", type=validate.cli_float(0, min_open=True), default=d["lr"],
+                   help=f"learning rate, the peak for onecycle (default: {d['lr']})")
     p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default=d["optimizer"],
                    help=f"(default: {d['optimizer']})")
-    p.add_argument("--weight-decay", type=float, default=d["weight_decay"], help=f"(default: {d['weight_decay']})")
+    p.add_argument("--weight-decay", type=validate.cli_float(0), default=d["weight_decay"],
+                   help=f"(default: {d['weight_decay']})")
     p.add_argument("--schedule", choices=["cosine", "onecycle", "step", "none"], default=d["schedule"],
                    help=f"learning-rate schedule (default: {d['schedule']})")
     p.add_argument("--augment", action="store_true",
                    help="random crops (padding 2 px for 28x28, 4 for 32x32) and, where mirroring keeps the label, flips")
-    p.add_argument("--erase", type=float, default=0.0, metavar="P",
+    p.add_argument("--erase", type=validate.cli_float(0, 1), default=0.0, metavar="P",
                    help="random erasing with probability P (default: 0, off)")
     add_preprocessing_flags(p, training=True)
     p.add_argument("--val-split", default=None, metavar="FRACTION|COUNT",
@@ -65,20 +68,21 @@ def register(subparsers):
                    help="a folder of class folders to test on (default: a test/ folder beside train/, else 20%% held out)")
     p.add_argument("--skip-bad-files", action="store_true",
                    help="leave out pictures that cannot be read (with a warning and a count) instead of stopping")
-    p.add_argument("--limit", type=int, default=None, metavar="N",
+    p.add_argument("--limit", type=validate.cli_int(1), default=None, metavar="N",
                    help="use at most N images of each split (quick runs)")
-    p.add_argument("--limit-train", type=int, default=None, metavar="N", help="train on N images only (quick runs)")
-    p.add_argument("--limit-val", type=int, default=None, metavar="N",
+    p.add_argument("--limit-train", type=validate.cli_int(1), default=None, metavar="N",
+                   help="train on N images only (quick runs)")
+    p.add_argument("--limit-val", type=validate.cli_int(1), default=None, metavar="N",
                    help="validate on N images only (default with --limit-train: a tenth of it)")
-    p.add_argument("--limit-test", type=int, default=None, metavar="N", help="test on N images only (quick runs)")
-    p.add_argument("--early-stopping", type=int, default=None, metavar="EPOCHS",
+    p.add_argument("--limit-test", type=validate.cli_int(1), default=None, metavar="N", help="test on N images only (quick runs)")
+    p.add_argument("--early-stopping", type=validate.cli_int(1), default=None, metavar="EPOCHS",
                    help="stop after this many epochs without a better validation accuracy")
     p.add_argument("--seed", type=int, default=0, help="seeds weights, data order, augmentation and dropout (default: 0)")
     p.add_argument("--out", default=None, help="output directory (default: a new runs/train-NNN)")
     p.add_argument("--force", action="store_true", help="write into --out even if it already holds files")
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue the run of this checkpoint, in its directory (--epochs may extend a step/none schedule)")
-    p.add_argument("--layer-stats", type=int, default=None, metavar="N",
+    p.add_argument("--layer-stats", type=validate.cli_int(1), default=None, metavar="N",
                    help="every N steps record each layer's activation and gradient mean/std and dead-ReLU fraction "
                         "(layer_stats.jsonl and layer_stats.png in the output directory)")
     p.add_argument("--tensorboard", action="store_true",
@@ -94,7 +98,7 @@ def register(subparsers):
     g.add_argument("--sync-bn", action="store_true",
                    help="batch-norm statistics over the global batch (all ranks) instead of each rank's rows; "
                         "with it a run matches one process")
-    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    g.add_argument("--timeout", type=validate.cli_float(0, min_open=True), default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help="a rank that waits this long for the others aborts the whole job with an error "
                         f"(a rank died or hung; resume from the last checkpoint) (default: {DEFAULT_TIMEOUT:g})")
     p.set_defaults(func=main, _parser=p)
@@ -306,12 +310,37 @@ def _main(args, rank: int, world: int) -> int:
         made_here = args.out is None or not os.path.isdir(args.out)  # a directory this run creates
         out = _shared_out_dir(args, rank, world, prepare_out_dir, UsageError)
 
+    before = set(os.listdir(out)) if main_rank and os.path.isdir(out) else set()
     try:
         return _train(args, cfg, out, rank, world, say, quiet, started)
     except BaseException:
-        if made_here and main_rank:  # a run that failed before writing anything
-            _remove_if_empty(out, parent=args.out is None)  # leaves no empty runs/train-NNN (nor runs/) behind
+        if main_rank and not args.resume:
+            _remove_unresumable(out, before)  # no config.json left behind to demand --force next time
+            if made_here:
+                _remove_if_empty(out, parent=args.out is None)  # leaves no empty runs/train-NNN (nor runs/) behind
         raise
+
+
+def _remove_unresumable(out: str, before: set) -> None:
+    """A run that failed before its first checkpoint cannot be resumed: remove what it wrote
+    (and only that: entries that were in ``out`` before the run stay)."""
+    import shutil
+
+    try:
+        made = set(os.listdir(out)) - before
+    except OSError:
+        return
+    if "last.safetensors" in made:  # resumable with --resume: keep everything
+        return
+    for name in made:
+        p = os.path.join(out, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            try:
+                os.remove(p)
+            except OSError:
+                pass
 
 
 def _remove_if_empty(path: str, parent: bool = False) -> None:

@@ -211,7 +211,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, ignore_index: int 
     _check_channel_vec("weight", weight, c, "cross_entropy")
     if target.dtype.kind == "f":
         if target.shape != input.shape:
-            raise ConvlabError(f"cross_entropy: probability target of shape {target.shape} must match input of shape {input.shape}")
+            raise ConvlabError(f"cross_entropy: probability target of shape {target.shape} must match input of shape "
+                               f"{input.shape}")
     else:
         _check_class_target(input, target, ignore_index, "cross_entropy")
     return L.CrossEntropy.apply(input, target, weight=_arr(weight), ignore_index=ignore_index,

@@ -89,6 +89,27 @@ def model_from_checkpoint(ckpt, path: str = "checkpoint"):
     spec = ckpt.get("model_spec") if isinstance(ckpt, dict) else None
     if not spec or not spec.get("name"):
         raise ConvlabError(f"{path} does not record which model it holds (no model_spec), so it cannot be rebuilt")
+    check_finite_weights(ckpt["model"], path)
     model = models.get(spec["name"], **dict(spec.get("kwargs") or {}))
     model.load_state_dict(ckpt["model"])
     return model.eval()
+
+
+def check_finite_weights(state: dict, path: str = "checkpoint") -> None:
+    """Refuse a state dict holding NaN or infinity: a model with such weights predicts nonsense
+    (every output NaN, an "accuracy" of whatever class NaN compares as), so evaluate, predict,
+    export and inspect stop here with the names of the tensors instead of printing numbers."""
+    import numpy as np
+
+    from .. import backend
+
+    bad = []
+    for name, value in (state or {}).items():
+        arr = backend.to_numpy(value.data) if hasattr(value, "data") and not isinstance(value, np.ndarray) else value
+        arr = np.asarray(arr)
+        if arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
+            bad.append(f"{name} ({arr.size - int(np.isfinite(arr).sum())} of {arr.size})")
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise ConvlabError(f"{path}: the weights hold NaN or infinite values: {shown}; the run that wrote them "
+                           "diverged (try a smaller --lr), so this checkpoint cannot make predictions")

@@ -292,6 +292,9 @@ class Trainer:
         for name, p in self._named:
             if not np.isfinite(p._data).all():
                 raise NonFiniteError(f"parameter '{name}' became non-finite {where}")
+        for name, b in self.model.named_buffers():  # batch-norm running statistics overflow too
+            if b.data.dtype.kind == "f" and not np.isfinite(b.data).all():
+                raise NonFiniteError(f"buffer '{name}' became non-finite {where}")
 
     def _snapshot(self):
         """The state a step may change before it completes: the RNG and the buffers (BN running stats)."""
@@ -333,7 +336,9 @@ class Trainer:
         started = time.time()
         stopped = "completed"
         seconds_per_epoch: list[float] = []
-        with _DeferredSigint(say) as sigint:
+        # NumPy's overflow/invalid warnings are silenced: the guard above checks the loss, the
+        # gradients, the parameters and the buffers and stops with one message naming the step
+        with _DeferredSigint(say) as sigint, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             try:
                 while self.epoch < epochs:
                     epoch = self.epoch
@@ -350,6 +355,9 @@ class Trainer:
                                        distributed=self.reducer is not None)
                         record.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_top5=val.get("top5"),
                                       val_per_class=val.get("per_class"))
+                        if not math.isfinite(val["loss"]):
+                            raise NonFiniteError(f"the validation loss became {val['loss']} after epoch {epoch + 1} "
+                                                 f"(step {self.step})")
                     seconds_per_epoch.append(record["epoch_seconds"])
                     self.history.append({k: v for k, v in record.items() if k != "kind"})
                     improved = self._update_best(record, monitor, higher_better)
