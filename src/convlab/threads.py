@@ -37,6 +37,8 @@ from __future__ import annotations
 import os
 import warnings
 
+from .validate import ConvlabError
+
 _threads: int | None = None
 _listeners: list = []  # called with the new count: the compiled modules' pools (ops/fused.py)
 _pool_owns_products = False  # set by claim_products() on the compiled GEMM's first product
@@ -78,7 +80,7 @@ def _check(n) -> int:
     import numbers
 
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"set_num_threads expects a positive integer, got {n!r}")
+        raise ConvlabError(f"set_num_threads expects a positive integer, got {n!r}")
     return int(n)
 
 
