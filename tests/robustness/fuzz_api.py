@@ -44,7 +44,8 @@ NAMESPACES = {"convlab": cl, "F": F, "nn": nn, "init": init, "optim": optim, "lr
               "shapes": shapes, "filters": filters, "signal": csignal, "data": data, "transforms": transforms}
 # callables that read files, start processes, train, print or time things: fuzzed through their own tests
 SKIP = {"save", "load", "read_idx", "write_idx", "read_cifar_bin", "load_image", "read_image", "ImageFolder", "MNIST",
-        "FashionMNIST", "KMNIST", "CIFAR10", "DataLoader.__iter__", "max_unpool1d", "max_unpool2d", "max_unpool3d", "gradcheck", "set_default_dtype", "manual_seed",
+        "FashionMNIST", "KMNIST", "CIFAR10", "DataLoader.__iter__",
+        "max_unpool1d", "max_unpool2d", "max_unpool3d", "gradcheck", "set_default_dtype", "manual_seed",
         "set_num_threads", "set_rng_state", "get_rng_state", "seed", "fit", "min_input_size", "trace", "set_memory_budget",
         "set_printoptions", "use_deterministic_algorithms", "set_grad_enabled", "enable_grad", "no_grad", "inference_mode",
         "register_forward_hook", "register_full_backward_hook", "register_hook", "apply", "backward", "to", "cuda", "cpu",
@@ -122,7 +123,8 @@ def baseline_values():
         "F.adaptive_max_pool1d.input": _tensor(2, 3, 6), "F.adaptive_avg_pool3d.input": _tensor(1, 2, 4, 4, 4),
         "F.adaptive_max_pool3d.input": _tensor(1, 2, 4, 4, 4), "F.adaptive_avg_pool3d.output_size": 2,
         "F.adaptive_max_pool3d.output_size": 2, "F.conv_transpose3d.input": _tensor(1, 3, 3, 3, 3),
-        "F.conv_transpose3d.weight": _tensor(3, 2, 2, 2, 2), "convlab.permute.*": (1, 0), "shapes.receptive_field.layers": [(3, 1), (2, 2)],
+        "F.conv_transpose3d.weight": _tensor(3, 2, 2, 2, 2),
+        "convlab.permute.*": (1, 0), "shapes.receptive_field.layers": [(3, 1), (2, 2)],
         "shapes.conv_geometry.where": "conv2d", "shapes.pool_geometry.where": "max_pool2d",
         "shapes.check_layout.where": "conv2d", "shapes.check_layout.shape": (2, 3, 6, 6), "shapes.check_layout.nd": 2,
         "shapes.check_strict.where": "conv2d", "shapes.ntuple.value": 3, "shapes.ntuple.n": 2,
@@ -235,7 +237,10 @@ def alarm(seconds: float):
         signal.signal(signal.SIGALRM, old)
 
 
-def call(fn, args, kwargs, seconds=float(os.environ.get("CONVLAB_FUZZ_TIMEOUT", "10"))):
+TIMEOUT = float(os.environ.get("CONVLAB_FUZZ_TIMEOUT", "10"))
+
+
+def call(fn, args, kwargs, seconds=TIMEOUT):
     """``(result, exception)`` of ``fn(*args, **kwargs)`` under an alarm, with NumPy warnings silenced."""
     try:
         with alarm(seconds), np.errstate(all="ignore"):
