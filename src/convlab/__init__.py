@@ -165,3 +165,7 @@ __all__ = [
     "bmm", "equal", "gather", "isfinite", "isinf", "isnan", "masked_fill", "mm", "sort", "initial_seed", "seed",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]
+
+from . import validate as _validate  # noqa: E402
+
+_validate.check_namespace(globals(), __all__)  # arguments checked against the signatures (convlab.validate.checked)

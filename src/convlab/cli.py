@@ -186,12 +186,12 @@ def describe(exc: BaseException) -> str:
     """One line that always says something: the message, or the error's kind when it has none
     (``KeyError: 'x'``, ``MemoryError``, ``RecursionError: nested too deeply``)."""
     text = " ".join(str(exc).split())
-    if isinstance(exc, (ValueError, RuntimeError, OSError, UsageError)) and text and not isinstance(exc, KeyError):
-        return text
     if isinstance(exc, RecursionError):
         return "RecursionError: the input is nested too deeply"
-    if isinstance(exc, MemoryError):
+    if isinstance(exc, MemoryError) and not isinstance(exc, validate.ConvlabError):
         return f"MemoryError: not enough memory{': ' + text if text else ''}"
+    if isinstance(exc, (ValueError, RuntimeError, OSError, UsageError)) and text and not isinstance(exc, KeyError):
+        return text
     return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (no message; rerun with --debug)"
 
 

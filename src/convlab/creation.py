@@ -8,6 +8,8 @@ on a CPU and are accepted."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import backend, dtypes, random, validate
@@ -193,8 +195,17 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     _options("arange", (), options)
     if end is None:
         start, end = 0, start
+    start, end, step = (validate.real(v, "arange", n, finite=True) if isinstance(v, float) else v
+                        for v, n in ((start, "start"), (end, "end"), (step, "step")))
+    for v, n in ((start, "start"), (end, "end"), (step, "step")):
+        if not validate._is_real(v):
+            raise validate.ArgumentTypeError(f"arange: {n} must be a real number, got {v!r}")
     if step == 0:
         raise ConvlabError(f"arange: step must be non-zero, got {step!r}")
+    if (end - start) * step < 0:  # torch's rule: an empty range the wrong way round is a mistake, not []
+        raise ConvlabError(f"arange: upper bound and lower bound inconsistent with step sign (start={start}, "
+                           f"end={end}, step={step})")
+    validate.allocation([max(math.ceil((end - start) / step), 0)], 8, "arange", "the range")
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, end, step))
         dtype = dtypes.get_default_dtype() if is_float else np.int64

@@ -396,3 +396,7 @@ def smooth(signal, kernel=(1 / 3, 1 / 3, 1 / 3), mode: str = "same") -> np.ndarr
     if mode == "causal":
         return convolve(f, g, mode="full")[: f.size]
     return convolve(f, g, mode=mode)
+
+from . import validate as _validate  # noqa: E402
+
+_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

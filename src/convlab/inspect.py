@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from . import nn
+from . import nn, validate
 from .shapes import _conv_pads
 from .tensor import Tensor, no_grad, zeros
 from .validate import ConvlabError
@@ -517,6 +517,9 @@ def summary(model, input_shape, batch_size: int = 1) -> Summary:
     )
 
 
+MAX_UPWARD_TRIES = 64  # sizes tried one by one above the first that is not too small
+
+
 def min_input_size(model, in_channels: int | None = None, *, spatial_dims: int = 2, max_size: int = 4096) -> tuple:
     """Smallest square (cubic, ...) input ``model`` accepts, as a tuple of sizes, e.g. ``(15, 15)``.
 
@@ -539,8 +542,17 @@ def min_input_size(model, in_channels: int | None = None, *, spatial_dims: int =
         in_channels = first.in_channels
 
     cache = {}
+    # bounded work and memory: a probe's activations are at most (sum of the layers' output channels)
+    # x size^d float32 values; a size whose bound passes a quarter of the memory limit is not tried
+    width = sum(getattr(m, "out_channels", 0) for m in model.modules()) or in_channels
+    budget = validate.memory_limit() // 4
 
     def probe(size):
+        need = 4 * width * size ** spatial_dims
+        if size not in cache and need > budget:
+            raise ConvlabError(f"min_input_size: no input up to size {max(cache, default=0)} works, and trying {size} could need "
+                               f"{validate._human(need)} of activations, more than the {validate._human(budget)} the "
+                               "search may use")
         if size not in cache:
             tracer, _, _, exc = _attempt(model, (1, in_channels) + (size,) * spatial_dims, record=False)
             frame = tracer.stack[-1] if tracer.stack else None
@@ -562,11 +574,12 @@ def min_input_size(model, in_channels: int | None = None, *, spatial_dims: int =
             lo = mid
         else:
             hi = mid
-    for size in range(hi, max_size + 1):  # 'other' failures (say, a concat of odd sizes): try upwards
+    last = min(max_size, hi + MAX_UPWARD_TRIES)
+    for size in range(hi, last + 1):  # 'other' failures (say, a concat of odd sizes): try upwards, a bounded number
         kind = probe(size)
         if kind == "ok":
             return (size,) * spatial_dims
         if kind == "too_large":
             raise ConvlabError(f"min_input_size: no input size works: size {size - 1} is too small and {size} too large "
                              f"({cache[size][1]})")
-    raise ConvlabError(f"min_input_size: no square input from {hi} to {max_size} works (last: {cache[max_size][1]})")
+    raise ConvlabError(f"min_input_size: no square input from {hi} to {last} works (last: {cache[last][1]})")

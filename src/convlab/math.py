@@ -371,12 +371,13 @@ def getitem(a, idx):
 
 
 # ---------------------------------------------------------------- comparisons
-def _compare(op):
+def _compare(op, name):
     def fn(a, b):
         try:
             b_t = _operand(b, a)
         except TypeError:  # not something a tensor compares with: let Python ask the other side
             return NotImplemented
+        E.broadcast_shape(name, a._data, b_t._data)  # a named error, not NumPy's bare broadcast message
         return _raw(op(a._data, b_t._data))
 
     return fn
@@ -398,10 +399,10 @@ _METHODS = {
     "__mul__": mul, "__rmul__": _rev(mul), "__truediv__": div, "__rtruediv__": _rev(div),
     "__pow__": pow, "__rpow__": _rev(pow), "__matmul__": matmul, "__rmatmul__": _rev(matmul),
     "__neg__": neg, "__getitem__": getitem, "__setitem__": _setitem,
-    "__lt__": _compare(lambda a, b: a < b), "__le__": _compare(lambda a, b: a <= b),
-    "__gt__": _compare(lambda a, b: a > b), "__ge__": _compare(lambda a, b: a >= b),
-    "__eq__": _compare(lambda a, b: a == b), "__ne__": _compare(lambda a, b: a != b),
-    "eq": _compare(lambda a, b: a == b), "ne": _compare(lambda a, b: a != b),
+    "__lt__": _compare(lambda a, b: a < b, "lt"), "__le__": _compare(lambda a, b: a <= b, "le"),
+    "__gt__": _compare(lambda a, b: a > b, "gt"), "__ge__": _compare(lambda a, b: a >= b, "ge"),
+    "__eq__": _compare(lambda a, b: a == b, "eq"), "__ne__": _compare(lambda a, b: a != b, "ne"),
+    "eq": _compare(lambda a, b: a == b, "eq"), "ne": _compare(lambda a, b: a != b, "ne"),
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul, "neg": neg,
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
     "clamp": clamp, "clip": clamp, "maximum": maximum, "minimum": minimum,

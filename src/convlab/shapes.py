@@ -247,7 +247,9 @@ def unvisited(size, kernel_size, stride=1, padding=0, dilation=1):
     """
     def one(w, k, s, p, d):
         w, k, s, d = _sizes("unvisited", w, k, s, d)
+        validate.nonneg_int(w, "unvisited", "size", max=1 << 24)  # the answer is counted pixel by pixel
         lo, hi = _pad_pair(p, w, k, s, d, "unvisited")
+        validate.nonneg_int(w + lo + hi, "unvisited", "the padded size", max=1 << 24)
         out = (w + lo + hi - d * (k - 1) - 1) // s + 1
         seen = {o * s + j * d - lo for o in range(max(out, 0)) for j in range(k)}
         return sum(1 for i in range(w) if i not in seen)
@@ -508,3 +510,7 @@ def min_input_size(model, *args, **kwargs):
     from .inspect import min_input_size as _min_input_size
 
     return _min_input_size(model, *args, **kwargs)
+
+from . import validate as _validate  # noqa: E402
+
+_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

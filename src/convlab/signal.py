@@ -125,3 +125,7 @@ def _correlate(a, k, starts, mode):
     w = k.reshape((1, 1) + k.shape)
     y = conv(x, w, padding=tuple(pads))
     return y.reshape(y.shape[2:])
+
+from . import validate as _validate  # noqa: E402
+
+_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

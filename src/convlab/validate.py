@@ -359,3 +359,186 @@ def cli_list(item: _CliType, sep: str = ",") -> _CliType:
             raise ConvlabError(f": value items {exc}") from None
 
     return _CliType(f"{item.__name__} list", parse, check)
+
+
+# --------------------------------------------------------------------------- signature-derived checks
+# The public API's own signatures say what each argument is: a parameter whose default is a bool
+# takes a bool, a float default a real number, a str default a string; a parameter named like a
+# tensor (``input``, ``a``, ``tensor``...) takes a Tensor (arrays, lists and numbers are converted).
+# :func:`checked` wraps a function (or a class's ``__init__``) so that a wrong type is refused by
+# name before the body runs, and so that running out of memory, overflowing a C integer or nesting
+# too deeply surfaces as a ConvlabError naming the function instead of a bare internal error.
+TENSOR_PARAMS = frozenset({"input", "a", "tensor", "t"})
+TENSOR_OPTIONAL = frozenset({"weight", "bias", "target", "running_mean", "running_var", "other", "pos_weight"})
+
+
+def _kind_of(p):
+    """``(kind, optional)`` from the annotation (when it is a plain ``float``/``int``/``bool``/``str``,
+    optionally ``| None``) or else from the default's type; None when neither says."""
+    import inspect
+
+    d = p.default
+    if d is inspect.Parameter.empty:
+        return None
+    ann = "" if p.annotation is inspect.Parameter.empty else (
+        p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "?"))
+    ann = str(ann).replace(" ", "")
+    optional = d is None or ann.endswith("|None") or ann.startswith("None|")
+    plain = ann.removesuffix("|None").removeprefix("None|")
+    if plain in ("float", "bool", "str", "int"):
+        return plain, optional
+    if ann:
+        return None  # a union or a richer type: the function checks it itself
+    if isinstance(d, bool):  # unannotated: only a bool default is taken as a declaration ("flag")
+        return "flag", True
+    return None
+
+
+def _bad_type(kind: str, v) -> bool:
+    from numbers import Real
+
+    if kind == "bool":
+        return not (isinstance(v, (bool, np.bool_)) or (_is_int(v) and v in (0, 1)))
+    if kind == "flag":  # an unannotated bool default: some also take a tuple (clip=(lo, hi)); never text or junk
+        return isinstance(v, (str, bytes, dict, set, complex, float)) and not (isinstance(v, float) and v in (0.0, 1.0)) \
+            or (isinstance(v, np.ndarray) and v.size != 1) or type(v) is object
+    if kind == "float":
+        if isinstance(v, (bool, np.bool_)):
+            return False  # torch takes True as 1.0
+        if isinstance(v, Real) or isinstance(v, np.number):
+            return isinstance(v, complex)
+        size = getattr(v, "size", None)
+        return not (size == 1 and getattr(getattr(v, "dtype", None), "kind", "") in "fiu")
+    if kind == "str":
+        return not isinstance(v, str)
+    if kind == "int":  # ints, or the tuples/lists/strings that many int options also take
+        return isinstance(v, (float, complex, bytes, dict, set)) and not (isinstance(v, float) and v.is_integer()) \
+            or (isinstance(v, np.ndarray) and v.ndim > 0)
+    return False
+
+
+def _coerce_tensor(where, name, v):
+    from .tensor_class import Tensor
+
+    if isinstance(v, Tensor):
+        return v
+    if isinstance(v, (np.ndarray, np.generic, list, tuple, int, float)) and not isinstance(v, (bool, np.bool_)):
+        from .creation import tensor
+
+        try:
+            return tensor(v)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentTypeError(f"{where}: argument '{name}' must be a Tensor, got {type(v).__name__} ({exc})") \
+                from None
+    raise ArgumentTypeError(f"{where}: argument '{name}' must be a Tensor, got {type(v).__name__}")
+
+
+def checked(fn, where: str | None = None, tensors: bool = True):
+    """``fn`` with its arguments checked against its signature (see the comment above)."""
+    import functools
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return fn
+    where = where or fn.__name__
+    plan = []  # (position or None, name, kind, optional)
+    for i, p in enumerate(sig.parameters.values()):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "self":
+            continue
+        pos = i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else None
+        if tensors and (p.name in TENSOR_PARAMS and p.default is inspect.Parameter.empty
+                        or p.name in TENSOR_OPTIONAL and p.default in (None, inspect.Parameter.empty)):
+            plan.append((pos, p.name, "tensor", p.default is None))
+            continue
+        kind = _kind_of(p)
+        if kind:
+            plan.append((pos, p.name, kind[0], kind[1]))
+    if not plan:
+        return _guarded(fn, where)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for pos, name, kind, optional in plan:
+            if pos is not None and pos < len(args):
+                v = args[pos]
+            elif name in kwargs:
+                v = kwargs[name]
+            else:
+                continue
+            if kind == "tensor":
+                if v is None and optional:
+                    continue
+                c = _coerce_tensor(where, name, v)
+                if c is not v:
+                    if pos is not None and pos < len(args):
+                        args = args[:pos] + (c,) + args[pos + 1:]
+                    else:
+                        kwargs[name] = c
+            elif v is None:
+                if not optional:
+                    raise ArgumentTypeError(f"{where}: argument '{name}' must be {_KIND_WORDS[kind]}, got None")
+            elif _bad_type(kind, v):
+                raise ArgumentTypeError(f"{where}: argument '{name}' must be {_KIND_WORDS[kind]}, got "
+                                        f"{_safe_repr(v, 40)} ({type(v).__name__})")
+        return _call(fn, where, args, kwargs)
+
+    return wrapper
+
+
+_KIND_WORDS = {"bool": "a bool", "flag": "a bool", "float": "a real number", "str": "a string",
+               "int": "an int (or a tuple of ints)"}
+
+
+class OutOfMemoryError(ConvlabError, MemoryError):
+    """A call that would need more memory than there is (also a ``MemoryError``)."""
+
+
+class TooLargeError(ConvlabError, OverflowError):
+    """A value too large to compute with (also an ``OverflowError``)."""
+
+
+def _call(fn, where, args, kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except ConvlabError:
+        raise
+    except MemoryError as exc:
+        raise OutOfMemoryError(f"{where}: not enough memory for this call ({exc or 'the allocation failed'})") from None
+    except OverflowError as exc:
+        raise TooLargeError(f"{where}: a value is too large ({exc})") from None
+    except RecursionError:
+        raise ConvlabError(f"{where}: the input is nested too deeply") from None
+
+
+def _guarded(fn, where):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return _call(fn, where, args, kwargs)
+
+    return wrapper
+
+
+def check_namespace(namespace: dict, names=None) -> None:
+    """Replace the public functions of a module namespace by :func:`checked` versions and check
+    the ``__init__`` of its public classes (once per class)."""
+    import inspect
+
+    for name in list(names if names is not None else namespace):
+        obj = namespace.get(name)
+        if name.startswith("_") or obj is None or getattr(obj, "__wrapped_checked__", False):
+            continue
+        if inspect.isclass(obj):
+            init = obj.__init__
+            if init is not object.__init__ and not getattr(obj.__dict__.get("__init__"), "__wrapped_checked__", False) \
+                    and not issubclass(obj, BaseException) and inspect.isfunction(init):
+                new = checked(getattr(init, "__wrapped__", init), obj.__name__, tensors=False)
+                new.__wrapped_checked__ = True
+                obj.__init__ = new
+        elif inspect.isfunction(obj):
+            new = checked(obj)
+            new.__wrapped_checked__ = True
+            namespace[name] = new

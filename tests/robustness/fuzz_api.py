@@ -39,6 +39,7 @@ import convlab.optim as optim
 import convlab.optim.lr_scheduler as lr_scheduler
 import convlab.shapes as shapes
 import convlab.signal as csignal
+from convlab.validate import ConvlabError
 
 NAMESPACES = {"convlab": cl, "F": F, "nn": nn, "init": init, "optim": optim, "lr_scheduler": lr_scheduler,
               "shapes": shapes, "filters": filters, "signal": csignal, "data": data, "transforms": transforms}
@@ -264,16 +265,17 @@ def judge(qualname: str, param: str, value, result, exc) -> str | None:
         return None
     kind = type(exc).__name__
     if isinstance(exc, Hang):
-        return f"hang: {qualname}({param}={value!r:.40})"
+        return f"hang | {qualname} | {param}={value!r:.40}"
     msg = str(exc)
-    if isinstance(exc, BARE) or not isinstance(exc, DOCUMENTED):
-        return f"bare {kind}: {qualname}({param}=...) {msg[:80]!r}"
+    if isinstance(exc, BARE) and not isinstance(exc, ConvlabError) or not isinstance(exc, DOCUMENTED):
+        return f"bare {kind} | {qualname} | {param}=...: {msg[:80]!r}"
     if not msg.strip():
-        return f"empty {kind} message: {qualname}({param}=...)"
+        return f"empty message | {qualname} | {param}=...: {kind}"
     fname = qualname.rsplit(".", 1)[-1]
     cls = qualname.split(".")[-2] if qualname.count(".") >= 2 else ""
-    if not _mentions(msg, param, fname, cls, "dtype", "tensor", "shape", "size"):
-        return f"message names neither {param!r} nor {fname!r}: {kind} {msg[:80]!r}"
+    aliases = {"lr": "learning rate", "eps": "epsilon", "betas": "beta"}
+    if not _mentions(msg, param, aliases.get(param, ""), fname, cls, "dtype", "tensor", "shape", "size"):
+        return f"unnamed argument | {qualname} | {param}=...: {kind} {msg[:80]!r}"
     return None
 
 

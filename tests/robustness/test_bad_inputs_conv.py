@@ -57,7 +57,8 @@ for _name, _nd in ALL.items():
         _add(_name, label, lambda f=f, s=shape: f(cl.tensor(_arr(s))), ValueError,
              rf"{_name}: expected a {_nd + 2}-D input in {lay} .*got shape \({', '.join(map(str, shape))},?\)")
     _add(_name, "scalar", lambda f=f: f(3.0), ValueError, rf"{_name}: expected a {_nd + 2}-D input .*got shape \(\)")
-    _add(_name, "None", lambda f=f: f(None), TypeError, r"expected a Tensor, array or number, got NoneType")
+    _add(_name, "None", lambda f=f: f(None), TypeError,
+         r"(expected a Tensor, array or number|argument .input. must be a Tensor), got NoneType")
     for kind, dt, rx in (("complex", np.complex64, "complex64"), ("object", object, "object"), ("string", "U1", "<U1")):
         _add(_name, f"ndarray-{kind}", lambda f=f, dt=dt, nd=_nd: f(np.ones((2, 3) + (8,) * nd, dtype=dt)),
              TypeError, rf"unsupported dtype {rx}")

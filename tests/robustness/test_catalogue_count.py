@@ -22,11 +22,14 @@ def test_catalogue_counts_several_hundred_cases(capsys):
     files = _load("test_bad_files")
     cli = _load("test_cli_bad_inputs")
     props = _load("test_properties")
+    issue20 = _load("test_silent_and_bare")
     counts = {f"core/{k}": len(v) for k, v in core.CORE_FAMILIES.items()}
     counts["conv+pool"] = len(conv.CASES)
     counts.update({f"nn/{k}": len(v) for k, v in nn.NN_FAMILIES.items()})
     counts.update({f"files/{k}": len(v) for k, v in files.FILE_FAMILIES.items()})
     counts["cli"] = cli.CLI_CASES
+    counts.update({f"issue20/{k}": len(v) for k, v in issue20.FAMILIES.items()})
+    counts["issue20/cli"] = len(issue20.CLI)
     total = sum(counts.values())
     with capsys.disabled():
         print(f"\nhostile-input catalogue: {total} raising cases "

@@ -53,3 +53,7 @@ __all__ = [
     "SequentialSampler", "SubsetRandomSampler", "WeightedRandomSampler", "default_collate", "get_worker_info",
     "random_split", "read_image", "read_cifar_bin", "read_idx", "transforms", "write_idx",
 ]
+
+from .. import validate as _validate  # noqa: E402
+
+_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

@@ -284,3 +284,7 @@ class RandomErasing(Transform):
 
     def __repr__(self) -> str:
         return f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, value={self.value!r})"
+
+from .. import validate as _validate  # noqa: E402
+
+_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

@@ -39,3 +39,7 @@ __all__ = [
     "Unflatten", "functional", "init", "utils", "DataParallel", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyLinear",
     "parallel", "ELU", "Hardtanh", "Softplus", "Upsample", "UpsamplingNearest2d",
 ]
+
+from .. import validate as _validate  # noqa: E402
+
+_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

@@ -90,6 +90,16 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
 
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None):
     """Fill with N(mean, std^2) conditioned on [a, b] (redraws values outside the interval)."""
+    from .. import validate
+
+    mean, std = validate.real(mean, "trunc_normal_", "mean"), validate.nonneg(std, "trunc_normal_", "std")
+    a, b = validate.real(a, "trunc_normal_", "a"), validate.real(b, "trunc_normal_", "b")
+    # redrawing terminates only when [a, b] holds a fair share of N(mean, std^2): at least 1e-4
+    mass = 0.5 * (math.erf((b - mean) / (std * math.sqrt(2))) - math.erf((a - mean) / (std * math.sqrt(2)))) \
+        if std > 0 else float(a <= mean <= b)
+    if not a < b or mass < 1e-4:
+        raise validate.ConvlabError(f"trunc_normal_: [a, b] = [{a}, {b}] must be an interval holding at least 1e-4 of "
+                                    f"N({mean}, {std}^2) (it holds {mass:.3g}); redrawing would not end")
     gen = generator or default_generator()
     values = gen.normal(mean, std, tensor.shape)
     bad = (values < a) | (values > b)
@@ -154,3 +164,7 @@ def _layer_default_(weight, bias=None) -> None:
         fan_in, _ = _calculate_fan_in_and_fan_out(weight)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         uniform_(bias, -bound, bound)
+
+from .. import validate as _validate  # noqa: E402
+
+_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

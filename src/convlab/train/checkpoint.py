@@ -105,7 +105,7 @@ def check_finite_weights(state: dict, path: str = "checkpoint") -> None:
 
     bad = []
     for name, value in (state or {}).items():
-        arr = backend.to_numpy(value.data) if hasattr(value, "data") and not isinstance(value, np.ndarray) else value
+        arr = backend.to_numpy(value._data) if hasattr(value, "_data") else value
         arr = np.asarray(arr)
         if arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
             bad.append(f"{name} ({arr.size - int(np.isfinite(arr).sum())} of {arr.size})")

@@ -293,7 +293,7 @@ class Trainer:
             if not np.isfinite(p._data).all():
                 raise NonFiniteError(f"parameter '{name}' became non-finite {where}")
         for name, b in self.model.named_buffers():  # batch-norm running statistics overflow too
-            if b.data.dtype.kind == "f" and not np.isfinite(b.data).all():
+            if b._data.dtype.kind == "f" and not np.isfinite(b._data).all():
                 raise NonFiniteError(f"buffer '{name}' became non-finite {where}")
 
     def _snapshot(self):
