@@ -395,8 +395,8 @@ def _kind_of(p):
 
 
 def _bad_type(kind: str, v) -> bool:
-    from numbers import Real
-
+    if type(v) in _GOOD_TYPES.get(kind, ()):
+        return False
     if kind == "bool":
         return not (isinstance(v, (bool, np.bool_)) or (_is_int(v) and v in (0, 1)))
     if kind == "flag":  # an unannotated bool default: some also take a tuple (clip=(lo, hi)); never text or junk
@@ -405,7 +405,7 @@ def _bad_type(kind: str, v) -> bool:
     if kind == "float":
         if isinstance(v, (bool, np.bool_)):
             return False  # torch takes True as 1.0
-        if isinstance(v, Real) or isinstance(v, np.number):
+        if isinstance(v, numbers.Real) or isinstance(v, np.number):
             return isinstance(v, complex)
         size = getattr(v, "size", None)
         return not (size == 1 and getattr(getattr(v, "dtype", None), "kind", "") in "fiu")
@@ -417,10 +417,19 @@ def _bad_type(kind: str, v) -> bool:
     return False
 
 
-def _coerce_tensor(where, name, v):
-    from .tensor_class import Tensor
+_TENSOR = []  # [Tensor], filled on first use (validate is imported before the Tensor class exists)
 
-    if isinstance(v, Tensor):
+
+def _tensor_class():
+    if not _TENSOR:
+        from .tensor_class import Tensor
+
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
+
+
+def _coerce_tensor(where, name, v):
+    if isinstance(v, _tensor_class()):
         return v
     if isinstance(v, (np.ndarray, np.generic, list, tuple, int, float)) and not isinstance(v, (bool, np.bool_)):
         from .creation import tensor
@@ -460,19 +469,21 @@ def checked(fn, where: str | None = None, tensors: bool = True):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        tensor_type = _TENSOR[0] if _TENSOR else _tensor_class()
+        n = len(args)
         for pos, name, kind, optional in plan:
-            if pos is not None and pos < len(args):
+            if pos is not None and pos < n:
                 v = args[pos]
             elif name in kwargs:
                 v = kwargs[name]
             else:
                 continue
             if kind == "tensor":
-                if v is None and optional:
+                if isinstance(v, tensor_type) or v is None and optional:
                     continue
                 c = _coerce_tensor(where, name, v)
                 if c is not v:
-                    if pos is not None and pos < len(args):
+                    if pos is not None and pos < n:
                         args = args[:pos] + (c,) + args[pos + 1:]
                     else:
                         kwargs[name] = c
@@ -487,6 +498,7 @@ def checked(fn, where: str | None = None, tensors: bool = True):
     return wrapper
 
 
+_GOOD_TYPES = {"bool": (bool,), "flag": (bool,), "float": (float, int), "str": (str,), "int": (int, tuple)}
 _KIND_WORDS = {"bool": "a bool", "flag": "a bool", "float": "a real number", "str": "a string",
                "int": "an int (or a tuple of ints)"}
 
