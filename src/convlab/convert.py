@@ -14,6 +14,7 @@ import numpy as np
 from .dtypes import _parse_dtype
 from .ops.elementwise import Cast, Clone, ToDevice
 from .tensor_class import Tensor
+from .validate import ConvlabError
 
 # torch's legacy type names, as ``Tensor.type()`` reports them and ``Tensor.type(name)`` accepts
 _TYPE_NAMES = {
@@ -47,7 +48,7 @@ def type_(self, dtype=None, non_blocking: bool = False, **kwargs):
     if isinstance(dtype, str):
         name = dtype.rpartition(".")[2]
         if name not in _NAME_TYPES:
-            raise ValueError(f"type(): invalid type {dtype!r} (expected e.g. 'torch.FloatTensor' or a dtype)")
+            raise ConvlabError(f"type(): invalid type {dtype!r} (expected e.g. 'torch.FloatTensor' or a dtype)")
         dtype = _NAME_TYPES[name]
     return self.astype(dtype)
 

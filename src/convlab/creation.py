@@ -146,7 +146,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
 def randperm(n: int, dtype=np.int64, device=None, generator=None, requires_grad=False) -> Tensor:
     """A random permutation of ``0 .. n-1`` from the library generator."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"randperm: n must be a non-negative integer, got {n!r}")
+        raise ConvlabError(f"randperm: n must be a non-negative integer, got {n!r}")
     gen = generator or random.default_generator()
     return _new((int(n),), dtype, requires_grad, device, lambda xp, s, d: _host_random(xp, gen.permutation(s[0]).astype(d)))
 

@@ -30,6 +30,7 @@ import math
 
 import numpy as np
 
+from ..validate import ConvlabError
 from .images import GRAY_MODES  # noqa: F401  (the modes that read as one channel)
 from .images import LUMA as _LUMA  # ITU-R 601-2, Pillow's convert("L") weights
 
@@ -68,29 +69,29 @@ class Preprocessing:
 
     def __post_init__(self):
         if self.channels not in (1, 3):
-            raise ValueError(f"Preprocessing: channels must be 1 or 3, got {self.channels!r}")
+            raise ConvlabError(f"Preprocessing: channels must be 1 or 3, got {self.channels!r}")
         h, w = _pair(self.size)
         if h < 1 or w < 1:
-            raise ValueError(f"Preprocessing: size must be positive, got {self.size!r}")
+            raise ConvlabError(f"Preprocessing: size must be positive, got {self.size!r}")
         object.__setattr__(self, "size", (h, w))
         if self.resize not in RESIZE_POLICIES:
-            raise ValueError(f"Preprocessing: resize must be one of {', '.join(RESIZE_POLICIES)}, got {self.resize!r}")
+            raise ConvlabError(f"Preprocessing: resize must be one of {', '.join(RESIZE_POLICIES)}, got {self.resize!r}")
         if (self.mean is None) != (self.std is None):
-            raise ValueError("Preprocessing: give both mean and std, or neither")
+            raise ConvlabError("Preprocessing: give both mean and std, or neither")
         if self.mean is not None:
             mean, std = tuple(float(m) for m in self.mean), tuple(float(s) for s in self.std)
             if len(mean) == 1 and self.channels == 3:
                 mean, std = mean * 3, std * 3
             if len(mean) != self.channels or len(std) != self.channels:
-                raise ValueError(f"Preprocessing: mean and std need {self.channels} value{'s' if self.channels > 1 else ''} "
+                raise ConvlabError(f"Preprocessing: mean and std need {self.channels} value{'s' if self.channels > 1 else ''} "
                                  "each (one per channel), "
                                  f"got {len(mean)} and {len(std)}")
             if not all(math.isfinite(v) for v in mean + std) or min(std) <= 0:
-                raise ValueError(f"Preprocessing: mean must be finite and std finite and > 0, got {mean} and {std}")
+                raise ConvlabError(f"Preprocessing: mean must be finite and std finite and > 0, got {mean} and {std}")
             object.__setattr__(self, "mean", mean)
             object.__setattr__(self, "std", std)
         if int(self.pad) != self.pad or self.pad < 0:
-            raise ValueError(f"Preprocessing: pad must be a whole number >= 0, got {self.pad!r}")
+            raise ConvlabError(f"Preprocessing: pad must be a whole number >= 0, got {self.pad!r}")
         object.__setattr__(self, "pad", int(self.pad))
         object.__setattr__(self, "invert", bool(self.invert))
 
@@ -141,7 +142,7 @@ class Preprocessing:
             channels = 1 if mode == "L" else 3 if mode == "RGB" else (d.get("input_shape") or [None])[0]
         size = d.get("size") or d.get("image_size")
         if channels is None or size is None:
-            raise ValueError(f"Preprocessing.from_dict: needs channels and size, got keys {sorted(d)}")
+            raise ConvlabError(f"Preprocessing.from_dict: needs channels and size, got keys {sorted(d)}")
         return cls(channels=int(channels), size=tuple(size), resize=d.get("resize", "stretch"),
                    mean=d.get("mean"), std=d.get("std"), invert=bool(d.get("invert", False)), pad=int(d.get("pad", 0)))
 
@@ -251,14 +252,14 @@ def _to_hwc(image) -> tuple[np.ndarray, str]:
     elif a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[2] not in (1, 2, 3, 4):
         a = a.transpose(1, 2, 0)  # (C, H, W)
     if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"Preprocessing: expected an image array (H, W), (H, W, C) or (C, H, W) with 1-4 channels, "
+        raise ConvlabError(f"Preprocessing: expected an image array (H, W), (H, W, C) or (C, H, W) with 1-4 channels, "
                          f"got shape {a.shape}")
     if a.dtype == np.uint8:
         a = a.astype(np.float32) / 255
     elif a.dtype == np.uint16:
         a = a.astype(np.float32) / 65535
     elif a.dtype.kind in "iu":
-        raise ValueError(f"Preprocessing: integer image arrays must be uint8 or uint16, got {a.dtype}")
+        raise ConvlabError(f"Preprocessing: integer image arrays must be uint8 or uint16, got {a.dtype}")
     else:
         a = a.astype(np.float32)
     return a, {1: "grayscale", 2: "LA", 3: "RGB", 4: "RGBA"}[a.shape[2]]
@@ -305,6 +306,6 @@ def from_checkpoint(ckpt: dict, path: str = "checkpoint", fallback: Preprocessin
         return Preprocessing.from_dict(pre)
     if fallback is not None:
         return fallback
-    raise ValueError(f"{path} does not record how its pictures were preprocessed; give it with --image-size H,W and "
+    raise ConvlabError(f"{path} does not record how its pictures were preprocessed; give it with --image-size H,W and "
                      "--channels 1|3 (and --mean/--std if the model was trained on normalised input), or save the "
                      "checkpoint with convlab.save(model, path, preprocessing=...) or Trainer(..., preprocessing=...)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+from ..validate import ConvlabError
 from .preprocess import GRAY_MODES
 
 MAX_SIDE = 64  # an inferred size is scaled down to at most this many pixels a side (CPU training)
@@ -81,7 +82,7 @@ def infer(s: Survey, channels: int | None = None, size=None, resize: str | None 
       (fit inside, no distortion).
     """
     if s.n == 0:
-        raise ValueError("no readable pictures to infer the preprocessing from")
+        raise ConvlabError("no readable pictures to infer the preprocessing from")
     words = []
     if channels is None:
         channels = 1 if s.gray > s.colour else 3

@@ -18,6 +18,8 @@ import io
 
 import numpy as np
 
+from ..validate import ConvlabError
+
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
@@ -84,7 +86,7 @@ class Preprocessing:
         if pixels.ndim == 2:
             pixels = pixels[None]
         if pixels.shape != (self.spec.channels, *self.spec.size):
-            raise ValueError(f"pixels of shape {pixels.shape}; the spec converts to {(self.spec.channels, *self.spec.size)}")
+            raise ConvlabError(f"pixels of shape {pixels.shape}; the spec converts to {(self.spec.channels, *self.spec.size)}")
         p = self.spec.pad
         display = np.pad(pixels, ((0, 0), (p, p), (p, p))) if p else pixels
         model_input = np.ascontiguousarray(self.spec.finish(pixels[None]), dtype=np.float32)

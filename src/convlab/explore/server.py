@@ -31,6 +31,7 @@ import socket
 import threading
 from importlib import resources
 
+from ..validate import ConvlabError
 from .preprocess import MAX_UPLOAD_BYTES, UploadError
 from .sandbox import SandboxError
 
@@ -117,7 +118,7 @@ def build_app(explorer, hosts=LOOPBACK, stopping=None):
     def integer(request, name, lo=0, hi=10**9):
         text = request.query_params.get(name, "")
         if not text.isdigit() or not lo <= int(text) <= hi:
-            raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {text[:20]!r}")
+            raise ConvlabError(f"{name} must be an integer in {lo}..{hi}, got {text[:20]!r}")
         return int(text)
 
     async def page(request: Request):

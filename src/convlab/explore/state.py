@@ -12,6 +12,7 @@ import re
 import threading
 from collections import OrderedDict
 
+from ..validate import ConvlabError
 from . import views
 from .preprocess import Preprocessing
 
@@ -139,14 +140,14 @@ class Explorer:
 
     def cell(self, key: str, layer: int, c: int, i: int, j: int) -> dict:
         if not KEY.match(key):
-            raise ValueError(f"image must be a key given by the server (test-N or upload-HEX), got {key[:40]!r}")
+            raise ConvlabError(f"image must be a key given by the server (test-N or upload-HEX), got {key[:40]!r}")
         with self._lock:
             _, calls, _, display = self._pass(key)
             if not 0 <= layer < len(calls):
                 raise IndexError(f"layer {layer} is outside 0..{len(calls) - 1}")
             call = calls[layer]
             if call.output is None or call.output.ndim != 3:
-                raise ValueError(f"layer '{call.name}' has no feature map (output shape {getattr(call.output, 'shape', None)})")
+                raise ConvlabError(f"layer '{call.name}' has no feature map (output shape {getattr(call.output, 'shape', None)})")
             return views.cell_view(call, c, i, j, display.shape[1:])
 
     def run_view(self) -> dict:

@@ -23,6 +23,7 @@ import os
 
 import numpy as np
 
+from ..validate import ConvlabError
 from .onnx_graph import IR_VERSION, OPSET, ExportError, build, first_difference
 
 __all__ = ["ExportError", "export_onnx", "to_onnx"]
@@ -34,9 +35,9 @@ def _check_shape(input_shape) -> tuple:
     try:
         shape = tuple(int(s) for s in input_shape)
     except (TypeError, ValueError):
-        raise ValueError(f"input_shape must be a tuple of positive ints (C, H, W), got {input_shape!r}") from None
+        raise ConvlabError(f"input_shape must be a tuple of positive ints (C, H, W), got {input_shape!r}") from None
     if not shape or any(s < 1 for s in shape):
-        raise ValueError(f"input_shape must be a tuple of positive ints (C, H, W), got {input_shape!r}")
+        raise ConvlabError(f"input_shape must be a tuple of positive ints (C, H, W), got {input_shape!r}")
     return shape
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .. import nn
+from .. import nn, validate
 from ..tensor import no_grad, zeros
+from ..validate import ConvlabError
 from .explain import _explain
 from .records import Layer, ShapeError, Summary, _table
 from .tracer import _shape_of, _Tracer
@@ -48,7 +49,7 @@ def _attempt(model, shape, record=True):
 def _per_sample(input_shape) -> tuple:
     shape = tuple(int(v) for v in input_shape)
     if len(shape) < 2 or any(v < 1 for v in shape):
-        raise ValueError(f"input_shape must be (channels, *spatial) with positive sizes, e.g. (3, 224, 224); got {input_shape}")
+        raise ConvlabError(f"input_shape must be (channels, *spatial) with positive sizes, e.g. (3, 224, 224); got {input_shape}")
     return shape
 
 
@@ -141,6 +142,9 @@ def summary(model, input_shape, batch_size: int = 1) -> Summary:
     )
 
 
+MAX_UPWARD_TRIES = 64  # sizes tried one by one above the first that is not too small
+
+
 def min_input_size(model, in_channels: int | None = None, *, spatial_dims: int = 2, max_size: int = 4096) -> tuple:
     """Smallest square (cubic, ...) input ``model`` accepts, as a tuple of sizes, e.g. ``(15, 15)``.
 
@@ -159,12 +163,21 @@ def min_input_size(model, in_channels: int | None = None, *, spatial_dims: int =
     if in_channels is None:
         first = next((m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))), None)
         if first is None:
-            raise ValueError("min_input_size: the model has no convolution to take in_channels from; pass in_channels=")
+            raise ConvlabError("min_input_size: the model has no convolution to take in_channels from; pass in_channels=")
         in_channels = first.in_channels
 
     cache = {}
+    # bounded work and memory: a probe's activations are at most (sum of the layers' output channels)
+    # x size^d float32 values; a size whose bound passes a quarter of the memory limit is not tried
+    width = sum(getattr(m, "out_channels", 0) for m in model.modules()) or in_channels
+    budget = validate.memory_limit() // 4
 
     def probe(size):
+        need = 4 * width * size ** spatial_dims
+        if size not in cache and need > budget:
+            raise ConvlabError(f"min_input_size: no input up to size {max(cache, default=0)} works, and trying {size} "
+                               f"could need {validate._human(need)} of activations, more than the "
+                               f"{validate._human(budget)} the search may use")
         if size not in cache:
             tracer, _, _, exc = _attempt(model, (1, in_channels) + (size,) * spatial_dims, record=False)
             frame = tracer.stack[-1] if tracer.stack else None
@@ -172,13 +185,13 @@ def min_input_size(model, in_channels: int | None = None, *, spatial_dims: int =
             where = f" at '{frame.name}' ({type(frame.module).__name__}) for size {size}" if frame else ""
             cache[size] = (kind, (lines[0] if lines else str(exc)) + where)
             if kind == "channels":
-                raise ValueError(f"min_input_size: no input size works: {cache[size][1]}")
+                raise ConvlabError(f"min_input_size: no input size works: {cache[size][1]}")
         return cache[size][0]
 
     lo, hi = 0, 1  # invariant: every size <= lo is too small; hi is the next size to try
     while probe(hi) == "too_small":
         if hi >= max_size:
-            raise ValueError(f"min_input_size: every square input up to {max_size} is too small")
+            raise ConvlabError(f"min_input_size: every square input up to {max_size} is too small")
         lo, hi = hi, min(2 * hi, max_size)
     while hi - lo > 1:  # the first size in (lo, hi] that is not too small
         mid = (lo + hi) // 2
@@ -186,11 +199,12 @@ def min_input_size(model, in_channels: int | None = None, *, spatial_dims: int =
             lo = mid
         else:
             hi = mid
-    for size in range(hi, max_size + 1):  # 'other' failures (say, a concat of odd sizes): try upwards
+    last = min(max_size, hi + MAX_UPWARD_TRIES)
+    for size in range(hi, last + 1):  # 'other' failures (say, a concat of odd sizes): try upwards, a bounded number
         kind = probe(size)
         if kind == "ok":
             return (size,) * spatial_dims
         if kind == "too_large":
-            raise ValueError(f"min_input_size: no input size works: size {size - 1} is too small and {size} too large "
+            raise ConvlabError(f"min_input_size: no input size works: size {size - 1} is too small and {size} too large "
                              f"({cache[size][1]})")
-    raise ValueError(f"min_input_size: no square input from {hi} to {max_size} works (last: {cache[max_size][1]})")
+    raise ConvlabError(f"min_input_size: no square input from {hi} to {last} works (last: {cache[last][1]})")

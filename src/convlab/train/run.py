@@ -145,7 +145,7 @@ def load_run_data(cfg: dict, say=None):
                 "chosen on them, and their accuracy says little")
     else:
         if cfg.get("val_split") is not None:
-            raise ValueError("--val-split holds out training pictures for validation, but this run validates on its "
+            raise ConvlabError("--val-split holds out training pictures for validation, but this run validates on its "
                              "own folder (val/ or --val-data); leave --val-split out")
         train_idx, val_idx = np.arange(len(train)), None
     limit = cfg.get("limit")
@@ -184,7 +184,7 @@ def finish_spec(spec: Preprocessing, cfg: dict, train, train_idx, info: dict, sa
         n = max(len(cfg["mean"]), len(cfg["std"]))
         if n not in (1, spec.channels) or len(cfg["mean"]) != len(cfg["std"]):
             allowed = "1 value" if spec.channels == 1 else f"1 value or {spec.channels} (one per channel)"
-            raise ValueError(f"--mean and --std take {allowed} for these {spec.channels}-channel pictures, "
+            raise ConvlabError(f"--mean and --std take {allowed} for these {spec.channels}-channel pictures, "
                              f"got {len(cfg['mean'])} and {len(cfg['std'])}")
         return spec.replace(mean=tuple(cfg["mean"]), std=tuple(cfg["std"]))
     if spec.mean is not None or not info.get("measure_stats"):

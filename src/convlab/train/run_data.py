@@ -18,6 +18,7 @@ from ..data import ArrayDataset, Subset, catalog, random_split
 from ..data.folder import ImageFolder, display_name, find_splits, scan_classes
 from ..data.preprocess import Preprocessing
 from ..data.survey import infer, survey
+from ..validate import ConvlabError
 
 MAX_BYTES = 4 * 2**30  # converted pictures of one run held in memory (uint8)
 
@@ -42,7 +43,7 @@ def load_datasets(cfg: dict, say):
     if path is not None:
         return _load_folder(path, cfg, say)
     if cfg.get("val_data") or cfg.get("test_data"):
-        raise ValueError("--val-data and --test-data take folders of pictures, for a --dataset that is a folder")
+        raise ConvlabError("--val-data and --test-data take folders of pictures, for a --dataset that is a folder")
     train, test, info = catalog.load(cfg["dataset"], cfg.get("data_root"), seed=cfg["seed"])
     c, h, w = info["shape"]
     channels = cfg.get("channels") or c
@@ -77,7 +78,7 @@ def _load_folder(path: str, cfg: dict, say):
     test_dir = cfg.get("test_data") or splits.get("test")
     classes, samples, other = scan_classes(train_dir)
     if len(classes) < 2:
-        raise ValueError(f"{train_dir} has one class folder ({classes[0]}); a classifier needs at least two")
+        raise ConvlabError(f"{train_dir} has one class folder ({classes[0]}); a classifier needs at least two")
     where = {"train": (train_dir, samples)}
     for split, d in (("validation", val_dir), ("test", test_dir)):
         if d:
@@ -95,7 +96,7 @@ def _load_folder(path: str, cfg: dict, say):
                          invert=bool(cfg.get("invert")), pad=int(cfg.get("pad") or 0))
     total = sum(len(s) for _, s in where.values()) * spec.channels * spec.size[0] * spec.size[1]
     if total > MAX_BYTES:  # the pictures are held in memory as bytes, converted once
-        raise ValueError(f"{sum(len(s) for _, s in where.values()):,} pictures of {spec.channels}x{spec.size[0]}x"
+        raise ConvlabError(f"{sum(len(s) for _, s in where.values()):,} pictures of {spec.channels}x{spec.size[0]}x"
                          f"{spec.size[1]} take {total / 2**30:.1f} GiB in memory (at most {MAX_BYTES / 2**30:.0f} GiB); "
                          "choose a smaller --image-size")
     say(f"  pictures: {_plural(found.n + len(found.bad), 'file')} in {_plural(len(classes), 'class')} under {train_dir}"
@@ -117,7 +118,7 @@ def _load_folder(path: str, cfg: dict, say):
         folder.preprocessing, folder.mode, folder.size, folder.transform = spec, spec.mode, spec.size, None
         images, labels, _ = folder.to_arrays(skip_bad=skip, on_bad=on_bad)
         if not len(images):
-            raise ValueError(f"{d}: none of its pictures could be read")
+            raise ConvlabError(f"{d}: none of its pictures could be read")
         datasets[split] = ArrayDataset(images, labels, classes=classes)
     n_bad = len(bad) + len(skipped)
     if n_bad:

@@ -9,6 +9,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .figures import spread, subplots
+from ..validate import ConvlabError
 
 
 def _as_batch(x, model):
@@ -27,7 +28,7 @@ def _named_layers(model, layers=None, kinds=("Conv", "ReLU", "Pool", "Linear", "
         wanted = list(layers)
         missing = [n for n in wanted if n not in dict(named)]
         if missing:
-            raise ValueError(f"no layer named {missing}; layers: {[n for n, _ in named]}")
+            raise ConvlabError(f"no layer named {missing}; layers: {[n for n, _ in named]}")
         return [(n, dict(named)[n]) for n in wanted]
     return [(n, m) for n, m in named if any(k in type(m).__name__ for k in kinds)]
 
@@ -75,7 +76,7 @@ def feature_map_grid(maps: dict, max_channels: int = 8, max_layers: int | None =
     four_d = [(n, a) for n, a in maps.items() if np.ndim(a) == 4]
     spatial = [(n, a) for n, a in four_d if a.shape[2] * a.shape[3] > 1]
     if not spatial:
-        raise ValueError("feature_map_grid: no 4-D (N, C, H, W) feature maps larger than 1x1 to draw")
+        raise ConvlabError("feature_map_grid: no 4-D (N, C, H, W) feature maps larger than 1x1 to draw")
     pooled = len(four_d) - len(spatial)
     if max_layers is not None:
         spatial = [spatial[k] for k in spread(len(spatial), max_layers)]

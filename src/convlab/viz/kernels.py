@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .figures import _grid, subplots
+from ..validate import ConvlabError
 
 
 def _weight(layer_or_weight) -> np.ndarray:
@@ -12,7 +13,7 @@ def _weight(layer_or_weight) -> np.ndarray:
     w = getattr(w, "data", w)
     w = np.asarray(w, dtype=np.float64)
     if w.ndim != 4:
-        raise ValueError(f"kernel_grid: expected a conv weight (out, in, kh, kw), got shape {w.shape}")
+        raise ConvlabError(f"kernel_grid: expected a conv weight (out, in, kh, kw), got shape {w.shape}")
     return w
 
 
@@ -31,7 +32,7 @@ def kernel_grid(layer, title: str = "kernels", rgb: bool | None = None, max_out:
         rgb = i == 3
     if rgb:
         if i != 3:
-            raise ValueError(f"kernel_grid: rgb=True needs 3 input channels, got {i}")
+            raise ConvlabError(f"kernel_grid: rgb=True needs 3 input channels, got {i}")
         rows, cols = _grid(o, min(o, 8))
         fig, axes = subplots(rows, cols, figsize=(1.3 * cols + 0.5, 1.3 * rows + 0.8))
         for n, ax in enumerate(axes.flat):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validate import ConvlabError
 from .activations import _named_layers, _record_calls
 from .figures import subplots
 
@@ -39,7 +40,7 @@ def receptive_field(model, x, layer: str | None = None, out_pos=None, channel: i
     if layer is not None:
         y = caught[0]
     if y.ndim != 4:
-        raise ValueError(f"receptive_field: the output must be (N, C, H, W), got {y.shape}")
+        raise ConvlabError(f"receptive_field: the output must be (N, C, H, W), got {y.shape}")
     i, j = out_pos if out_pos is not None else (y.shape[2] // 2, y.shape[3] // 2)
     seed = np.zeros(y.shape, dtype=y.dtype)
     seed[0, channel, i, j] = 1.0
