@@ -16,6 +16,7 @@ from .graph import Function
 from .math import exp, log, where
 from .methods import topk
 from .tensor_class import Tensor, _leaf
+from .validate import ConvlabError
 
 SortResult = namedtuple("sort", ["values", "indices"])
 
@@ -138,21 +139,21 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     """Resize the spatial dims of ``(N, C, *spatial)``; ``mode='nearest'`` with a whole-number scale
     (given as ``scale_factor`` or implied by ``size``), which is each value repeated in a block."""
     if mode != "nearest":
-        raise ValueError(f"interpolate: mode {mode!r} is not available in convlab; 'nearest' with a whole-number "
+        raise ConvlabError(f"interpolate: mode {mode!r} is not available in convlab; 'nearest' with a whole-number "
                          "scale is (resize images beforehand with convlab.vision.transforms.Resize)")
     spatial = input.shape[2:]
     if size is not None:
         size = (size,) * len(spatial) if isinstance(size, int) else tuple(size)
         if any(o % i for o, i in zip(size, spatial)):
-            raise ValueError(f"interpolate: size {size} is not a whole multiple of the input's {spatial}")
+            raise ConvlabError(f"interpolate: size {size} is not a whole multiple of the input's {spatial}")
         scales = tuple(o // i for o, i in zip(size, spatial))
     elif scale_factor is not None:
         sf = (scale_factor,) * len(spatial) if np.isscalar(scale_factor) else tuple(scale_factor)
         if any(float(s) != int(s) or s < 1 for s in sf):
-            raise ValueError(f"interpolate: scale_factor {scale_factor} must be a whole number >= 1 in convlab")
+            raise ConvlabError(f"interpolate: scale_factor {scale_factor} must be a whole number >= 1 in convlab")
         scales = tuple(int(s) for s in sf)
     else:
-        raise ValueError("interpolate: give size or scale_factor")
+        raise ConvlabError("interpolate: give size or scale_factor")
     n, c = input.shape[:2]
     paired = input.reshape(n, c, *[v for s in spatial for v in (s, 1)])
     expanded = paired.expand(n, c, *[v for s, k in zip(spatial, scales) for v in (s, k)])

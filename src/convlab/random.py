@@ -11,6 +11,7 @@ import contextlib
 import threading
 
 import numpy as np
+
 from .validate import ConvlabError
 
 _generator = np.random.default_rng()

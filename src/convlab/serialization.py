@@ -209,7 +209,7 @@ def load(path, map_location=None, weights_only=None, **torch_options):
 
     if torchfile.is_torch_zip(data) or torchfile.is_legacy_torch(data):
         if not torchfile.is_torch_zip(data):
-            raise ValueError(f"load: {path}: a torch.save file in the format before PyTorch 1.6; re-save it with a "
+            raise ConvlabError(f"load: {path}: a torch.save file in the format before PyTorch 1.6; re-save it with a "
                              "newer torch (torch.save(torch.load(f), f)) or as safetensors (safetensors.torch.save_file)")
         return _to_device(torchfile.load_torch_file(path, data), map_location)
     header = _parse_header(path, data)

@@ -24,6 +24,7 @@ import zipfile
 import numpy as np
 
 from .tensor import from_numpy
+from .validate import ConvlabError
 
 # storage type name -> (NumPy dtype of the bytes, conversion of the values)
 _STORAGES = {
@@ -97,7 +98,7 @@ class _Machine:
 
     def read(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise ValueError(f"{self.where}: the pickle is truncated")
+            raise ConvlabError(f"{self.where}: the pickle is truncated")
         out = self.data[self.pos:self.pos + n]
         self.pos += n
         return out
@@ -239,11 +240,11 @@ def load_torch_file(path: str, data: bytes):
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise ValueError(f"load: {path}: a zip file that torch.save did not write: {exc}") from None
+        raise ConvlabError(f"load: {path}: a zip file that torch.save did not write: {exc}") from None
     names = archive.namelist()
     pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
     if len(pkl) != 1:
-        raise ValueError(f"load: {path}: a zip file without torch.save's data.pkl (members: {names[:5]}...)")
+        raise ConvlabError(f"load: {path}: a zip file without torch.save's data.pkl (members: {names[:5]}...)")
     prefix = pkl[0][: -len("data.pkl")]
     big_endian = (prefix + "byteorder") in names and archive.read(prefix + "byteorder").strip() == b"big"
     storages: dict = {}
@@ -255,7 +256,7 @@ def load_torch_file(path: str, data: bytes):
         if key not in storages:
             member = f"{prefix}data/{key}"
             if member not in names:
-                raise ValueError(f"load: {path}: storage {key} is missing from the archive")
+                raise ConvlabError(f"load: {path}: storage {key} is missing from the archive")
             raw = archive.read(member)
             dtype = _STORAGES[kind.name]
             if dtype == "bfloat16":  # the top half of a float32
@@ -271,4 +272,5 @@ def load_torch_file(path: str, data: bytes):
     except (AttributeError, TypeError, IndexError, KeyError, ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, UnsafeTorchFile) or (isinstance(exc, ValueError) and str(exc).startswith("load:")):
             raise
-        raise ValueError(f"load: {path}: the pickle in this torch.save file is malformed ({type(exc).__name__}: {exc})") from None
+        raise ConvlabError(f"load: {path}: the pickle in this torch.save file is malformed "
+                           f"({type(exc).__name__}: {exc})") from None

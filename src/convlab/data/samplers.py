@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..random import default_generator
+from ..validate import ConvlabError
 
 
 class Sampler:
@@ -46,7 +47,7 @@ class RandomSampler(Sampler):
         self.data_source, self.replacement, self.generator = data_source, bool(replacement), generator
         self._num_samples = num_samples
         if num_samples is not None and (not isinstance(num_samples, int) or num_samples <= 0):
-            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+            raise ConvlabError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
 
     @property
     def num_samples(self) -> int:
@@ -84,10 +85,10 @@ class WeightedRandomSampler(Sampler):
     def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 1 or (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
-            raise ValueError(f"WeightedRandomSampler: weights must be a 1-d sequence of non-negative finite numbers "
+            raise ConvlabError(f"WeightedRandomSampler: weights must be a 1-d sequence of non-negative finite numbers "
                              f"with a positive sum, got {weights!r}")
         if not replacement and num_samples > int((w > 0).sum()):
-            raise ValueError("WeightedRandomSampler: cannot draw more samples than non-zero weights without replacement")
+            raise ConvlabError("WeightedRandomSampler: cannot draw more samples than non-zero weights without replacement")
         self.weights, self.num_samples, self.replacement, self.generator = w, int(num_samples), bool(replacement), generator
 
     def __iter__(self):
@@ -108,7 +109,7 @@ class BatchSampler(Sampler):
 
     def __init__(self, sampler, batch_size: int, drop_last: bool):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
+            raise ConvlabError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, bool(drop_last)
 
     def __iter__(self):

@@ -33,6 +33,7 @@ import builtins
 import difflib
 import functools
 from dataclasses import dataclass
+
 from ..validate import ConvlabError
 
 

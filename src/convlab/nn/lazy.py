@@ -11,6 +11,7 @@ first; both orders work here).
 from __future__ import annotations
 
 from ..tensor import zeros
+from ..validate import ConvlabError
 from .conv import Conv1d, Conv2d, Conv3d
 from .linear import Linear
 from .module import Module
@@ -47,7 +48,7 @@ class LazyLinear(_Lazy, Linear):
     def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
         Module.__init__(self)
         if isinstance(out_features, bool) or not isinstance(out_features, int) or out_features < 0:
-            raise ValueError(f"LazyLinear: out_features must be a non-negative integer, got {out_features!r}")
+            raise ConvlabError(f"LazyLinear: out_features must be a non-negative integer, got {out_features!r}")
         self.in_features, self.out_features = 0, out_features
         register_weight_and_bias(self, (out_features, 0), out_features if bias else None, dtype)
         if device is not None:
@@ -71,7 +72,7 @@ class _LazyConv(_Lazy):
         if not self._materialized:
             self.in_channels = input.shape[-self._nd - 1]
             if self.in_channels % self.groups:
-                raise ValueError(f"{type(self).__name__}: in_channels ({self.in_channels}) must be divisible by "
+                raise ConvlabError(f"{type(self).__name__}: in_channels ({self.in_channels}) must be divisible by "
                                  f"groups ({self.groups})")
             self._materialize((self.out_channels, self.in_channels // self.groups) + self.kernel_size)
         return super().forward(input)

@@ -4,6 +4,7 @@ activations ``ELU``, ``Softplus`` and ``Hardtanh`` (see :mod:`convlab.more_math`
 from __future__ import annotations
 
 from ..more_math import elu, hardtanh, interpolate, softplus
+from ..validate import ConvlabError
 from .module import Module
 
 
@@ -19,7 +20,7 @@ class Upsample(Module):
                  recompute_scale_factor=None):
         super().__init__()
         if mode != "nearest":
-            raise ValueError(f"Upsample: mode {mode!r} is not available in convlab; 'nearest' is")
+            raise ConvlabError(f"Upsample: mode {mode!r} is not available in convlab; 'nearest' is")
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
 
     def forward(self, input):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import backend
+from ..validate import ConvlabError
 from .optimizer import Optimizer, check_number
 
 
@@ -23,9 +24,9 @@ class Adadelta(Optimizer):
         for name, v in (("learning rate", lr), ("epsilon", eps), ("weight_decay", weight_decay)):
             check_number(name, v)
             if v < 0.0:
-                raise ValueError(f"Invalid {name} value: {v}")
+                raise ConvlabError(f"Invalid {name} value: {v}")
         if not 0.0 <= rho <= 1.0:
-            raise ValueError(f"Invalid rho value: {rho}")
+            raise ConvlabError(f"Invalid rho value: {rho}")
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
 
     def _update(self, p, grad, state, group):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import backend
+from ..validate import ConvlabError
 from .optimizer import Optimizer, check_number
 
 
@@ -10,10 +11,10 @@ def _check(lr, betas, eps, weight_decay):
     for name, v in (("learning rate", lr), ("epsilon", eps), ("weight_decay", weight_decay)):
         check_number(name, v)
         if v < 0.0:
-            raise ValueError(f"Invalid {name} value: {v}")
+            raise ConvlabError(f"Invalid {name} value: {v}")
     for i, b in enumerate(betas):
         if not 0.0 <= b < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+            raise ConvlabError(f"Invalid beta parameter at index {i}: {b}")
 
 
 class Adamax(Optimizer):
@@ -67,7 +68,7 @@ class NAdam(Optimizer):
                  momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False, maximize: bool = False):
         _check(lr, betas, eps, weight_decay)
         if momentum_decay < 0:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+            raise ConvlabError(f"Invalid momentum_decay value: {momentum_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize))

@@ -24,6 +24,7 @@ from ..data import mnist as _mnist
 from ..data.datasets import Dataset
 from ..data.idx import read_idx
 from ..tensor import from_numpy
+from ..validate import ConvlabError
 from .download import download_any, md5_of, mirrors
 
 
@@ -82,13 +83,13 @@ class MNIST(VisionDataset):
             if not download:
                 raise _not_found(type(self).__name__, self._search_paths())
             if self.root is None:
-                raise ValueError(f"{type(self).__name__}: download=True needs root= (where to put the files)")
+                raise ConvlabError(f"{type(self).__name__}: download=True needs root= (where to put the files)")
             directory = self._download(mirrors, progress)
         images_name, labels_name = _mnist.FILES[self.train]
         images = read_idx(_mnist._find_file(directory, images_name))
         labels = read_idx(_mnist._find_file(directory, labels_name))
         if images.ndim != 3 or images.dtype != np.uint8 or labels.shape != (len(images),):
-            raise ValueError(f"{directory}: expected uint8 images (N, H, W) and N labels, "
+            raise ConvlabError(f"{directory}: expected uint8 images (N, H, W) and N labels, "
                              f"got {images.dtype} {images.shape} and {labels.shape}")
         self.data, self.targets = from_numpy(images), from_numpy(labels.astype(np.int64))
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
@@ -177,7 +178,7 @@ class CIFAR10(VisionDataset):
             if not download:
                 raise _not_found("CIFAR10", _cifar.CIFAR10.search_paths(self.root))
             if self.root is None:
-                raise ValueError("CIFAR10: download=True needs root= (where to put the files)")
+                raise ConvlabError("CIFAR10: download=True needs root= (where to put the files)")
             directory = self._download(mirrors, progress)
         files = [f"data_batch_{k}.bin" for k in range(1, 6)] if self.train else ["test_batch.bin"]
         parts = [_cifar.read_cifar_bin(os.path.join(directory, f)) for f in files]

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..files import write_atomic
 from ..tensor import Tensor, from_numpy
+from ..validate import ConvlabError
 
 
 def _batch(tensor) -> np.ndarray:
@@ -22,7 +23,7 @@ def _batch(tensor) -> np.ndarray:
     if a.ndim == 3:
         a = a[None] if a.shape[0] in (1, 3) else a[:, None]  # one (C, H, W) image, or (N, H, W)
     if a.ndim != 4:
-        raise ValueError(f"make_grid: expected a (B, C, H, W) batch or a list of (C, H, W) images, got shape {a.shape}")
+        raise ConvlabError(f"make_grid: expected a (B, C, H, W) batch or a list of (C, H, W) images, got shape {a.shape}")
     return a
 
 

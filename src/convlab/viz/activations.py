@@ -8,8 +8,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .figures import spread, subplots
 from ..validate import ConvlabError
+from .figures import spread, subplots
 
 
 def _as_batch(x, model):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .figures import _grid, subplots
 from ..validate import ConvlabError
+from .figures import _grid, subplots
 
 
 def _weight(layer_or_weight) -> np.ndarray:

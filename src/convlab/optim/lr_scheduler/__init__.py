@@ -33,3 +33,7 @@ __all__ = [
     "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR", "PolynomialLR",
     "ReduceLROnPlateau", "SequentialLR", "StepLR",
 ]
+
+from ... import validate as _validate  # noqa: E402
+
+_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

@@ -358,7 +358,3 @@ class ReduceLROnPlateau:
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
-
-from .. import validate as _validate  # noqa: E402
-
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import bisect
 import math
 
+from ...validate import ConvlabError
 from .basic import LRScheduler, ReduceLROnPlateau
 
 
 def _per_group(fn_or_list, optimizer, name: str) -> list:
     if isinstance(fn_or_list, (list, tuple)):
         if len(fn_or_list) != len(optimizer.param_groups):
-            raise ValueError(f"Expected {len(optimizer.param_groups)} {name}s, but got {len(fn_or_list)}")
+            raise ConvlabError(f"Expected {len(optimizer.param_groups)} {name}s, but got {len(fn_or_list)}")
         return list(fn_or_list)
     return [fn_or_list] * len(optimizer.param_groups)
 
@@ -62,7 +63,7 @@ class ConstantLR(LRScheduler):
 
     def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
         if not 0 <= factor <= 1:
-            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+            raise ConvlabError("Constant multiplicative factor expected to be between 0 and 1.")
         self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -105,9 +106,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch: int = -1):  # noqa: N803
         if not isinstance(T_0, int) or T_0 <= 0:
-            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+            raise ConvlabError(f"Expected positive integer T_0, but got {T_0}")
         if not isinstance(T_mult, int) or T_mult < 1:
-            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+            raise ConvlabError(f"Expected integer T_mult >= 1, but got {T_mult}")
         self.T_0, self.T_i, self.T_mult, self.eta_min, self.T_cur = T_0, T_0, T_mult, eta_min, last_epoch
         super().__init__(optimizer, last_epoch)
 
@@ -125,7 +126,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_cur, self.T_i = self.T_cur - self.T_i, self.T_i * self.T_mult
         else:
             if epoch < 0:
-                raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+                raise ConvlabError(f"Expected non-negative epoch, but got {epoch}")
             if epoch >= self.T_0:
                 if self.T_mult == 1:
                     self.T_cur = epoch % self.T_0
@@ -149,14 +150,14 @@ class SequentialLR(LRScheduler):
     def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
         schedulers = list(schedulers)
         if not schedulers:
-            raise ValueError("SequentialLR expects at least one scheduler, but got no scheduler.")
+            raise ConvlabError("SequentialLR expects at least one scheduler, but got no scheduler.")
         for i, s in enumerate(schedulers):
             if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"SequentialLR does not support `ReduceLROnPlateau` scheduler (index {i})")
+                raise ConvlabError(f"SequentialLR does not support `ReduceLROnPlateau` scheduler (index {i})")
             if s.optimizer is not optimizer:
-                raise ValueError(f"SequentialLR expects all schedulers to belong to the same optimizer (index {i})")
+                raise ConvlabError(f"SequentialLR expects all schedulers to belong to the same optimizer (index {i})")
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError(f"SequentialLR expects {len(schedulers) - 1} milestones for {len(schedulers)} schedulers, "
+            raise ConvlabError(f"SequentialLR expects {len(schedulers) - 1} milestones for {len(schedulers)} schedulers, "
                              f"got {len(milestones)}")
         self._schedulers, self._milestones = schedulers, list(milestones)
         self.last_epoch, self.optimizer = last_epoch + 1, optimizer
@@ -196,7 +197,7 @@ class ChainedScheduler(SequentialLR):
     def __init__(self, schedulers, optimizer=None):
         schedulers = list(schedulers)
         if not schedulers:
-            raise ValueError("ChainedScheduler expects at least one scheduler")
+            raise ConvlabError("ChainedScheduler expects at least one scheduler")
         self._schedulers, self._milestones = schedulers, []
         self.optimizer = optimizer or schedulers[0].optimizer
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ...data.samplers import Sampler
+from ...validate import ConvlabError
 
 
 class DistributedSampler(Sampler):
@@ -29,7 +30,7 @@ class DistributedSampler(Sampler):
         if rank is None:
             rank = distributed.rank() if distributed.is_initialized() else 0
         if not 0 <= rank < num_replicas:
-            raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
+            raise ConvlabError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
         self.dataset, self.num_replicas, self.rank = dataset, int(num_replicas), int(rank)
         self.shuffle, self.seed, self.drop_last, self.epoch = bool(shuffle), int(seed), bool(drop_last), 0
         n = len(dataset)

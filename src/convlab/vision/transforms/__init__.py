@@ -23,6 +23,7 @@ import numpy as np
 
 from ...random import default_generator
 from ...tensor import Tensor, from_numpy
+from ...validate import ConvlabError
 from . import functional  # noqa: F401  (transforms.functional, as in torchvision)
 from .functional import (
     InterpolationMode,
@@ -138,7 +139,7 @@ class Normalize:
     def __init__(self, mean, std, inplace: bool = False):
         self.mean, self.std = list(np.atleast_1d(mean)), list(np.atleast_1d(std))
         if any(s == 0 for s in self.std):
-            raise ValueError(f"Normalize: std evaluated to zero after conversion ({self.std}), leading to division by zero")
+            raise ConvlabError(f"Normalize: std evaluated to zero after conversion ({self.std}), leading to division by zero")
 
     def __call__(self, tensor: Tensor) -> Tensor:
         if not isinstance(tensor, Tensor):
@@ -146,7 +147,7 @@ class Normalize:
         a = _array(tensor)
         c = a.shape[-3]
         if len(self.mean) not in (1, c) or len(self.std) not in (1, c):
-            raise ValueError(f"Normalize: {len(self.mean)} means / {len(self.std)} stds for an image of {c} channels")
+            raise ConvlabError(f"Normalize: {len(self.mean)} means / {len(self.std)} stds for an image of {c} channels")
         mean = np.asarray(self.mean, a.dtype).reshape(-1, 1, 1)
         std = np.asarray(self.std, a.dtype).reshape(-1, 1, 1)
         return from_numpy((a - mean) / std)
@@ -192,9 +193,9 @@ class Pad:
         if len(p) == 2:
             p = [p[0], p[1], p[0], p[1]]
         if len(p) != 4:
-            raise ValueError(f"Pad: padding must be an int or a sequence of 2 or 4, got {padding!r}")
+            raise ConvlabError(f"Pad: padding must be an int or a sequence of 2 or 4, got {padding!r}")
         if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
-            raise ValueError(f"Pad: padding_mode must be constant, edge, reflect or symmetric, got {padding_mode!r}")
+            raise ConvlabError(f"Pad: padding_mode must be constant, edge, reflect or symmetric, got {padding_mode!r}")
         self.padding, self.fill, self.padding_mode = p, fill, padding_mode
 
     def __call__(self, img):
@@ -231,7 +232,7 @@ class RandomCrop:
             img = Pad((max(tw - w, 0), max(th - h, 0)), self.fill, self.padding_mode)(img)
             h, w = _size(img)
         if h < th or w < tw:
-            raise ValueError(f"RandomCrop: required crop size {(th, tw)} is larger than the input image size {(h, w)}")
+            raise ConvlabError(f"RandomCrop: required crop size {(th, tw)} is larger than the input image size {(h, w)}")
         gen = default_generator()
         return crop(img, int(gen.integers(0, h - th + 1)), int(gen.integers(0, w - tw + 1)), th, tw)
 
@@ -244,7 +245,7 @@ class RandomResizedCrop:
                  interpolation=InterpolationMode.BILINEAR, antialias=True):
         self.size = _pair(size, "RandomResizedCrop")
         if scale[0] > scale[1] or ratio[0] > ratio[1]:
-            raise ValueError(f"RandomResizedCrop: scale and ratio should be of kind (min, max), got {scale}, {ratio}")
+            raise ConvlabError(f"RandomResizedCrop: scale and ratio should be of kind (min, max), got {scale}, {ratio}")
         self.scale, self.ratio, self.interpolation = tuple(scale), tuple(ratio), interpolation
 
     def get_params(self, img) -> tuple[int, int, int, int]:
@@ -309,7 +310,7 @@ class Grayscale:
 
     def __init__(self, num_output_channels: int = 1):
         if num_output_channels not in (1, 3):
-            raise ValueError(f"Grayscale: num_output_channels should be either 1 or 3, got {num_output_channels}")
+            raise ConvlabError(f"Grayscale: num_output_channels should be either 1 or 3, got {num_output_channels}")
         self.num_output_channels = num_output_channels
 
     def __call__(self, img):

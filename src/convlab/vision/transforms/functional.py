@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 
 from ...tensor import Tensor, from_numpy
+from ...validate import ConvlabError
 
 
 class InterpolationMode(enum.Enum):
@@ -52,7 +53,7 @@ def _pair(size, name: str) -> tuple[int, int]:
         return int(size), int(size)
     if isinstance(size, (tuple, list)) and len(size) in (1, 2):
         return (int(size[0]), int(size[-1]))
-    raise ValueError(f"{name}: size must be an int or a (height, width) pair, got {size!r}")
+    raise ConvlabError(f"{name}: size must be an int or a (height, width) pair, got {size!r}")
 
 
 def _array(img: Tensor) -> np.ndarray:
