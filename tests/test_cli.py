@@ -19,3 +19,15 @@ def test_console_script_runs_without_torch():
     code = "import sys; sys.modules['torch'] = None; import convlab; print(convlab.__version__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == convlab.__version__
+
+
+def test_top5_is_shown_only_when_it_can_miss():
+    """With five classes or fewer the top five always hold the answer: no "top-5 100.00%"."""
+    from convlab.cli import top5_text
+
+    result = {"top5": 0.981}
+    assert top5_text(result, 3) == ""
+    assert top5_text(result, 5) == ""
+    assert top5_text(result, 10) == ", top-5 98.10%"
+    assert top5_text(result, 10, "   ") == "   top-5 98.10%"
+    assert top5_text({"top5": None}, 10) == ""

@@ -65,6 +65,14 @@ def output_dir(args, command: str) -> str:
         raise UsageError(str(exc)) from None
 
 
+def top5_text(result: dict, n_classes: int, sep: str = ", ") -> str:
+    """``", top-5 98.10%"`` for a result with ``top5``; empty with five classes or fewer, where
+    the top five always hold the answer and 100% would say nothing."""
+    if n_classes <= 5 or result.get("top5") is None:
+        return ""
+    return f"{sep}top-5 {100 * result['top5']:.2f}%"
+
+
 def plain(text: str) -> str:
     """reStructuredText roles and literals as plain words: ``:class:`~a.B``` -> ``B``, ````x```` -> ``x``."""
     import re

@@ -45,7 +45,7 @@ def register(subparsers):
 def main(args) -> int:
     import numpy as np
 
-    from ..cli import UsageError
+    from ..cli import UsageError, top5_text
     from ..data import DataLoader, Subset
     from ..data.preprocess import from_checkpoint
     from ..files import write_json
@@ -127,7 +127,7 @@ def main(args) -> int:
     print(f"{path}: {spec_name} on {shown}, {result['n']:,} pictures, preprocessed as {spec.describe()}")
     for note in notes:
         print(note)
-    print(f"accuracy {100 * result['accuracy']:.2f}%   top-5 {100 * result['top5']:.2f}%   loss {result['loss']:.4f}")
+    print(f"accuracy {100 * result['accuracy']:.2f}%{top5_text(result, len(classes), '   ')}   loss {result['loss']:.4f}")
     width = max(5, *(len(c) for c in classes))
 
     def pct(v):

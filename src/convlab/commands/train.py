@@ -358,6 +358,7 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     import convlab
 
     from .. import models
+    from ..cli import top5_text
     from ..files import write_json
     from ..tensor import no_grad
     from ..train import Trainer, evaluate, plot_confusion
@@ -466,8 +467,8 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
         print(f"test accuracy {100 * test['accuracy']:.2f}%")
         return 0
     correct = round(test["accuracy"] * test["n"])
-    print(f"\ntest accuracy: {100 * test['accuracy']:.2f}% ({correct:,}/{test['n']:,} {info['name']} test images), "
-          f"top-5 {100 * test['top5']:.2f}%, loss {test['loss']:.4f}")
+    print(f"\ntest accuracy: {100 * test['accuracy']:.2f}% ({correct:,}/{test['n']:,} {info['name']} test images)"
+          f"{top5_text(test, len(info['classes']))}, loss {test['loss']:.4f}")
     if result.stopped == "early_stopping":
         print(f"stopped early after epoch {result.epoch}")
     print(f"time: {_fmt_seconds(elapsed)} in all, {_fmt_seconds(sum(r['epoch_seconds'] for r in result.history))} training")

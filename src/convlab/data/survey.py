@@ -67,6 +67,7 @@ def survey(paths) -> Survey:
 
 
 def _fmt_size(hw) -> str:
+    """A picture's size as width x height, the way image tools print it ("300x200")."""
     return f"{hw[1]}x{hw[0]}"
 
 
@@ -107,7 +108,7 @@ def infer(s: Survey, channels: int | None = None, size=None, resize: str | None 
             small = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
             why += f", {_fmt_size(size)}, scaled down to at most {max_side} px a side"
             size = small
-        words.append(f"size {_fmt_size(size)} ({why}; --image-size to choose)")
+        words.append(f"size {_fmt_size(size)} ({why}; --image-size H,W to choose: this is {size[0]},{size[1]})")
     if resize is None:
         h, w = size
         same = all(abs((pw / ph) / (w / h) - 1) <= 0.02 for (ph, pw) in s.sizes)
