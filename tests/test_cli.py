@@ -31,3 +31,11 @@ def test_top5_is_shown_only_when_it_can_miss():
     assert top5_text(result, 10) == ", top-5 98.10%"
     assert top5_text(result, 10, "   ") == "   top-5 98.10%"
     assert top5_text({"top5": None}, 10) == ""
+
+
+def test_a_missing_file_is_named_in_plain_words():
+    """No "[Errno 2] ... 'x.png'" on the error line: the file first, then what is wrong."""
+    from convlab.cli import describe
+
+    assert describe(FileNotFoundError(2, "No such file or directory", "shoe.png")) == "shoe.png: no such file or directory"
+    assert describe(FileNotFoundError("plain message")) == "plain message"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import re
 import sys
@@ -196,6 +197,10 @@ def describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if isinstance(exc, RecursionError):
         return "RecursionError: the input is nested too deeply"
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        # "[Errno 2] No such file or directory: 'x.png'" -> "x.png: no such file or directory"
+        name = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes, os.PathLike)) else str(exc.filename)
+        return f"{name}: {exc.strerror[:1].lower()}{exc.strerror[1:]}"
     if isinstance(exc, MemoryError) and not isinstance(exc, validate.ConvlabError):
         return f"MemoryError: not enough memory{': ' + text if text else ''}"
     if isinstance(exc, (ValueError, RuntimeError, OSError, UsageError)) and text and not isinstance(exc, KeyError):

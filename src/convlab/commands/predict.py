@@ -81,7 +81,7 @@ def main(args) -> int:
 
     import convlab
 
-    from ..cli import UsageError
+    from ..cli import UsageError, describe
     from ..data.folder import open_image
     from ..data.preprocess import from_checkpoint
     from ..train import load_checkpoint, model_from_checkpoint
@@ -151,8 +151,8 @@ def main(args) -> int:
         except (OSError, ValueError) as exc:  # a missing file, or FileFormatError (a ValueError) naming it
             answer(pending)  # the answers before it first, so the output keeps the pictures' order
             sys.stdout.flush()
-            print(f"convlab predict: error: {exc}", file=sys.stderr)
-            rows.append({"path": p, "error": str(exc)})
+            print(f"convlab predict: error: {describe(exc)}", file=sys.stderr)
+            rows.append({"path": p, "error": describe(exc)})
             failed += 1
             continue
         if len(pending) == BATCH:
