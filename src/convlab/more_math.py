@@ -1,7 +1,7 @@
 """More of torch's tensor functions, built from the primitive ops (so their gradients come from
 those ops' backward rules): ``mm``, ``bmm``, ``sort``/``argsort``, ``repeat``, ``gather``, ``masked_fill``, the comparison
 methods ``lt``/``le``/``gt``/``ge``, the predicates ``isnan``/``isfinite``/``allclose``/``equal``,
-and ``nn.functional``'s ``elu``, ``softplus``, ``hardtanh``, ``normalize`` and nearest-neighbour ``interpolate``.
+and ``nn.functional``'s ``elu``, ``softplus``, ``hardtanh``, ``normalize`` (``interpolate``: :mod:`convlab.ops.resample`).
 They are bound onto :class:`Tensor` and exported as ``convlab.<name>`` / ``nn.functional.<name>``.
 """
 
@@ -15,8 +15,8 @@ from . import backend
 from .graph import Function
 from .math import exp, log, where
 from .methods import topk
+from .ops.resample import interpolate  # noqa: F401  (re-exported: nn.functional.interpolate)
 from .tensor_class import Tensor, _leaf
-from .validate import ConvlabError
 
 SortResult = namedtuple("sort", ["values", "indices"])
 
@@ -132,32 +132,6 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     return input.clamp(min_val, max_val)
-
-
-def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
-                recompute_scale_factor=None, antialias: bool = False) -> Tensor:
-    """Resize the spatial dims of ``(N, C, *spatial)``; ``mode='nearest'`` with a whole-number scale
-    (given as ``scale_factor`` or implied by ``size``), which is each value repeated in a block."""
-    if mode != "nearest":
-        raise ConvlabError(f"interpolate: mode {mode!r} is not available in convlab; 'nearest' with a whole-number "
-                         "scale is (resize images beforehand with convlab.vision.transforms.Resize)")
-    spatial = input.shape[2:]
-    if size is not None:
-        size = (size,) * len(spatial) if isinstance(size, int) else tuple(size)
-        if any(o % i for o, i in zip(size, spatial)):
-            raise ConvlabError(f"interpolate: size {size} is not a whole multiple of the input's {spatial}")
-        scales = tuple(o // i for o, i in zip(size, spatial))
-    elif scale_factor is not None:
-        sf = (scale_factor,) * len(spatial) if np.isscalar(scale_factor) else tuple(scale_factor)
-        if any(float(s) != int(s) or s < 1 for s in sf):
-            raise ConvlabError(f"interpolate: scale_factor {scale_factor} must be a whole number >= 1 in convlab")
-        scales = tuple(int(s) for s in sf)
-    else:
-        raise ConvlabError("interpolate: give size or scale_factor")
-    n, c = input.shape[:2]
-    paired = input.reshape(n, c, *[v for s in spatial for v in (s, 1)])
-    expanded = paired.expand(n, c, *[v for s, k in zip(spatial, scales) for v in (s, k)])
-    return expanded.reshape(n, c, *[s * k for s, k in zip(spatial, scales)])
 
 
 def _compare_method(op):

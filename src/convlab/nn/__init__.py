@@ -27,7 +27,7 @@ from .pooling import (
     MaxPool1d,
     MaxPool2d,
 )
-from .upsampling import ELU, Hardtanh, Softplus, Upsample, UpsamplingNearest2d
+from .upsampling import ELU, Hardtanh, Softplus, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
@@ -37,7 +37,7 @@ __all__ = [
     "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss",
     "Parameter", "ReLU", "ReLU6", "RemovableHandle", "Sequential", "SiLU", "Sigmoid", "Softmax", "Tanh",
     "Unflatten", "functional", "init", "utils", "DataParallel", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyLinear",
-    "parallel", "ELU", "Hardtanh", "Softplus", "Upsample", "UpsamplingNearest2d",
+    "parallel", "ELU", "Hardtanh", "Softplus", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
 ]
 
 from .. import validate as _validate  # noqa: E402

@@ -1,15 +1,16 @@
-"""``Upsample`` / ``UpsamplingNearest2d`` (nearest neighbour, whole-number scales) and the
+"""``Upsample`` / ``UpsamplingNearest2d`` / ``UpsamplingBilinear2d`` and the
 activations ``ELU``, ``Softplus`` and ``Hardtanh`` (see :mod:`convlab.more_math`)."""
 
 from __future__ import annotations
 
 from ..more_math import elu, hardtanh, interpolate, softplus
-from ..validate import ConvlabError
+from ..ops.resample import _MODES
 from .module import Module
 
 
 class Upsample(Module):
-    """Repeat each pixel in a ``scale_factor`` block (or up to ``size``): ``mode='nearest'``.
+    """Resize the spatial dims to ``size`` or by ``scale_factor`` with ``mode`` ('nearest',
+    'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear'), as ``F.interpolate``.
 
     >>> import convlab
     >>> Upsample(scale_factor=2)(convlab.ones(1, 1, 2, 3)).shape
@@ -19,12 +20,16 @@ class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None):
         super().__init__()
-        if mode != "nearest":
-            raise ConvlabError(f"Upsample: mode {mode!r} is not available in convlab; 'nearest' is")
+        if mode not in _MODES:
+            raise NotImplementedError(f"Upsample: mode {mode!r} is not available in convlab; one of {_MODES} is")
+        if (size is None) == (scale_factor is None):
+            raise ValueError("Upsample: give exactly one of size or scale_factor")
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners, self.recompute_scale_factor = align_corners, recompute_scale_factor
 
     def forward(self, input):
-        return interpolate(input, self.size, self.scale_factor, self.mode)
+        return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                           recompute_scale_factor=self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
         what = f"scale_factor={self.scale_factor}" if self.scale_factor is not None else f"size={self.size}"
@@ -34,6 +39,13 @@ class Upsample(Module):
 class UpsamplingNearest2d(Upsample):
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, "nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Bilinear resize with ``align_corners=True`` (torch's ``UpsamplingBilinear2d``)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, "bilinear", align_corners=True)
 
 
 class ELU(Module):
