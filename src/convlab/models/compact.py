@@ -44,7 +44,7 @@ class CompactCNN(nn.Module):
                  dropout: float = 0.25, image_size=28, double: bool = False):
         super().__init__()
         h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        self.double = double
+        self.deep = double  # not "double": that would hide Module.double()
         self.conv1 = nn.Conv2d(in_channels, width, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         if double:
@@ -64,10 +64,10 @@ class CompactCNN(nn.Module):
 
     def forward(self, x):
         x = self.relu(self.bn1(self.conv1(x)))
-        if self.double:
+        if self.deep:
             x = self.relu(self.bn1b(self.conv1b(x)))
         x = self.relu(self.bn2(self.conv2(self.pool(x))))
-        if self.double:
+        if self.deep:
             x = self.relu(self.bn2b(self.conv2b(x)))
         x = self.pool(x)
         x = self.drop(self.relu(self.fc1(self.flatten(x))))
