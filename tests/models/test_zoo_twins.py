@@ -90,9 +90,14 @@ def test_zoo_model_matches_its_torch_twin(name):
     if dtype == np.float64:
         ours.double()  # (compactcnn once hid Module.double() behind an attribute)
     _randomize_batch_norms(ours, np.random.default_rng(1))
-    twin = make_twin().to(torch_dtype)
-    state = {k: torch.from_numpy(np.array(v.numpy())) for k, v in ours.state_dict().items()}
-    twin.load_state_dict(state, strict=True)  # the same names and shapes, nothing more or less
+    with torch.device("meta"):  # no memory and no initialisation: convlab's weights are assigned
+        twin = make_twin().to(torch_dtype)
+    # the parameters share convlab's arrays (neither side writes them here); the buffers, which both
+    # sides update in training mode, are copied
+    params = {k for k, _ in ours.named_parameters()}
+    state = {k: torch.from_numpy(v.detach().numpy() if k in params else np.array(v.numpy()))
+             for k, v in ours.state_dict().items()}
+    twin.load_state_dict(state, strict=True, assign=True)  # the same names and shapes, nothing more or less
     rng = np.random.default_rng(2)
     c = 1 if name.startswith(("lenet", "compact")) else 3
     x = rng.standard_normal((batch, c, size, size)).astype(dtype)

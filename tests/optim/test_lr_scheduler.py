@@ -64,7 +64,7 @@ def _step(ours, theirs, opt, ref, step, torch):
 def _compare(ours, theirs, opt, ref, sched, tsched, step):
     np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-10, err_msg=f"lr at step {step}")
     for p, q in zip(ours, theirs):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-12, err_msg=f"params at step {step}")
+        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-14, err_msg=f"params at step {step}")
     for g, h in zip(opt.param_groups, ref.param_groups):
         for key in ("momentum", "betas"):
             if key in h:

@@ -61,7 +61,11 @@ class LRScheduler:
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._step_count = 0
+        # the step on construction leaves the rates as they are where torch's does (2.2+: a
+        # resumed scheduler must not move the optimizer's restored rate)
+        self._is_initial = True
         self.step()
+        self._is_initial = False
 
     def get_lr(self) -> list[float]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -150,7 +154,7 @@ class LinearLR(LRScheduler):
         groups = self.optimizer.param_groups
         if self.last_epoch == 0:
             return [g["lr"] * self.start_factor for g in groups]
-        if self.last_epoch > self.total_iters:
+        if self._is_initial or self.last_epoch > self.total_iters:
             return [g["lr"] for g in groups]
         delta = self.end_factor - self.start_factor
         ratio = 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
@@ -172,7 +176,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self):
         groups, t, T, lo = self.optimizer.param_groups, self.last_epoch, self.T_max, self.eta_min
-        if t == 0:
+        if self._is_initial:
             return [g["lr"] for g in groups]
         if self._step_count == 1 and t > 0:  # resumed at epoch t: closed form
             return [lo + (b - lo) * (1 + math.cos(t * math.pi / T)) / 2 for b in self.base_lrs]

@@ -1,0 +1,203 @@
+"""What a torch user relies on without passing it: every default, every refusal's message, the
+repr, and the schedulers' branches (resumed closed form, plateau thresholds) against torch.
+
+Written from the mutation run (benchmarks/mutation.py optim): each test kills mutants that the
+trajectory tests let through (a changed default, a changed message, a changed comparison).
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import convlab as cl
+from convlab import optim
+from convlab.nn import Parameter
+from convlab.optim import lr_scheduler as S
+from helpers import require_torch
+
+torch = require_torch()
+OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
+TORCH_ONLY = {"differentiable", "foreach", "fused", "capturable", "decoupled_weight_decay"}
+
+
+def _pair(name, **kw):
+    ours = [Parameter(cl.tensor(np.linspace(-1, 1, 6).reshape(2, 3)))]
+    theirs = [torch.nn.Parameter(torch.tensor(np.linspace(-1, 1, 6).reshape(2, 3)))]
+    return ours, theirs, getattr(optim, name)(ours, **kw), getattr(torch.optim, name)(theirs, **kw)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_defaults_are_torchs(name):
+    """Every option left out takes torch's default (SGD's lr is required in both... torch >= 2.1
+    gives it 1e-3, convlab requires it, so it is passed)."""
+    kw = {"lr": 0.1} if name == "SGD" else {}
+    _, _, opt, ref = _pair(name, **kw)
+    ours, theirs = opt.param_groups[0], ref.param_groups[0]
+    assert set(ours) - {"params"} == set(theirs) - {"params"} - TORCH_ONLY
+    for key, value in ours.items():
+        if key != "params":
+            assert value == theirs[key] and type(value) is not bool or value is theirs[key], (key, value, theirs[key])
+
+
+def test_sgd_requires_a_learning_rate():
+    with pytest.raises(ValueError, match="parameter group didn't specify a value of required optimization parameter lr"):
+        optim.SGD([Parameter(cl.zeros(2))])
+
+
+def _numeric_options(name):
+    sig = inspect.signature(getattr(optim, name).__init__)
+    return [a for a, p in sig.parameters.items()
+            if type(p.default) in (int, float) or (a == "lr" and name == "SGD")]
+
+
+BAD_OPTIONS = [(name, arg) for name in OPTIMIZERS for arg in _numeric_options(name)]
+
+
+def _refusal(build):
+    """``'Type: message'`` of what ``build()`` raises, or None."""
+    try:
+        build()
+    except Exception as e:  # noqa: BLE001 - compared, not handled
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+@pytest.mark.parametrize("name,arg", BAD_OPTIONS, ids=[f"{n}-{a}" for n, a in BAD_OPTIONS])
+def test_negative_option_is_refused_with_torchs_message(name, arg):
+    """A negative value of each numeric option: refused with torch's exact message where torch
+    refuses it (SGD's dampening, which torch takes, is taken here too)."""
+    kw = {"lr": 0.1} if name == "SGD" and arg != "lr" else {}
+    kw[arg] = -0.5
+    theirs = _refusal(lambda: getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))], **kw))
+    assert _refusal(lambda: _pair(name, **kw)) == theirs
+    assert theirs is not None or (name, arg) == ("SGD", "dampening")
+
+
+@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_beta_outside_unit_interval_is_refused_with_torchs_message(name, index):
+    for bad in (-0.1, 1.0):
+        betas = [0.9, 0.999]
+        betas[index] = bad
+        with pytest.raises(ValueError) as ours:
+            _pair(name, betas=tuple(betas))
+        with pytest.raises(ValueError) as theirs:
+            getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))], betas=tuple(betas))
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_non_numbers_and_bad_groups_are_refused():
+    p = Parameter(cl.zeros(2))
+    with pytest.raises(ValueError, match=r"Invalid learning rate: 'fast' \(expected a non-negative number\)"):
+        optim.SGD([p], lr="fast")
+    with pytest.raises(ValueError, match=r"Invalid learning rate: True \(expected a non-negative number\)"):
+        optim.Adam([p], lr=True)
+    with pytest.raises(ValueError, match="Nesterov momentum requires a momentum and zero dampening"):
+        optim.SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="Nesterov momentum requires a momentum and zero dampening"):
+        optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
+    with pytest.raises(TypeError, match="param_group must be a dict, got list"):
+        optim.SGD([p], lr=0.1).add_param_group([p])
+    with pytest.raises(ValueError, match="some parameters appear in more than one parameter group"):
+        optim.SGD([p], lr=0.1).add_param_group({"params": [p]})
+    with pytest.raises(TypeError, match="optimizer can only optimize Tensors, got int"):
+        optim.SGD([1], lr=0.1)
+    with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(TypeError, match="should be an iterable of Tensors or dicts, but got a Tensor"):
+        optim.SGD(p, lr=0.1)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_repr_is_torchs_without_its_device_options(name):
+    """``Name (`` / ``Parameter Group i`` / one ``    key: value`` line per option, sorted, as torch
+    prints it (less torch's foreach/fused/... options; numbers compared as numbers)."""
+    kw = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {"lr": 0.05}
+    _, _, opt, ref = _pair(name, **kw)
+    ours, theirs = repr(opt).splitlines(), repr(ref).splitlines()
+    theirs = [line for line in theirs if line.split(":")[0].strip() not in TORCH_ONLY]
+    assert len(ours) == len(theirs) and ours[:2] == theirs[:2] == [f"{name} (", "Parameter Group 0"], (ours, theirs)
+    assert ours[-1] == theirs[-1] == ")"
+    for a, b in zip(ours[2:-1], theirs[2:-1]):
+        (ka, va), (kb, vb) = a.split(": ", 1), b.split(": ", 1)
+        assert ka == kb and ka.startswith("    ")
+        try:
+            assert float(va) == float(vb), (ka, va, vb)
+        except ValueError:
+            assert va == vb, (ka, va, vb)
+
+
+def _sgd_pair(lr=0.1):
+    ours, theirs = [Parameter(cl.zeros(2))], [torch.nn.Parameter(torch.zeros(2))]
+    return optim.SGD(ours, lr=lr, momentum=0.9), torch.optim.SGD(theirs, lr=lr, momentum=0.9)
+
+
+SCHEDULER_DEFAULTS = [  # only the required arguments: every other option at its default
+    ("StepLR", {"step_size": 3}),
+    ("MultiStepLR", {"milestones": [2, 5]}),
+    ("CosineAnnealingLR", {"T_max": 7}),
+    ("LinearLR", {}),
+    ("OneCycleLR", {"max_lr": 1.0, "total_steps": 40}),
+    ("OneCycleLR", {"max_lr": 1.0, "epochs": 4, "steps_per_epoch": 10}),
+]
+
+
+@pytest.mark.parametrize("name,kw", SCHEDULER_DEFAULTS, ids=str)
+def test_scheduler_defaults_follow_torch(name, kw):
+    """Learning rate and momentum for 40 steps with every option at its default, within 1e-12."""
+    opt, ref = _sgd_pair()
+    ours, theirs = getattr(S, name)(opt, **kw), getattr(torch.optim.lr_scheduler, name)(ref, **kw)
+    for step in range(39):
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12, abs=1e-15), step
+        assert opt.param_groups[0]["momentum"] == pytest.approx(ref.param_groups[0]["momentum"], rel=1e-12), step
+        opt.step()
+        ref.step()
+        ours.step()
+        theirs.step()
+
+
+@pytest.mark.parametrize("start", [3, 10, 21])
+@pytest.mark.parametrize("name,kw", [("CosineAnnealingLR", {"T_max": 10, "eta_min": 0.01}),
+                                     ("LinearLR", {"start_factor": 0.25, "total_iters": 15}),
+                                     ("StepLR", {"step_size": 4}), ("MultiStepLR", {"milestones": [4, 12, 22]})], ids=str)
+def test_resumed_scheduler_follows_torch(name, kw, start):
+    """A scheduler built with ``last_epoch=start`` (resuming: the groups hold ``initial_lr``) leaves
+    the rate as it is on construction, as torch (2.2+) does, then steps like torch's: through the
+    cosine's trough at T_max and back up, past the linear ramp's end, across the milestones."""
+    opt, ref = _sgd_pair()
+    for o in (opt, ref):
+        o.param_groups[0]["initial_lr"] = 0.4
+    ours = getattr(S, name)(opt, last_epoch=start, **kw)
+    theirs = getattr(torch.optim.lr_scheduler, name)(ref, last_epoch=start, **kw)
+    for step in range(25):
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12), step
+        ours.step()
+        theirs.step()
+
+
+PLATEAU = [
+    {},  # every default: min, rel 1e-4, patience 10, factor 0.1
+    {"mode": "max", "patience": 1},
+    {"mode": "min", "threshold_mode": "abs", "threshold": 0.05, "patience": 0},
+    {"mode": "max", "threshold_mode": "abs", "threshold": 0.05, "patience": 0},
+    {"mode": "max", "threshold": 0.1, "patience": 0, "cooldown": 2},
+    {"patience": 0, "factor": 0.5, "min_lr": 0.02},
+    {"patience": 0, "factor": 0.999, "eps": 0.01},  # reductions smaller than eps are skipped
+]
+
+
+@pytest.mark.parametrize("kw", PLATEAU, ids=str)
+def test_reduce_on_plateau_thresholds_follow_torch(kw):
+    """Metrics that sit just inside and just outside each threshold (relative 1e-4 and 0.1,
+    absolute 0.05), rising and falling: the same reductions as torch, step by step."""
+    opt, ref = _sgd_pair(lr=1.0)
+    ours = S.ReduceLROnPlateau(opt, **kw)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(ref, **kw)
+    metrics = [1.0, 0.99995, 0.9999, 0.96, 0.95, 0.9, 0.91, 1.04, 1.06, 1.1, 1.2, 1.33, 1.32, 1.3, 1.5, 0.5]
+    for step, m in enumerate(metrics * 2):
+        ours.step(m)
+        theirs.step(m)
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12), (step, m)
+        assert (ours.best, ours.num_bad_epochs, ours.cooldown_counter) == (
+            theirs.best, theirs.num_bad_epochs, theirs.cooldown_counter), (step, m)
