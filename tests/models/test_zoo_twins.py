@@ -28,7 +28,7 @@ NUM_CLASSES = 5
 # the floor of a gradient's scale as a fraction of the model's largest gradient (a bias before a
 # training-mode batch norm has a gradient of zero in exact arithmetic: rounding noise on both sides)
 TOL = {np.float64: (1e-10, 1e-8), np.float32: (2e-5, 2e-3)}
-FLOOR = {np.float64: 1e-6, np.float32: 1e-3}
+FLOOR = {np.float64: 1e-6, np.float32: 1e-2}
 
 # name -> (torch twin, input height/width, dtype, batch)
 CASES = {

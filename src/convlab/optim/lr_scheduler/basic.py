@@ -98,7 +98,8 @@ class LRScheduler:
 
     def state_dict(self) -> dict:
         """Every attribute except the optimizer (plain values, JSON-able)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if k != "optimizer"}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
+                if k not in ("optimizer", "_is_initial")}  # _is_initial: only True inside __init__
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
