@@ -34,8 +34,9 @@ SWEEPS = ["--ignore=tests/ops/test_conv_sweep.py", "--ignore=tests/ops/test_pool
 MODULES = {
     "shapes": (["src/convlab/shapes.py"], ["tests/test_shapes.py"]),
     "optim": (["src/convlab/optim/*"], ["tests/optim"]),
-    "functional": (["src/convlab/functional/*"], ["tests/ops/test_conv.py", "tests/ops/test_pool.py", "tests/ops/test_elementwise.py",
-                                                  "tests/ops/test_movement.py", "tests/ops/test_reduce.py", "tests/nn"]),
+    "functional": (["src/convlab/functional/*"], ["tests/ops/test_conv.py", "tests/ops/test_pool.py", "tests/nn",
+                                                  "tests/ops/test_elementwise.py", "tests/ops/test_movement.py",
+                                                  "tests/ops/test_reduce.py"]),
     "nn": (["src/convlab/nn/*"], ["tests/nn", "tests/models/test_blocks.py"]),
     "ops": (["src/convlab/ops/*"], ["tests/ops", *SWEEPS, "tests/nn/test_norm.py", "tests/nn/test_loss.py"]),
     "tensor": (["src/convlab/tensor*.py", "src/convlab/autograd.py", "src/convlab/tensor/*"],

@@ -87,3 +87,42 @@ def test_to_tensor():
 def test_compose_batched_flag():
     assert Compose([Normalize(0, 1), RandomHorizontalFlip(seed=0)]).batched
     assert not Compose([Normalize(0, 1), Lambda(lambda x: x)]).batched
+
+
+def test_pad_adds_the_same_border_on_every_side():
+    """Pad(2): 2 pixels of ``fill`` on the top, bottom, left and right of every image (a 28x28 image
+    becomes 32x32 with the original in the middle), batch or single image, tensor in -> tensor out."""
+    from convlab.data.transforms import Pad
+
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5) + 1
+    out = Pad(2, fill=-1.5)(x)
+    assert out.shape == (2, 3, 8, 9)
+    np.testing.assert_array_equal(out[:, :, 2:6, 2:7], x)
+    border = np.ones(out.shape, bool)
+    border[:, :, 2:6, 2:7] = False
+    assert (out[border] == -1.5).all() and border.sum() == 2 * 3 * (8 * 9 - 4 * 5)
+    for side in (out[:, :, :2], out[:, :, -2:], out[:, :, :, :2], out[:, :, :, -2:]):
+        assert (side == -1.5).all()
+    single = Pad(1)(convlab.tensor(x[0]))
+    assert isinstance(single, convlab.Tensor) and single.shape == (3, 6, 7)
+    np.testing.assert_array_equal(single.numpy(), np.pad(x[0], ((0, 0), (1, 1), (1, 1))))
+    np.testing.assert_array_equal(Pad((1, 3))(x), np.pad(x, ((0, 0), (0, 0), (1, 1), (3, 3))))
+    assert repr(Pad(2, fill=0.5)) == "Pad(padding=(2, 2), fill=0.5)"
+    with pytest.raises(ValueError, match=r"Pad padding: expected an int or a pair, got \(1, 2, 3\)"):
+        Pad((1, 2, 3))
+
+
+def test_random_crop_pads_both_sides_and_reaches_every_offset():
+    """RandomCrop(4, padding=1) on a 4x4 image: over many draws the window starts at every offset
+    0..2 in both axes (the padding is on both sides), and each output is that window of the
+    padded image."""
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4) + 1
+    batch = np.repeat(x, 200, axis=0)
+    out = RandomCrop(4, padding=1, fill=-1)(batch, rng=np.random.default_rng(0))
+    padded = np.pad(x[0, 0], 1, constant_values=-1)
+    offsets = set()
+    for img in out[:, 0]:
+        hits = [(i, j) for i in range(3) for j in range(3) if np.array_equal(padded[i:i + 4, j:j + 4], img)]
+        assert len(hits) == 1
+        offsets.add(hits[0])
+    assert offsets == {(i, j) for i in range(3) for j in range(3)}
