@@ -156,3 +156,178 @@ def test_progress_flag_without_quiet(monkeypatch, tmp_path):
         flags = [f for f in TINY if f != "-q"] + ([flag] if flag else [])
         assert main(["train", *flags, "--out", str(tmp_path / f"p{flag}")]) == 1
         assert seen["progress"] is expected, flag
+
+
+# --------------------------------------------------------------------------- the other commands' flags
+@pytest.fixture(scope="module")
+def lines_run(tmp_path_factory):
+    """One real, tiny training run on the lines (8x8 pictures of vertical or horizontal lines)."""
+    from helpers import no_plots
+
+    no_plots()
+    out = tmp_path_factory.mktemp("flags") / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--batch-size", "16", "--out", str(out)]) == 0
+    return out
+
+
+def test_evaluate_split_and_mistakes(lines_run, tmp_path, capsys):
+    """--split picks the dataset's split (its size and the metrics file say which); --mistakes caps
+    the listed mistakes; --limit the pictures."""
+    sizes = {}
+    for split in ("train", "test"):
+        out = tmp_path / split
+        assert main(["evaluate", str(lines_run), "--split", split, "--out", str(out), "--mistakes", "1", "-q"]) == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["split"] == split and len(metrics["mistakes"]) <= 1
+        sizes[split] = metrics["n"]
+    assert sizes["train"] != sizes["test"]
+    assert main(["evaluate", str(lines_run), "--limit", "5", "--out", str(tmp_path / "lim"), "-q"]) == 0
+    assert json.loads((tmp_path / "lim" / "metrics.json").read_text())["n"] == 5
+
+
+def _picture(path, value_rows):
+    from PIL import Image
+
+    Image.fromarray(np.asarray(value_rows, np.uint8)).save(path)
+    return str(path)
+
+
+def test_predict_invert_is_prediction_of_the_inverted_picture(lines_run, tmp_path, capsys):
+    """--invert flips the picture's intensities before the model sees it: the same probabilities as
+    predicting the inverted file without the flag, and not those of the picture itself."""
+    rng = np.random.default_rng(0)
+    img = (rng.random((8, 8)) * 255).astype(np.uint8)
+    img[:, 3] = 255
+    pic, inv = _picture(tmp_path / "a.png", img), _picture(tmp_path / "b.png", 255 - img)
+    results = {}
+    for name, args in (("flag", [pic, "--invert"]), ("file", [inv]), ("plain", [pic])):
+        out = tmp_path / f"{name}.json"
+        assert main(["predict", str(lines_run), *args, "--topk", "2", "-o", str(out), "-q"]) == 0
+        results[name] = [t["probability"] for t in json.loads(out.read_text())[0]["topk"]]
+    assert results["flag"] == pytest.approx(results["file"], abs=1e-6)
+    assert results["flag"] != pytest.approx(results["plain"], abs=1e-3)
+
+
+def test_models_build_counts_the_built_model(monkeypatch, capsys):
+    """--build prints the parameters of the constructed model, without it the registered figure (a
+    registry entry with a wrong figure tells them apart)."""
+    import convlab.models as models
+
+    info = models.info("lenet5")
+    monkeypatch.setattr(models, "_REGISTRY", {"lenet5": models.ModelInfo("lenet5", info.factory, info.input_size, 12345)})
+    assert main(["models"]) == 0
+    assert "12,345" in capsys.readouterr().out
+    assert main(["models", "--build"]) == 0
+    out = capsys.readouterr().out
+    assert "61,706" in out and "12,345" not in out
+
+
+def test_filter_mode_boundary_gray_and_scaling(tmp_path):
+    """--mode valid / same with each --boundary, --gray, --abs and --rescale against scipy's
+    convolve2d on the padded picture (the output PNG read back)."""
+    from PIL import Image
+    from scipy.signal import convolve2d
+
+    rng = np.random.default_rng(3)
+    rgb = (rng.random((9, 11, 3)) * 255).astype(np.uint8)
+    src = tmp_path / "in.png"
+    Image.fromarray(rgb).save(src)
+    gray = np.asarray(Image.fromarray(rgb).convert("L")).astype(np.float64)
+    k = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, 0.5]])
+    spec = "1,0,-1;2,0,-2;1,0,0.5"
+
+    def run(*flags):
+        out = tmp_path / f"o{len(list(tmp_path.iterdir()))}.png"
+        assert main(["filter", str(src), "-k", spec, "-o", str(out), *flags, "-q"]) == 0
+        return np.asarray(Image.open(out)).astype(np.int64)
+
+    def u8(v):
+        return np.clip(np.rint(v), 0, 255).astype(np.int64)
+
+    assert np.array_equal(run("--gray", "--mode", "valid"), u8(convolve2d(gray, k, mode="valid")))
+    for boundary, np_mode in (("zero", "constant"), ("reflect", "reflect"), ("replicate", "edge")):
+        want = convolve2d(np.pad(gray, 1, mode=np_mode), k, mode="valid")
+        assert np.array_equal(run("--gray", "--boundary", boundary), u8(want)), boundary
+        assert np.array_equal(run("--gray", "--boundary", boundary, "--abs"), u8(np.abs(want))), boundary
+    want = convolve2d(np.pad(gray, 1, mode="reflect"), k, mode="valid")  # the default boundary
+    assert np.array_equal(run("--gray"), u8(want))
+    scaled = (want - want.min()) * (255.0 / (want.max() - want.min()))
+    assert np.array_equal(run("--gray", "--rescale"), u8(scaled))
+    colour = run("--mode", "valid")  # without --gray: each colour channel filtered
+    assert colour.shape == (7, 9, 3)
+    for c in range(3):
+        assert np.array_equal(colour[..., c], u8(convolve2d(rgb[..., c].astype(np.float64), k, mode="valid")))
+
+
+def test_filter_figure_writes_a_figure_for_one_kernel(tmp_path):
+    from PIL import Image
+
+    src = tmp_path / "in.png"
+    Image.fromarray((np.random.default_rng(1).random((12, 12)) * 255).astype(np.uint8)).save(src)
+    plain, fig = tmp_path / "plain.png", tmp_path / "fig.png"
+    assert main(["filter", str(src), "-k", "box:3", "-o", str(plain), "-q"]) == 0
+    assert main(["filter", str(src), "-k", "box:3", "--figure", "-o", str(fig), "-q"]) == 0
+    assert Image.open(plain).size == (12, 12)  # the filtered picture itself
+    assert Image.open(fig).size[0] > 100  # a matplotlib figure with the input and the response
+
+
+BENCH_DEFAULTS = {"quick": False, "models": None, "threads": None, "repeats": None, "batch": None, "memory": True,
+                  "conv": True, "scaling": True, "use_torch": None}
+
+
+@pytest.mark.parametrize("flags, changed", [
+    ([], {}),
+    (["--quick"], {"quick": True}),
+    (["--no-torch"], {"use_torch": False}),
+    (["--no-memory", "--no-conv", "--no-scaling"], {"memory": False, "conv": False, "scaling": False}),
+    (["--models", "lenet5,resnet20", "--threads", "2", "--repeats", "3", "--batch", "16"],
+     {"models": ["lenet5", "resnet20"], "threads": 2, "repeats": 3, "batch": 16}),
+], ids=str)
+def test_bench_flags_reach_bench_run(monkeypatch, capsys, tmp_path, flags, changed):
+    """Each flag of ``convlab bench`` becomes its argument of ``bench.run`` (the measuring itself is
+    tests/test_bench.py's); --json writes the result."""
+    from convlab import bench
+
+    calls = []
+    monkeypatch.setattr(bench, "run", lambda **kw: calls.append(kw) or {"stub": True})
+    monkeypatch.setattr(bench, "format_markdown", lambda result: "table")
+    out = tmp_path / "b.json"
+    assert main(["bench", *flags, "--json", str(out), "-q"]) == 0
+    assert len(calls) == 1
+    assert {k: v for k, v in calls[0].items() if k != "log"} == {**BENCH_DEFAULTS, **changed}
+    assert calls[0]["log"] is None  # -q: no progress lines
+    assert json.loads(out.read_text()) == {"stub": True} and "table" in capsys.readouterr().out
+
+
+def test_demo_init_chooses_the_edge_kernels_start(capsys):
+    """``demo edge-kernel --init random`` starts from a random kernel, the default from the seed's."""
+    starts = {}
+    for init in (None, "seed", "random"):
+        flags = ["--init", init] if init else []
+        assert main(["demo", "edge-kernel", *flags, "--epochs", "1", "--no-figures"]) == 0
+        line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("initial kernel"))
+        starts[init] = line
+    assert starts[None] == starts["seed"] and "(seed)" in starts["seed"]
+    assert "(random)" in starts["random"] and starts["random"].split(":")[1] != starts["seed"].split(":")[1]
+
+
+def test_inspect_all_kernels_and_invert(lines_run, tmp_path, capsys):
+    """--all-kernels draws every convolution's kernels (one figure each), the default only the first;
+    --invert makes the prediction that of the inverted picture."""
+    rng = np.random.default_rng(2)
+    img = (rng.random((8, 8)) * 255).astype(np.uint8)
+    pic, inv = _picture(tmp_path / "a.png", img), _picture(tmp_path / "b.png", 255 - img)
+
+    def run(*flags):
+        out = tmp_path / f"i{len(list(tmp_path.iterdir()))}"
+        assert main(["inspect", str(lines_run), *flags, "--out", str(out)]) == 0
+        text = capsys.readouterr().out
+        return sorted(p.name for p in out.glob("kernels_*.png")), next(ln for ln in text.splitlines()
+                                                                        if ln.startswith("prediction:"))
+
+    first, plain = run("--image", pic)
+    every, flagged = run("--image", pic, "--all-kernels", "--invert")
+    _, inverted = run("--image", inv)
+    assert first == ["kernels_conv1.png"]
+    assert every == ["kernels_conv1.png", "kernels_conv2.png"]
+    assert flagged == inverted != plain
