@@ -2,6 +2,8 @@
 # The project's two jobs, runnable on a fresh Debian/Ubuntu machine with Python 3.10+, pip and apt:
 #   bash tasks.sh demo   install convlab (and Fashion-MNIST via apt) and train the default CNN
 #   bash tasks.sh test   install the test dependencies and run the whole suite
+#   bash tasks.sh mutation [MODULE...]   mutation testing (mutmut over the core modules, then the
+#                        hand-seeded C mutants); hours of CPU, not part of CI (benchmarks/README.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${CONVLAB_VENV:-.venv}
@@ -69,8 +71,16 @@ case "${1:-}" in
         "$VENV/bin/python" -m ruff check src tests benchmarks
         exec "$VENV/bin/python" -m pytest -n 2 -q "$@"
         ;;
+    mutation)
+        ensure_venv
+        "$VENV/bin/python" -m pip install -q -e ".[dev,mutation]"
+        shift
+        if [ $# -eq 0 ]; then set -- --all; fi
+        nice -n 19 "$VENV/bin/python" benchmarks/mutation.py "$@"
+        exec nice -n 19 "$VENV/bin/python" benchmarks/c_mutants.py
+        ;;
     *)
-        echo "usage: bash tasks.sh demo|test [extra arguments]" >&2
+        echo "usage: bash tasks.sh demo|test|mutation [extra arguments]" >&2
         exit 2
         ;;
 esac

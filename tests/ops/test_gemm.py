@@ -332,10 +332,12 @@ def test_direct_grid_products_match_torch(case, chunks, monkeypatch):
 
 @native
 @pytest.mark.parametrize("forward_on", [True, False], ids=["native-then-numpy", "numpy-then-native"])
-def test_switching_gemm_between_forward_and_backward(forward_on):
+def test_switching_gemm_between_forward_and_backward(forward_on, monkeypatch):
     """The backward pass follows the layout its forward pass chose, even when the GEMM is switched
-    in between (LeNet-5's conv2: the flat grid on the compiled GEMM, columns on NumPy's)."""
+    in between (LeNet-5's conv2: the flat grid on the compiled GEMM, columns on NumPy's); the
+    compiled GEMM ran in the forward pass exactly when it was on, and in the backward likewise."""
     torch = require_torch()
+    calls = count_native_calls(monkeypatch)
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((4, 6, 14, 14)).astype(np.float32), rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
     ours = [cl.tensor(v, requires_grad=True) for v in (x, w)]
@@ -343,11 +345,13 @@ def test_switching_gemm_between_forward_and_backward(forward_on):
     previous = gemm.set_native(forward_on)
     try:
         y = F.conv2d(*ours)
+        in_forward = len(calls)
         gemm.set_native(not forward_on)
         g = rng.standard_normal(y.shape).astype(np.float32)
         y.backward(g)
     finally:
         gemm.set_native(previous)
+    assert (in_forward > 0) == forward_on and (len(calls) > in_forward) == (not forward_on), calls
     torch.nn.functional.conv2d(*theirs).backward(torch.tensor(g))
     for o, t in zip(ours, theirs):
         err = normwise_error(o.grad.numpy(), t.grad.numpy())
