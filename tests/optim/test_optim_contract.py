@@ -201,3 +201,43 @@ def test_reduce_on_plateau_thresholds_follow_torch(kw):
         assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12), (step, m)
         assert (ours.best, ours.num_bad_epochs, ours.cooldown_counter) == (
             theirs.best, theirs.num_bad_epochs, theirs.cooldown_counter), (step, m)
+
+
+@pytest.mark.parametrize("name, kw", [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"amsgrad": True}), ("AdamW", {}),
+                                      ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {})], ids=str)
+def test_optimizer_state_is_torchs(name, kw):
+    """After 3 steps each parameter's state holds torch's entries with torch's values (``step`` as
+    an int, the buffers as arrays within 1e-12), and the state dict's groups hold the options."""
+    ours, theirs, opt, ref = _pair(name, **kw)
+    for step in range(3):
+        g = np.random.default_rng(step).standard_normal((2, 3))
+        ours[0].grad, theirs[0].grad = cl.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    state, tstate = opt.state_dict()["state"][0], ref.state_dict()["state"][0]
+    assert set(state) == set(tstate)
+    for key, value in tstate.items():
+        if key == "step":
+            assert state[key] == int(value) == 3 and type(state[key]) is int
+        else:
+            assert isinstance(state[key], np.ndarray), key
+            np.testing.assert_allclose(state[key], value.numpy(), rtol=1e-12, atol=1e-15, err_msg=key)
+    group, tgroup = opt.state_dict()["param_groups"][0], ref.state_dict()["param_groups"][0]
+    assert group["params"] == tgroup["params"] == [0]
+    assert {k: v for k, v in group.items() if k != "params"} == {k: v for k, v in tgroup.items() if k in group and k != "params"}
+
+
+@pytest.mark.parametrize("name,kw", SCHEDULER_DEFAULTS[:5], ids=str)
+def test_scheduler_state_dict_holds_torchs_counters(name, kw):
+    """``last_epoch``, ``_step_count``, ``base_lrs`` and ``_last_lr`` in the state dict, as torch's."""
+    opt, ref = _sgd_pair()
+    ours, theirs = getattr(S, name)(opt, **kw), getattr(torch.optim.lr_scheduler, name)(ref, **kw)
+    for _ in range(4):
+        opt.step()
+        ref.step()
+        ours.step()
+        theirs.step()
+    state, tstate = ours.state_dict(), theirs.state_dict()
+    for key in ("last_epoch", "_step_count", "base_lrs", "_last_lr"):
+        assert state[key] == pytest.approx(tstate[key], rel=1e-12), key
+    assert "optimizer" not in state and all(not isinstance(v, tuple) for v in state.values())
