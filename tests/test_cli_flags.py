@@ -164,9 +164,10 @@ def lines_run(tmp_path_factory):
     """One real, tiny training run on the lines (8x8 pictures of vertical or horizontal lines)."""
     from helpers import no_plots
 
-    no_plots()
     out = tmp_path_factory.mktemp("flags") / "run"
-    assert main(["train", *TINY, "--epochs", "1", "--batch-size", "16", "--out", str(out)]) == 0
+    with pytest.MonkeyPatch.context() as mp:  # the plots only for this run, not the rest of the process
+        no_plots(mp)
+        assert main(["train", *TINY, "--epochs", "1", "--batch-size", "16", "--out", str(out)]) == 0
     return out
 
 
@@ -360,6 +361,7 @@ UNNAMED = {
     ("evaluate", "--resize"), ("evaluate", "--mean"), ("evaluate", "--std"),  # fallbacks for checkpoints without
     ("predict", "--resize"), ("predict", "--mean"), ("predict", "--std"),  # preprocessing (tests/test_own_images.py
     ("train", "--resize"),  # covers the recorded spec); resize needs pictures of mixed sizes (folder datasets)
+    ("export", "--resize"),  # the same fallback, for checkpoints without preprocessing
     ("explore", "--host"),  # binds a server; tests/explore uses the loopback default
 }
 

@@ -31,11 +31,16 @@ def _set_grads(ours, theirs, step, torch):
         q.grad = torch.tensor(g)
 
 
-def assert_same_params(ours, theirs, step, rtol=1e-10):  # float64: rounding only, over 50 steps
+def assert_same_params(ours, theirs, step, rtol=1e-10, atol=1e-14):  # float64: rounding only, over 50 steps
     for i, (p, q) in enumerate(zip(ours, theirs)):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=rtol, atol=1e-14,
+        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=rtol, atol=atol,
                                    err_msg=f"parameter {i} after step {step}")
 
+
+# float64 trajectories agree to rounding: 1e-10 relative over 50 steps. NAdam: torch keeps its
+# momentum-schedule product mu_1 * ... * mu_t in a float32 scalar (torch's default scalar dtype),
+# convlab in float64, which moves torch's parameters by up to 1.5e-10 (values of order 1) in 50 steps
+TOL = {"NAdam": {"rtol": 1e-9, "atol": 5e-10}}
 
 CASES = [
     ("SGD", {"lr": 0.1}),
@@ -74,7 +79,7 @@ def test_optimizer_follows_torch_for_50_steps(name, kw):
         _set_grads(ours, theirs, step, torch)
         opt.step()
         ref.step()
-        assert_same_params(ours, theirs, step)
+        assert_same_params(ours, theirs, step, **TOL.get(name, {}))
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
@@ -185,7 +190,7 @@ def test_state_dict_resume_equals_uninterrupted(name, kw, tmp_path):
         opt.step()
         opt2.step()
         ref.step()
-    assert_same_params(resumed, theirs, 20)
+    assert_same_params(resumed, theirs, 20, **TOL.get(name, {}))
     for p, q in zip(resumed, ours):
         np.testing.assert_array_equal(p.data, q.data)
 
