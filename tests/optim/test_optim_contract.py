@@ -6,6 +6,7 @@ trajectory tests let through (a changed default, a changed message, a changed co
 """
 
 import inspect
+import math
 
 import numpy as np
 import pytest
@@ -241,3 +242,48 @@ def test_scheduler_state_dict_holds_torchs_counters(name, kw):
     for key in ("last_epoch", "_step_count", "base_lrs", "_last_lr"):
         assert state[key] == pytest.approx(tstate[key], rel=1e-12), key
     assert "optimizer" not in state and all(not isinstance(v, tuple) for v in state.values())
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("OneCycleLR", {"max_lr": 1.0}), ("OneCycleLR", {"max_lr": 1.0, "epochs": 3}),
+    ("OneCycleLR", {"max_lr": 1.0, "total_steps": 0}), ("OneCycleLR", {"max_lr": 1.0, "total_steps": -2}),
+    ("OneCycleLR", {"max_lr": 1.0, "total_steps": 10, "pct_start": 1.5}),
+    ("OneCycleLR", {"max_lr": 1.0, "total_steps": 10, "pct_start": -0.1}),
+    ("OneCycleLR", {"max_lr": 1.0, "total_steps": 10, "anneal_strategy": "square"}),
+    ("ReduceLROnPlateau", {"factor": 1.0}), ("ReduceLROnPlateau", {"mode": "up"}),
+    ("ReduceLROnPlateau", {"threshold_mode": "ratio"}), ("ReduceLROnPlateau", {"min_lr": [0.1, 0.2]}),
+], ids=str)
+def test_scheduler_refusals_are_torchs(name, kw):
+    """Each refused scheduler option raises torch's exception type with torch's message."""
+    opt, ref = _sgd_pair()
+    theirs = _refusal(lambda: getattr(torch.optim.lr_scheduler, name)(ref, **kw))
+    assert theirs is not None
+    assert _refusal(lambda: getattr(S, name)(opt, **kw)) == theirs
+
+
+@pytest.mark.parametrize("kw", [{"start_factor": 0.0}, {"start_factor": 1.5}, {"end_factor": -0.1}, {"end_factor": 1.1}],
+                         ids=str)
+def test_linear_lr_refuses_factors_outside_their_ranges(kw):
+    opt, ref = _sgd_pair()
+    assert _refusal(lambda: torch.optim.lr_scheduler.LinearLR(ref, **kw)).startswith("ValueError")
+    with pytest.raises(ValueError, match=r"LinearLR: start_factor must be in \(0, 1\] and end_factor in \[0, 1\]"):
+        S.LinearLR(opt, **kw)
+
+
+@pytest.mark.parametrize("start", [1, 4, 13])
+def test_cosine_get_lr_right_after_resuming_is_the_closed_form(start):
+    """``get_lr()`` called by hand on a scheduler just built with ``last_epoch=start``: the closed
+    form at start + 1, as torch's (which warns that get_lr is meant for step)."""
+    import warnings
+
+    opt, ref = _sgd_pair()
+    for o in (opt, ref):
+        o.param_groups[0]["initial_lr"] = 0.4
+    ours = S.CosineAnnealingLR(opt, T_max=10, eta_min=0.01, last_epoch=start)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingLR(ref, T_max=10, eta_min=0.01, last_epoch=start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = theirs.get_lr()
+    t = start + 1
+    assert ours.get_lr() == pytest.approx(expected, rel=1e-12)
+    assert ours.get_lr()[0] == pytest.approx(0.01 + 0.39 * (1 + math.cos(math.pi * t / 10)) / 2, rel=1e-12)
