@@ -57,7 +57,7 @@ def check_lr(lr) -> None:
 # options that must be finite and >= 0 (torch's checks, plus NaN/inf, which torch lets through)
 _NON_NEGATIVE = {"lr": "learning rate", "weight_decay": "weight_decay value", "momentum": "momentum value",
                  "eps": "epsilon value", "alpha": "alpha value", "lr_decay": "lr_decay value",
-                 "initial_accumulator_value": "initial_accumulator_value", "dampening": "dampening value"}
+                 "initial_accumulator_value": "initial_accumulator_value value", "dampening": "dampening value"}
 
 
 def check_options(options: dict) -> None:
