@@ -60,6 +60,7 @@ from .math import (
 )
 from .methods import topk
 from .more_math import allclose, argsort, bmm, equal, gather, isfinite, isinf, isnan, masked_fill, mm, sort
+from .more_ops import cumprod, cumsum, einsum, index_select, masked_select, nonzero, prod, repeat_interleave
 from .random import Generator, initial_seed, seed
 from .tensor import (
     Function,
@@ -165,6 +166,7 @@ __all__ = [
     "bmm", "equal", "gather", "isfinite", "isinf", "isnan", "masked_fill", "mm", "sort", "initial_seed", "seed",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]
+__all__ += ["cumprod", "cumsum", "einsum", "index_select", "masked_select", "nonzero", "prod", "repeat_interleave"]
 
 from . import validate as _validate  # noqa: E402
 

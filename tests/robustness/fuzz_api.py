@@ -130,6 +130,11 @@ def baseline_values():
         "shapes.check_layout.where": "conv2d", "shapes.check_layout.shape": (2, 3, 6, 6), "shapes.check_layout.nd": 2,
         "shapes.check_strict.where": "conv2d", "shapes.ntuple.value": 3, "shapes.ntuple.n": 2,
         "shapes.ntuple.name": "kernel_size", "shapes.ntuple.where": "conv2d", "filters.filter_image.kernel": "box",
+        "F.interpolate.scale_factor": 1.5, "nn.Upsample.scale_factor": 2, "nn.UpsamplingBilinear2d.scale_factor": 2,
+        "nn.UpsamplingNearest2d.scale_factor": 2, "convlab.einsum.equation": "ij->j", "convlab.einsum.*": (_tensor(2, 3),),
+        "convlab.index_select.index": cl.tensor(np.array([0, 2])), "Tensor.index_select.index": cl.tensor(np.array([1])),
+        "convlab.masked_select.mask": cl.tensor(np.arange(6) % 2 == 0), "Tensor.masked_select.mask": cl.tensor(
+            np.array([True, False, True])), "convlab.repeat_interleave.repeats": 2, "Tensor.repeat_interleave.repeats": 2,
     }
 
 

@@ -8,6 +8,7 @@ normalisation and losses). Import as ``import convlab.functional as F``.
 from .. import validate as _validate  # noqa: E402
 from ..math import leaky_relu, log_softmax, pad, relu, sigmoid, softmax, tanh  # noqa: F401
 from ..more_math import elu, hardtanh, interpolate, normalize, softplus  # noqa: F401
+from ..more_ops import embedding  # noqa: F401
 from .conv import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403

@@ -27,6 +27,7 @@ from .pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from .sparse import Embedding
 from .upsampling import ELU, Hardtanh, Softplus, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
     "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss",
     "Parameter", "ReLU", "ReLU6", "RemovableHandle", "Sequential", "SiLU", "Sigmoid", "Softmax", "Tanh",
     "Unflatten", "functional", "init", "utils", "DataParallel", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyLinear",
-    "parallel", "ELU", "Hardtanh", "Softplus", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+    "parallel", "ELU", "Hardtanh", "Softplus", "Upsample", "UpsamplingNearest2d", "Embedding", "UpsamplingBilinear2d",
 ]
 
 from .. import validate as _validate  # noqa: E402

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import backend, validate
 from ..graph import Function
 from ..validate import ConvlabError
 
@@ -90,13 +90,19 @@ def _weights(mode: str, n_in: int, n_out: int, align_corners: bool, scale):
     return np.stack([i0, i1], axis=1), np.stack([1 - lam, lam], axis=1)
 
 
-def _scalar_or_tuple(v, n: int, name: str, kind):
+def _scalar_or_tuple(v, n: int, name: str):
+    """One value per spatial dim: ``size`` positive ints, ``scale_factor`` positive finite reals."""
+    def one(x):
+        if name == "size":
+            return validate.integer(x, "interpolate", name, min=1)
+        return validate.real(x, "interpolate", name, min=0, min_open=True)
+
     if isinstance(v, (list, tuple)):
         if len(v) != n:
             raise ValueError(f"Input and {name} must have the same number of spatial dimensions, but got input with "
                              f"spatial dimensions of {n} and {name} of {tuple(v)}.")
-        return tuple(kind(x) for x in v)
-    return (kind(v),) * n
+        return tuple(one(x) for x in v)
+    return (one(v),) * n
 
 
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
@@ -126,14 +132,10 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         raise ValueError("only one of size or scale_factor should be defined" if size is not None
                          else "either size or scale_factor should be defined")
     if size is not None:
-        out = _scalar_or_tuple(size, n, "size", int)
-        if any(o <= 0 for o in out):
-            raise ConvlabError(f"interpolate: size must be positive, got {size!r}")
+        out = _scalar_or_tuple(size, n, "size")
         scales = (None,) * n
     else:
-        scales = _scalar_or_tuple(scale_factor, n, "scale_factor", float)
-        if any(not math.isfinite(s) or s <= 0 for s in scales):
-            raise ConvlabError(f"interpolate: scale_factor must be positive and finite, got {scale_factor!r}")
+        scales = _scalar_or_tuple(scale_factor, n, "scale_factor")
         out = tuple(int(math.floor(i * s)) for i, s in zip(spatial, scales))
         if any(o <= 0 for o in out):
             raise ConvlabError(f"interpolate: scale_factor {scale_factor!r} gives an empty output for input {spatial}")
@@ -141,6 +143,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
             scales = (None,) * n  # the kernel then uses in / out, as torch
     if any(i == 0 for i in spatial):
         raise ConvlabError(f"interpolate: input spatial size {spatial} has an empty dim")
+    validate.allocation(tuple(input.shape[:2]) + out, input.dtype.itemsize, "interpolate")
     align = bool(align_corners) if align_corners is not None else False
     y = input
     for k in range(n):
