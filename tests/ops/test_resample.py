@@ -64,3 +64,10 @@ def test_bad_arguments_are_refused_as_torch_does():
         F.interpolate(x, scale_factor=-1.0, mode="bilinear")
     with pytest.raises(NotImplementedError, match="mode 'bogus'"):
         nn.Upsample(scale_factor=2, mode="bogus")
+
+
+def test_same_size_resize_is_a_copy_not_the_input():
+    x = convlab.tensor(RNG.standard_normal((1, 1, 3, 3)))
+    y = F.interpolate(x, size=(3, 3), mode="bilinear")
+    y.add_(1.0)
+    assert np.allclose(y.numpy() - 1.0, x.numpy(), rtol=0, atol=1e-12) and y is not x

@@ -151,4 +151,4 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
             continue  # the identity in every mode
         idx, w = _weights(mode, spatial[k], out[k], align, scales[k])
         y = Resample1d.apply(y, 2 + k, idx, w)
-    return y
+    return y.clone() if y is input else y  # a new tensor even when no axis changes, as torch
