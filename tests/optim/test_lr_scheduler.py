@@ -29,6 +29,13 @@ SCHEDULERS = [
     ("CosineAnnealingWarmRestarts", {"T_0": 7}),
     ("LambdaLR", {"lr_lambda": lambda epoch: 0.95**epoch / (1 + epoch % 3)}),
     ("MultiplicativeLR", {"lr_lambda": [lambda epoch: 0.9, lambda epoch: 1.0 - epoch / 100]}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 6, "step_size_down": 4}),
+    ("CyclicLR", {"base_lr": [0.01, 0.02], "max_lr": 0.1, "step_size_up": 5, "mode": "triangular2",
+                  "base_momentum": 0.85, "max_momentum": 0.95}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.2, "step_size_up": 7, "mode": "exp_range", "gamma": 0.97,
+                  "cycle_momentum": False}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4, "scale_fn": lambda x: 0.9**x,
+                  "scale_mode": "iterations"}),
 ]
 
 

@@ -10,6 +10,7 @@ from ..math import leaky_relu, log_softmax, pad, relu, sigmoid, softmax, tanh  #
 from ..more_math import elu, hardtanh, interpolate, normalize, softplus  # noqa: F401
 from ..more_ops import embedding  # noqa: F401
 from .conv import *  # noqa: F401,F403
+from .extra import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 

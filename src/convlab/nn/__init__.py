@@ -8,12 +8,35 @@
 
 from . import functional, init, parallel, utils
 from .activation import Hardsigmoid, Hardswish, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Tanh
-from .container import ModuleDict, ModuleList, Sequential
+from .activation_more import (
+    CELU,
+    GELU,
+    GLU,
+    SELU,
+    LogSigmoid,
+    Mish,
+    PixelShuffle,
+    PixelUnshuffle,
+    PReLU,
+    Softsign,
+    Tanhshrink,
+)
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .lazy import LazyConv1d, LazyConv2d, LazyConv3d, LazyLinear
 from .linear import Flatten, Identity, Linear, Unflatten
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import IncompatibleKeys, Module, RemovableHandle
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
 from .parallel import DataParallel
@@ -39,6 +62,8 @@ __all__ = [
     "Parameter", "ReLU", "ReLU6", "RemovableHandle", "Sequential", "SiLU", "Sigmoid", "Softmax", "Tanh",
     "Unflatten", "functional", "init", "utils", "DataParallel", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyLinear",
     "parallel", "ELU", "Hardtanh", "Softplus", "Upsample", "UpsamplingNearest2d", "Embedding", "UpsamplingBilinear2d",
+    "CELU", "GELU", "GLU", "SELU", "LogSigmoid", "Mish", "PixelShuffle", "PixelUnshuffle", "PReLU", "Softsign",
+    "Tanhshrink", "ParameterDict", "ParameterList", "HuberLoss", "KLDivLoss", "SmoothL1Loss",
 ]
 
 from .. import validate as _validate  # noqa: E402

@@ -1,10 +1,13 @@
-"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict`` (children named as in torch)."""
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict`` (children named as in torch) and
+``ParameterList``, ``ParameterDict`` (parameters named as in torch)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..tensor import Tensor
 from .module import Module, _addindent
+from .parameter import Parameter
 
 
 class Sequential(Module):
@@ -181,3 +184,112 @@ class ModuleDict(Module):
         items = modules.items() if hasattr(modules, "items") else modules
         for key, m in items:
             self[key] = m
+
+
+def _as_parameter(value):
+    """torch wraps a plain tensor put into a parameter container as a ``Parameter``."""
+    if isinstance(value, Parameter) or value is None:
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(f"cannot assign '{type(value).__name__}' object as a parameter (Parameter or Tensor expected)")
+
+
+class ParameterList(Module):
+    """A list of parameters registered under ``'0'``, ``'1'``, ... (so ``state_dict()`` keys read
+    ``'<name>.0'`` as in torch); plain tensors are wrapped as :class:`Parameter`."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def _index(self, idx: int) -> str:
+        n = len(self._parameters)
+        if not isinstance(idx, int) or isinstance(idx, bool):
+            raise TypeError(f"ParameterList indices must be integers or slices, not {type(idx).__name__}")
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range for ParameterList of length {n}")
+        return str(idx % n)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ParameterList(list(self._parameters.values())[idx])
+        return self._parameters[self._index(idx)]
+
+    def __setitem__(self, idx: int, param) -> None:
+        self.register_parameter(self._index(idx), _as_parameter(param))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def append(self, value) -> ParameterList:
+        self.register_parameter(str(len(self)), _as_parameter(value))
+        return self
+
+    def extend(self, values) -> ParameterList:
+        for v in values:
+            self.append(v)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+                         for k, p in self._parameters.items() if p is not None)
+
+
+class ParameterDict(Module):
+    """A dict of parameters registered under their keys (insertion order kept); plain tensors
+    are wrapped as :class:`Parameter`. ``state_dict()`` keys read ``'<name>.<key>'``."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str):
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, param) -> None:
+        self.register_parameter(key, _as_parameter(param))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __contains__(self, key) -> bool:
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def get(self, key: str, default=None):
+        return self._parameters.get(key, default)
+
+    def pop(self, key: str):
+        return self._parameters.pop(key)
+
+    def clear(self) -> None:
+        self._parameters.clear()
+
+    def update(self, parameters) -> None:
+        items = parameters.items() if hasattr(parameters, "items") else parameters
+        for key, p in items:
+            self[key] = p
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+                         for k, p in self._parameters.items() if p is not None)

@@ -1,11 +1,13 @@
 """Loss layers: ``CrossEntropyLoss``, ``NLLLoss``, ``BCEWithLogitsLoss``, ``BCELoss``,
-``MSELoss``, ``L1Loss``. Each holds its options (and class weights as buffers, as torch) and
-calls ``convlab.functional``. ``reduction`` is ``'mean'`` (default), ``'sum'`` or ``'none'``.
+``MSELoss``, ``L1Loss``, ``SmoothL1Loss``, ``HuberLoss``, ``KLDivLoss``. Each holds its options
+(and class weights as buffers, as torch) and calls ``convlab.functional``. ``reduction`` is
+``'mean'`` (default), ``'sum'`` or ``'none'`` (``KLDivLoss`` also ``'batchmean'``).
 """
 
 from __future__ import annotations
 
 from .. import functional as F
+from .. import validate
 from ..validate import ConvlabError
 from .module import Module
 
@@ -100,3 +102,38 @@ class L1Loss(_Loss):
 
     def forward(self, input, target):
         return F.l1_loss(input, target, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """``0.5 d^2 / beta`` for ``d = |x - y| < beta``, else ``d - 0.5 beta`` (``beta=0``: L1)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = validate.real(beta, "SmoothL1Loss", "beta", min=0.0)
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """``0.5 d^2`` for ``d = |x - y| < delta``, else ``delta (d - 0.5 delta)``."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = validate.real(delta, "HuberLoss", "delta", min=0.0, min_open=True)
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(Module):
+    """KL divergence; the input holds log-probabilities, the target probabilities (or
+    log-probabilities with ``log_target=True``). ``reduction='batchmean'`` gives the true KL per sample."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
+        super().__init__()
+        self.reduction = validate.choice(reduction, ("none", "mean", "sum", "batchmean"), "KLDivLoss", "reduction")
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

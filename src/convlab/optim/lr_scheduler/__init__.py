@@ -3,7 +3,7 @@
 Call ``scheduler.step()`` once per epoch (or per batch for ``OneCycleLR`` and
 ``CosineAnnealingWarmRestarts``), after ``optimizer.step()``. Each scheduler writes
 ``group["lr"]`` of its optimizer's parameter groups; ``get_last_lr()`` returns the values it
-last wrote. See :mod:`.basic` and :mod:`.more`.
+last wrote. See :mod:`.basic`, :mod:`.more` and :mod:`.cyclic`.
 """
 
 from .basic import (
@@ -15,6 +15,7 @@ from .basic import (
     ReduceLROnPlateau,
     StepLR,
 )
+from .cyclic import CyclicLR
 from .more import (
     ChainedScheduler,
     ConstantLR,
@@ -29,7 +30,7 @@ from .more import (
 _LRScheduler = LRScheduler  # torch's older name
 
 __all__ = [
-    "ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "ExponentialLR",
+    "ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR", "ExponentialLR",
     "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR", "PolynomialLR",
     "ReduceLROnPlateau", "SequentialLR", "StepLR",
 ]
