@@ -149,3 +149,17 @@ def test_parameter_containers_register_like_torch():
     np.testing.assert_array_equal(ours.plist[1].grad.numpy(), np.full(3, 2.0, np.float32))
     with pytest.raises(TypeError):
         ours.plist.append("not a tensor")
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args")
+def test_legacy_size_average_and_reduce_pick_the_reduction_as_torch():
+    torch = require_torch()
+    x, y = rand((3, 4), seed=13), rand((3, 4), seed=14, low=0.1)  # KL needs targets > 0
+    for legacy in [{"size_average": False}, {"reduce": False}, {"size_average": True, "reduce": True}]:
+        for ours, theirs in [(nn.SmoothL1Loss(**legacy), torch.nn.SmoothL1Loss(**legacy)),
+                             (nn.KLDivLoss(**legacy), torch.nn.KLDivLoss(**legacy))]:
+            np.testing.assert_allclose(ours(cl.tensor(x), cl.tensor(y)).numpy(),
+                                       theirs(torch.tensor(x), torch.tensor(y)).numpy(), **TOL)
+        np.testing.assert_allclose(F.smooth_l1_loss(cl.tensor(x), cl.tensor(y), **legacy).numpy(),
+                                   torch.nn.functional.smooth_l1_loss(torch.tensor(x), torch.tensor(y), **legacy).numpy(),
+                                   **TOL)

@@ -9,6 +9,7 @@ compositions of existing ops, whose backward rules give their gradients.
 from __future__ import annotations
 
 import math
+import warnings
 
 from .. import backend, validate
 from ..graph import Function
@@ -178,6 +179,17 @@ def _reduce(loss: Tensor, reduction: str, fn: str) -> Tensor:
     return loss.sum() if reduction == "sum" else loss.mean()
 
 
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """torch's deprecated ``size_average``/``reduce`` pair, when given, decides the reduction."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='mean' instead.",
+                  stacklevel=3)
+    if reduce is not None and not reduce:
+        return "none"
+    return "sum" if size_average is not None and not size_average else "mean"
+
+
 def _target(input: Tensor, target, fn: str) -> Tensor:
     from .nn import _loss_target
 
@@ -187,6 +199,7 @@ def _target(input: Tensor, target, fn: str) -> Tensor:
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
     """``0.5 d^2 / beta`` where ``d = |x - y| < beta``, else ``d - 0.5 beta``; ``beta = 0`` is L1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     beta = validate.real(beta, "smooth_l1_loss", "beta", min=0.0)
     validate.choice(reduction, ("none", "mean", "sum"), "smooth_l1_loss", "reduction")
     d = abs(input - _target(input, target, "smooth_l1_loss"))
@@ -210,17 +223,18 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
            log_target: bool = False) -> Tensor:
     """Kullback-Leibler divergence with ``input`` as log-probabilities: pointwise
-    ``target * (log target - input)`` (0 where target = 0), or with ``log_target``
+    ``target * (log target - input)`` (0 where target = 0, NaN where it is negative), or with ``log_target``
     ``exp(target) * (target - input)``. ``reduction='batchmean'`` divides the sum by the batch size
     (the mathematically correct KL); ``'mean'`` by the number of elements, as torch.
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     validate.choice(reduction, ("none", "mean", "sum", "batchmean"), "kl_div", "reduction")
     target = _target(input, target, "kl_div")
     if log_target:
         loss = exp(target) * (target - input)
     else:
-        pos = target > 0
-        loss = where(pos, target * (log(where(pos, target, target * 0 + 1.0)) - input), target * 0 - 0 * input)
+        zero = target == 0  # 0 log 0 = 0 (torch's xlogy); a negative target gives NaN, as torch
+        loss = where(zero, target * 0 - 0 * input, target * (log(where(zero, target * 0 + 1.0, target)) - input))
     if reduction == "batchmean":
         total = loss.sum()
         return total / input.shape[0] if input.ndim else total

@@ -108,7 +108,7 @@ class SmoothL1Loss(_Loss):
     """``0.5 d^2 / beta`` for ``d = |x - y| < beta``, else ``d - 0.5 beta`` (``beta=0``: L1)."""
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
-        super().__init__(reduction)
+        super().__init__(F.extra._legacy_reduction(size_average, reduce, reduction))
         self.beta = validate.real(beta, "SmoothL1Loss", "beta", min=0.0)
 
     def forward(self, input, target):
@@ -132,6 +132,7 @@ class KLDivLoss(Module):
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
         super().__init__()
+        reduction = F.extra._legacy_reduction(size_average, reduce, reduction)
         self.reduction = validate.choice(reduction, ("none", "mean", "sum", "batchmean"), "KLDivLoss", "reduction")
         self.log_target = log_target
 
