@@ -53,7 +53,10 @@ def run_convlab(cfg, model, train_loader, test_loader, num_classes):
     sched = build_scheduler(cfg["schedule"], opt, cfg["lr"], cfg["epochs"], len(train_loader))
     train_loader.set_epoch(0)
     t0 = time.perf_counter()
-    Trainer(model, opt, scheduler=sched, print_fn=None, progress=False).fit(train_loader, None, epochs=cfg["epochs"])
+    from convlab import nn
+
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg["label_smoothing"])
+    Trainer(model, opt, loss_fn, scheduler=sched, print_fn=None, progress=False).fit(train_loader, None, epochs=cfg["epochs"])
     seconds = time.perf_counter() - t0
     return evaluate(model, test_loader, num_classes=num_classes)["accuracy"], seconds
 
@@ -68,7 +71,8 @@ def run_torch(cfg, model, train_loader, test_loader):
     for _ in range(cfg["epochs"]):
         model.train()
         for x, y in train_loader:
-            loss = F.cross_entropy(model(torch.from_numpy(x.numpy())), torch.from_numpy(y.numpy()))
+            loss = F.cross_entropy(model(torch.from_numpy(x.numpy())), torch.from_numpy(y.numpy()),
+                                   label_smoothing=cfg["label_smoothing"])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -98,6 +102,7 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=DEFAULT["lr"])
     p.add_argument("--optimizer", default=DEFAULT["optimizer"], choices=["sgd", "adam", "adamw"])
     p.add_argument("--weight-decay", type=float, default=DEFAULT["weight_decay"])
+    p.add_argument("--label-smoothing", type=float, default=DEFAULT["label_smoothing"])
     p.add_argument("--schedule", default=DEFAULT["schedule"], choices=["onecycle", "cosine", "step", "none"])
     p.add_argument("--augment", action="store_true")
     p.add_argument("--limit-train", type=int, default=None)
@@ -112,6 +117,7 @@ def main(argv=None) -> int:
 
     cfg = {"model": args.model, "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size,
            "lr": args.lr, "optimizer": args.optimizer, "weight_decay": args.weight_decay, "schedule": args.schedule,
+           "label_smoothing": args.label_smoothing,
            "augment": args.augment, "pad": 0, "val_split": DEFAULT["val_split"], "limit_train": args.limit_train,
            "limit_test": None, "seed": args.seed}
     convlab.manual_seed(args.seed)

@@ -54,6 +54,9 @@ def register(subparsers):
                    help=f"(default: {d['weight_decay']})")
     p.add_argument("--schedule", choices=["cosine", "onecycle", "step", "none"], default=d["schedule"],
                    help=f"learning-rate schedule (default: {d['schedule']})")
+    p.add_argument("--label-smoothing", type=validate.cli_float(0, 1), default=d["label_smoothing"], metavar="E",
+                   help="cross-entropy against (1 - E) * one-hot + E / classes, as torch's label_smoothing "
+                        f"(default: {d['label_smoothing']:g})")
     p.add_argument("--augment", action="store_true",
                    help="random crops (padding 2 px for 28x28, 4 for 32x32) and, where mirroring keeps the label, flips")
     p.add_argument("--erase", type=validate.cli_float(0, 1), default=0.0, metavar="P",
@@ -233,7 +236,8 @@ def _config(args) -> dict:
             "skip_bad_files": args.skip_bad_files, "limit": args.limit, "limit_val": args.limit_val,
             "model": args.model, "dataset": args.dataset, "data_root": args.data_root, "epochs": args.epochs,
             "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer, "weight_decay": args.weight_decay,
-            "schedule": args.schedule, "augment": args.augment, "erase": args.erase, "val_split": val,
+            "label_smoothing": args.label_smoothing, "schedule": args.schedule, "augment": args.augment, "erase": args.erase,
+            "val_split": val,
             "limit_train": args.limit_train, "limit_test": args.limit_test, "early_stopping": args.early_stopping,
             "seed": args.seed, "sync_bn": bool(getattr(args, "sync_bn", False))}
 
@@ -357,7 +361,7 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
 
     import convlab
 
-    from .. import models
+    from .. import models, nn
     from ..cli import top5_text
     from ..files import write_json
     from ..tensor import no_grad
@@ -391,7 +395,8 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     scheduler = build_scheduler(cfg["schedule"], optimizer, cfg["lr"], cfg["epochs"], len(train_loader))
     meta = {"config": cfg, "dataset": info["name"], "classes": info["classes"], "preprocessing": pre,
             "source": str(info.get("source")), "title": f"{cfg['model']} on {info['name']}"}
-    trainer = Trainer(model, optimizer, scheduler=scheduler, out_dir=out, model_spec=model_spec, meta=meta,
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=float(cfg.get("label_smoothing") or 0.0))
+    trainer = Trainer(model, optimizer, loss_fn, scheduler=scheduler, out_dir=out, model_spec=model_spec, meta=meta,
                       early_stopping=cfg.get("early_stopping"), progress=getattr(args, 'progress', None) if not quiet else False,
                       print_fn=None if quiet else print, reducer=reducer, is_main=main_rank,
                       tensorboard=os.path.join(out, "tensorboard") if args.tensorboard else None)
@@ -408,7 +413,8 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     say(f"  {cfg['epochs']} epoch{'' if cfg['epochs'] == 1 else 's'}, batch {cfg['batch_size']:,}, "
         f"{cfg['optimizer']} lr {cfg['lr']:g} "
         f"(weight decay {cfg['weight_decay']:g}), schedule {cfg['schedule']}, augment {'on' if cfg['augment'] else 'off'}"
-        + (f", erasing p={cfg['erase']:g}" if cfg.get("erase") else "") + ", "
+        + (f", erasing p={cfg['erase']:g}" if cfg.get("erase") else "")
+        + (f", label smoothing {cfg['label_smoothing']:g}" if cfg.get("label_smoothing") else "") + ", "
         f"seed {cfg['seed']}; output in {out}/" + (f" (resuming {args.resume})" if args.resume else ""))
     if world > 1:
         say(f"  data-parallel over {world} MPI ranks: {cfg['batch_size'] // world} images per rank per step, batch-norm "

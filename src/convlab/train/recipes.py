@@ -19,6 +19,7 @@ DEFAULT = {
     "optimizer": "adamw",
     "lr": 3e-3,
     "weight_decay": 5e-4,
+    "label_smoothing": 0.0,
     "schedule": "onecycle",
     "val_split": None,
 }
