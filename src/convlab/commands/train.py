@@ -37,7 +37,8 @@ def register(subparsers):
         description="Train a model of the zoo on a dataset, validating every epoch, and print the test accuracy, "
                     "the time taken and where the checkpoints, logs and plots are. With no options: "
                     f"{d['model']} on {d['dataset']}, {d['epochs']} epochs, batch {d['batch_size']}, "
-                    f"{d['optimizer']} lr {d['lr']} with a {d['schedule']} schedule.")
+                    f"{d['optimizer']} lr {d['lr']} with a {d['schedule']} schedule"
+                    + (f", label smoothing {d['label_smoothing']:g}" if d["label_smoothing"] else "") + ".")
     add_common(p)
     p.add_argument("--model", default=d["model"], help=f"a model of the zoo; convlab models lists them (default: {d['model']})")
     p.add_argument("--dataset", default=d["dataset"],
