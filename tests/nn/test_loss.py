@@ -185,3 +185,19 @@ def test_one_hot():
     assert F.one_hot(cl.tensor([1]), 4).shape == (1, 4)
     with pytest.raises(ValueError, match="class values"):
         F.one_hot(cl.tensor([5]), 3)
+
+
+@pytest.mark.parametrize("kw", [{"label_smoothing": 0.1}, {"weight": [1.0, 2.0, 3.0, 4.0, 5.0]},
+                                {"label_smoothing": 0.2, "ignore_index": 1},
+                                {"label_smoothing": 0.1, "weight": [1.0, 2.0, 3.0, 4.0, 5.0]}])
+def test_cross_entropy_gradient_keeps_the_logits_dtype(kw):
+    """A float64 gradient out of the loss would send a float32 network's whole backward through
+    float64 NumPy products (label smoothing trained 3.5x slower before this was fixed)."""
+    seen = []
+    x = cl.tensor(np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32), requires_grad=True)
+    y = x * 1.0
+    y.register_hook(lambda g: seen.append(g.dtype))
+    if "weight" in kw:
+        kw = {**kw, "weight": cl.tensor(kw["weight"], dtype=cl.float32)}
+    F.cross_entropy(y, cl.tensor([0, 1, 2, 4]), **kw).backward()
+    assert seen == [np.float32]

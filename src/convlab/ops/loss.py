@@ -130,7 +130,9 @@ class CrossEntropy(Function):
             if ctx.needs_input_grad[1]:
                 gt = -logp * (1 - eps) * scale
                 grad_target = from_rows(gt if wc is None else gt * wc, shape)
-        return from_rows(grad * scale, shape), grad_target
+        # the weights and masks may be float64 (or bool); the gradient keeps the logits' dtype, so a
+        # float32 network's backward stays in float32 (and on the float32 GEMM)
+        return from_rows((grad * scale).astype(logp.dtype, copy=False), shape), grad_target
 
 
 class NLL(Function):
