@@ -20,6 +20,7 @@ Start TensorBoard with ``tensorboard --logdir runs/train-001/tensorboard``.
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
@@ -81,7 +82,11 @@ class TensorBoardLog:
         SummaryWriter = _require()
         os.makedirs(logdir, exist_ok=True)
         self.logdir, self.model = logdir, model
-        self.writer = SummaryWriter(logdir=logdir, purge_step=purge_step, flush_secs=30)
+        # event files are named by the second they were opened and the host: a resumed run started
+        # within the same second as the run it resumes would reopen (and empty) that run's file, so
+        # each writer's name also carries the process and a nanosecond clock
+        self.writer = SummaryWriter(logdir=logdir, purge_step=purge_step, flush_secs=30,
+                                    filename_suffix=f".{os.getpid()}.{time.time_ns()}")
 
     def step(self, record: dict) -> None:
         """A step record of the JSONL log: ``{"step", "loss", "lr"}``."""
