@@ -1,4 +1,5 @@
-"""Builds convlab's two optional compiled helpers: the AVX-512 float32 GEMM (src/convlab/_sgemm.c)
+"""Builds convlab's two optional compiled helpers: the float32 GEMM (src/convlab/_sgemm*.c: the
+Python functions, the blocked driver, AVX-512 and AVX2 micro-kernels)
 and the memory passes around it (src/convlab/_kernels.c: ReLU, batch norm, im2col/col2im, the
 flat grid's copies, depthwise convolution), and a probe of the CPU's FMA peak
 (src/convlab/_cpu.c, for the bench and the kernels' choice).
@@ -15,8 +16,9 @@ from setuptools import Extension, setup
 x86 = platform.machine().lower() in ("x86_64", "amd64")
 unix = platform.system() != "Windows"  # the kernel uses GCC/Clang target attributes
 pool = ["src/convlab/_pool.h"]  # the persistent worker pool both modules include
-gemm = Extension("convlab._sgemm", ["src/convlab/_sgemm.c"], extra_compile_args=["-O3", "-pthread"],
-                 extra_link_args=["-pthread"], depends=pool, optional=True)
+gemm = Extension("convlab._sgemm", [f"src/convlab/_sgemm{part}.c" for part in ("", "_driver", "_avx512", "_avx2")],
+                 extra_compile_args=["-O3", "-pthread"], extra_link_args=["-pthread"],
+                 depends=pool + ["src/convlab/_sgemm.h"], optional=True)
 kernels = Extension("convlab._kernels", ["src/convlab/_kernels.c"], extra_compile_args=["-O3", "-fopenmp-simd", "-pthread"],
                     extra_link_args=["-pthread"], depends=pool, optional=True)
 cpu = Extension("convlab._cpu", ["src/convlab/_cpu.c"], extra_compile_args=["-O3", "-pthread"],

@@ -31,7 +31,7 @@ def pytest_report_header(config):
     from convlab.ops import fused, gemm
 
     return [f"convlab compiled helpers: {compiled_state()}; GEMM path: "
-            f"{'native AVX-512 (convlab._sgemm)' if gemm.native_available() else gemm_fallback_reason()}, "
+            f"{native_label() + ' (convlab._sgemm)' if gemm.native_available() else gemm_fallback_reason()}, "
             f"passes: {'compiled (convlab._kernels)' if fused.available() else 'NumPy (convlab._kernels not built)'}"]
 
 
@@ -47,7 +47,14 @@ def gemm_fallback_reason() -> str:
 
     if gemm._sgemm is None:
         return "NumPy (convlab._sgemm not built)"
-    return "NumPy (this CPU has no AVX-512F)"
+    return "NumPy (this CPU has neither AVX-512F nor AVX2 with FMA)"
+
+
+def native_label() -> str:
+    """The compiled GEMM's micro-kernels in words: 'native AVX-512' or 'native AVX2'."""
+    from convlab.ops import gemm
+
+    return {"avx512": "native AVX-512", "avx2": "native AVX2"}.get(gemm.isa(), "native")
 
 
 def pytest_runtest_setup(item):
@@ -63,7 +70,7 @@ def pytest_runtest_setup(item):
         if gemm._sgemm is None:
             missing_compiled("_sgemm")
         if not gemm.native_available():
-            pytest.skip("convlab._sgemm is built but this CPU has no AVX-512F: its kernels cannot run here")
+            pytest.skip("convlab._sgemm is built but this CPU has neither AVX-512F nor AVX2: its kernels cannot run here")
 
 
 @pytest.fixture(params=["native", "numpy"])
@@ -74,7 +81,7 @@ def gemm_path(request, record_property):
     (the value is then "numpy", and the test records which path ran)."""
     from convlab.ops import gemm
 
-    path, label = request.param, {"native": "gemm native AVX-512", "numpy": "gemm NumPy"}[request.param]
+    path, label = request.param, {"native": f"gemm {native_label()}", "numpy": "gemm NumPy"}[request.param]
     if path == "native" and not gemm.native_available():
         if gemm._sgemm is None:
             missing_compiled("_sgemm")
@@ -83,6 +90,23 @@ def gemm_path(request, record_property):
     previous = gemm.set_native(path == "native")
     yield path
     gemm.set_native(previous)
+
+
+@pytest.fixture(params=["avx512", "avx2"])
+def gemm_isa(request, record_property):
+    """Run a test on each of the compiled GEMM's micro-kernel sets (ops/gemm.py's rule picks one;
+    this forces each in turn). A set this CPU cannot run is skipped, saying so (an AVX2-only CI
+    machine still runs the AVX2 case); an unbuilt _sgemm fails in CI. The test records which ran."""
+    from convlab.ops import gemm
+
+    if gemm._sgemm is None:
+        missing_compiled("_sgemm")
+    if not gemm.isa_supported(request.param):
+        pytest.skip(f"this CPU cannot run the {request.param} kernels")
+    previous = gemm.set_isa(request.param)
+    record_property(PATH_PROPERTY, f"gemm {native_label()}")
+    yield request.param
+    gemm.set_isa(previous)
 
 
 @pytest.fixture(params=["compiled", "numpy"])

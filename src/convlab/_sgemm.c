@@ -1,38 +1,30 @@
-/* convlab._sgemm: single-precision GEMM with AVX-512 kernels, C = A @ B (+ C).
+/* convlab._sgemm: single-precision GEMM, C = A @ B (+ C), with AVX-512 or AVX2 micro-kernels.
  *
  * Why it exists: NumPy's bundled OpenBLAS may run AVX2 kernels (this project's machines pin
- * OPENBLAS_CORETYPE=Haswell) on CPUs whose AVX-512 units do twice the work per cycle; the
- * convolutions' GEMMs are most of a training step. This is the textbook blocked algorithm
- * (Goto's, as BLIS lays it out), nothing more:
+ * OPENBLAS_CORETYPE=Haswell) on CPUs whose AVX-512 units do twice the work per cycle; and the
+ * stride-1 convolutions' products read their column matrix straight from a flat padded grid,
+ * which no BLAS can. This is the textbook blocked algorithm (Goto's, as BLIS lays it out):
+ * _sgemm.h states it, _sgemm_driver.c runs it (packing, blocking, threads), and
+ * _sgemm_avx512.c / _sgemm_avx2.c hold the register-tiled micro-kernels.
  *
- *   for each block of NC columns of B:            B block (KC x NC) packed, lives in L2/L3
- *     for each block of KC rows of B / cols of A: A block (MC x KC) packed, lives in L2
- *       for each MR x NR tile of C:               8 x 48 floats held in 24 zmm registers
- *         C_tile += A_panel (MR x KC) @ B_panel (KC x NR)   one broadcast + 3 FMAs per A entry
- *
- * Packing copies A and B into the order the kernel reads them, so A and B may have any
- * strides (a transposed operand costs nothing extra); edges are zero-padded in the packs and
- * written back through a small buffer. Threads come from a persistent pool (_pool.h): a
- * product is cut into blocks of whole NR-column tiles (two to four per thread, taken by
- * whichever thread is free), every C entry summed over k in the same order whatever the
- * thread count; a product with fewer than two column blocks per thread and a long k (a weight
- * gradient: few columns, the batch's pixels along k) is cut into one slice of k per thread
- * instead, whose partial sums are added in slice order: its rounding depends on the count.
- *
- * A product whose operands both run along k (a weight gradient, grad_y @ columns^T, k the
- * batch's pixels) skips packing: each entry of a 4 x 6 tile of C is a dot product kept as 16
- * partial sums in one zmm register.
+ * Which micro-kernels (the rule; ops/gemm.py documents the measurements behind it): AVX-512F
+ * with FMA -> the AVX-512 kernels (full-width units: twice the AVX2 rate; split units, Zen 4:
+ * the same rate with half the instructions); AVX2 with FMA -> the AVX2 kernels; neither -> the
+ * module refuses (ops/gemm.py then uses numpy.matmul). set_isa() forces either, for tests and
+ * measurements, where the CPU has it.
  *
  * Convolutions on the flat padded grid (convlab/ops/conv_shift.py) never build their column
  * matrix here: row p of it is a channel's row of the grid shifted by a kernel offset, so a tile
  * of 48 columns within one sample is 48 contiguous floats of each row, which the kernel reads in
  * place from a table of row pointers (sgemm_shifted; tiles straddling two samples are packed
- * from the grid), and the weight
- * gradient's dot products read the grid's rows, contiguous over a chunk of samples, from an
- * offset table (sgemm_dot_shifted).
+ * from the grid), and the weight gradient's dot products read the grid's rows, contiguous over a
+ * chunk of samples, from an offset table (sgemm_dot_shifted).
  *
  * Python API (see convlab/ops/gemm.py, which decides when to use it):
- *   available() -> bool                    the CPU has AVX-512F
+ *   available() -> bool                    the CPU has AVX-512F or AVX2 (with FMA)
+ *   isa() -> str | None                    the micro-kernels in use: "avx512", "avx2" or None
+ *   supports(name) -> bool                 this CPU can run the "avx512" or "avx2" kernels
+ *   set_isa(name)                          use "avx512" or "avx2" (ValueError where the CPU lacks it)
  *   sgemm(a, b, c, accumulate, threads)    float32 2-D buffers; c C-contiguous rows
  *   sgemm_shifted(a, buf, rowoff, span, plane, c, accumulate, threads)
  *                                          c = a @ B, B[p, n] = buf.flat[rowoff[p] + (n // span) * plane + n % span]
@@ -43,466 +35,78 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <immintrin.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define MR 8
-#define NR 48
-#define KC 256
-#define MC 128
-#define NC 3072
-#define MAX_THREADS 64
-#define APACK_FLOATS ((MC + MR) * KC) /* packing buffers, per thread */
-#define BPACK_FLOATS ((NC + NR) * KC)
+#include "_sgemm.h"
 
-typedef Py_ssize_t idx;
+/* the micro-kernels the products use: chosen at import by the rule above, or by set_isa() */
+static const sgemm_kernels *active;
 
-#define AVX512 __attribute__((target("avx512f,fma")))
-
-/* C[0:MR, 0:NR] (row stride ldc) = (accumulate ? C : 0) + a (kc x MR packed) @ B, where B's row p
- * is b + p * NR (a packed panel) or, when rows is given, rows[p] + off (NR floats read in place:
- * a tile of a shifted B that lies within one sample, see run_shifted) */
-static inline __attribute__((always_inline)) AVX512 void kernel_any(idx kc, const float *restrict a,
-                                                                      const float *restrict b,
-                                                                      const float *const *rows, idx off,
-                                                                      float *restrict c, idx ldc, int accumulate)
+static int cpu_has(const char *isa)
 {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00,
-           c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00,
-           c52 = c00, c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
-    for (idx p = 0; p < kc; p++) {
-        __m512 b0, b1, b2, t;
-        if (rows) {
-            const float *r = rows[p] + off;
-            b0 = _mm512_loadu_ps(r), b1 = _mm512_loadu_ps(r + 16), b2 = _mm512_loadu_ps(r + 32);
-        } else {
-            b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
-            b += NR;
-        }
-#define ROW(i)                                  \
-    t = _mm512_set1_ps(a[i]);                   \
-    c##i##0 = _mm512_fmadd_ps(t, b0, c##i##0);  \
-    c##i##1 = _mm512_fmadd_ps(t, b1, c##i##1);  \
-    c##i##2 = _mm512_fmadd_ps(t, b2, c##i##2);
-        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
-#undef ROW
-        a += MR;
-    }
-#define STORE(i)                                                                          \
-    {                                                                                     \
-        float *r = c + (i) * ldc;                                                         \
-        if (accumulate) {                                                                 \
-            c##i##0 = _mm512_add_ps(c##i##0, _mm512_loadu_ps(r));                         \
-            c##i##1 = _mm512_add_ps(c##i##1, _mm512_loadu_ps(r + 16));                    \
-            c##i##2 = _mm512_add_ps(c##i##2, _mm512_loadu_ps(r + 32));                    \
-        }                                                                                 \
-        _mm512_storeu_ps(r, c##i##0);                                                     \
-        _mm512_storeu_ps(r + 16, c##i##1);                                                \
-        _mm512_storeu_ps(r + 32, c##i##2);                                                \
-    }
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
-#undef STORE
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("fma")) return 0;
+    if (strcmp(isa, "avx512") == 0) return __builtin_cpu_supports("avx512f");
+    if (strcmp(isa, "avx2") == 0) return __builtin_cpu_supports("avx2");
+    return 0;
 }
 
-AVX512 static void kernel(idx kc, const float *restrict a, const float *restrict b, float *restrict c, idx ldc,
-                          int accumulate)
+static const sgemm_kernels *best_kernels(void)
 {
-    kernel_any(kc, a, b, NULL, 0, c, ldc, accumulate);
-}
-
-AVX512 static void kernel_rows(idx kc, const float *restrict a, const float *const *rows, idx off, float *restrict c,
-                               idx ldc, int accumulate)
-{
-    kernel_any(kc, a, NULL, rows, off, c, ldc, accumulate);
-}
-
-/* A block (mc x kc, strides rs, cs) -> panels of MR rows, out[panel][p][i]; zero rows past mc */
-static void pack_a(idx mc, idx kc, const float *a, idx rs, idx cs, float *restrict out)
-{
-    for (idx i0 = 0; i0 < mc; i0 += MR, out += MR * kc) {
-        idx mr = mc - i0 < MR ? mc - i0 : MR;
-        if (cs == 1) { /* rows contiguous along k: read each row once */
-            for (idx i = 0; i < mr; i++) {
-                const float *src = a + (i0 + i) * rs;
-                for (idx p = 0; p < kc; p++) out[p * MR + i] = src[p];
-            }
-        } else {
-            for (idx p = 0; p < kc; p++)
-                for (idx i = 0; i < mr; i++) out[p * MR + i] = a[(i0 + i) * rs + p * cs];
-        }
-        if (mr < MR)
-            for (idx p = 0; p < kc; p++)
-                for (idx i = mr; i < MR; i++) out[p * MR + i] = 0.f;
-    }
-}
-
-/* B block (kc x nc, strides rs, cs) -> panels of NR columns, out[panel][p][j]; zero columns past nc */
-static void pack_b(idx kc, idx nc, const float *b, idx rs, idx cs, float *restrict out)
-{
-    for (idx j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {
-        idx nr = nc - j0 < NR ? nc - j0 : NR;
-        if (cs == 1) {
-            for (idx p = 0; p < kc; p++) {
-                memcpy(out + p * NR, b + p * rs + j0, nr * sizeof(float));
-                for (idx j = nr; j < NR; j++) out[p * NR + j] = 0.f;
-            }
-        } else {
-            if (rs == 1) { /* columns contiguous along k (a transposed operand) */
-                for (idx j = 0; j < nr; j++) {
-                    const float *src = b + (j0 + j) * cs;
-                    for (idx p = 0; p < kc; p++) out[p * NR + j] = src[p];
-                }
-            } else {
-                for (idx p = 0; p < kc; p++)
-                    for (idx j = 0; j < nr; j++) out[p * NR + j] = b[p * rs + (j0 + j) * cs];
-            }
-            if (nr < NR)
-                for (idx p = 0; p < kc; p++)
-                    for (idx j = nr; j < NR; j++) out[p * NR + j] = 0.f;
-        }
-    }
-}
-
-/* The "dot" form, for products whose operands both run along k (rows of A and columns of B
- * contiguous: a weight gradient grad_y @ columns^T, with k the batch's pixels). No packing:
- * each of a 4 x 6 tile of C is a dot product held as 16 partial sums in a zmm register,
- * summed across lanes at the end of each slice of KD values of k. */
-#define DM 4
-#define DN 6
-#define KD 512
-#ifndef DOT_MIN_K
-#define DOT_MIN_K 1024
-#endif
-
-AVX512 static void dot_tile(idx kc, const float *a, idx lda, const float *const *b, float *c, idx ldc, int accumulate)
-{
-    __m512 acc[DM][DN];
-    for (int i = 0; i < DM; i++)
-        for (int j = 0; j < DN; j++) acc[i][j] = _mm512_setzero_ps();
-    idx p = 0;
-    for (; p + 16 <= kc; p += 16) {
-        __m512 av[DM];
-        for (int i = 0; i < DM; i++) av[i] = _mm512_loadu_ps(a + i * lda + p);
-        for (int j = 0; j < DN; j++) {
-            __m512 bv = _mm512_loadu_ps(b[j] + p);
-            for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
-        }
-    }
-    if (p < kc) {
-        __mmask16 tail = (__mmask16)((1u << (kc - p)) - 1);
-        __m512 av[DM];
-        for (int i = 0; i < DM; i++) av[i] = _mm512_maskz_loadu_ps(tail, a + i * lda + p);
-        for (int j = 0; j < DN; j++) {
-            __m512 bv = _mm512_maskz_loadu_ps(tail, b[j] + p);
-            for (int i = 0; i < DM; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
-        }
-    }
-    for (int i = 0; i < DM; i++)
-        for (int j = 0; j < DN; j++) {
-            float v = _mm512_reduce_add_ps(acc[i][j]);
-            c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
-        }
-}
-
-/* an edge tile (mr <= DM rows, nr <= DN columns), one dot product at a time */
-AVX512 static void dot_edge(idx kc, const float *a, idx lda, const float *const *b, float *c, idx ldc, int accumulate,
-                            idx mr, idx nr)
-{
-    for (idx i = 0; i < mr; i++)
-        for (idx j = 0; j < nr; j++) {
-            __m512 acc = _mm512_setzero_ps();
-            idx p = 0;
-            for (; p + 16 <= kc; p += 16)
-                acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i * lda + p), _mm512_loadu_ps(b[j] + p), acc);
-            if (p < kc) {
-                __mmask16 tail = (__mmask16)((1u << (kc - p)) - 1);
-                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + i * lda + p),
-                                      _mm512_maskz_loadu_ps(tail, b[j] + p), acc);
-            }
-            float v = _mm512_reduce_add_ps(acc);
-            c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
-        }
-}
-
-/* C (m x n) (+)= A @ B with A's rows and B's columns contiguous along k: A[i, p] = a[i * lda + p],
- * B[p, j] = bcol[j][p], taken `slice` values of k at a time (a cache-sized piece of A and B). */
-static void run_dot(idx m, idx n, idx k, idx slice, const float *a, idx lda, const float *const *bcol, float *c, idx ldc,
-                    int accumulate)
-{
-    for (idx p0 = 0; p0 < k; p0 += slice) {
-        idx kc = k - p0 < slice ? k - p0 : slice;
-        int acc = accumulate || p0 > 0;
-        for (idx j0 = 0; j0 < n; j0 += DN) {
-            idx nr = n - j0 < DN ? n - j0 : DN;
-            const float *bp[DN];
-            for (idx j = 0; j < nr; j++) bp[j] = bcol[j0 + j] + p0;
-            for (idx i0 = 0; i0 < m; i0 += DM) {
-                const float *ap = a + i0 * lda + p0;
-                float *cp = c + i0 * ldc + j0;
-                if (m - i0 >= DM && nr == DN) dot_tile(kc, ap, lda, bp, cp, ldc, acc);
-                else dot_edge(kc, ap, lda, bp, cp, ldc, acc, m - i0 < DM ? m - i0 : DM, nr);
-            }
-        }
-    }
-}
-
-/* A "shifted" B, a convolution's column matrix read straight from its flat padded grid
- * (ops/conv_shift.py): row p of B starts at base + rowoff[p] (a channel's row of the grid plus
- * a kernel offset's shift), and column n, the grid position t of sample s = n / span, lies at
- * s * plane + t: B(p, n) = base[rowoff[p] + n + (n / span) * (plane - span)]. Packing copies
- * its panels from there, so the column matrix is never built. */
-typedef struct {
-    const float *base;
-    const long long *rowoff;
-    idx span, plane;
-} shifted;
-
-/* one panel, columns [col0, col0 + nr) (nr <= NR) of rows [0, kc) of a shifted B, as pack_b lays
- * it out: the tiles run_shifted cannot read in place (straddling two samples, or the last one) */
-static void pack_panel_shifted(idx kc, idx nr, const shifted *sb, const long long *rowoff, idx col0, float *restrict out)
-{
-    idx seg_dst[NR], seg_src[NR], seg_len[NR], nseg = 0;
-    for (idx j = 0; j < nr;) { /* the panel's runs of columns within one sample */
-        idx g = col0 + j, s = g / sb->span, t = g % sb->span, len = sb->span - t;
-        if (len > nr - j) len = nr - j;
-        seg_dst[nseg] = j;
-        seg_src[nseg] = s * sb->plane + t;
-        seg_len[nseg++] = len;
-        j += len;
-    }
-    for (idx p = 0; p < kc; p++) {
-        const float *row = sb->base + rowoff[p];
-        float *dst = out + p * NR;
-        for (idx q = 0; q < nseg; q++) memcpy(dst + seg_dst[q], row + seg_src[q], seg_len[q] * sizeof(float));
-        for (idx j = nr; j < NR; j++) dst[j] = 0.f;
-    }
-}
-
-typedef struct {
-    idx m, n, k;
-    const float *a, *b;
-    idx rsa, csa, rsb, csb;
-    float *c;
-    idx ldc;
-    int accumulate;
-    float *apack, *bpack;
-    const shifted *sb;         /* B read from a flat grid (then b, rsb, csb are unused) */
-    const long long *boff;     /* or: column q of B starts at b + boff[q], contiguous along k (csb unused) */
-    idx col0;                  /* the job's first column of the whole product (shifted B, boff) */
-} job;
-
-/* C (+)= A @ B tile by tile, for a C tile and its MR rows of A: the kernel straight into C, or
- * through a buffer for an edge tile (mr < MR or nr < NR) */
-static void tile_product(idx kc, const float *apanel, const float *bpanel, const float *const *rows, idx off, float *c,
-                         idx ldc, int acc, idx mr, idx nr)
-{
-    float tile[MR * NR] __attribute__((aligned(64)));
-    if (mr == MR && nr == NR) {
-        if (rows) kernel_rows(kc, apanel, rows, off, c, ldc, acc);
-        else kernel(kc, apanel, bpanel, c, ldc, acc);
-        return;
-    }
-    if (rows) kernel_rows(kc, apanel, rows, off, tile, NR, 0);
-    else kernel(kc, apanel, bpanel, tile, NR, 0);
-    for (idx i = 0; i < mr; i++)
-        for (idx q = 0; q < nr; q++) c[i * ldc + q] = (acc ? c[i * ldc + q] : 0.f) + tile[i * NR + q];
-}
-
-/* run() for a shifted B: a tile of NR columns within one sample is NR contiguous floats of each
- * row of B, so the kernel reads it in place (rows[p] + offset, no packing: the grid's rows are
- * read once from memory and their kernel-offset copies from the cache); only a tile that
- * straddles two samples, or the last partial one, is packed. With few rows of A (a layer's
- * output channels), packing B cost as much as the arithmetic. */
-static void run_shifted(const job *j)
-{
-    const shifted *sb = j->sb;
-    const float *rows[KC];
-    for (idx jc = 0; jc < j->n; jc += NC) {
-        idx nc = j->n - jc < NC ? j->n - jc : NC;
-        for (idx pc = 0; pc < j->k; pc += KC) {
-            idx kc = j->k - pc < KC ? j->k - pc : KC;
-            int acc = j->accumulate || pc > 0;
-            for (idx p = 0; p < kc; p++) rows[p] = sb->base + sb->rowoff[pc + p];
-            for (idx ic = 0; ic < j->m; ic += MC) {
-                idx mc = j->m - ic < MC ? j->m - ic : MC;
-                pack_a(mc, kc, j->a + ic * j->rsa + pc * j->csa, j->rsa, j->csa, j->apack);
-                for (idx jr = 0; jr < nc; jr += NR) {
-                    idx nr = nc - jr < NR ? nc - jr : NR, g = j->col0 + jc + jr, t = g % sb->span;
-                    int direct = nr == NR && t + NR <= sb->span;
-                    if (!direct) pack_panel_shifted(kc, nr, sb, sb->rowoff + pc, g, j->bpack);
-                    for (idx ir = 0; ir < mc; ir += MR)
-                        tile_product(kc, j->apack + ir * kc, j->bpack, direct ? rows : NULL,
-                                     (g / sb->span) * sb->plane + t, j->c + (ic + ir) * j->ldc + jc + jr, j->ldc, acc,
-                                     mc - ir < MR ? mc - ir : MR, nr);
-                }
-            }
-        }
-    }
-}
-
-/* the serial algorithm on one job (a block of columns, or a slice of k, of the whole product) */
-static void run(const job *j)
-{
-    if (j->sb) {
-        run_shifted(j);
-        return;
-    }
-    if (j->boff || (!j->sb && j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K)) {
-        /* the dot form; the packing buffer holds the column pointers, a block of columns at a time.
-         * Columns from an offset table (a weight gradient read from a flat grid) come in chunks the
-         * caller sized to the cache: their sums stay in registers over the whole of k. */
-        const float **bcol = (const float **)j->bpack;
-        idx cap = BPACK_FLOATS * sizeof(float) / sizeof(*bcol);
-        for (idx q0 = 0; q0 < j->n; q0 += cap) {
-            idx nq = j->n - q0 < cap ? j->n - q0 : cap;
-            for (idx q = 0; q < nq; q++)
-                bcol[q] = j->boff ? j->b + j->boff[j->col0 + q0 + q] : j->b + (q0 + q) * j->csb;
-            run_dot(j->m, nq, j->k, j->boff ? j->k : KD, j->a, j->rsa, bcol, j->c + q0, j->ldc, j->accumulate);
-        }
-        return;
-    }
-    for (idx jc = 0; jc < j->n; jc += NC) {
-        idx nc = j->n - jc < NC ? j->n - jc : NC;
-        for (idx pc = 0; pc < j->k; pc += KC) {
-            idx kc = j->k - pc < KC ? j->k - pc : KC;
-            int acc = j->accumulate || pc > 0;
-            pack_b(kc, nc, j->b + pc * j->rsb + jc * j->csb, j->rsb, j->csb, j->bpack);
-            for (idx ic = 0; ic < j->m; ic += MC) {
-                idx mc = j->m - ic < MC ? j->m - ic : MC;
-                pack_a(mc, kc, j->a + ic * j->rsa + pc * j->csa, j->rsa, j->csa, j->apack);
-                for (idx jr = 0; jr < nc; jr += NR) {
-                    idx nr = nc - jr < NR ? nc - jr : NR;
-                    for (idx ir = 0; ir < mc; ir += MR)
-                        tile_product(kc, j->apack + ir * kc, j->bpack + jr * kc, NULL, 0,
-                                     j->c + (ic + ir) * j->ldc + jc + jr, j->ldc, acc, mc - ir < MR ? mc - ir : MR, nr);
-                }
-            }
-        }
-    }
-}
-
-/* Packing buffers, one pair per thread (the caller's and each pool worker's), allocated on the
- * thread's first product and kept (allocating ~3 MiB per call costs page faults on every call). */
-static __thread float *tls_pack[2];
-
-static int thread_buffers(float **apack, float **bpack)
-{
-    if (!tls_pack[0]) tls_pack[0] = aligned_alloc(64, APACK_FLOATS * sizeof(float));
-    if (!tls_pack[1]) tls_pack[1] = aligned_alloc(64, BPACK_FLOATS * sizeof(float));
-    *apack = tls_pack[0];
-    *bpack = tls_pack[1];
-    return tls_pack[0] && tls_pack[1] ? 0 : -1;
-}
-
-/* One product cut into parts for the pool: blocks of whole NR-column tiles (every C entry summed
- * over k in the same order whatever the cut), or slices of k (part 0 into C, the others into
- * partial sums added after in part order). */
-typedef struct {
-    job whole;
-    int split_k;
-    idx per;           /* columns (a multiple of NR) or values of k per part */
-    float *partial;    /* split_k: (parts - 1) x m x n */
-    _Atomic int failed;
-} plan;
-
-#include "_pool.h"
-
-static void run_part(void *arg, idx part)
-{
-    plan *pl = arg;
-    job j = pl->whole;
-    if (thread_buffers(&j.apack, &j.bpack)) {
-        pl->failed = 1;
-        return;
-    }
-    if (pl->split_k) {
-        idx k0 = pl->per * part, k1 = k0 + pl->per < pl->whole.k ? k0 + pl->per : pl->whole.k;
-        if (k0 >= k1) return;
-        j.a = j.a + k0 * j.csa;
-        j.b = j.b + k0 * j.rsb;
-        j.k = k1 - k0;
-        if (part > 0) {
-            j.c = pl->partial + (part - 1) * j.m * j.n;
-            j.ldc = j.n;
-            j.accumulate = 0;
-        }
-    } else {
-        idx n0 = pl->per * part, n1 = n0 + pl->per < pl->whole.n ? n0 + pl->per : pl->whole.n;
-        if (n0 >= n1) return;
-        j.b = j.b + n0 * j.csb;
-        j.col0 = j.col0 + n0;
-        j.c = j.c + n0;
-        j.n = n1 - n0;
-    }
-    run(&j);
-}
-
-/* Split the product over threads: by blocks of columns when there are at least two per thread
- * (up to four per thread, so that a late thread's share is taken by the others), else, for a
- * long k (a weight gradient: few columns, the batch's pixels along k), by one slice of k per
- * thread; returns 0, or -1 when out of memory. */
-static int gemm(job whole, int threads)
-{
-    if (whole.m == 0 || whole.n == 0) return 0;
-    idx col_blocks = (whole.n + NR - 1) / NR, parts = 1;
-    plan pl = {.whole = whole, .split_k = 0, .per = whole.n, .partial = NULL, .failed = 0};
-    if (threads > 1) {
-        if (col_blocks >= 2 * threads) {
-            parts = col_blocks < 4 * threads ? col_blocks : 4 * threads;
-            pl.per = (col_blocks + parts - 1) / parts * NR;
-            parts = (whole.n + pl.per - 1) / pl.per;
-        } else if (whole.k >= 4 * KC * threads && !whole.sb) {
-            pl.split_k = 1;
-            parts = threads;
-            pl.per = (whole.k / threads + KC - 1) / KC * KC;
-            parts = (whole.k + pl.per - 1) / pl.per;
-            pl.partial = malloc(sizeof(float) * (parts - 1) * whole.m * whole.n);
-            if (!pl.partial) return -1;
-        }
-    }
-    pool_run(run_part, &pl, parts, threads);
-    if (pl.split_k) {
-        for (idx t = 1; t < parts; t++) /* in part order: the same sums every call */
-            for (idx i = 0; i < whole.m; i++) {
-                float *dst = whole.c + i * whole.ldc;
-                const float *src = pl.partial + ((t - 1) * whole.m + i) * whole.n;
-                for (idx q = 0; q < whole.n; q++) dst[q] += src[q];
-            }
-        free(pl.partial);
-    }
-    return pl.failed ? -1 : 0;
+    return cpu_has("avx512") ? &sgemm_avx512 : cpu_has("avx2") ? &sgemm_avx2 : NULL;
 }
 
 static int clamp_threads(int threads) { return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads; }
 
-/* gemm() without the GIL; C = 0 (or left as it is when accumulating) for k == 0. None, or NULL
- * with MemoryError set. */
+/* sgemm_run() without the GIL; C = 0 (or left as it is when accumulating) for k == 0. None, or
+ * NULL with MemoryError set. */
 static PyObject *run_gemm(job whole, int threads)
 {
     int status = 0;
+    whole.kern = active;
     if (whole.k == 0) {
         if (!whole.accumulate)
             for (idx i = 0; i < whole.m; i++) memset(whole.c + i * whole.ldc, 0, sizeof(float) * whole.n);
     } else {
-        Py_BEGIN_ALLOW_THREADS status = gemm(whole, threads);
+        Py_BEGIN_ALLOW_THREADS status = sgemm_run(whole, threads);
         Py_END_ALLOW_THREADS
     }
     if (status) return PyErr_NoMemory();
     return Py_NewRef(Py_None);
 }
 
-static int has_avx512(void)
+/* 0 when the CPU has kernels to run, else -1 with RuntimeError */
+static int need_kernels(const char *name)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    if (active) return 0;
+    PyErr_Format(PyExc_RuntimeError, "%s: this CPU has neither AVX-512F nor AVX2 with FMA; use numpy.matmul", name);
+    return -1;
 }
 
-static PyObject *py_available(PyObject *self, PyObject *args)
+static PyObject *py_available(PyObject *self, PyObject *args) { return PyBool_FromLong(best_kernels() != NULL); }
+
+static PyObject *py_isa(PyObject *self, PyObject *args)
 {
-    return PyBool_FromLong(has_avx512());
+    if (!active) Py_RETURN_NONE;
+    return PyUnicode_FromString(active->name);
+}
+
+static PyObject *py_supports(PyObject *self, PyObject *arg)
+{
+    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (!name) return PyErr_Format(PyExc_TypeError, "supports: name must be a str, got %s", Py_TYPE(arg)->tp_name);
+    return PyBool_FromLong(cpu_has(name));
+}
+
+static PyObject *py_set_isa(PyObject *self, PyObject *arg)
+{
+    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (!name) return PyErr_Format(PyExc_TypeError, "set_isa: name must be a str, got %s", Py_TYPE(arg)->tp_name);
+    if (strcmp(name, "avx512") != 0 && strcmp(name, "avx2") != 0)
+        return PyErr_Format(PyExc_ValueError, "set_isa: name must be 'avx512' or 'avx2', got '%s'", name);
+    if (!cpu_has(name)) return PyErr_Format(PyExc_ValueError, "set_isa: this CPU cannot run the %s kernels", name);
+    active = strcmp(name, "avx512") == 0 ? &sgemm_avx512 : &sgemm_avx2;
+    Py_RETURN_NONE;
 }
 
 /* a 2-D float32 buffer's shape and strides in elements; 0 on success, else a Python error set */
@@ -529,10 +133,7 @@ static PyObject *py_sgemm(PyObject *self, PyObject *args)
     PyObject *ao, *bo, *co;
     int accumulate, threads;
     if (!PyArg_ParseTuple(args, "OOOpi", &ao, &bo, &co, &accumulate, &threads)) return NULL;
-    if (!has_avx512()) {
-        PyErr_SetString(PyExc_RuntimeError, "sgemm: this CPU has no AVX-512F; use numpy.matmul");
-        return NULL;
-    }
+    if (need_kernels("sgemm") < 0) return NULL;
     Py_buffer a, b, c;
     if (view2d(ao, &a, 0, "a") < 0) return NULL;
     if (view2d(bo, &b, 0, "b") < 0) {
@@ -552,8 +153,9 @@ static PyObject *py_sgemm(PyObject *self, PyObject *args)
         PyErr_Format(PyExc_ValueError, "sgemm: c must have contiguous rows, got strides (%zd, %zd) bytes for shape (%zd, %zd)",
                      c.strides[0], c.strides[1], c.shape[0], c.shape[1]);
     } else {
-        job whole = {a.shape[0], b.shape[1], a.shape[1], a.buf, b.buf, a.strides[0] / 4, a.strides[1] / 4,
-                     b.strides[0] / 4, b.strides[1] / 4, c.buf, c.strides[0] / 4, accumulate, NULL, NULL, NULL, NULL, 0};
+        job whole = {.m = a.shape[0], .n = b.shape[1], .k = a.shape[1], .a = a.buf, .b = b.buf,
+                     .rsa = a.strides[0] / 4, .csa = a.strides[1] / 4, .rsb = b.strides[0] / 4, .csb = b.strides[1] / 4,
+                     .c = c.buf, .ldc = c.strides[0] / 4, .accumulate = accumulate};
         result = run_gemm(whole, clamp_threads(threads));
     }
     PyBuffer_Release(&a);
@@ -571,10 +173,7 @@ typedef struct {
 /* take the buffers of (a, buf, rowoff, c); 0, or -1 with the error set and nothing held */
 static int get_grid_views(grid_views *v, PyObject *const objs[4], const char *name)
 {
-    if (!has_avx512()) {
-        PyErr_Format(PyExc_RuntimeError, "%s: this CPU has no AVX-512F; use numpy.matmul", name);
-        return -1;
-    }
+    if (need_kernels(name) < 0) return -1;
     if (view2d(objs[0], &v->a, 0, "a") < 0) return -1;
     if (PyObject_GetBuffer(objs[1], &v->buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto no_buf;
     if (PyObject_GetBuffer(objs[2], &v->off, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto no_off;
@@ -653,8 +252,8 @@ static PyObject *py_sgemm_shifted(PyObject *self, PyObject *args)
                      "strides (%zd, %zd)", m, v.c.shape[0], n, v.c.strides[0], v.c.strides[1]);
     } else if (check_grid_reads(&v, k, "column of a", n, "c", span, plane, "sgemm_shifted") == 0) {
         shifted sb = {v.buf.buf, v.off.buf, span, plane};
-        job whole = {m, n, k, v.a.buf, NULL, v.a.strides[0] / 4, v.a.strides[1] / 4, 0, 1, v.c.buf, v.c.strides[0] / 4,
-                     accumulate, NULL, NULL, &sb, NULL, 0};
+        job whole = {.m = m, .n = n, .k = k, .a = v.a.buf, .rsa = v.a.strides[0] / 4, .csa = v.a.strides[1] / 4,
+                     .csb = 1, .c = v.c.buf, .ldc = v.c.strides[0] / 4, .accumulate = accumulate, .sb = &sb};
         result = run_gemm(whole, clamp_threads(threads));
     }
     release_grid_views(&v);
@@ -677,8 +276,8 @@ static PyObject *py_sgemm_dot_shifted(PyObject *self, PyObject *args)
         PyErr_Format(PyExc_ValueError, "sgemm_dot_shifted: a (%zd, %zd) and c (%zd, %zd) must have contiguous rows and "
                      "as many of them", m, k, v.c.shape[0], n);
     } else if (check_grid_reads(&v, n, "column of c", k, "a", k ? k : 1, k ? k : 1, "sgemm_dot_shifted") == 0) {
-        job whole = {m, n, k, v.a.buf, v.buf.buf, v.a.strides[0] / 4, 1, 1, 0, v.c.buf, v.c.strides[0] / 4, accumulate,
-                     NULL, NULL, NULL, v.off.buf, 0};
+        job whole = {.m = m, .n = n, .k = k, .a = v.a.buf, .b = v.buf.buf, .rsa = v.a.strides[0] / 4, .csa = 1, .rsb = 1,
+                     .c = v.c.buf, .ldc = v.c.strides[0] / 4, .accumulate = accumulate, .boff = v.off.buf};
         result = run_gemm(whole, clamp_threads(threads));
     }
     release_grid_views(&v);
@@ -691,14 +290,20 @@ static PyMethodDef methods[] = {
     {"sgemm_shifted", py_sgemm_shifted, METH_VARARGS,
      "sgemm_shifted(a, buf, rowoff, span, plane, c, accumulate, threads): c = a @ B, "
      "B[p, n] = buf.flat[rowoff[p] + (n // span) * plane + n % span]"},
-    {"available", py_available, METH_NOARGS, "available() -> bool: the CPU has the AVX-512F and FMA units the kernel uses"},
+    {"available", py_available, METH_NOARGS, "available() -> bool: the CPU has AVX-512F or AVX2, with FMA"},
+    {"isa", py_isa, METH_NOARGS, "isa() -> str | None: the micro-kernels in use, 'avx512' or 'avx2'"},
+    {"supports", py_supports, METH_O, "supports(name) -> bool: this CPU can run the 'avx512' or 'avx2' kernels"},
+    {"set_isa", py_set_isa, METH_O, "set_isa(name): use the 'avx512' or 'avx2' micro-kernels (the CPU must have them)"},
     {"sgemm", py_sgemm, METH_VARARGS,
      "sgemm(a, b, c, accumulate, threads): c = a @ b (c += a @ b when accumulate); float32 2-D buffers, any strides "
      "for a and b, c with contiguous rows"},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_sgemm", "AVX-512 single-precision GEMM (see _sgemm.c)", -1,
-                                    methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_sgemm", "single-precision GEMM (see _sgemm.c)", -1, methods};
 
-PyMODINIT_FUNC PyInit__sgemm(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__sgemm(void)
+{
+    active = best_kernels();
+    return PyModule_Create(&module);
+}

@@ -13,7 +13,7 @@ The policy is torch's:
   for it is small: batch-1 linear layers, float64 checks). OpenBLAS's idle threads spin for
   milliseconds after a call; on two threads they took the core convlab's worker needed (SmallCNN
   at batch 1: 0.40 ms with BLAS on one thread, 0.49 ms on two). Without the compiled GEMM
-  (no AVX-512, ``CONVLAB_GEMM=numpy``) BLAS gets the whole count.
+  (neither AVX-512 nor AVX2, ``CONVLAB_GEMM=numpy``) BLAS gets the whole count.
 
 >>> import convlab
 >>> n = convlab.get_num_threads()

@@ -1,6 +1,6 @@
 """N-d convolution and transposed convolution: the fast path (im2col + one GEMM).
 
-The GEMMs go through ``ops/gemm.py``: convlab's compiled AVX-512 float32 GEMM where it was built,
+The GEMMs go through ``ops/gemm.py``: convlab's compiled float32 GEMM (AVX-512 or AVX2) where it was built,
 ``numpy.matmul`` (BLAS) otherwise and for float64.
 
 Layouts (named in words, as JAX does): inputs are ``(batch, channels, *spatial)``, weights

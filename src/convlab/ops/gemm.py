@@ -1,20 +1,33 @@
-"""The ops' matrix products: ``numpy.matmul``, or convlab's own AVX-512 float32 GEMM.
+"""The ops' matrix products: ``numpy.matmul``, or convlab's own float32 GEMM (AVX-512 or AVX2).
 
 NumPy hands float32 products to the OpenBLAS it bundles, which picks its kernels by CPU; where
 it runs AVX2 kernels on a CPU with AVX-512 units (as on this project's machines, which pin
 ``OPENBLAS_CORETYPE=Haswell``), half of every FMA unit idles. ``convlab._sgemm`` (C, built by
-pip from ``src/convlab/_sgemm.c`` on install; see that file for the algorithm) runs the
-textbook blocked GEMM with AVX-512 kernels: 1.3-2x the GFLOP/s of NumPy on the convolutions'
-shapes here (``benchmarks/README.md``).
+pip from ``src/convlab/_sgemm*.c`` on install; ``_sgemm.h`` states the algorithm) runs the
+textbook blocked GEMM with register-tiled micro-kernels for AVX-512 or AVX2: 1.3-2x the GFLOP/s
+of NumPy on the convolutions' shapes here (``benchmarks/README.md``), and it reads the stride-1
+convolutions' column matrices straight from their flat grid, which no BLAS can.
+
+Which micro-kernels (:func:`isa`), a documented rule by CPU:
+
+- AVX-512F with FMA -> ``"avx512"``. Full-width units (Zen 5, Intel's server cores) do twice
+  the AVX2 work per cycle: measured on this project's 2-vCPU Zen 5 VM, 1024^3 on one thread
+  252 GFLOP/s against 129 for the AVX2 kernels and 136 for OpenBLAS's Haswell kernels (FMA
+  peak 270-284 at 512 bits, 137-142 at 256). Units that split a 512-bit FMA into two halves
+  (Zen 4) run both kernels at the same FMA rate, the AVX-512 one with half the instructions
+  (issue 17 measured 93 GFLOP/s there against OpenBLAS's 98), so it is never the slower choice.
+- AVX2 with FMA, no AVX-512 -> ``"avx2"``: four 4 x 24 register sub-tiles per tile, about 92%
+  of the 256-bit FMA peak on 1024^3 (5% behind OpenBLAS there), and the flat-grid products and
+  one thread pool for every product, which BLAS cannot give.
+- neither (or not x86-64, or no C compiler) -> ``numpy.matmul``.
+
+``CONVLAB_GEMM_ISA=avx2`` (or ``avx512``) in the environment, or :func:`set_isa`, forces one
+where the CPU has it; the tests run the products on each path this CPU has.
 
 :func:`matmul` is a drop-in for ``numpy.matmul`` on 2-D or equally-stacked 3-D operands. It
 uses the compiled GEMM when all of these hold, else ``numpy.matmul``:
 
-- the extension was built and the CPU has AVX-512F (``native_available()``). The rule by CPU:
-  AVX-512 with full-width units (Zen 5, Intel server cores) or split into 256-bit halves
-  (Zen 4) -> this kernel (on Zen 4 it matched OpenBLAS on plain products, 93 against 98
-  GFLOP/s, and the flat-grid products have no BLAS equivalent); AVX2 only -> NumPy's BLAS
-  (benchmarks/README.md, "Choosing kernels by CPU");
+- the extension was built and the CPU has AVX-512F or AVX2 with FMA (``native_available()``);
 - it is switched on: ``set_native(False)``, or ``CONVLAB_GEMM=numpy`` in the environment, keeps
   everything on NumPy (the tests run the convolutions both ways);
 - both operands are float32 NumPy arrays (float64 and GPU arrays go to their own matmul);
@@ -49,6 +62,7 @@ except ImportError:  # built without the extension (no compiler, not x86-64): Nu
 
 _AVAILABLE = _sgemm is not None and _sgemm.available()
 _enabled = _AVAILABLE and os.environ.get("CONVLAB_GEMM", "auto").lower() != "numpy"
+ISAS = ("avx512", "avx2")
 _MIN_ROWS, _MIN_COLS, _MIN_INNER = 8, 16, 8
 # Products of fewer than ~16 MFLOP (~60 us of one core) stay on the calling thread. Alone, a
 # 4.7 MFLOP product (16x144x1024) ran 1.8x faster on 2 threads; in a batch-1 forward pass, whose
@@ -59,8 +73,52 @@ _THREADED_FLOPS = 1 << 24
 
 
 def native_available() -> bool:
-    """True when the compiled AVX-512 GEMM was built and this CPU can run it."""
+    """True when the compiled GEMM was built and this CPU can run it (AVX-512F or AVX2, with FMA)."""
     return _AVAILABLE
+
+
+def isa() -> str | None:
+    """The compiled GEMM's micro-kernels: ``"avx512"``, ``"avx2"``, or None where it cannot run."""
+    return _sgemm.isa() if _AVAILABLE else None
+
+
+def isa_supported(name: str) -> bool:
+    """True when this CPU (and build) can run the ``name`` micro-kernels (``"avx512"``, ``"avx2"``)."""
+    return _AVAILABLE and name in ISAS and _sgemm.supports(name)
+
+
+def set_isa(name: str) -> str | None:
+    """Use the ``"avx512"`` or ``"avx2"`` micro-kernels for every compiled product; returns the
+    previous choice. The default is the module docstring's rule; forcing one is for tests and
+    measurements.
+
+    Raises:
+        ValueError: ``name`` is not one of them, or this CPU cannot run it.
+    """
+    if name not in ISAS:
+        raise ValueError(f"set_isa: name must be one of {ISAS}, got {name!r}")
+    if not isa_supported(name):
+        raise ValueError(f"set_isa: this CPU (or build) cannot run the {name} kernels")
+    previous = isa()
+    _sgemm.set_isa(name)
+    return previous
+
+
+def _isa_from_env():
+    """``CONVLAB_GEMM_ISA`` (``avx512`` or ``avx2``) where set; ``auto`` or unset keeps the rule."""
+    value = os.environ.get("CONVLAB_GEMM_ISA", "auto").strip().lower()
+    if value in ("", "auto") or not _AVAILABLE:
+        return
+    if value not in ISAS or not isa_supported(value):
+        import warnings
+
+        warnings.warn(f"convlab: ignoring CONVLAB_GEMM_ISA={value!r}: expected one of {ISAS} that this CPU runs",
+                      RuntimeWarning, stacklevel=2)
+        return
+    _sgemm.set_isa(value)
+
+
+_isa_from_env()
 
 
 def native_enabled() -> bool:
@@ -74,14 +132,14 @@ def set_native(enabled: bool) -> bool:
     global _enabled
     if enabled and not _AVAILABLE:
         raise RuntimeError("set_native: convlab's compiled GEMM is not available here "
-                           "(built without a C compiler, or the CPU has no AVX-512F)")
+                           "(built without a C compiler, or the CPU has neither AVX-512F nor AVX2 with FMA)")
     previous, _enabled = _enabled, bool(enabled)
     return previous
 
 
 def describe() -> str:
     """Which GEMM float32 products take, in words (for the bench and reports)."""
-    return "compiled AVX-512" if _enabled else "numpy.matmul"
+    return f"compiled {'AVX-512' if isa() == 'avx512' else 'AVX2'}" if _enabled else "numpy.matmul"
 
 
 def native_for(*arrays) -> bool:
@@ -153,5 +211,6 @@ def dot_shifted_matmul(a, buf, rowoff, out, accumulate):
     return out
 
 
-__all__ = ["describe", "dot_shifted_matmul", "get_num_threads", "matmul", "native_available", "native_enabled",
-           "native_for", "set_native", "set_num_threads", "shifted_matmul", "shifted_suits"]
+__all__ = ["ISAS", "describe", "dot_shifted_matmul", "get_num_threads", "isa", "isa_supported", "matmul",
+           "native_available", "native_enabled", "native_for", "set_isa", "set_native", "set_num_threads",
+           "shifted_matmul", "shifted_suits"]
