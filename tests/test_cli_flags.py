@@ -47,17 +47,18 @@ def built(monkeypatch, tmp_path):
 
 
 def test_the_default_recipe():
-    """``convlab train`` with no flags: CompactCNN on Fashion-MNIST, 4 epochs of batch 128, AdamW at
-    3e-3 with weight decay 5e-4 and a one-cycle schedule, no validation split, seed 0."""
-    assert recipes.DEFAULT == {"model": "compactcnn", "dataset": "fashion-mnist", "epochs": 4, "batch_size": 128,
+    """``convlab train`` with no flags: CompactCNN on Fashion-MNIST, 7 epochs of batch 128, AdamW at
+    3e-3 with weight decay 5e-4 and a one-cycle schedule, label smoothing 0.1, the default validation
+    split, seed 0 (92.95% on the 2-core machine, README)."""
+    assert recipes.DEFAULT == {"model": "compactcnn", "dataset": "fashion-mnist", "epochs": 7, "batch_size": 128,
                                "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4, "schedule": "onecycle",
-                               "label_smoothing": 0.0, "val_split": None}
+                               "label_smoothing": 0.1, "val_split": None}
     args = build_parser().parse_args(["train"])
     assert (args.model, args.dataset, args.batch_size, args.optimizer, args.lr, args.weight_decay, args.schedule) == (
         "compactcnn", "fashion-mnist", 128, "adamw", 3e-3, 5e-4, "onecycle")
     assert (args.epochs, args.seed, args.augment, args.erase, args.pad, args.early_stopping, args.val_split) == (
         None, 0, False, 0.0, 0, None, None)
-    assert args.label_smoothing == 0.0
+    assert args.label_smoothing == 0.1
 
 
 def test_defaults_reach_the_built_objects(built):
@@ -70,9 +71,9 @@ def test_defaults_reach_the_built_objects(built):
     assert opt.param_groups[0]["max_lr"] == 3e-3 and opt.param_groups[0]["initial_lr"] == 3e-3 / 25
     assert opt.param_groups[0]["weight_decay"] == 5e-4
     assert type(trainer.scheduler) is S.OneCycleLR and trainer.scheduler_interval == "batch"
-    assert trainer.scheduler.total_steps == 4 * len(seen["train_loader"])
-    assert seen["epochs"] == 4 == cfg["epochs"]
-    assert trainer.loss_fn.label_smoothing == 0.0 == cfg["label_smoothing"]
+    assert trainer.scheduler.total_steps == 7 * len(seen["train_loader"])
+    assert seen["epochs"] == 7 == cfg["epochs"]
+    assert trainer.loss_fn.label_smoothing == 0.1 == cfg["label_smoothing"]
     assert seen["train_loader"].batch_size == 128 and cfg["batch_size"] == 128
     assert trainer.early_stopping is None
     assert trainer.progress is False  # -q, and not a terminal

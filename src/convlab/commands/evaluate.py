@@ -4,6 +4,9 @@ most confidently wrong pictures of a checkpoint, on its dataset or any other.
     convlab evaluate runs/train-001                        the run's last checkpoint on its test split
     convlab evaluate runs/train-001/best.safetensors --split train --limit 5000
     convlab evaluate model.safetensors --dataset my_pictures/   a folder (its test/ folder if it has one)
+
+A run trained with ``--tta`` is evaluated with flip test-time augmentation, as ``convlab train``
+tested it (``--no-tta`` for the plain model; ``--tta`` for any checkpoint).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import os
 
 
 def register(subparsers):
+    import argparse
+
     from .. import validate
     from ..cli import add_common
     from ._preprocessing import add_preprocessing_flags
@@ -35,6 +40,9 @@ def register(subparsers):
                    help="how many of the most confidently wrong pictures to show (default: 16)")
     p.add_argument("--skip-bad-files", action="store_true",
                    help="leave out pictures that cannot be read (with a warning and a count) instead of stopping")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="average the logits of each picture and its mirror image (default: as the run was tested, "
+                        "its convlab train --tta)")
     p.add_argument("--out", default=None, help="output folder (default: a new runs/evaluate-NNN)")
     p.add_argument("--force", action="store_true", help="write into --out even if it already holds files")
     add_preprocessing_flags(p)
@@ -100,6 +108,13 @@ def main(args) -> int:
     import sys
 
     progress = sys.stderr.isatty() if getattr(args, "progress", None) is None else args.progress
+    tta = bool(cfg.get("tta")) if args.tta is None else args.tta
+    if tta:
+        from ..train.tta import FlipTTA
+
+        model = FlipTTA(model)
+        notes.append("  flip test-time augmentation: the logits of each picture and its mirror image averaged"
+                     + (" (as the run was tested; --no-tta for the plain model)" if args.tta is None else ""))
     result = evaluate(model, loader, num_classes=len(classes), on_batch=keep, progress=bool(progress) and not quiet)
     scores = precision_recall_f1(result["confusion"])
     probs, labels = np.concatenate(kept["probs"]), np.concatenate(kept["labels"])

@@ -1,4 +1,5 @@
-"""``convlab models``: the model zoo with parameter counts and input sizes.
+"""``convlab models``: the model zoo with parameter counts and input sizes, and the training
+recipes of ``convlab train --recipe NAME``.
 
     convlab models
     convlab models --build      (construct every model and count its parameters: slow, the VGGs are big)
@@ -13,7 +14,8 @@ def register(subparsers):
     p = subparsers.add_parser(
         "models", help="list the model zoo with parameter counts",
         description="List every model of convlab.models with its parameter count (default in_channels and "
-                    "num_classes), the input size it is designed for, and a one-line description.")
+                    "num_classes), the input size it is designed for, and a one-line description; then the named "
+                    "training recipes of convlab train --recipe NAME.")
     add_common(p)
     p.add_argument("--build", action="store_true",
                    help="construct each model and count its parameters instead of printing the registered figure")
@@ -42,4 +44,10 @@ def main(args) -> int:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
         for r in [header, *rows]:
             print(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip())
+        from ..train.recipes import RECIPES, describe
+
+        print("\nrecipes (convlab train --recipe NAME; flags written after it override it):")
+        width = max(len(name) for name in RECIPES)
+        for name, (purpose, _) in RECIPES.items():
+            print(f"{name:<{width}}  {purpose}\n{'':<{width}}  = {describe(name)}")
     return 0

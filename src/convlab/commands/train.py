@@ -1,6 +1,7 @@
 """``convlab train``: train a CNN and report its test accuracy.
 
     convlab train                                   the default: a compact CNN on Fashion-MNIST
+    convlab train --recipe fast                     a named recipe (flags written after it override it)
     convlab train --model lenet5 --epochs 5
     convlab train --dataset lines --epochs 2        the seed lesson's lines, no files needed
     convlab train --resume runs/train-001/last.safetensors
@@ -26,9 +27,11 @@ DEFAULT_TIMEOUT = 300.0  # seconds a rank waits for the others before aborting a
 
 
 def register(subparsers):
+    import argparse
+
     from .. import validate
     from ..cli import add_common
-    from ..train.recipes import DEFAULT
+    from ..train.recipes import DEFAULT, RECIPES, describe
     from ._preprocessing import add_preprocessing_flags
 
     d = DEFAULT
@@ -40,6 +43,10 @@ def register(subparsers):
                     f"{d['optimizer']} lr {d['lr']} with a {d['schedule']} schedule"
                     + (f", label smoothing {d['label_smoothing']:g}" if d["label_smoothing"] else "") + ".")
     add_common(p)
+    p.add_argument("--recipe", choices=list(RECIPES), default=None, metavar="NAME",
+                   help="start from a named recipe; flags written on the command line override its values. "
+                        + "; ".join(f"{name}: {RECIPES[name][0]} ({describe(name)})" for name in RECIPES).replace("%", "%%")
+                        + " (default: default)")
     p.add_argument("--model", default=d["model"], help=f"a model of the zoo; convlab models lists them (default: {d['model']})")
     p.add_argument("--dataset", default=d["dataset"],
                    help="fashion-mnist, mnist, kmnist, cifar10, lines, edges-orientation or folder:PATH "
@@ -53,15 +60,29 @@ def register(subparsers):
                    help=f"(default: {d['optimizer']})")
     p.add_argument("--weight-decay", type=validate.cli_float(0), default=d["weight_decay"],
                    help=f"(default: {d['weight_decay']})")
-    p.add_argument("--schedule", choices=["cosine", "onecycle", "step", "none"], default=d["schedule"],
-                   help=f"learning-rate schedule (default: {d['schedule']})")
+    p.add_argument("--schedule", choices=["cosine", "onecycle", "linear", "step", "none"], default=d["schedule"],
+                   help="learning-rate schedule; onecycle rises for 30%% of the steps and falls, as cosines, linear "
+                        f"the same with straight lines (default: {d['schedule']})")
     p.add_argument("--label-smoothing", type=validate.cli_float(0, 1), default=d["label_smoothing"], metavar="E",
                    help="cross-entropy against (1 - E) * one-hot + E / classes, as torch's label_smoothing "
                         f"(default: {d['label_smoothing']:g})")
     p.add_argument("--augment", action="store_true",
                    help="random crops (padding 2 px for 28x28, 4 for 32x32) and, where mirroring keeps the label, flips")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="random horizontal flips of the training pictures (default: with --augment, where mirroring keeps "
+                        "the label: Fashion-MNIST and CIFAR-10)")
     p.add_argument("--erase", type=validate.cli_float(0, 1), default=0.0, metavar="P",
                    help="random erasing with probability P (default: 0, off)")
+    p.add_argument("--ema", type=validate.cli_float(0, 1), default=0.0, metavar="DECAY",
+                   help="validate, test and save an exponential moving average of the weights, updated every step "
+                        "with this decay (0.999: about the last 1,000 steps) (default: 0, off)")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=False,
+                   help="test-time augmentation: the test accuracy averages the logits of each picture and its mirror "
+                        "image (default: off)")
+    p.add_argument("--bn-momentum", type=validate.cli_float(0, 1, min_open=True), default=None, metavar="M",
+                   help="momentum of every batch-norm layer's running statistics (default: the model's, 0.1)")
+    p.add_argument("--width", type=validate.cli_int(1), default=None, metavar="N",
+                   help="channels of the first stage, for models that have a width (compactcnn: 32)")
     add_preprocessing_flags(p, training=True)
     p.add_argument("--val-split", default=None, metavar="FRACTION|COUNT",
                    help="training images held out for validation: a fraction between 0 and 1 (0.1) or a whole count "
@@ -129,6 +150,12 @@ def _check(args, UsageError):
         raise UsageError(f"--lr must be > 0, got {args.lr}")
     if not 0 <= args.erase <= 1:
         raise UsageError(f"--erase must be a probability in [0, 1], got {args.erase}")
+    if not 0 <= args.ema < 1:
+        raise UsageError(f"--ema must be a decay in [0, 1) (0: off), got {args.ema}")
+    if args.bn_momentum is not None and not 0 < args.bn_momentum <= 1:
+        raise UsageError(f"--bn-momentum must be in (0, 1], got {args.bn_momentum}")
+    if args.width is not None and args.width < 1:
+        raise UsageError(f"--width must be >= 1, got {args.width}")
     for flag in ("limit", "limit_train", "limit_val", "limit_test"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
@@ -238,7 +265,8 @@ def _config(args) -> dict:
             "model": args.model, "dataset": args.dataset, "data_root": args.data_root, "epochs": args.epochs,
             "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer, "weight_decay": args.weight_decay,
             "label_smoothing": args.label_smoothing, "schedule": args.schedule, "augment": args.augment, "erase": args.erase,
-            "val_split": val,
+            "val_split": val, "recipe": args.recipe, "flip": args.flip, "ema": args.ema, "tta": args.tta,
+            "bn_momentum": args.bn_momentum, "width": args.width,
             "limit_train": args.limit_train, "limit_test": args.limit_test, "early_stopping": args.early_stopping,
             "seed": args.seed, "sync_bn": bool(getattr(args, "sync_bn", False))}
 
@@ -306,6 +334,14 @@ def _main(args, rank: int, world: int) -> int:
                              "resume with a number of ranks that divides it")
         out, made_here = os.path.dirname(os.path.abspath(args.resume)), False
     else:
+        if args.recipe is not None:  # the recipe's values, except for the flags written on the command line
+            from ..train.recipes import recipe
+            from ._resume import given_flags
+
+            given = given_flags(args)
+            for key, value in recipe(args.recipe).items():
+                if key not in given:
+                    setattr(args, key, value)
         if args.epochs is None:
             args.epochs = DEFAULT["epochs"]
         _check(args, UsageError)
@@ -363,13 +399,16 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     import convlab
 
     from .. import models, nn
-    from ..cli import top5_text
+    from ..cli import UsageError, top5_text
     from ..files import write_json
     from ..tensor import no_grad
     from ..train import Trainer, evaluate, plot_confusion
+    from ..train.ema import EMA
     from ..train.loop import NonFiniteError, _fmt_seconds
-    from ..train.recipes import build_model, build_optimizer, build_scheduler
+    from ..train.recipes import apply_bn_momentum, build_model, build_optimizer, build_scheduler
     from ..train.run import load_run_data, loaders
+    from ..train.tta import FlipTTA
+    from ..validate import ConvlabError
 
     main_rank, sync_bn = rank == 0, bool(cfg.get("sync_bn"))
     convlab.manual_seed(cfg["seed"])
@@ -379,10 +418,16 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     notes.append(f"  preprocessing: {spec.describe()}")
     pre = spec.to_dict()
     train_loader, val_loader, test_loader = loaders(train_ds, val_ds, test_ds, cfg["batch_size"], cfg["seed"], rank, world,
-                                                    random_transform=bool(cfg.get("augment") or cfg.get("erase")))
+                                                    random_transform=bool(cfg.get("augment") or cfg.get("erase")
+                                                                          or cfg.get("flip")))
 
     c, h, w = pre["input_shape"]
-    model, model_spec = build_model(cfg["model"], c, len(info["classes"]), (h, w))
+    try:
+        model, model_spec = build_model(cfg["model"], c, len(info["classes"]), (h, w), width=cfg.get("width"))
+    except ConvlabError as exc:
+        raise UsageError(str(exc)) from None
+    if cfg.get("bn_momentum") is not None:
+        apply_bn_momentum(model, cfg["bn_momentum"])
     _dry_run(model, cfg, info, spec, no_grad, models)
     reducer = None
     if world > 1:
@@ -397,10 +442,11 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     meta = {"config": cfg, "dataset": info["name"], "classes": info["classes"], "preprocessing": pre,
             "source": str(info.get("source")), "title": f"{cfg['model']} on {info['name']}"}
     loss_fn = nn.CrossEntropyLoss(label_smoothing=float(cfg.get("label_smoothing") or 0.0))
+    ema = EMA(model, decay=cfg["ema"]) if cfg.get("ema") else None  # after the broadcast: the same start on every rank
     trainer = Trainer(model, optimizer, loss_fn, scheduler=scheduler, out_dir=out, model_spec=model_spec, meta=meta,
                       early_stopping=cfg.get("early_stopping"), progress=getattr(args, 'progress', None) if not quiet else False,
                       print_fn=None if quiet else print, reducer=reducer, is_main=main_rank,
-                      tensorboard=os.path.join(out, "tensorboard") if args.tensorboard else None)
+                      tensorboard=os.path.join(out, "tensorboard") if args.tensorboard else None, ema=ema)
     if not args.resume and main_rank:
         write_json(os.path.join(out, "config.json"),
                    {**cfg, "model_spec": model_spec, "preprocessing": pre, "classes": info["classes"]})
@@ -415,7 +461,12 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
         f"{cfg['optimizer']} lr {cfg['lr']:g} "
         f"(weight decay {cfg['weight_decay']:g}), schedule {cfg['schedule']}, augment {'on' if cfg['augment'] else 'off'}"
         + (f", erasing p={cfg['erase']:g}" if cfg.get("erase") else "")
-        + (f", label smoothing {cfg['label_smoothing']:g}" if cfg.get("label_smoothing") else "") + ", "
+        + (f", flips {'on' if cfg['flip'] else 'off'}" if cfg.get("flip") is not None else "")
+        + (f", label smoothing {cfg['label_smoothing']:g}" if cfg.get("label_smoothing") else "")
+        + (f", weight average (EMA) {cfg['ema']:g}" if cfg.get("ema") else "")
+        + (", flip TTA at test" if cfg.get("tta") else "")
+        + (f", batch-norm momentum {cfg['bn_momentum']:g}" if cfg.get("bn_momentum") is not None else "")
+        + (f", recipe {cfg['recipe']}" if cfg.get("recipe") else "") + ", "
         f"seed {cfg['seed']}; output in {out}/" + (f" (resuming {args.resume})" if args.resume else ""))
     if world > 1:
         say(f"  data-parallel over {world} MPI ranks: {cfg['batch_size'] // world} images per rank per step, batch-norm "
@@ -463,7 +514,10 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
               f"continue with: convlab train --resume {result.last_checkpoint}", file=sys.stderr)
         return 130
 
-    test = evaluate(model, test_loader, num_classes=len(info["classes"]), distributed=world > 1)
+    if ema is not None:
+        ema.copy_to(model)  # the averaged weights are the run's result (and what the checkpoints hold as "model")
+    test = evaluate(FlipTTA(model) if cfg.get("tta") else model, test_loader, num_classes=len(info["classes"]),
+                    distributed=world > 1)
     if not main_rank:
         return 0
     write_json(os.path.join(out, "test.json"), {"checkpoint": "last.safetensors", **test, "classes": info["classes"]})

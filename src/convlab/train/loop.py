@@ -188,6 +188,9 @@ class Trainer:
             records are written (for example to flush per-layer statistics beside them).
         tensorboard: a directory for TensorBoard event files of the same records, plus the first layer's
             kernels and weight histograms each epoch (:mod:`convlab.train.tensorboard`; needs tensorboardX).
+        ema: an :class:`~convlab.train.ema.EMA` of the model's weights, updated after every step;
+            validation uses the averaged weights, and checkpoints hold them as ``model`` (what
+            ``evaluate``/``predict`` load) with the training weights as ``training_model`` (for resuming).
     """
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, *, scheduler_interval: str | None = None,
@@ -195,8 +198,8 @@ class Trainer:
                  early_stopping: int | None = None, monitor: str | None = None, min_delta: float = 0.0,
                  progress: bool | None = None, print_fn=print, log_every: int = 20, plot: bool = True,
                  reducer=None, is_main: bool = True, on_epoch_end=None, tensorboard: str | None = None,
-                 preprocessing=None, classes=None):
-        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+                 preprocessing=None, classes=None, ema=None):
+        self.model, self.optimizer, self.scheduler, self.ema = model, optimizer, scheduler, ema
         self.loss_fn = loss_fn or _default_loss()
         self.scheduler_interval = scheduler_interval or _scheduler_interval(scheduler)
         if self.scheduler_interval not in ("batch", "epoch"):
@@ -233,9 +236,13 @@ class Trainer:
         return os.path.join(self.out_dir, name) if self.out_dir else None
 
     def state_dict(self) -> dict:
+        weights = {"model": self.model.state_dict()}
+        if self.ema is not None:  # inference reads "model": the average; resuming also needs the training weights
+            weights = {"model": self.ema.state_dict(), "training_model": self.model.state_dict(),
+                       "ema": {"decay": self.ema.decay, "updates": self.ema.updates}}
         return {
             "model_spec": self.model_spec,
-            "model": self.model.state_dict(),
+            **weights,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
@@ -247,7 +254,12 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(state.get("training_model", state["model"]))
+        if self.ema is not None:
+            if state.get("ema") is None:
+                raise ConvlabError("this checkpoint holds no weight average (its run trained without EMA); "
+                                   "resume it without one")
+            self.ema.load_state_dict(state["model"], int(state["ema"]["updates"]))
         if state.get("optimizer") is not None:
             self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -351,8 +363,9 @@ class Trainer:
                         self.scheduler.step()
                     self._check_params(f"after epoch {epoch + 1} (step {self.step})")
                     if val_loader is not None:
-                        val = evaluate(self.model, val_loader, self.loss_fn, progress=self.progress,
-                                       distributed=self.reducer is not None)
+                        with self.evaluation_weights():
+                            val = evaluate(self.model, val_loader, self.loss_fn, progress=self.progress,
+                                           distributed=self.reducer is not None)
                         record.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_top5=val.get("top5"),
                                       val_per_class=val.get("per_class"))
                         if not math.isfinite(val["loss"]):
@@ -388,6 +401,12 @@ class Trainer:
                          batch_in_epoch=self.batch_in_epoch,
                          seconds=time.time() - started, last_checkpoint=self.path("last.safetensors"),
                          best_checkpoint=self.path("best.safetensors") if self.best else None, monitor=monitor)
+
+    def evaluation_weights(self):
+        """A context in which the model holds the weights to evaluate: the EMA's when there is one."""
+        import contextlib
+
+        return self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext(self.model)
 
     def _meta_from(self, dataset) -> None:
         """Record the training dataset's preprocessing and classes, unless given."""
@@ -471,6 +490,8 @@ class Trainer:
                     return None
                 self.step += 1
                 self.batch_in_epoch += 1
+                if self.ema is not None:
+                    self.ema.update(self.model)
                 if self.scheduler is not None and self.scheduler_interval == "batch":
                     self.scheduler.step()
                 if weight:  # this process's rows; in data-parallel training summed over the ranks at the end of the epoch

@@ -49,15 +49,15 @@ def eval_transform(pre):
 
 def train_transform(pre, augment: bool, flip: bool, seed: int = 0, erase: float = 0.0):
     """The evaluation transform plus, with ``augment``, random crops (padding 4 pixels for 32x32
-    and larger, 2 for 28x28, 1 for 8x8) and horizontal flips (when ``flip``: mirroring must keep
-    the label); ``erase`` > 0 adds random erasing with that probability (after normalisation)."""
+    and larger, 2 for 28x28, 1 for 8x8), with ``flip`` random horizontal flips (mirroring must
+    keep the label), and with ``erase`` > 0 random erasing with that probability (after normalisation)."""
     spec = Preprocessing.from_dict(pre)
     steps = []
     if augment:
         _, h, w = spec.input_shape
         steps.append(RandomCrop((h, w), padding=h // 8 if h >= 32 else max(1, h // 14), seed=seed))
-        if flip:
-            steps.append(RandomHorizontalFlip(seed=seed))
+    if flip:
+        steps.append(RandomHorizontalFlip(seed=seed))
     t = spec.transform(augment=steps)
     if erase:
         t = Compose(([t] if t is not None else []) + [RandomErasing(p=erase, seed=seed)])
@@ -157,7 +157,8 @@ def load_run_data(cfg: dict, say=None):
         limit_val = max(1, limit_train // 10)  # a quick run validates on a tenth of its training images
     limit_test = min(v for v in (cfg.get("limit_test"), limit) if v) if (cfg.get("limit_test") or limit) else None
     spec = finish_spec(spec, cfg, train, train_idx, info, say)
-    flip = info["flip"]
+    flip = cfg.get("flip")  # None: with --augment, where the dataset's labels survive mirroring
+    flip = bool(cfg.get("augment")) and bool(info["flip"]) if flip is None else bool(flip)
     aug = _with_transform(train, train_transform(spec, cfg.get("augment", False), flip, seed, cfg.get("erase", 0.0)))
     plain = eval_transform(spec)
     train_ds = Subset(aug, train_idx)
