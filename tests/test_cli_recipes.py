@@ -65,13 +65,13 @@ def test_a_recipe_sets_its_values_and_written_flags_override_them(built):
     cfg, trainer = seen["config"], seen["trainer"]
     assert cfg["recipe"] == "fast" and cfg["epochs"] == fast["epochs"] == seen["epochs"]
     assert trainer.loss_fn.label_smoothing == fast["label_smoothing"] == cfg["label_smoothing"]
-    assert trainer.ema is not None and trainer.ema.decay == fast["ema"] == cfg["ema"]
+    assert trainer.ema is None and fast["ema"] == cfg["ema"] == 0
     assert cfg["tta"] is True and cfg["augment"] is True and cfg["val_split"] == 0
     assert seen["val_loader"] is None  # --val-split 0: all training images are trained on
 
-    over = built("--recipe", "fast", "--epochs", "2", "--ema", "0", "--label-smoothing", "0.2", "--no-tta")
+    over = built("--recipe", "fast", "--epochs", "2", "--ema", "0.99", "--label-smoothing", "0.2", "--no-tta")
     assert over["epochs"] == 2 == over["config"]["epochs"]
-    assert over["trainer"].ema is None and over["trainer"].loss_fn.label_smoothing == 0.2
+    assert over["trainer"].ema.decay == 0.99 and over["trainer"].loss_fn.label_smoothing == 0.2
     assert over["config"]["tta"] is False and over["config"]["augment"] is True  # the rest still the recipe's
     assert over["config"]["lr"] == fast["lr"] and over["config"]["schedule"] == fast["schedule"]
 
@@ -109,6 +109,8 @@ def test_flip_flags_choose_the_mirroring(built):
     assert "RandomHorizontalFlip" in _transforms(built("--flip")["train_loader"])
     assert "RandomCrop" not in _transforms(built("--flip")["train_loader"])
     assert "RandomHorizontalFlip" not in _transforms(built("--recipe", "fast", "--no-flip")["train_loader"])
+    neither = _transforms(built("--recipe", "fast", "--no-augment")["train_loader"])
+    assert "RandomCrop" not in neither and "RandomHorizontalFlip" not in neither
 
 
 def test_flip_mirrors_whole_training_pictures():

@@ -66,8 +66,9 @@ def register(subparsers):
     p.add_argument("--label-smoothing", type=validate.cli_float(0, 1), default=d["label_smoothing"], metavar="E",
                    help="cross-entropy against (1 - E) * one-hot + E / classes, as torch's label_smoothing "
                         f"(default: {d['label_smoothing']:g})")
-    p.add_argument("--augment", action="store_true",
-                   help="random crops (padding 2 px for 28x28, 4 for 32x32) and, where mirroring keeps the label, flips")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
+                   help="random crops (padding 2 px for 28x28, 4 for 32x32) and, where mirroring keeps the label, flips "
+                        "(--no-augment: neither, also in a recipe that has them)")
     p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                    help="random horizontal flips of the training pictures (default: with --augment, where mirroring keeps "
                         "the label: Fashion-MNIST and CIFAR-10)")
