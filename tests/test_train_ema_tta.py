@@ -148,3 +148,33 @@ def test_resuming_an_ema_run_without_an_ema_keeps_the_training_weights_and_the_r
     no_ema.fit(_loader(), None, epochs=1)
     with pytest.raises(ConvlabError, match="no weight average"):
         _trainer(tmp_path / "n").resume(str(tmp_path / "n" / "last.safetensors"))
+
+
+def test_the_torch_twins_weight_average_is_convlabs():
+    """benchmarks/accuracy.py's TorchEMA (the torch side of a recipe with --ema) gives the same average
+    as convlab's EMA over the same sequence of weights (float32: rtol 1e-6)."""
+    import importlib.util
+    import os
+
+    from helpers import require_torch
+
+    torch = require_torch()
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "accuracy.py")
+    spec = importlib.util.spec_from_file_location("accuracy_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    net = _net()
+    twin = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.BatchNorm2d(3), torch.nn.ReLU(),
+                               torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 5, 4))
+    ema, torch_ema = EMA(net, decay=0.8), None
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        state = {k: rng.standard_normal(v.shape).astype(np.float32) if v.numpy().dtype.kind == "f"
+                 else np.array(rng.integers(100)) for k, v in net.state_dict().items()}
+        net.load_state_dict(state)
+        twin.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
+        ema.update(net)
+        torch_ema = torch_ema or bench.TorchEMA(torch, twin, 0.8)
+        torch_ema.update(twin)
+    for k, v in ema.state_dict().items():
+        np.testing.assert_allclose(torch_ema.shadow[k].numpy(), v, rtol=1e-6, atol=1e-7, err_msg=k)
