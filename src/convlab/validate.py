@@ -547,7 +547,11 @@ def check_namespace(namespace: dict, names=None) -> None:
             init = obj.__init__
             if init is not object.__init__ and not getattr(obj.__dict__.get("__init__"), "__wrapped_checked__", False) \
                     and not issubclass(obj, BaseException) and inspect.isfunction(init):
-                new = checked(getattr(init, "__wrapped__", init), obj.__name__, tensors=False)
+                # a subclass without its own __init__ inherits the parent's checked one: check the
+                # function underneath under the subclass's name; any other decorator on __init__
+                # (functools.wraps-style: a user's, a tracer's) stays in place
+                plain = init.__wrapped__ if getattr(init, "__wrapped_checked__", False) else init
+                new = checked(plain, obj.__name__, tensors=False)
                 new.__wrapped_checked__ = True
                 obj.__init__ = new
         elif inspect.isfunction(obj):
