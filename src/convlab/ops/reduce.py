@@ -84,12 +84,13 @@ class MaxDim(Function):
     @staticmethod
     def forward(ctx, a, dim, keepdim=False, largest=True):
         xp = backend.array_module(a)
-        (d,) = normalize_dims("max", dim, a.ndim)
+        dims = normalize_dims("max", dim, a.ndim)
+        d = dims[0] if dims else None  # a 0-d tensor: dim 0 or -1 name the tensor itself, as in torch
         if a.shape[d] == 0 if a.ndim else False:
             raise ConvlabError(f"max: cannot reduce over empty dim {dim} of shape {a.shape}")
-        idx = xp.argmax(a, axis=d) if largest else xp.argmin(a, axis=d)
+        idx = xp.asarray(xp.argmax(a, axis=d) if largest else xp.argmin(a, axis=d), dtype=xp.int64)
         idx_k = xp.expand_dims(idx, d) if a.ndim else idx
-        vals = xp.take_along_axis(a, idx_k, axis=d) if a.ndim else a
+        vals = xp.take_along_axis(a, idx_k, axis=d) if a.ndim else a.copy()
         ctx.info = (a.shape, d, keepdim, idx_k)
         return (vals if keepdim or not a.ndim else xp.squeeze(vals, d)), idx
 
