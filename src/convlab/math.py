@@ -344,7 +344,7 @@ def pad(a, pad, mode="constant", value=0.0):
 
     Modes: ``'constant'`` (with ``value``), ``'reflect'``, ``'replicate'``, ``'circular'``.
     """
-    return V.Pad.apply(a, pad=tuple(pad), mode=mode, value=value)
+    return V.Pad.apply(a, pad=tuple(pad) if isinstance(pad, (list, tuple)) else pad, mode=mode, value=value)
 
 
 def _index(idx):
