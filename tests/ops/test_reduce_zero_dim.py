@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.helpers import require_torch
 
 import convlab
-from tests.helpers import require_torch
 
 
 @pytest.mark.parametrize("name", ["max", "min"])
