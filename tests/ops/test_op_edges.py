@@ -124,3 +124,16 @@ def test_eval_batch_norm_on_the_numpy_path_keeps_float32(kernels_path):
     compare_with_torch(lambda a, m, v, w_, b_: F.batch_norm(a, m, v, w_, b_, training=False),
                        lambda a, m, v, w_, b_: torch.nn.functional.batch_norm(a, m, v, w_, b_, training=False),
                        [x, mean, var, w, b], grad_mask=[True, False, False, True, True])
+
+
+@pytest.mark.parametrize("shape, kernel", [((2, 3, 7), (3,)), ((1, 2, 4, 5, 5), (2, 3, 2))])
+def test_im2col_columns_keep_the_input_dtype(shape, kernel):
+    """The column matrix is the largest buffer of a convolution: a float32 input must not get a
+    float64 one (twice the memory, and the product then runs in float64)."""
+    from convlab.ops.conv_columns import im2col
+    from convlab.shapes import conv_geometry
+
+    x = rand(shape, dtype=np.float32)
+    geom = conv_geometry("conv", x.shape, (3, shape[1]) + kernel, 1, 1, 1, 1)
+    col = im2col(x, geom)
+    assert col.dtype == np.float32 and col.shape == (shape[1],) + kernel + (shape[0],) + geom.out_size
