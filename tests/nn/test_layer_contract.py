@@ -181,3 +181,17 @@ def test_xavier_init_draws_from_the_generator_it_is_given():
     nn.init.xavier_normal_(b, generator=cl.Generator().manual_seed(3))
     np.testing.assert_array_equal(a.numpy(), b.numpy())
     np.testing.assert_allclose(a.numpy().std(), np.sqrt(2 / 9), rtol=0.5)  # gain 1: std sqrt(2 / (fan_in + fan_out))
+
+
+def test_clip_grad_norm_leaves_gradients_under_the_limit_alone():
+    torch = require_torch()
+    g = np.array([3.0, 4.0])  # norm 5
+    for max_norm in (7.5, 2.5):  # coefficient 1.5: untouched; 0.5: halved
+        p, tp = nn.Parameter(cl.zeros(2, dtype=cl.float64)), torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+        p.grad, tp.grad = cl.tensor(g.copy()), torch.tensor(g.copy())
+        total = nn.utils.clip_grad_norm_([p], max_norm)
+        ref = torch.nn.utils.clip_grad_norm_([tp], max_norm)
+        assert total.item() == ref.item() == 5.0
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-12)
+    empty = nn.utils.clip_grad_norm_([nn.Parameter(cl.zeros(2))], 1.0)  # no gradients: norm 0, as torch
+    assert empty.item() == torch.nn.utils.clip_grad_norm_([torch.nn.Parameter(torch.zeros(2))], 1.0).item() == 0.0
