@@ -24,7 +24,7 @@ class Adadelta(Optimizer):
         for name, v in (("learning rate", lr), ("epsilon", eps), ("weight_decay", weight_decay)):
             check_number(name, v)
             if v < 0.0:
-                raise ConvlabError(f"Invalid {name} value: {v}")
+                raise ConvlabError(f"Invalid {name}: {v}" if name == "learning rate" else f"Invalid {name} value: {v}")
         if not 0.0 <= rho <= 1.0:
             raise ConvlabError(f"Invalid rho value: {rho}")
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))

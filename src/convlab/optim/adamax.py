@@ -11,7 +11,7 @@ def _check(lr, betas, eps, weight_decay):
     for name, v in (("learning rate", lr), ("epsilon", eps), ("weight_decay", weight_decay)):
         check_number(name, v)
         if v < 0.0:
-            raise ConvlabError(f"Invalid {name} value: {v}")
+            raise ConvlabError(f"Invalid {name}: {v}" if name == "learning rate" else f"Invalid {name} value: {v}")
     for i, b in enumerate(betas):
         if not 0.0 <= b < 1.0:
             raise ConvlabError(f"Invalid beta parameter at index {i}: {b}")

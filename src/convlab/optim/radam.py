@@ -76,7 +76,7 @@ class ASGD(Optimizer):
         for name, v in (("learning rate", lr), ("weight_decay", weight_decay)):
             check_number(name, v)
             if v < 0.0:
-                raise ConvlabError(f"Invalid {name} value: {v}")
+                raise ConvlabError(f"Invalid {name}: {v}" if name == "learning rate" else f"Invalid {name} value: {v}")
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                                       maximize=maximize))
 
