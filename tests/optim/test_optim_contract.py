@@ -18,7 +18,7 @@ from convlab.optim import lr_scheduler as S
 from helpers import require_torch
 
 torch = require_torch()
-OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
+OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD"]
 TORCH_ONLY = {"differentiable", "foreach", "fused", "capturable", "decoupled_weight_decay"}
 
 
@@ -35,7 +35,7 @@ def test_optimizer_defaults_are_torchs(name):
     kw = {"lr": 0.1} if name == "SGD" else {}
     _, _, opt, ref = _pair(name, **kw)
     ours, theirs = opt.param_groups[0], ref.param_groups[0]
-    assert set(ours) - {"params"} == set(theirs) - {"params"} - TORCH_ONLY
+    assert set(ours) - {"params"} == set(theirs) - {"params"} - (TORCH_ONLY - set(ours))
     for key, value in ours.items():
         if key != "params":
             assert value == theirs[key] and type(value) is not bool or value is theirs[key], (key, value, theirs[key])
@@ -75,8 +75,10 @@ def test_negative_option_is_refused_with_torchs_message(name, arg):
     theirs = _refusal(lambda: getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))], **kw))
     ours = _refusal(lambda: _pair(name, **kw))
     # torch's message first; convlab may add what it expected ("(expected a finite number >= 0)")
-    if (name, arg) == ("SGD", "dampening"):  # torch takes it; convlab refuses it, in torch's words for the others
-        assert theirs is None and ours.startswith("ValueError: Invalid dampening value: -0.5")
+    if (name, arg) in (("SGD", "dampening"), ("ASGD", "alpha")):  # torch takes them; convlab refuses them
+        assert theirs is None and ours.startswith(f"ValueError: Invalid {arg} value: -0.5")
+    elif (name, arg) in (("ASGD", "lambd"), ("ASGD", "t0")):  # both take them (a growing rate, an early average)
+        assert theirs is None and ours is None
     else:
         assert theirs is not None and ours.startswith(theirs), (ours, theirs)
 
@@ -123,7 +125,7 @@ def test_repr_is_torchs_without_its_device_options(name):
     kw = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {"lr": 0.05}
     _, _, opt, ref = _pair(name, **kw)
     ours, theirs = repr(opt).splitlines(), repr(ref).splitlines()
-    theirs = [line for line in theirs if line.split(":")[0].strip() not in TORCH_ONLY]
+    theirs = [line for line in theirs if line.split(":")[0].strip() not in TORCH_ONLY - set(opt.param_groups[0])]
     assert len(ours) == len(theirs) and ours[:2] == theirs[:2] == [f"{name} (", "Parameter Group 0"], (ours, theirs)
     assert ours[-1] == theirs[-1] == ")"
     for a, b in zip(ours[2:-1], theirs[2:-1]):
@@ -147,6 +149,10 @@ SCHEDULER_DEFAULTS = [  # only the required arguments: every other option at its
     ("LinearLR", {}),
     ("OneCycleLR", {"max_lr": 1.0, "total_steps": 40}),
     ("OneCycleLR", {"max_lr": 1.0, "epochs": 4, "steps_per_epoch": 10}),
+    ("ConstantLR", {}),
+    ("PolynomialLR", {}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 3}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1}),
 ]
 
 
@@ -211,7 +217,10 @@ def test_reduce_on_plateau_thresholds_follow_torch(kw):
 
 
 @pytest.mark.parametrize("name, kw", [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"amsgrad": True}), ("AdamW", {}),
-                                      ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {})], ids=str)
+                                      ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}),
+                                      ("Adadelta", {}), ("Adamax", {}), ("NAdam", {"maximize": True}),
+                                      ("RAdam", {"decoupled_weight_decay": True, "weight_decay": 0.1}),
+                                      ("ASGD", {"maximize": True, "t0": 1})], ids=str)
 def test_optimizer_state_is_torchs(name, kw):
     """After 3 steps each parameter's state holds torch's entries with torch's values (``step`` as
     an int, the buffers as arrays within 1e-12), and the state dict's groups hold the options."""
@@ -226,6 +235,10 @@ def test_optimizer_state_is_torchs(name, kw):
     for key, value in tstate.items():
         if key == "step":
             assert state[key] == int(value) == 3 and type(state[key]) is int
+        elif value.ndim == 0 and not isinstance(state[key], np.ndarray):
+            # NAdam's mu_product, ASGD's eta and mu: Python floats in convlab, 0-d tensors in torch
+            # (mu_product in float32 there, hence 1e-6)
+            assert float(state[key]) == pytest.approx(float(value), rel=1e-6), key
         else:
             assert isinstance(state[key], np.ndarray), key
             np.testing.assert_allclose(state[key], value.numpy(), rtol=1e-12, atol=1e-15, err_msg=key)
@@ -294,3 +307,51 @@ def test_cosine_get_lr_right_after_resuming_is_the_closed_form(start):
     t = start + 1
     assert ours.get_lr() == pytest.approx(expected, rel=1e-12)
     assert ours.get_lr()[0] == pytest.approx(0.01 + 0.39 * (1 + math.cos(math.pi * t / 10)) / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("t_mult", [1, 2, 3])
+def test_warm_restarts_at_an_explicit_epoch_follow_torch(t_mult):
+    """step(epoch) places a fractional epoch in its cycle (T_mult > 1: cycles of T_0 * T_mult**n)."""
+    opt, ref = _sgd_pair()
+    ours = S.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=t_mult, eta_min=0.01)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(ref, T_0=3, T_mult=t_mult, eta_min=0.01)
+    for epoch in (0.5, 2.9, 3.0, 4.25, 10.3, 25.0, 40.5):
+        ours.step(epoch)
+        theirs.step(epoch)
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12), epoch
+        assert (ours.T_i, ours.T_cur) == pytest.approx((theirs.T_i, theirs.T_cur), rel=1e-12), epoch
+
+
+@pytest.mark.parametrize("build", [
+    lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=0),
+    lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=2).step(-1),
+], ids=["T_0=0", "negative epoch"])
+def test_more_scheduler_refusals_start_with_torchs_message(build):
+    opt, ref = _sgd_pair()
+    theirs = _refusal(lambda: build(torch.optim.lr_scheduler, ref))
+    ours = _refusal(lambda: build(S, opt))
+    assert theirs is not None and ours is not None and ours.split(":")[0] == theirs.split(":")[0], (ours, theirs)
+    assert ours.startswith(theirs.rstrip(".")) or theirs.split(": ", 1)[1][:25] in ours, (ours, theirs)
+
+
+def test_a_scheduler_from_another_optimizer_is_refused():
+    opt, _ = _sgd_pair()
+    other, _ = _sgd_pair()
+    with pytest.raises(ValueError, match=r"SequentialLR expects all schedulers to belong to the same optimizer \(index 1\)"):
+        S.SequentialLR(opt, [S.ConstantLR(opt), S.ConstantLR(other)], milestones=[2])
+    with pytest.raises(ValueError, match=r"SequentialLR expects 1 milestones for 2 schedulers, got 2"):
+        S.SequentialLR(opt, [S.ConstantLR(opt), S.ConstantLR(opt)], milestones=[2, 3])
+    with pytest.raises(ValueError, match=r"MultiStepLR: milestones must be an integer >= 0, got '3' \(str\)"):
+        S.MultiStepLR(opt, milestones="3")  # torch counts the characters of the string
+
+
+def test_plateau_and_cyclic_state_are_torchs():
+    opt, ref = _sgd_pair()
+    ours, theirs = S.ReduceLROnPlateau(opt), torch.optim.lr_scheduler.ReduceLROnPlateau(ref)
+    assert ours.last_epoch == theirs.last_epoch == 0
+    assert "_is_initial" not in S.StepLR(opt, 2).state_dict()  # True only inside __init__: checkpoints keep their layout
+    opt, ref = _sgd_pair()
+    S.CyclicLR(opt, 0.01, 0.1, base_momentum=0.7, max_momentum=0.95)
+    torch.optim.lr_scheduler.CyclicLR(ref, 0.01, 0.1, base_momentum=0.7, max_momentum=0.95)
+    for key in ("base_momentum", "max_momentum", "momentum"):
+        assert opt.param_groups[0][key] == pytest.approx(ref.param_groups[0][key], rel=1e-12), key
