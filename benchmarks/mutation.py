@@ -231,15 +231,17 @@ def survivors(module: str, scratch: Path) -> None:
 
 
 def recheck(module: str, scratch: Path, budget: float) -> None:
-    """Copy the checkout's tests into the module's scratch copy and rerun the sample's survivors
-    against them (the sources stay as they were, so every mutant keeps its name)."""
+    """Bring the checkout's changed tests and sources into the module's scratch copy and rerun the
+    sample's survivors against them (mutmut regenerates only the changed files' mutants, so the
+    others keep their names)."""
     from mutmut.stats import status_by_exit_code
 
     dest = scratch / module
-    for f in subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "tests"], cwd=ROOT, check=True,
+    for f in subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "tests", "src"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout.split():
-        (dest / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, dest / f)
+        if (ROOT / f).is_file() and (not (dest / f).exists() or (dest / f).read_bytes() != (ROOT / f).read_bytes()):
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, dest / f)
     codes = exit_codes(dest)
     chosen = json.loads((dest / "sample.json").read_text()) if (dest / "sample.json").exists() else list(codes)
     names = [n for n in chosen if status_by_exit_code[codes.get(n)] == "survived"]

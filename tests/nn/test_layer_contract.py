@@ -195,3 +195,34 @@ def test_clip_grad_norm_leaves_gradients_under_the_limit_alone():
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-12)
     empty = nn.utils.clip_grad_norm_([nn.Parameter(cl.zeros(2))], 1.0)  # no gradients: norm 0, as torch
     assert empty.item() == torch.nn.utils.clip_grad_norm_([torch.nn.Parameter(torch.zeros(2))], 1.0).item() == 0.0
+
+
+def test_linear_and_conv_biases_are_drawn_like_torchs():
+    """Both weight and bias get torch's default init: bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    for layer, fan_in in ((nn.Linear(400, 300), 400), (nn.Conv2d(16, 300, 5), 16 * 25)):
+        b = layer.bias.detach().numpy()
+        bound = 1 / np.sqrt(fan_in)
+        assert np.abs(b).max() <= bound and np.abs(b).max() > 0.9 * bound  # 300 draws reach the edge
+        assert abs(b.std() - bound / np.sqrt(3)) < 0.15 * bound / np.sqrt(3)  # U(-a, a): std a / sqrt(3)
+
+
+def test_module_registration_refusals_are_torchs():
+    torch = require_torch()
+
+    class Early(nn.Module):
+        def __init__(self):
+            self.register_buffer("b", cl.zeros(1))
+
+    class TorchEarly(torch.nn.Module):
+        def __init__(self):
+            self.register_buffer("b", torch.zeros(1))
+
+    with pytest.raises(AttributeError) as ours:
+        Early()
+    with pytest.raises(AttributeError) as theirs:
+        TorchEarly()
+    assert str(ours.value) == str(theirs.value) == "cannot assign buffer before Module.__init__() call"
+    with pytest.raises(TypeError, match=r"^module name should be a string, got int$"):
+        nn.Module().add_module(1, nn.ReLU())
+    with pytest.raises(TypeError, match=r"^parameter name should be a string, got int$"):
+        nn.Module().register_parameter(1, None)
