@@ -296,7 +296,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer tensor, got dtype {tensor.dtype}")
     if num_classes == -1:
-        num_classes = int(labels.max()) + 1 if labels.size else 0
+        if not labels.size:  # as torch: nothing to infer the class count from
+            raise ConvlabError("one_hot: can not infer the number of classes from an empty tensor; pass num_classes")
+        num_classes = int(labels.max()) + 1
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         lo, hi = int(labels.min()), int(labels.max())
         raise ConvlabError(f"one_hot: class values must be in [0, {num_classes - 1}], got range [{lo}, {hi}]")
