@@ -73,6 +73,12 @@ REFUSALS = [
     (lambda: F.conv_pad(cl.ones(*X4), -1, "reflect"), ConvlabError, r"conv_pad: padding must be non-negative, got -1"),
     (lambda: F.conv2d(cl.ones(*X4), cl.ones(2, 2, 3, 3), cl.ones(3)), ConvlabError, r"conv2d: bias"),
     (lambda: F.conv2d(cl.ones(*X4), cl.ones(2, 3, 3, 3)), ConvlabError, r"conv2d: .*weight"),
+    (lambda: F.conv2d(cl.ones(*X4), cl.ones(2, 2, 3, 3, dtype=cl.float64)), TypeError,
+     r"^conv2d: input dtype float32 and weight dtype float64 should be the same$"),
+    (lambda: F.celu(cl.ones(*X3), alpha=float("inf")), ConvlabError, r"^celu: alpha must be a finite number, got inf$"),
+    (lambda: F.adaptive_max_pool2d(cl.tensor(np.ones((1, 1, 2, 2), bool)), 1), TypeError,
+     r"^adaptive_max_pool2d: expected a numeric input, got dtype bool$"),
+    (lambda: F.one_hot(cl.zeros(0, dtype=I64)), ConvlabError, r"^one_hot: can not infer the number of classes"),
     (lambda: F.conv_transpose1d(cl.ones(*X3), cl.ones(3, 2, 3)), ConvlabError, r"conv_transpose1d: input has 2 channels"),
     (lambda: F.conv_transpose2d(cl.ones(*X4), cl.ones(3, 2, 3, 3)), ConvlabError, r"conv_transpose2d: input has 2 channels"),
     (lambda: F.conv_transpose3d(cl.ones(*X5), cl.ones(3, 2, 3, 3, 3)), ConvlabError, r"conv_transpose3d: input has 2 channels"),
@@ -181,9 +187,28 @@ def test_unbatched_inputs_lose_only_the_batch_axis():
     tF = torch.nn.functional
     compare_with_torch(lambda a: F.max_pool2d(a, 4), lambda a: tF.max_pool2d(a, 4), [rand((1, 4, 4))])  # (1, 1, 1)
     compare_with_torch(lambda a, w: F.conv_transpose2d(a, w), lambda a, w: tF.conv_transpose2d(a, w),
-                       [rand((2, 3, 3)), rand((2, 1, 2, 2), seed=1)])  # (1, 4, 4)
+                       [rand((2, 3, 3)), rand((2, 3, 2, 2), seed=1)])  # (3, 4, 4)
 
 
 def test_dropout_of_everything_keeps_the_dtype():
     out = F.dropout(cl.ones(3, 4), p=1.0)
     assert out.dtype == np.float32 and not out.numpy().any()
+
+
+def test_calls_that_leave_options_out_match_torchs():
+    """The defaults in action (a signature check alone cannot see a default the body overrides)."""
+    torch = require_torch()
+    tF = torch.nn.functional
+    a, t = rand((2, 3)), np.abs(rand((2, 3), seed=1))
+    compare_with_torch(lambda x, y: F.kl_div(x, y), lambda x, y: tF.kl_div(x, y), [a, t], grad_mask=[True, False])
+    compare_with_torch(lambda x, w: F.conv_transpose3d(x, w), lambda x, w: tF.conv_transpose3d(x, w),
+                       [rand((1, 2, 3, 3, 3)), rand((2, 2, 2, 2, 2), seed=1)])
+    assert F.one_hot(cl.zeros(0, dtype=I64), 3).shape == (0, 3)
+
+
+def test_gelu_gradient_keeps_float32():
+    x = cl.tensor(rand((3, 4), dtype=np.float32), requires_grad=True)
+    for approximate in ("none", "tanh"):
+        x.grad = None
+        F.gelu(x, approximate=approximate).sum().backward()
+        assert x.grad.dtype == np.float32, approximate

@@ -226,3 +226,32 @@ def test_module_registration_refusals_are_torchs():
         nn.Module().add_module(1, nn.ReLU())
     with pytest.raises(TypeError, match=r"^parameter name should be a string, got int$"):
         nn.Module().register_parameter(1, None)
+
+
+def _plain(v):
+    if isinstance(v, (bool, int, float, str, type(None))):
+        return v
+    if isinstance(v, (tuple, list)) and all(isinstance(x, (bool, int, float, str)) for x in v):
+        return tuple(v)
+    return NotImplemented
+
+
+@pytest.mark.parametrize("name, cls", list(_layers()), ids=[n for n, _ in _layers()])
+def test_a_layer_built_with_defaults_holds_torchs_settings(name, cls):
+    """Every public setting both layers keep (stride, eps, momentum, inplace, reduction, ...) equals
+    torch's when only the required arguments are given: the defaults in action."""
+    torch = require_torch()
+    tcls = getattr(torch.nn, name, None)
+    if tcls is None:
+        pytest.skip(f"torch.nn has no {name}")
+    sig = inspect.signature(cls.__init__)
+    req = {p.name: REQUIRED[p.name] for p in sig.parameters.values() if p.default is p.empty and p.name in REQUIRED}
+    ours, theirs = cls(**req), tcls(**req)
+    common = [k for k in vars(theirs) if not k.startswith("_") and k in vars(ours)
+              and _plain(vars(theirs)[k]) is not NotImplemented]
+    for k in common:
+        assert _plain(vars(ours)[k]) == _plain(vars(theirs)[k]), (k, vars(ours)[k], vars(theirs)[k])
+    for pname, p in theirs.named_parameters():  # PReLU's init, norm layers' ones/zeros
+        if pname in dict(ours.named_parameters()) and name in {"PReLU", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+                                                               "GroupNorm", "LayerNorm"}:
+            np.testing.assert_array_equal(dict(ours.named_parameters())[pname].detach().numpy(), p.detach().numpy())
