@@ -49,9 +49,13 @@ MODULES = {
     "tensor": ([f"src/convlab/{f}" for f in TENSOR],
                ["tests/test_tensor.py", "tests/test_tensor_hooks.py", "tests/test_tensor_structure.py",
                 "tests/compat/test_protocol.py", "tests/ops/test_elementwise.py", "tests/ops/test_reduce.py",
-                "tests/ops/test_movement.py"]),
+                "tests/ops/test_movement.py",
+                # counts the lines of the (mutated, so much longer) source files
+                "--deselect=tests/test_tensor_structure.py::test_each_core_file_stays_small"]),
     "shapes": (["src/convlab/shapes.py"], ["tests/test_shapes.py"]),
-    "data": (["src/convlab/data/*"], ["tests/data", "tests/compat/test_utils_data.py"]),
+    # (the Ctrl-C test reads the loader generator's frame locals, which mutmut's trampoline hides)
+    "data": (["src/convlab/data/*"], ["tests/data", "tests/compat/test_utils_data.py",
+                                      "--deselect=tests/compat/test_utils_data.py::test_ctrl_c_leaves_no_orphan_processes"]),
     "train": (["src/convlab/train/*"], ["tests/test_train.py", "tests/test_train_metrics.py",
                                         "tests/test_train_tensorboard.py"]),
 }
