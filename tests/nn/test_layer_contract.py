@@ -81,7 +81,7 @@ def test_a_bad_number_is_refused_naming_the_layer_argument_and_value(name, cls):
 
 
 def test_lazy_conv_refuses_bad_groups_by_name():
-    with pytest.raises(ConvlabError, match=r"^LazyConv2d: groups must be positive, got 0$"):
+    with pytest.raises(ConvlabError, match=r"^LazyConv2d: groups must be a positive integer, got 0$"):
         nn.LazyConv2d(2, 2, groups=0)
 
 

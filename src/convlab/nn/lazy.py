@@ -11,7 +11,7 @@ first; both orders work here).
 from __future__ import annotations
 
 from ..tensor import zeros
-from ..validate import ConvlabError, positive_int
+from ..validate import ConvlabError
 from .conv import Conv1d, Conv2d, Conv3d
 from .linear import Linear
 from .module import Module
@@ -65,7 +65,8 @@ class _LazyConv(_Lazy):
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
         # groups stands in for in_channels until the first batch: checked here under its own name
-        groups = positive_int(groups, type(self).__name__, "groups")
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+            raise ConvlabError(f"{type(self).__name__}: groups must be a positive integer, got {groups!r}")
         super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
                          device, dtype)
         self.in_channels = 0
