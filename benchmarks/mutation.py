@@ -52,7 +52,10 @@ MODULES = {
                 "tests/ops/test_movement.py",
                 # counts the lines of the (mutated, so much longer) source files
                 "--deselect=tests/test_tensor_structure.py::test_each_core_file_stays_small"]),
-    "shapes": (["src/convlab/shapes.py"], ["tests/test_shapes.py"]),
+    "shapes": (["src/convlab/shapes.py"], ["tests/test_shapes.py", "tests/test_shapes_contract.py",
+                                           "tests/test_seed_worked_examples.py", "tests/ops/test_conv.py",
+                                           "tests/ops/test_pool.py", "tests/nn/test_layers.py",
+                                           "tests/robustness/test_bad_inputs_conv.py", "tests/demos/test_geometry_demos.py"]),
     # (the Ctrl-C test reads the loader generator's frame locals, which mutmut's trampoline hides)
     "data": (["src/convlab/data/*"], ["tests/data", "tests/compat/test_utils_data.py",
                                       "--deselect=tests/compat/test_utils_data.py::test_ctrl_c_leaves_no_orphan_processes"]),
