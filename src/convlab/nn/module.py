@@ -348,7 +348,8 @@ class Module:
             value = state_dict[key]
             arr = value._data if isinstance(value, Tensor) else value
             shape = tuple(getattr(arr, "shape", np.shape(arr)))
-            kind = np.dtype(getattr(arr, "dtype", np.asarray(arr).dtype)).kind
+            dtype = getattr(arr, "dtype", None)  # a torch tensor's dtype is not NumPy's: ask its array
+            kind = (dtype if isinstance(dtype, np.dtype) else np.asarray(arr).dtype).kind
             if kind not in "fiub":
                 mismatched.append(f"unsupported dtype {getattr(arr, 'dtype', type(arr).__name__)} for {key}")
             elif shape != target.shape:
