@@ -3,17 +3,21 @@
 Each module runs in its own scratch copy of the checkout (``--scratch``, default
 ``/tmp/convlab-mutation/<module>``; the checkout itself is never touched), against the narrowest
 test selection that covers it (``MODULES`` below), with mutmut's per-function test selection on
-top. Run it under ``nice`` on a shared machine::
+top: each mutant runs only the tests that reach its function. Run it at low priority on a shared
+machine::
 
-    nice -n 19 python benchmarks/mutation.py optim shapes          # some modules
-    nice -n 19 python benchmarks/mutation.py --all --budget 1800   # every module, 30 min each at most
-    python benchmarks/mutation.py --report                         # the score table of what has run
-    python benchmarks/mutation.py --survivors optim                # the diffs of optim's survivors
+    nice -n 19 python benchmarks/mutation.py ops --sample 400           # a seeded random sample
+    nice -n 19 python benchmarks/mutation.py --all --budget 1800        # every mutant, 30 min a module at most
+    nice -n 19 python benchmarks/mutation.py ops --recheck              # the survivors again, against today's tests
+    python benchmarks/mutation.py --report                              # the score table of what has run
+    python benchmarks/mutation.py --survivors ops                       # the diffs of ops' survivors
 
 The score is killed / (killed + survived + timeout + suspicious); mutants no test reaches count
-as survivors ("no tests"). A run cut short by ``--budget`` leaves the rest "not checked" and the
-table says how many; rerunning the same module resumes where it stopped. The compiled helpers'
-hand-seeded mutants are ``benchmarks/c_mutants.py``. ``bash tasks.sh mutation`` runs both.
+as survivors ("no tests"). ``--sample N`` runs N mutants drawn at random (``--seed``) from those
+the selection reaches; the "no tests" ones are counted exactly, and the table gives the score with
+Wilson's 95% interval. A run cut short by ``--budget`` leaves the rest "not checked"; rerunning
+the same module resumes where it stopped. The compiled helpers' hand-seeded mutants are
+``benchmarks/c_mutants.py``. ``bash tasks.sh mutation`` runs both.
 """
 
 from __future__ import annotations

@@ -132,3 +132,48 @@ def test_parameters_from_nothing_lists_and_lazy_dtypes():
 def test_layer_argument_refusals(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: nn.PReLU(init=float("nan")), r"^PReLU: init must be a finite number, got nan$"),
+    (lambda: nn.init.trunc_normal_(cl.empty(3), mean=float("nan")), r"^trunc_normal_: mean must be a finite number, got nan$"),
+    (lambda: nn.init.trunc_normal_(cl.empty(3), std=-1), r"^trunc_normal_: std must be non-negative, got -1"),
+    (lambda: nn.Parameter("abc"), r"^Parameter: unsupported dtype <U3"),
+])
+def test_value_refusals_name_the_owner_and_the_argument(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()
+
+
+def test_trunc_normal_with_zero_spread_at_the_upper_end():
+    v = _draw(nn.init.trunc_normal_, shape=(4,), mean=1.0, std=0.0, a=0.0, b=1.0)  # b itself is inside [a, b]
+    assert (v == 1.0).all()
+
+
+def test_more_module_bookkeeping_matches_torch():
+    torch = require_torch()
+    results = []
+    for m, z in ((nn, cl.zeros), (torch.nn, torch.zeros)):
+        net = m.Sequential(m.Sequential(m.Linear(2, 2), m.Sequential(m.ReLU())))
+        names = [n for n, _ in net.named_modules()]
+        holder = m.Module()
+        holder.register_buffer("b", z(1), persistent=False)
+        del holder.b
+        holder.register_buffer("b", z(1))  # persistent this time: in the state dict
+        dest = {}
+        out = net.state_dict(destination=dest)
+        results.append((names, list(holder.state_dict()), out is dest, sorted(dest),
+                        tuple(m.Linear(3, 0)(z(2, 3)).shape)))
+    assert results[0] == results[1]
+    assert results[0][0] == ["", "0", "0.0", "0.1", "0.1.0"]
+
+
+def test_torch_state_dicts_and_numpy_parameters_load():
+    torch = require_torch()
+    theirs = torch.nn.Linear(3, 2)
+    ours = nn.Linear(3, 2)
+    ours.load_state_dict(theirs.state_dict())  # torch tensors as values
+    np.testing.assert_array_equal(ours.weight.detach().numpy(), theirs.weight.detach().numpy())
+    assert nn.Parameter(np.zeros(3)).shape == (3,)
+    emb = nn.Embedding.from_pretrained(cl.ones(4, 2), sparse=True)
+    assert emb.sparse is torch.nn.Embedding.from_pretrained(torch.ones(4, 2), sparse=True).sparse is True
