@@ -137,3 +137,27 @@ def test_im2col_columns_keep_the_input_dtype(shape, kernel):
     geom = conv_geometry("conv", x.shape, (3, shape[1]) + kernel, 1, 1, 1, 1)
     col = im2col(x, geom)
     assert col.dtype == np.float32 and col.shape == (shape[1],) + kernel + (shape[0],) + geom.out_size
+
+
+def test_pads_over_every_dim_and_the_reflect_limit():
+    torch = require_torch()
+    compare_with_torch(lambda a: F.pad(a, (1, 2)), lambda a: torch.nn.functional.pad(a, (1, 2)), [rand((3,))])
+    compare_with_torch(lambda a: F.pad(a, (0, 2), mode="reflect"),
+                       lambda a: torch.nn.functional.pad(a, (0, 2), mode="reflect"), [rand((1, 1, 3))])
+    with pytest.raises(ConvlabError, match=r"pad: reflect padding \(0, 3\) must be smaller than the dimension size 3"):
+        F.pad(convlab.ones(1, 1, 3), (0, 3), mode="reflect")
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_and_interpolate_gradients_keep_float32(mode):
+    x = convlab.tensor(rand((1, 2, 5), dtype=np.float32), requires_grad=True)
+    F.pad(x, (2, 1), mode=mode).sum().backward()
+    assert x.grad.dtype == np.float32
+    y = convlab.tensor(rand((1, 2, 5), dtype=np.float32), requires_grad=True)
+    F.interpolate(y, size=8, mode="linear").sum().backward()
+    assert y.grad.dtype == np.float32
+
+
+def test_permute_of_one_axis_takes_negative_dims():
+    require_torch()
+    compare_with_torch(lambda a: a.permute(-1), lambda a: a.permute(-1), [rand((3,))])
