@@ -79,6 +79,27 @@ REFUSALS = [
     (lambda: F.adaptive_max_pool2d(cl.tensor(np.ones((1, 1, 2, 2), bool)), 1), TypeError,
      r"^adaptive_max_pool2d: expected a numeric input, got dtype bool$"),
     (lambda: F.one_hot(cl.zeros(0, dtype=I64)), ConvlabError, r"^one_hot: can not infer the number of classes"),
+    (lambda: F.conv_transpose2d(cl.ones(*X4), cl.ones(2, 3, 3, 3), bias=cl.ones(5)), ConvlabError,
+     r"^conv_transpose2d: bias must have shape \(3,\) to match the 3 output channels, got \(5,\)$"),
+    (lambda: F.conv2d(cl.ones(*X4), cl.ones(3, 5, 3, 3)), ConvlabError,
+     r"^conv2d: input has 2 channels but weight expects 5 \(weight shape \(3, 5, 3, 3\)\)$"),
+    (lambda: F.conv2d(cl.ones(*X4), cl.ones(3, 2, 3, 3), bias=cl.ones(3, dtype=cl.float64)), TypeError,
+     r"^conv2d: input dtype float32 and bias dtype float64 should be the same$"),
+    (lambda: F.conv2d(cl.ones(*X4, dtype=I64), cl.ones(3, 2, 3, 3, dtype=I64)), TypeError,
+     r"^conv2d: expected a floating-point input, got dtype int64$"),
+    (lambda: F.conv_pad(cl.ones(*X4), "same", "reflect", kernel_size="a"), ConvlabError,
+     r"^conv_pad: kernel_size must be an int or a tuple of 2 ints, got 'a'$"),
+    (lambda: F.smooth_l1_loss(cl.ones(3), cl.ones(4)), ConvlabError, r"^smooth_l1_loss: target of shape \(4,\) cannot"),
+    (lambda: F.mse_loss(cl.ones(3), cl.ones(3), reduction="x"), ConvlabError, r"^mse_loss: reduction must be"),
+    (lambda: F.celu(cl.ones(2), alpha=0.0), ConvlabError, r"^ZeroDivisionError: celu: alpha must not be 0$"),
+    (lambda: F.glu(cl.tensor(1.0)), ConvlabError, r"^glu does not support scalars because halving size must be even$"),
+    (lambda: F.binary_cross_entropy(cl.full((2,), 2.0), cl.ones(2)), ConvlabError,
+     r"^binary_cross_entropy: all elements of input should be between 0 and 1$"),
+    (lambda: F.layer_norm(cl.ones(*X4), (4,), bias=cl.ones(3)), ConvlabError, r"^layer_norm: bias has shape \(3,\)"),
+    (lambda: F.max_unpool2d(cl.ones(*X4), cl.full(X4, 99, dtype=I64), 2), ConvlabError,
+     r"^max_unpool2d: indices must lie in \[0, 64\) for output size \(8, 8\), got \[99, 99\]$"),
+    (lambda: F.adaptive_avg_pool1d(cl.ones(*X3), 0), ConvlabError, r"^adaptive_avg_pool1d: output_size must be positive"),
+    (lambda: F.avg_pool2d(cl.ones(*X4), 0), ConvlabError, r"^avg_pool2d: kernel_size must be positive, got 0$"),
     (lambda: F.conv_transpose1d(cl.ones(*X3), cl.ones(3, 2, 3)), ConvlabError, r"conv_transpose1d: input has 2 channels"),
     (lambda: F.conv_transpose2d(cl.ones(*X4), cl.ones(3, 2, 3, 3)), ConvlabError, r"conv_transpose2d: input has 2 channels"),
     (lambda: F.conv_transpose3d(cl.ones(*X5), cl.ones(3, 2, 3, 3, 3)), ConvlabError, r"conv_transpose3d: input has 2 channels"),
@@ -212,3 +233,14 @@ def test_gelu_gradient_keeps_float32():
         x.grad = None
         F.gelu(x, approximate=approximate).sum().backward()
         assert x.grad.dtype == np.float32, approximate
+
+
+def test_norm_options_reach_the_op():
+    torch = require_torch()
+    tF = torch.nn.functional
+    x = rand((2, 3, 4))
+    compare_with_torch(lambda a: F.layer_norm(a, (4,)), lambda a: tF.layer_norm(a, (4,)), [x])  # eps 1e-5
+    compare_with_torch(lambda a: F.layer_norm(a, (4,), eps=0.5), lambda a: tF.layer_norm(a, (4,), eps=0.5), [x])
+    compare_with_torch(lambda a, w: F.prelu(a, w), lambda a, w: tF.prelu(a, w), [np.array(-2.0), np.array([0.25])])
+    with pytest.raises(TypeError, match=r"momentum"):  # torch's functional takes no momentum=None (the layer does)
+        F.batch_norm(cl.ones(4, 3), cl.zeros(3), cl.ones(3), training=True, momentum=None)
