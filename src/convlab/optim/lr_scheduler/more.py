@@ -38,7 +38,7 @@ class MultiplicativeLR(LambdaLR):
 
     def get_lr(self):
         groups = self.optimizer.param_groups
-        if self.last_epoch > 0:
+        if self.last_epoch > 0 and not self._is_initial:  # on construction the (restored) rate stays
             return [g["lr"] * f(self.last_epoch) for g, f in zip(groups, self.lr_lambdas)]
         return [g["lr"] for g in groups]
 
@@ -52,7 +52,8 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self):
         groups = self.optimizer.param_groups
-        return [g["lr"] if self.last_epoch == 0 else g["lr"] * self.gamma for g in groups]
+        # on construction the rate stays (torch 2.2+: a resumed scheduler keeps the restored rate)
+        return [g["lr"] if self.last_epoch == 0 or self._is_initial else g["lr"] * self.gamma for g in groups]
 
     def _get_closed_form_lr(self):
         return [b * self.gamma**self.last_epoch for b in self.base_lrs]
@@ -88,7 +89,7 @@ class PolynomialLR(LRScheduler):
 
     def get_lr(self):
         groups, t, n = self.optimizer.param_groups, self.last_epoch, self.total_iters
-        if t == 0 or t > n:
+        if t == 0 or t > n or self._is_initial:  # on construction the (restored) rate stays, as torch 2.2+
             return [g["lr"] for g in groups]
         decay = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
         return [g["lr"] * decay for g in groups]
