@@ -355,3 +355,64 @@ def test_plateau_and_cyclic_state_are_torchs():
     torch.optim.lr_scheduler.CyclicLR(ref, 0.01, 0.1, base_momentum=0.7, max_momentum=0.95)
     for key in ("base_momentum", "max_momentum", "momentum"):
         assert opt.param_groups[0][key] == pytest.approx(ref.param_groups[0][key], rel=1e-12), key
+
+
+@pytest.mark.parametrize("build", [
+    lambda s, o: s.ConstantLR(o, factor=2),
+    lambda s, o: s.CyclicLR(o, 0.1, 1.0, cycle_momentum=True) if isinstance(o, (optim.Adagrad, torch.optim.Adagrad))
+    else None,
+], ids=["ConstantLR factor", "CyclicLR momentum"])
+def test_scheduler_refusals_in_torchs_exact_words(build):
+    opt = optim.Adagrad([Parameter(cl.zeros(2))])
+    ref = torch.optim.Adagrad([torch.nn.Parameter(torch.zeros(2))])
+    assert _refusal(lambda: build(S, opt)) == _refusal(lambda: build(torch.optim.lr_scheduler, ref)) is not None
+
+
+def test_convlab_scheduler_refusals_name_the_argument():
+    opt, _ = _sgd_pair()
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateau: cooldown must be non-negative, got -1$"):
+        S.ReduceLROnPlateau(opt, cooldown=-1)  # torch takes it (and never cools down)
+    with pytest.raises(ValueError, match=r"^StepLR: last_epoch must be >= -1, got -2$"):
+        S.StepLR(opt, 2, last_epoch=-2)
+    with pytest.raises(ValueError, match=r"^expected 1 values for base_lr, got 2$"):
+        S.CyclicLR(opt, [0.1, 0.2], 1.0)
+
+
+def test_more_schedules_follow_torch():
+    """T_0=1 restarts, three chained schedulers, resumed exponential, polynomial and multiplicative
+    decays (the rate restored with the optimizer stays on construction, as torch 2.2+) and a cosine
+    resumed at epoch 1: 12 steps each within 1e-12."""
+    cases = [
+        ("CosineAnnealingWarmRestarts", lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=1, T_mult=2)),
+        ("SequentialLR", lambda s, o: s.SequentialLR(o, [s.ConstantLR(o, factor=0.5, total_iters=2),
+                                                         s.ExponentialLR(o, 0.9), s.StepLR(o, 2)], milestones=[3, 6])),
+        ("ExponentialLR", lambda s, o: s.ExponentialLR(o, 0.9, last_epoch=3)),
+        ("PolynomialLR", lambda s, o: s.PolynomialLR(o, total_iters=8, power=2.0, last_epoch=2)),
+        ("MultiplicativeLR", lambda s, o: s.MultiplicativeLR(o, lambda e: 0.9, last_epoch=3)),
+        ("CosineAnnealingLR", lambda s, o: s.CosineAnnealingLR(o, T_max=6, last_epoch=1)),
+    ]
+    for name, build in cases:
+        opt, ref = _sgd_pair()
+        for group, tgroup in zip(opt.param_groups, ref.param_groups):
+            group["initial_lr"] = tgroup["initial_lr"] = 0.1  # what a resumed run's optimizer state holds
+        ours, theirs = build(S, opt), build(torch.optim.lr_scheduler, ref)
+        if name not in ("CosineAnnealingWarmRestarts", "SequentialLR"):  # torch 2.13: 0 there; none here
+            assert ours._step_count == theirs._step_count, name
+        for step in range(12):
+            assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12), (name, step)
+            opt.step()
+            ref.step()
+            ours.step()
+            theirs.step()
+
+
+def test_scalar_state_read_back_from_arrays_is_a_number():
+    """A checkpoint stores ``step`` as a 0-d array; loading gives the int back."""
+    ours, _, opt, _ = _pair("Adam")
+    ours[0].grad = cl.ones(2, 3, dtype=cl.float64)
+    opt.step()
+    sd = opt.state_dict()
+    sd["state"][0]["step"] = np.array(1)
+    _, _, again, _ = _pair("Adam")
+    again.load_state_dict(sd)
+    assert again.state_dict()["state"][0]["step"] == 1 and type(again.state_dict()["state"][0]["step"]) is int
