@@ -248,8 +248,10 @@ def recheck(module: str, scratch: Path, budget: float) -> None:
     from mutmut.stats import status_by_exit_code
 
     dest = scratch / module
-    for f in subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "tests", "src"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.split():
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "tests", "src"], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout.split()
+    files += [str(p.relative_to(ROOT)) for p in (ROOT / "src/convlab").glob("*.so")]  # rebuilt helpers too
+    for f in files:
         if (ROOT / f).is_file() and (not (dest / f).exists() or (dest / f).read_bytes() != (ROOT / f).read_bytes()):
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, dest / f)
