@@ -255,6 +255,9 @@ def recheck(module: str, scratch: Path, budget: float) -> None:
         if (ROOT / f).is_file() and (not (dest / f).exists() or (dest / f).read_bytes() != (ROOT / f).read_bytes()):
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, dest / f)
+    for so in (ROOT / "src/convlab").glob("*.so"):  # mutmut does not refresh its own copy of these
+        if (dest / "mutants/src/convlab").is_dir():
+            shutil.copy2(so, dest / "mutants/src/convlab" / so.name)
     codes = exit_codes(dest)
     chosen = json.loads((dest / "sample.json").read_text()) if (dest / "sample.json").exists() else list(codes)
     names = [n for n in chosen if status_by_exit_code[codes.get(n)] == "survived"]
