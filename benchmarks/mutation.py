@@ -52,6 +52,7 @@ MODULES = {
     "optim": (["src/convlab/optim/*"], ["tests/optim"]),
     "tensor": ([f"src/convlab/{f}" for f in TENSOR],
                ["tests/test_tensor.py", "tests/test_tensor_hooks.py", "tests/test_tensor_structure.py",
+                "tests/test_creation_contract.py",
                 "tests/compat/test_protocol.py", "tests/ops/test_elementwise.py", "tests/ops/test_reduce.py",
                 "tests/ops/test_movement.py",
                 # counts the lines of the (mutated, so much longer) source files
