@@ -33,6 +33,12 @@ typedef ptrdiff_t idx;
 #define DN 6
 #define KD 512
 #define MAX_THREADS 64
+/* A tile read in place from a flat grid (tile_rows) reads 48 floats from each of its kc rows, a
+ * few dozen rows per channel apart: more streams than the hardware prefetchers follow, so each
+ * tile waited on the L3 cache (ResNet-20's 16-channel layer, one thread, buffers out of cache:
+ * 168 GFLOP/s). The kernel prefetches each row's data ROW_PREFETCH floats on, two tiles ahead
+ * (242 GFLOP/s; one tile ahead 220, four 241: benchmarks/README.md). */
+#define ROW_PREFETCH 96
 #define APACK_FLOATS ((MC + MR) * KC) /* packing buffers, per thread */
 #define BPACK_FLOATS ((NC + NR) * KC)
 

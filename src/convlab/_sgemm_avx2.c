@@ -27,6 +27,10 @@ static inline __attribute__((always_inline)) AVX2 void sub_tile(idx kc, const fl
     a += i0;
     for (idx p = 0; p < kc; p++) {
         const float *r = rows ? rows[p] + off + j0 : b + p * NR + j0;
+        if (rows && i0 == 0) { /* the next tiles' rows, once per column half (_sgemm.h: ROW_PREFETCH) */
+            _mm_prefetch((const char *)(r + ROW_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(r + ROW_PREFETCH + 16), _MM_HINT_T0);
+        }
         __m256 b0 = _mm256_loadu_ps(r), b1 = _mm256_loadu_ps(r + 8), b2 = _mm256_loadu_ps(r + 16), t;
 #define ROW(i)                                  \
     t = _mm256_broadcast_ss(a + (i));           \

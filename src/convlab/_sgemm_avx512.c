@@ -25,6 +25,9 @@ static inline __attribute__((always_inline)) AVX512 void tile_any(idx kc, const 
         __m512 b0, b1, b2, t;
         if (rows) {
             const float *r = rows[p] + off;
+            _mm_prefetch((const char *)(r + ROW_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(r + ROW_PREFETCH + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(r + ROW_PREFETCH + 32), _MM_HINT_T0);
             b0 = _mm512_loadu_ps(r), b1 = _mm512_loadu_ps(r + 16), b2 = _mm512_loadu_ps(r + 32);
         } else {
             b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
