@@ -79,12 +79,16 @@ def native_available() -> bool:
 
 def isa() -> str | None:
     """The compiled GEMM's micro-kernels: ``"avx512"``, ``"avx2"``, or None where it cannot run."""
-    return _sgemm.isa() if _AVAILABLE else None
+    if not _AVAILABLE:
+        return None
+    return _sgemm.isa() if hasattr(_sgemm, "isa") else "avx512"  # a build older than the AVX2 kernels
 
 
 def isa_supported(name: str) -> bool:
     """True when this CPU (and build) can run the ``name`` micro-kernels (``"avx512"``, ``"avx2"``)."""
-    return _AVAILABLE and name in ISAS and _sgemm.supports(name)
+    if not (_AVAILABLE and name in ISAS):
+        return False
+    return _sgemm.supports(name) if hasattr(_sgemm, "supports") else name == "avx512"  # an older build
 
 
 def set_isa(name: str) -> str | None:
@@ -107,7 +111,7 @@ def set_isa(name: str) -> str | None:
 def _isa_from_env():
     """``CONVLAB_GEMM_ISA`` (``avx512`` or ``avx2``) where set; ``auto`` or unset keeps the rule."""
     value = os.environ.get("CONVLAB_GEMM_ISA", "auto").strip().lower()
-    if value in ("", "auto") or not _AVAILABLE:
+    if value in ("", "auto") or not _AVAILABLE or not hasattr(_sgemm, "set_isa"):
         return
     if value not in ISAS or not isa_supported(value):
         import warnings
