@@ -1,7 +1,7 @@
 """Builds convlab's two optional compiled helpers: the float32 GEMM (src/convlab/_sgemm*.c: the
 Python functions, the blocked driver, AVX-512 and AVX2 micro-kernels)
-and the memory passes around it (src/convlab/_kernels.c: ReLU, batch norm, im2col/col2im, the
-flat grid's copies, depthwise convolution), and a probe of the CPU's FMA peak
+and the memory passes around it (src/convlab/_kernels*.c: ReLU, batch norm, im2col/col2im, the
+flat grid's copies, depthwise convolution, max pooling), and a probe of the CPU's FMA peak
 (src/convlab/_cpu.c, for the bench and the kernels' choice).
 
 Everything else is in pyproject.toml. Both extensions are optional: where one cannot be compiled
@@ -19,8 +19,9 @@ pool = ["src/convlab/_pool.h"]  # the persistent worker pool both modules includ
 gemm = Extension("convlab._sgemm", [f"src/convlab/_sgemm{part}.c" for part in ("", "_driver", "_avx512", "_avx2")],
                  extra_compile_args=["-O3", "-pthread"], extra_link_args=["-pthread"],
                  depends=pool + ["src/convlab/_sgemm.h"], optional=True)
-kernels = Extension("convlab._kernels", ["src/convlab/_kernels.c"], extra_compile_args=["-O3", "-fopenmp-simd", "-pthread"],
-                    extra_link_args=["-pthread"], depends=pool, optional=True)
+kernels = Extension("convlab._kernels", [f"src/convlab/_kernels{part}.c" for part in ("", "_pass", "_norm", "_grid", "_pool")],
+                    extra_compile_args=["-O3", "-fopenmp-simd", "-pthread"], extra_link_args=["-pthread"],
+                    depends=pool + ["src/convlab/_kernels.h"], optional=True)
 cpu = Extension("convlab._cpu", ["src/convlab/_cpu.c"], extra_compile_args=["-O3", "-pthread"],
                 extra_link_args=["-pthread"], optional=True)
 setup(ext_modules=([gemm, cpu] if x86 and unix else []) + ([kernels] if unix else []))

@@ -1,5 +1,7 @@
 /* convlab._kernels: the memory passes around the GEMM: ReLU, batch norm, 2-D im2col / col2im,
- * the flat grid's copies and depthwise convolution.
+ * the flat grid's copies, depthwise convolution and max pooling. This file holds the Python
+ * functions (buffer checks); the loops are in _kernels_norm.c, _kernels_grid.c and
+ * _kernels_pool.c, their threads in _kernels_pass.c (_kernels.h lists them).
  *
  * Why it exists: in NumPy a batch norm is four or five passes over its activations (ResNet-20's
  * 16-channel one: mean, x - mean, the variance, the scale, the shift), and on small layers memory
@@ -26,375 +28,40 @@
  *   depthwise_2d(mode, a, b, geometry, bias, out)       stride-1 depthwise convolution, one plane at a time:
  *       mode 0: out = conv(a = x, b = w) + bias   1: out = grad_x from a = grad_y, b = w
  *       2: out (C, KH * KW) float64 = grad_w from a = x, b = grad_y
+ *   maxpool_2d(x, geometry, best, arg)    window maxima and their kernel-offset numbers (int8, row-major)
+ *   maxpool_backward_2d(gy, arg, geometry, out)  out = the maxima's gradient routed to their cells
+ *   pool_simd([on]) -> bool                max pooling's forward loop: AVX-512 (default where the CPU has it) or portable
+ *   set_threads(threads, min_elements), get_threads()   the passes' thread count and sharing size
  * with the per-channel vectors float32 unless said otherwise, and geometry the tuple
  * (n, c, h, w, kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, out_h, out_w),
  * ih = oh * stride_h + kh * dilation_h - pad_top (likewise iw). NumPy builds a strided
  * convolution's columns as a padded copy and one strided copy per kernel offset, three times
  * the memory traffic of these loops (ResNet-20's 16>32 stride-2 layer: 2.8 of its 4.3 ms).
- *
- * The flat padded grid of ops/conv_shift.py lays channel c of sample s at
- * out[c, base + s * plane + i * grid_w + j] (plane = grid_h * grid_w), zeros everywhere else,
- * out being (C, L): grid_in writes every value of out once (NumPy: zero it, then a strided copy).
- * grid_out reads src (C, N * grid_h * grid_w) back as (N, C, h, w) (+ bias), the GEMM's output
- * cropped to the convolution's.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <stdlib.h>
 #include <string.h>
 
-typedef Py_ssize_t idx;
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CLONES
-#endif
-
-CLONES static void relu_loop(idx lo, idx hi, const float *restrict x, float *restrict y, unsigned char *restrict mask)
-{
-    for (idx i = lo; i < hi; i++) {
-        float v = x[i];
-        int keep = !(v <= 0.f); /* v > 0, or NaN: passed through, its gradient too (as torch does) */
-        mask[i] = (unsigned char)keep;
-        y[i] = keep ? v : 0.f;
-    }
-}
-
-CLONES static void relu_backward_loop(idx lo, idx hi, const float *restrict g, const unsigned char *restrict mask,
-                                      float *restrict out)
-{
-    for (idx i = lo; i < hi; i++) out[i] = g[i] * (float)mask[i];
-}
-
-/* The batch-norm loops run over (sample, channel) rows of L values. */
-
-/* sum and centred sum of squares of one row, in float64 (a cloned function of its own: inlined
- * into a cloned loop, its reductions ran 2.3x slower) */
-CLONES static void row_moments(idx len, const float *restrict r, double *sum, double *m2)
-{
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (idx i = 0; i < len; i++) s += r[i];
-    double mean = s / (double)len, q = 0.0;
-#pragma omp simd reduction(+ : q)
-    for (idx i = 0; i < len; i++) {
-        double d = (double)r[i] - mean;
-        q += d * d;
-    }
-    *sum = s;
-    *m2 = q;
-}
-
-static void moments_loop(idx j0, idx j1, idx n, idx c, idx len, const float *x, double *mean, double *var)
-{
-    for (idx j = j0; j < j1; j++) {
-        double count = 0.0, mu = 0.0, m2 = 0.0;
-        for (idx s = 0; s < n; s++) { /* Chan et al.: merge (count, mu, m2) with the row's */
-            double rs, rq;
-            row_moments(len, x + (s * c + j) * len, &rs, &rq);
-            double rmu = rs / (double)len, total = count + (double)len, delta = rmu - mu;
-            mu += delta * (double)len / total;
-            m2 += rq + delta * delta * count * (double)len / total;
-            count = total;
-        }
-        mean[j] = mu;
-        var[j] = count > 0 ? m2 / count : 0.0;
-    }
-}
-
-/* y = (x - mean) * scale + shift per channel */
-CLONES static void normalize_loop(idx r0, idx r1, idx c, idx len, const float *x, const float *mean, const float *scale,
-                                  const float *shift, float *y)
-{
-    for (idx row = r0; row < r1; row++) {
-        idx j = row % c;
-        const float *restrict r = x + row * len;
-        float *restrict out = y + row * len;
-        for (idx i = 0; i < len; i++) out[i] = (r[i] - mean[j]) * scale[j] + shift[j];
-    }
-}
-
-/* per channel sum(g) and sum(g * (x - mean)), in float64 */
-CLONES static void grad_sums_loop(idx j0, idx j1, idx n, idx c, idx len, const float *g, const float *x,
-                                  const float *mean, double *sg, double *sgx)
-{
-    for (idx j = j0; j < j1; j++) sg[j] = sgx[j] = 0.0;
-    for (idx s = 0; s < n; s++)
-        for (idx j = j0; j < j1; j++) {
-            const float *restrict gr = g + (s * c + j) * len, *restrict r = x + (s * c + j) * len;
-            float m = mean[j];
-            double a = 0.0, b = 0.0;
-#pragma omp simd reduction(+ : a, b)
-            for (idx i = 0; i < len; i++) {
-                a += gr[i];
-                b += (double)gr[i] * (double)(r[i] - m);
-            }
-            sg[j] += a;
-            sgx[j] += b;
-        }
-}
-
-/* out = g * k + (x - mean) * a + b per channel */
-CLONES static void normalize_backward_loop(idx r0, idx r1, idx c, idx len, const float *g, const float *x, const float *k,
-                                           const float *mean, const float *a, const float *b, float *out)
-{
-    for (idx row = r0; row < r1; row++) {
-        idx j = row % c, o = row * len;
-        const float *restrict gr = g + o, *restrict r = x + o;
-        float *restrict dst = out + o;
-        for (idx i = 0; i < len; i++) dst[i] = gr[i] * k[j] + (r[i] - mean[j]) * a[j] + b[j];
-    }
-}
-
-/* the output columns [lo, hi) whose input column ow * stride + offset lies in [0, w) */
-static void valid_range(idx out, idx stride, idx offset, idx w, idx *lo, idx *hi)
-{
-    idx a = offset >= 0 ? 0 : (-offset + stride - 1) / stride, b = w - offset <= 0 ? 0 : (w - offset + stride - 1) / stride;
-    if (b > out) b = out;
-    if (a > b) a = b;
-    *lo = a;
-    *hi = b;
-}
-
-typedef struct {
-    idx n, c, h, w, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
-} geometry2d;
-
-CLONES static void im2col_loop(idx c0, idx c1, const geometry2d *g, const float *x, float *col)
-{
-    col += c0 * g->kh * g->kw * g->n * g->oh * g->ow;
-    for (idx c = c0; c < c1; c++)
-        for (idx i = 0; i < g->kh; i++)
-            for (idx j = 0; j < g->kw; j++) {
-                idx off = j * g->dw - g->pw, lo, hi;
-                valid_range(g->ow, g->sw, off, g->w, &lo, &hi);
-                for (idx s = 0; s < g->n; s++)
-                    for (idx oy = 0; oy < g->oh; oy++, col += g->ow) {
-                        idx iy = oy * g->sh + i * g->dh - g->ph;
-                        if (iy < 0 || iy >= g->h) {
-                            memset(col, 0, sizeof(float) * g->ow);
-                            continue;
-                        }
-                        const float *row = x + ((s * g->c + c) * g->h + iy) * g->w;
-                        for (idx ox = 0; ox < lo; ox++) col[ox] = 0.f;
-                        if (g->sw == 1) memcpy(col + lo, row + lo + off, sizeof(float) * (hi - lo));
-                        else
-                            for (idx ox = lo; ox < hi; ox++) col[ox] = row[ox * g->sw + off];
-                        for (idx ox = hi; ox < g->ow; ox++) col[ox] = 0.f;
-                    }
-            }
-}
-
-CLONES static void col2im_loop(idx c0, idx c1, const geometry2d *g, const float *col, float *out)
-{
-    for (idx s = 0; s < g->n; s++) memset(out + (s * g->c + c0) * g->h * g->w, 0, sizeof(float) * (c1 - c0) * g->h * g->w);
-    col += c0 * g->kh * g->kw * g->n * g->oh * g->ow;
-    for (idx c = c0; c < c1; c++)
-        for (idx i = 0; i < g->kh; i++)
-            for (idx j = 0; j < g->kw; j++) {
-                idx off = j * g->dw - g->pw, lo, hi;
-                valid_range(g->ow, g->sw, off, g->w, &lo, &hi);
-                for (idx s = 0; s < g->n; s++)
-                    for (idx oy = 0; oy < g->oh; oy++, col += g->ow) {
-                        idx iy = oy * g->sh + i * g->dh - g->ph;
-                        if (iy < 0 || iy >= g->h) continue;
-                        float *row = out + ((s * g->c + c) * g->h + iy) * g->w;
-                        for (idx ox = lo; ox < hi; ox++) row[ox * g->sw + off] += col[ox];
-                    }
-            }
-}
-
-/* rows of a few floats: plain loops (the compiler's vector code), not a library call per row */
-CLONES static void grid_in_loop(idx c0, idx c1, idx n, idx c, idx h, idx w, idx gh, idx gw, idx base, idx len,
-                                const float *x, float *out)
-{
-    idx plane = gh * gw;
-    for (idx ch = c0; ch < c1; ch++) {
-        float *dst = out + ch * len;
-        memset(dst, 0, sizeof(float) * base);
-        for (idx s = 0; s < n; s++) {
-            float *restrict g = dst + base + s * plane;
-            const float *restrict src = x + (s * c + ch) * h * w;
-            for (idx i = 0; i < h; i++, g += gw, src += w) {
-                for (idx j = 0; j < w; j++) g[j] = src[j];
-                for (idx j = w; j < gw; j++) g[j] = 0.f;
-            }
-            for (idx j = 0; j < (gh - h) * gw; j++) g[j] = 0.f;
-        }
-        memset(dst + base + n * plane, 0, sizeof(float) * (len - base - n * plane));
-    }
-}
-
-CLONES static void grid_out_loop(idx s0, idx s1, idx n, idx c, idx h, idx w, idx gh, idx gw, const float *src,
-                                 const float *bias, float *out)
-{
-    idx plane = gh * gw;
-    for (idx s = s0; s < s1; s++)
-        for (idx ch = 0; ch < c; ch++) {
-            const float *restrict g = src + (ch * n + s) * plane;
-            float *restrict dst = out + (s * c + ch) * h * w;
-            if (!bias) /* a copy: adding 0 would turn -0 into +0 */
-                for (idx i = 0; i < h; i++, g += gw, dst += w)
-                    for (idx j = 0; j < w; j++) dst[j] = g[j];
-            else
-                for (idx i = 0; i < h; i++, g += gw, dst += w)
-                    for (idx j = 0; j < w; j++) dst[j] = g[j] + bias[ch];
-        }
-}
-
-/* Depthwise (one filter per channel, stride 1): each (sample, channel) plane on its own, through
- * a zero-padded copy of it (hp x wp = out + dilation * (kernel - 1)) that stays in the L1 cache.
- * Laid flat, kernel offset (ky, kx) is a shift of ky * dh * wp + kx * dw, and each product is
- * one run over the plane's oh x wp positions (the wp - ow extra ones per row read and write
- * zeros, or are dropped): the forward and the input gradient are nine multiply-adds of a whole
- * run, the weight gradient nine dot products. NumPy does the same runs over the whole batch at
- * once, a pass over memory each. */
-static inline void dw_axpy(idx len, float v, const float *restrict src, float *restrict dst)
-{
-    for (idx j = 0; j < len; j++) dst[j] += v * src[j];
-}
-
-static inline double dw_dot(idx len, const float *restrict a, const float *restrict b)
-{
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (idx j = 0; j < len; j++) s += a[j] * b[j];
-    return s;
-}
-
-/* the (h, w) plane src into the zeroed (rows, wp) buffer dst at (top, left); what falls past its
- * edge is left out (an input longer than the convolution reads: a transposed convolution's
- * output_padding) */
-static inline void dw_place(idx h, idx w, const float *src, idx rows, idx wp, idx top, idx left, float *dst)
-{
-    memset(dst, 0, sizeof(float) * rows * wp);
-    idx hh = rows - top < h ? rows - top : h, ww = wp - left < w ? wp - left : w;
-    for (idx i = 0; i < hh; i++)
-        for (idx j = 0; j < ww; j++) dst[(i + top) * wp + j + left] = src[i * w + j];
-}
-
-CLONES static void depthwise_loop(idx p0, idx p1, int mode, const geometry2d *g, const float *a, const float *b,
-                                  const float *bias, void *out, float *pad, float *flat)
-{
-    idx hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1), nk = g->kh * g->kw, run = g->oh * wp;
-    for (idx p = p0; p < p1; p++) { /* a plane (s, c); the weight gradient goes channel by channel, samples in order */
-        idx s = mode == 2 ? p % g->n : p / g->c, c = mode == 2 ? p / g->n : p % g->c;
-        const float *w = mode == 2 ? NULL : b + c * nk; /* b is grad_y in mode 2 */
-        if (mode == 1) { /* grad_x: grad_y laid on the flat rows, added back at every shift, cropped */
-            dw_place(g->oh, g->ow, a + (s * g->c + c) * g->oh * g->ow, g->oh, wp, 0, 0, flat);
-            memset(pad, 0, sizeof(float) * hp * wp);
-            for (idx ky = 0; ky < g->kh; ky++)
-                for (idx kx = 0; kx < g->kw; kx++)
-                    dw_axpy(run, w[ky * g->kw + kx], flat, pad + ky * g->dh * wp + kx * g->dw);
-            float *gx = (float *)out + (s * g->c + c) * g->h * g->w; /* zero where nothing was read */
-            for (idx iy = 0; iy < g->h; iy++)
-                for (idx ix = 0; ix < g->w; ix++)
-                    gx[iy * g->w + ix] = iy + g->ph < hp && ix + g->pw < wp ? pad[(iy + g->ph) * wp + ix + g->pw] : 0.f;
-            continue;
-        }
-        dw_place(g->h, g->w, a + (s * g->c + c) * g->h * g->w, hp, wp, g->ph, g->pw, pad);
-        if (mode == 0) {
-            float b0 = bias ? bias[c] : 0.f;
-            for (idx q = 0; q < run; q++) flat[q] = b0;
-            for (idx ky = 0; ky < g->kh; ky++)
-                for (idx kx = 0; kx < g->kw; kx++)
-                    dw_axpy(run, w[ky * g->kw + kx], pad + ky * g->dh * wp + kx * g->dw, flat);
-            float *y = (float *)out + (s * g->c + c) * g->oh * g->ow;
-            for (idx oy = 0; oy < g->oh; oy++)
-                for (idx ox = 0; ox < g->ow; ox++) y[oy * g->ow + ox] = flat[oy * wp + ox];
-        } else { /* grad_w: grad_y on the flat rows (zeros past each row's end), one dot per offset */
-            dw_place(g->oh, g->ow, b + (s * g->c + c) * g->oh * g->ow, g->oh, wp, 0, 0, flat);
-            double *gw = (double *)out + c * nk;
-            for (idx ky = 0; ky < g->kh; ky++)
-                for (idx kx = 0; kx < g->kw; kx++)
-                    gw[ky * g->kw + kx] += dw_dot(run, flat, pad + ky * g->dh * wp + kx * g->dw);
-        }
-    }
-}
-
-/* ------------------------------------------------------------------ threads */
-
-/* Every pass is cut along a dimension whose pieces write disjoint outputs and sum nothing across
- * the cut (elements, rows, channels, samples, planes), so the result is the same bits whatever
- * the thread count. A pass smaller than `min_elements` values stays on the calling thread. */
-#include "_pool.h"
-
-static int pass_threads = 1;
-static idx min_elements = (idx)1 << 17; /* 512 KiB of float32: ~25 us of one core's bandwidth */
-
-enum { RELU, RELU_BACKWARD, MOMENTS, NORMALIZE, GRAD_SUMS, NORMALIZE_BACKWARD, IM2COL, COL2IM, GRID_IN, GRID_OUT, DEPTHWISE };
-
-typedef struct {
-    int kind, mode;
-    idx units, parts, n, c, len, h, w, gh, gw, base;
-    const void *in[6];
-    void *out[3];
-    const geometry2d *g;
-    idx scratch; /* depthwise: floats of scratch per part */
-    _Atomic int failed;
-} pass;
-
-static void pass_part(void *arg, idx part)
-{
-    pass *p = arg;
-    idx lo = p->units * part / p->parts, hi = p->units * (part + 1) / p->parts;
-    const void *const *in = p->in;
-    void *const *out = p->out;
-    switch (p->kind) {
-    case RELU: relu_loop(lo, hi, in[0], out[0], out[1]); break;
-    case RELU_BACKWARD: relu_backward_loop(lo, hi, in[0], in[1], out[0]); break;
-    case MOMENTS: moments_loop(lo, hi, p->n, p->c, p->len, in[0], out[0], out[1]); break;
-    case NORMALIZE: normalize_loop(lo, hi, p->c, p->len, in[0], in[1], in[2], in[3], out[0]); break;
-    case GRAD_SUMS: grad_sums_loop(lo, hi, p->n, p->c, p->len, in[0], in[1], in[2], out[0], out[1]); break;
-    case NORMALIZE_BACKWARD:
-        normalize_backward_loop(lo, hi, p->c, p->len, in[0], in[1], in[2], in[3], in[4], in[5], out[0]);
-        break;
-    case IM2COL: im2col_loop(lo, hi, p->g, in[0], out[0]); break;
-    case COL2IM: col2im_loop(lo, hi, p->g, in[0], out[0]); break;
-    case GRID_IN: grid_in_loop(lo, hi, p->n, p->c, p->h, p->w, p->gh, p->gw, p->base, p->len, in[0], out[0]); break;
-    case GRID_OUT: grid_out_loop(lo, hi, p->n, p->c, p->h, p->w, p->gh, p->gw, in[0], in[1], out[0]); break;
-    case DEPTHWISE: {
-        float *pad = malloc(sizeof(float) * p->scratch);
-        if (!pad) {
-            p->failed = 1;
-            return;
-        }
-        idx per = p->mode == 2 ? p->n : 1; /* the weight gradient: whole channels (each sums its samples) */
-        depthwise_loop(lo * per, hi * per, p->mode, p->g, in[0], in[1], in[2], out[0], pad, pad + p->len);
-        free(pad);
-        break;
-    }
-    }
-}
-
-/* run a pass of `units` pieces touching `elements` values: on the pool when large enough; 0, or -1 out of memory */
-static int run_pass(pass *p, idx units, idx elements)
-{
-    int threads = elements >= min_elements ? pass_threads : 1;
-    p->units = units;
-    p->parts = units < 2 * threads ? units : 2 * threads; /* two per thread: a late thread's share is taken */
-    if (p->parts < 1) p->parts = 1;
-    if (threads < 2) p->parts = 1;
-    p->failed = 0;
-    if (units > 0) pool_run(pass_part, p, p->parts, threads);
-    return p->failed ? -1 : 0;
-}
+#include "_kernels.h"
 
 static PyObject *py_set_threads(PyObject *self, PyObject *args)
 {
     int threads;
     Py_ssize_t min_values;
     if (!PyArg_ParseTuple(args, "in", &threads, &min_values)) return NULL;
-    if (threads < 1 || threads > POOL_MAX || min_values < 0)
+    if (set_pass_threads(threads, min_values) < 0)
         return PyErr_Format(PyExc_ValueError, "set_threads: need 1 <= threads <= %d and min_elements >= 0, got %d, %zd",
-                            POOL_MAX, threads, min_values);
-    pass_threads = threads;
-    min_elements = min_values;
+                            PASS_MAX_THREADS, threads, min_values);
     Py_RETURN_NONE;
 }
 
-static PyObject *py_get_threads(PyObject *self, PyObject *args) { return Py_BuildValue("in", pass_threads, min_elements); }
+static PyObject *py_get_threads(PyObject *self, PyObject *args)
+{
+    int threads;
+    idx min_values;
+    get_pass_threads(&threads, &min_values);
+    return Py_BuildValue("in", threads, (Py_ssize_t)min_values);
+}
 
 /* ------------------------------------------------------------------ buffer checks */
 
@@ -659,6 +326,47 @@ static PyObject *py_depthwise_2d(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* maxpool_2d(x, geometry, best, arg) and maxpool_backward_2d(gy, arg, geometry, out) */
+static PyObject *maxpool_call(PyObject *args, int backward)
+{
+    const char *fn = backward ? "maxpool_backward_2d" : "maxpool_2d";
+    PyObject *o[3], *to;
+    geometry2d g;
+    if (backward ? !PyArg_ParseTuple(args, "OOO!O", &o[0], &o[1], &PyTuple_Type, &to, &o[2])
+                 : !PyArg_ParseTuple(args, "OO!OO", &o[0], &PyTuple_Type, &to, &o[1], &o[2]))
+        return NULL;
+    if (parse_geometry(fn, to, &g) < 0) return NULL;
+    if (g.kh * g.kw > 127) {
+        PyErr_Format(PyExc_ValueError, "%s: at most 127 kernel offsets fit the int8 argmax, got %zd", fn, g.kh * g.kw);
+        return NULL;
+    }
+    idx image = g.n * g.c * g.h * g.w, outs = g.n * g.c * g.oh * g.ow;
+    arg a[3] = {{o[0], backward ? "gy" : "x", "f", 4, backward ? outs : image, 0},
+                {o[1], backward ? "arg" : "best", backward ? "b" : "f", backward ? 1 : 4, outs, !backward},
+                {o[2], backward ? "out" : "arg", backward ? "f" : "b", backward ? 4 : 1, backward ? image : outs, 1}};
+    Py_buffer v[3];
+    if (get_all(fn, a, v, 3) < 0) return NULL;
+    pass p = {.kind = backward ? MAXPOOL_BACKWARD : MAXPOOL, .g = &g, .in = {v[0].buf, backward ? v[1].buf : NULL},
+              .out = {backward ? v[2].buf : v[1].buf, backward ? NULL : v[2].buf}};
+    Py_BEGIN_ALLOW_THREADS run_pass(&p, g.n * g.c, image + outs);
+    Py_END_ALLOW_THREADS release_all(v, 3);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_maxpool_2d(PyObject *self, PyObject *args) { return maxpool_call(args, 0); }
+
+static PyObject *py_maxpool_backward_2d(PyObject *self, PyObject *args) { return maxpool_call(args, 1); }
+
+/* pool_simd() -> bool, pool_simd(on): the AVX-512 pooling loops or the portable ones */
+static PyObject *py_pool_simd(PyObject *self, PyObject *args)
+{
+    int on = -1;
+    if (!PyArg_ParseTuple(args, "|p", &on)) return NULL;
+    if (on >= 0 && set_pool_simd(on) < 0)
+        return PyErr_Format(PyExc_ValueError, "pool_simd: this CPU has no AVX-512F for the vector pooling loops");
+    return PyBool_FromLong(get_pool_simd());
+}
+
 static PyMethodDef methods[] = {
     {"relu", py_relu, METH_VARARGS, "relu(x, y, mask): y = max(x, 0), mask = not x <= 0 (NaN passes through, with its gradient)"},
     {"relu_backward", py_relu_backward, METH_VARARGS, "relu_backward(g, mask, out): out = g * mask"},
@@ -679,13 +387,19 @@ static PyMethodDef methods[] = {
     {"depthwise_2d", py_depthwise_2d, METH_VARARGS,
      "depthwise_2d(mode, a, b, geometry, bias, out): stride-1 depthwise convolution (0), its input (1) or weight (2) "
      "gradient"},
+    {"maxpool_2d", py_maxpool_2d, METH_VARARGS,
+     "maxpool_2d(x, geometry, best, arg): window maxima and their row-major kernel-offset numbers (int8)"},
+    {"maxpool_backward_2d", py_maxpool_backward_2d, METH_VARARGS,
+     "maxpool_backward_2d(gy, arg, geometry, out): out = gy routed to each window's argmax cell"},
+    {"pool_simd", py_pool_simd, METH_VARARGS,
+     "pool_simd([on]) -> bool: max pooling's forward on the AVX-512 loop (the default where the CPU has AVX-512F) or not"},
     {"set_threads", py_set_threads, METH_VARARGS,
      "set_threads(threads, min_elements): run passes of at least min_elements values on `threads` threads"},
     {"get_threads", py_get_threads, METH_NOARGS, "get_threads() -> (threads, min_elements)"},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "fused ReLU, batch-norm and im2col passes (see _kernels.c)",
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "fused ReLU, batch-norm, im2col and pooling passes (see _kernels.c)",
                                     -1, methods};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

@@ -1,16 +1,17 @@
 """The compiled memory passes around the GEMM (``convlab._kernels``, src/convlab/_kernels.c).
 
-NumPy spends four or five passes over the activations on a training-mode batch norm and two on
-a ReLU, and small layers wait on memory, not arithmetic; the compiled passes do each in the
-fewest the maths allows (batch norm: the statistics in one read, the normalisation in one read
-and one write). Their callers: :class:`~convlab.ops.elementwise.ReLU`,
+NumPy spends four or five passes over the activations on a training-mode batch norm and two on a
+ReLU, and small layers wait on memory, not arithmetic; the compiled passes do each in the fewest
+the maths allows (batch norm: the statistics in one read, the normalisation in one read and one
+write). Their callers: :class:`~convlab.ops.elementwise.ReLU`,
 :class:`~convlab.ops.norm.BatchNorm`, :func:`~convlab.ops.conv_columns.im2col` and ``col2im``
 for 2-D geometries (NumPy's padded copy and one strided copy per kernel offset move three times
-the bytes), the flat grid's copies in ops/conv_shift.py (1-D and 2-D) and the depthwise
-convolution of ops/conv_depthwise.py (2-D). Each calls them where :func:`suits` says so and
-keeps its NumPy code for everything else (float64, GPU arrays, non-contiguous views, 3-D, a
-build without a C compiler). ``set_enabled(False)`` or ``CONVLAB_KERNELS=numpy`` keeps
-everything on NumPy; the tests run both.
+the bytes), :class:`~convlab.ops.pool.MaxPoolNd` (2-D), the flat grid's copies in
+ops/conv_shift.py (1-D and 2-D) and the depthwise convolution of ops/conv_depthwise.py (2-D).
+Each calls them where :func:`suits` says so and keeps its NumPy code for everything else
+(float64, GPU arrays, non-contiguous views, 3-D, a build without a C compiler).
+``set_enabled(False)`` or ``CONVLAB_KERNELS=numpy`` keeps everything on NumPy; the tests run
+both.
 
 Threads: each pass is cut into pieces that write disjoint outputs and sum nothing across the cut
 (elements, rows, channels or samples), so its result is the same bits on any thread count; a
@@ -166,6 +167,32 @@ def depthwise_2d(mode, a, b, geom, bias=None):
     return out.astype(np.float32).reshape((c, 1) + geom.kernel) if mode == 2 else out
 
 
+def maxpool_2d(x, geom):
+    """2-D max pooling of ``x`` ``(N, C, H, W)``: the window maxima ``(N, C, OH, OW)`` and the
+    row-major kernel-offset number of each (int8; ties and NaNs as ops/pool.py's MaxPoolNd), in
+    one pass (a window that reads only padding gives -inf and offset 0)."""
+    n, c = x.shape[:2]
+    best = np.empty((n, c) + geom.out_size, dtype=np.float32)
+    arg = np.empty(best.shape, dtype=np.int8)
+    _kernels.maxpool_2d(x, _geometry(n, c, geom), best, arg)
+    return best, arg
+
+
+def pool_vectorised() -> bool:
+    """True when :func:`maxpool_2d` runs the AVX-512 loop (the CPU has AVX-512F), which the ops
+    take; the portable loop is slower than NumPy on short rows and stays for the tests."""
+    return hasattr(_kernels, "pool_simd") and bool(_kernels.pool_simd())  # (a build older than it: no)
+
+
+def maxpool_backward_2d(gy, arg, geom):
+    """The input gradient of :func:`maxpool_2d`: each ``gy`` ``(N, C, OH, OW)`` entry added onto
+    the cell its window's maximum came from -> ``(N, C, H, W)``."""
+    n, c = gy.shape[:2]
+    out = np.empty((n, c) + geom.in_size, dtype=np.float32)
+    _kernels.maxpool_backward_2d(gy, np.ascontiguousarray(arg, dtype=np.int8), _geometry(n, c, geom), out)
+    return out
+
+
 def _geometry(n, c, geom):
     return (n, c, *geom.in_size, *geom.kernel, *geom.stride, *geom.dilation, geom.pads[0][0], geom.pads[1][0],
             *geom.out_size)
@@ -175,5 +202,6 @@ def _vec(v):
     return np.ascontiguousarray(v, dtype=np.float32)
 
 
-__all__ = ["available", "col2im_2d", "depthwise_2d", "enabled", "grad_sums", "grid_in", "grid_out", "im2col_2d", "moments",
-           "normalize", "normalize_backward", "relu", "relu_backward", "set_enabled", "suits"]
+__all__ = ["available", "col2im_2d", "depthwise_2d", "enabled", "grad_sums", "grid_in", "grid_out", "im2col_2d",
+           "maxpool_2d", "maxpool_backward_2d", "moments", "normalize", "normalize_backward", "pool_vectorised", "relu",
+           "relu_backward", "set_enabled", "suits"]
