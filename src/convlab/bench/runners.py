@@ -73,14 +73,25 @@ class _TorchRunner(_Runner):
                     shape, batch, seed)
 
 
+# Each library's idle worker threads spin before they sleep: torch's OpenMP workers for
+# GOMP_SPINCOUNT pause loops (7-9 ms of CPU after a 2-thread matmul, measured on the 2-vCPU Zen 5
+# VM), convlab's pool for 200 us.
+# Timed straight after the other library, a step shared its cores with those spinners (a whole
+# LeNet-5 step fits in torch's spin). A pause of _SETTLE seconds before every timed call lets
+# the other side's threads go to sleep, so each is timed alone on the machine, as a user runs it.
+_SETTLE = 0.02
+
+
 def _interleaved(fns: dict, repeats: int, warmup: int) -> dict:
-    """Seconds per call of each function, interleaved round by round; medians of ``repeats``."""
+    """Seconds per call of each function, interleaved round by round, each call after a pause
+    of ``_SETTLE`` seconds (the other library's spinning threads asleep); medians of ``repeats``."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
+            time.sleep(_SETTLE)
             t = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t)
