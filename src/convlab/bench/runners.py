@@ -75,23 +75,25 @@ class _TorchRunner(_Runner):
 
 # Each library's idle worker threads spin before they sleep: torch's OpenMP workers for
 # GOMP_SPINCOUNT pause loops (7-9 ms of CPU after a 2-thread matmul, measured on the 2-vCPU Zen 5
-# VM), convlab's pool for 200 us.
-# Timed straight after the other library, a step shared its cores with those spinners (a whole
-# LeNet-5 step fits in torch's spin). A pause of _SETTLE seconds before every timed call lets
-# the other side's threads go to sleep, so each is timed alone on the machine, as a user runs it.
+# VM), convlab's pool for 200 us. Timed straight after the other library, a step shared its
+# cores with those spinners (a whole LeNet-5 step fits in torch's spin). Training steps and
+# batch-128 inference are therefore timed after a pause of _SETTLE seconds, the other side's
+# threads asleep, each library alone on the machine as a user runs it. Batch-1 calls are not:
+# there a cold start (a sleeping worker woken) would cost a tenth of the call.
 _SETTLE = 0.02
 
 
-def _interleaved(fns: dict, repeats: int, warmup: int) -> dict:
-    """Seconds per call of each function, interleaved round by round, each call after a pause
-    of ``_SETTLE`` seconds (the other library's spinning threads asleep); medians of ``repeats``."""
+def _interleaved(fns: dict, repeats: int, warmup: int, settle: float = 0.0) -> dict:
+    """Seconds per call of each function, interleaved round by round, each timed call after a
+    pause of ``settle`` seconds; medians of ``repeats``."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
-            time.sleep(_SETTLE)
+            if settle:
+                time.sleep(settle)
             t = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t)
@@ -121,7 +123,7 @@ def bench_model(name, shape=None, batch=None, *, repeats=5, warmup=2, inference_
     fns = {"convlab": ours.train_step}
     if theirs is not None:
         fns["torch"] = theirs.train_step
-    rows = [_row("train", name, shape, batch, _interleaved(fns, repeats, warmup), target)]
+    rows = [_row("train", name, shape, batch, _interleaved(fns, repeats, warmup, _SETTLE), target)]
     if log:
         log(_format_row(rows[-1]))
     for b in inference_batches:
@@ -131,7 +133,7 @@ def bench_model(name, shape=None, batch=None, *, repeats=5, warmup=2, inference_
             xt = theirs.input(b, shape)
             fns["torch"] = lambda xt=xt: theirs.infer(xt)
         reps = inference_repeats or (max(repeats, 10) if b == 1 else repeats)
-        rows.append(_row("infer", name, shape, b, _interleaved(fns, reps, warmup)))
+        rows.append(_row("infer", name, shape, b, _interleaved(fns, reps, warmup, _SETTLE if b > 1 else 0.0)))
         if log:
             log(_format_row(rows[-1]))
     return rows
