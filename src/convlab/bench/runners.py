@@ -76,16 +76,17 @@ class _TorchRunner(_Runner):
 # Each library's idle worker threads spin before they sleep: torch's OpenMP workers for
 # GOMP_SPINCOUNT pause loops (7-9 ms of CPU after a 2-thread matmul, measured on the 2-vCPU Zen 5
 # VM), convlab's pool for 200 us. Timed straight after the other library, a step shared its
-# cores with those spinners (a whole LeNet-5 step fits in torch's spin). Training steps and
-# batch-128 inference are therefore timed after a pause of _SETTLE seconds, the other side's
-# threads asleep, each library alone on the machine as a user runs it. Batch-1 calls are not:
-# there a cold start (a sleeping worker woken) would cost a tenth of the call.
+# cores with those spinners (a whole LeNet-5 step fits in torch's spin). So training steps and
+# batch-128 inference are timed with each library alone and warm: a pause of _SETTLE seconds
+# (the other side's threads go to sleep), one untimed call (this side's threads wake; a cold
+# start cost both libraries 0.3-0.5 ms on a 3 ms LeNet-5 inference), then the timed call.
+# Batch-1 calls, too short for either effect to be told from noise, alternate directly.
 _SETTLE = 0.02
 
 
 def _interleaved(fns: dict, repeats: int, warmup: int, settle: float = 0.0) -> dict:
-    """Seconds per call of each function, interleaved round by round, each timed call after a
-    pause of ``settle`` seconds; medians of ``repeats``."""
+    """Seconds per call of each function, interleaved round by round; medians of ``repeats``.
+    With ``settle``, each timed call follows a pause of that many seconds and an untimed call."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -94,6 +95,7 @@ def _interleaved(fns: dict, repeats: int, warmup: int, settle: float = 0.0) -> d
         for k, fn in fns.items():
             if settle:
                 time.sleep(settle)
+                fn()
             t = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t)
