@@ -22,7 +22,10 @@ Which micro-kernels (:func:`isa`), a documented rule by CPU:
 - neither (or not x86-64, or no C compiler) -> ``numpy.matmul``.
 
 ``CONVLAB_GEMM_ISA=avx2`` (or ``avx512``) in the environment, or :func:`set_isa`, forces one
-where the CPU has it; the tests run the products on each path this CPU has.
+where the CPU has it; the tests run the products on each path this CPU has. The two sets round
+differently (the dot form keeps 16 or 8 partial sums per entry), so a seeded run repeats its
+bits on one machine at any thread count (``convlab.threads`` says where a split changes them),
+not across CPUs of the two kinds.
 
 :func:`matmul` is a drop-in for ``numpy.matmul`` on 2-D or equally-stacked 3-D operands. It
 uses the compiled GEMM when all of these hold, else ``numpy.matmul``:
