@@ -1,4 +1,4 @@
-"""Hand-seeded mutants of the compiled helpers (src/convlab/_sgemm.c, _kernels.c): each must make
+"""Hand-seeded mutants of the compiled helpers (src/convlab/_sgemm*.c, _kernels*.c): each must make
 the tests fail. Not part of CI (one C build per mutant).
 
 For every mutant: copy the checkout's tracked files into a scratch folder (``--scratch``, default
@@ -25,31 +25,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GEMM = ["tests/ops/test_gemm.py", "tests/ops/test_conv.py"]
 PASSES = ["tests/ops/test_fused.py", "tests/nn/test_norm.py", "tests/nn/test_untested_branches.py"]
+POOL = ["tests/ops/test_pool_compiled.py"]
+ISA = ["tests/ops/test_gemm_isa.py"]
 # name -> (file, the original snippet, its mutant, tests that must fail)
 MUTANTS = {
-    "relu-nan": ("_kernels.c", "int keep = !(v <= 0.f);", "int keep = v > 0.f;", PASSES),
-    "relu-backward-mask": ("_kernels.c", "out[i] = g[i] * (float)mask[i];", "out[i] = g[i];", PASSES),
-    "moments-chan-merge": ("_kernels.c", "mu += delta * (double)len / total;", "mu += delta * (double)len / count;",
+    "relu-nan": ("_kernels_norm.c", "int keep = !(v <= 0.f);", "int keep = v > 0.f;", PASSES),
+    "relu-backward-mask": ("_kernels_norm.c", "out[i] = g[i] * (float)mask[i];", "out[i] = g[i];", PASSES),
+    "moments-chan-merge": ("_kernels_norm.c", "mu += delta * (double)len / total;", "mu += delta * (double)len / count;",
                            PASSES),
-    "moments-m2": ("_kernels.c", "m2 += rq + delta * delta * count * (double)len / total;",
+    "moments-m2": ("_kernels_norm.c", "m2 += rq + delta * delta * count * (double)len / total;",
                    "m2 += rq + delta * delta * count * (double)len / count;", PASSES),
-    "variance-count": ("_kernels.c", "var[j] = count > 0 ? m2 / count : 0.0;",
+    "variance-count": ("_kernels_norm.c", "var[j] = count > 0 ? m2 / count : 0.0;",
                        "var[j] = count > 1 ? m2 / (count - 1) : 0.0;", PASSES),
-    "normalize-shift": ("_kernels.c", "out[i] = (r[i] - mean[j]) * scale[j] + shift[j];",
+    "normalize-shift": ("_kernels_norm.c", "out[i] = (r[i] - mean[j]) * scale[j] + shift[j];",
                         "out[i] = (r[i] - mean[j]) * scale[j] - shift[j];", PASSES),
-    "grad-sums-reset": ("_kernels.c", "for (idx j = j0; j < j1; j++) sg[j] = sgx[j] = 0.0;",
+    "grad-sums-reset": ("_kernels_norm.c", "for (idx j = j0; j < j1; j++) sg[j] = sgx[j] = 0.0;",
                         "for (idx j = j0; j < j1; j++) sg[j] = 0.0;", PASSES),
-    "col2im-overwrite": ("_kernels.c", "for (idx ox = lo; ox < hi; ox++) row[ox * g->sw + off] += col[ox];",
+    "col2im-overwrite": ("_kernels_grid.c", "for (idx ox = lo; ox < hi; ox++) row[ox * g->sw + off] += col[ox];",
                          "for (idx ox = lo; ox < hi; ox++) row[ox * g->sw + off] = col[ox];", PASSES),
-    "grid-out-bias": ("_kernels.c", "for (idx j = 0; j < w; j++) dst[j] = g[j] + bias[ch];",
+    "grid-out-bias": ("_kernels_grid.c", "for (idx j = 0; j < w; j++) dst[j] = g[j] + bias[ch];",
                       "for (idx j = 0; j < w; j++) dst[j] = g[j];", PASSES),
-    "depthwise-bias": ("_kernels.c", "float b0 = bias ? bias[c] : 0.f;", "float b0 = 0.f;", PASSES),
-    "depthwise-grad-w": ("_kernels.c", "gw[ky * g->kw + kx] += dw_dot(run, flat, pad + ky * g->dh * wp + kx * g->dw);",
+    "depthwise-bias": ("_kernels_grid.c", "float b0 = bias ? bias[c] : 0.f;", "float b0 = 0.f;", PASSES),
+    "depthwise-grad-w": ("_kernels_grid.c", "gw[ky * g->kw + kx] += dw_dot(run, flat, pad + ky * g->dh * wp + kx * g->dw);",
                          "gw[ky * g->kw + kx] += dw_dot(run, flat, pad + ky * g->dh * wp + kx);", PASSES),
-    "gemm-fma-column": ("_sgemm.c", "c##i##2 = _mm512_fmadd_ps(t, b2, c##i##2);",
+    "gemm-fma-column": ("_sgemm_avx512.c", "c##i##2 = _mm512_fmadd_ps(t, b2, c##i##2);",
                         "c##i##2 = _mm512_fmadd_ps(t, b1, c##i##2);", GEMM),
-    "gemm-accumulate": ("_sgemm.c", "if (accumulate) {", "if (!accumulate) {", GEMM),
-    "gemm-pack-a-zero-rows": ("_sgemm.c", "for (idx p = 0; p < kc; p++) out[p * MR + i] = src[p];",
+    "gemm-accumulate": ("_sgemm_avx512.c", "if (accumulate) {", "if (!accumulate) {", GEMM),
+    "maxpool-first-maximum": ("_kernels_pool.c", "_mm512_cmp_ps_mask(v, b, _CMP_GT_OQ)",
+                              "_mm512_cmp_ps_mask(v, b, _CMP_GE_OQ)", POOL),
+    "gemm-avx2-fma-column": ("_sgemm_avx2.c", "c##i##2 = _mm256_fmadd_ps(t, b2, c##i##2);",
+                             "c##i##2 = _mm256_fmadd_ps(t, b1, c##i##2);", ISA),
+    "gemm-pack-a-zero-rows": ("_sgemm_driver.c", "for (idx p = 0; p < kc; p++) out[p * MR + i] = src[p];",
                               "for (idx p = 1; p < kc; p++) out[p * MR + i] = src[p];", GEMM),
 }
 
