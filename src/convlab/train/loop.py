@@ -28,92 +28,20 @@ import time
 
 import numpy as np
 
-from ..tensor import get_rng_state, no_grad, set_rng_state
 from ..validate import ConvlabError
 from . import checkpoint as ck
+from .evaluation import _default_loss, evaluate
 from .logs import RunLog, plot_curves, read_jsonl
-from .metrics import Meter
-
-
-class NonFiniteError(RuntimeError):
-    """The loss, a gradient or a parameter became NaN or infinite; the message names the step."""
-
-
-def _default_loss():
-    from ..nn import CrossEntropyLoss
-
-    return CrossEntropyLoss()
+from .steps import NonFiniteError, TrainingSteps
 
 
 def _scheduler_interval(scheduler) -> str:
     return "batch" if type(scheduler).__name__ in ("OneCycleLR", "CyclicLR") else "epoch"
 
 
-def _lr(optimizer) -> float | None:
-    groups = getattr(optimizer, "param_groups", None)
-    return float(groups[0]["lr"]) if groups else None
-
-
 def _fmt_seconds(s: float) -> str:
     s = int(round(s))
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
-
-
-def evaluate(model, loader, loss_fn=None, num_classes: int | None = None, topk: int = 5, progress: bool = False,
-             distributed: bool = False, on_batch=None) -> dict:
-    """Loss, accuracy, top-``k`` accuracy, per-class accuracy and confusion matrix of ``model`` on ``loader``.
-
-    Runs in eval mode without recording a graph and restores the model's mode afterwards.
-    Returns a dict: ``n``, ``loss``, ``accuracy``, ``top5``, ``per_class`` (list), ``confusion`` (list of lists).
-
-    With ``distributed`` (every rank calls it, each with its own part of the data), rank 0's
-    buffers (batch-norm running statistics) are first copied to every rank and the counts are
-    summed over the ranks, so every rank returns the metrics of the whole data.
-    ``on_batch(logits, labels)`` (NumPy arrays), when given, sees every batch (to keep predictions).
-    """
-    loss_fn = loss_fn or _default_loss()
-    if distributed:
-        from .. import distributed as dist
-
-        dist.broadcast_buffers(model)
-    meter = Meter(num_classes, topk)
-    was_training = getattr(model, "training", False)
-    model.eval()
-    bar = _bar(len(loader), "evaluate", progress)
-    try:
-        with no_grad():
-            for images, labels in loader:
-                logits = model(images)
-                meter.update(logits._data, labels._data, float(loss_fn(logits, labels).item()))
-                if on_batch is not None:
-                    on_batch(np.asarray(logits._data), np.asarray(labels._data))
-                bar.update(1)
-    finally:
-        bar.close()
-        model.train(was_training)
-    if distributed:
-        _allreduce_meter(meter)
-    return meter.result()
-
-
-def _allreduce_meter(meter: Meter) -> None:
-    """Sum a :class:`Meter`'s counts over the ranks, in place (a rank may have seen no data)."""
-    from .. import distributed as dist
-
-    k = np.array([0.0 if meter.confusion is None else meter.confusion.shape[0]])
-    k = int(dist.allreduce_(k, op="max")[0])
-    confusion = meter.confusion if meter.confusion is not None else np.zeros((k, k), np.int64)
-    buf = np.concatenate([[meter.n, meter.loss_sum, meter.correct, meter.topk_hits], confusion.ravel()]).astype(np.float64)
-    dist.allreduce_(buf)
-    meter.n, meter.loss_sum, meter.correct, meter.topk_hits = int(buf[0]), float(buf[1]), int(buf[2]), int(buf[3])
-    meter.confusion = np.rint(buf[4:]).astype(np.int64).reshape(k, k) if k else None
-
-
-def _bar(total, desc, enabled, initial=0):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit="batch", disable=not enabled, leave=False,
-                dynamic_ncols=True, file=sys.stderr, mininterval=0.25)
 
 
 class FitResult:
@@ -155,7 +83,7 @@ class _DeferredSigint:
         return False
 
 
-class Trainer:
+class Trainer(TrainingSteps):
     """Train a classifier (or any model with a loss) with checkpoints, logs and exact resume.
 
     Args:
@@ -286,38 +214,6 @@ class Trainer:
             self.log.truncate_after(self.step, self.history)
         return state
 
-    # ------------------------------------------------------------------ the guard
-    def _check_grads(self, where: str) -> None:
-        total = 0.0
-        for _, p in self._named:
-            if p.grad is not None:
-                total += float(p.grad._data.sum(dtype=np.float64))
-        if math.isfinite(total):
-            return
-        for name, p in self._named:
-            if p.grad is not None and not np.isfinite(p.grad._data).all():
-                bad = "nan" if np.isnan(p.grad._data).any() else "inf"
-                raise NonFiniteError(f"the gradient of parameter '{name}' became {bad} {where}")
-        raise NonFiniteError(f"the gradients became too large to sum {where}")
-
-    def _check_params(self, where: str) -> None:
-        for name, p in self._named:
-            if not np.isfinite(p._data).all():
-                raise NonFiniteError(f"parameter '{name}' became non-finite {where}")
-        for name, b in self.model.named_buffers():  # batch-norm running statistics overflow too
-            if b._data.dtype.kind == "f" and not np.isfinite(b._data).all():
-                raise NonFiniteError(f"buffer '{name}' became non-finite {where}")
-
-    def _snapshot(self):
-        """The state a step may change before it completes: the RNG and the buffers (BN running stats)."""
-        return get_rng_state(), [(b, b._data.copy()) for b in self.model.buffers()]
-
-    def _restore(self, snap) -> None:
-        rng, buffers = snap
-        set_rng_state(rng)
-        for b, data in buffers:
-            b._data[...] = data
-
     # ------------------------------------------------------------------ fit
     def fit(self, train_loader, val_loader=None, epochs: int = 1, resume=None, max_steps: int | None = None) -> FitResult:
         """Train until ``epochs`` epochs are complete (counting those of a resumed checkpoint).
@@ -430,99 +326,6 @@ class Trainer:
 
             self._stop = self._stop or dist.allreduce_(np.array([float(sigint.requested)]))[0] > 0
         return self._stop_seen(sigint)
-
-    def _single_step(self, images, labels, where):
-        """Forward, backward and optimizer step of one process on the whole batch; ``(logits, mean loss)``."""
-        logits = self.model(images)
-        loss = self.loss_fn(logits, labels)
-        value = float(loss.item())
-        if not math.isfinite(value):
-            raise NonFiniteError(f"the loss became {value} {where}")
-        self.optimizer.zero_grad()
-        loss.backward()
-        self._check_grads(where)
-        self.optimizer.step()
-        return logits, value
-
-    def _distributed_step(self, loader, images, labels, where, requested):
-        """Forward and backward on this rank's rows, then the all-reduce; ``(logits, global mean loss,
-        local mean loss, weight, stop requested on any rank)``. Raises the same error on every rank."""
-        from .. import distributed as dist
-
-        shard = getattr(loader, "shard", None)  # a loader that is not a convlab DataLoader: whole batches, weight 1
-        rows, n, weight = shard(self.batch_in_epoch) if shard else (np.arange(len(labels)), len(labels), 1.0)
-        with dist.sharded_draws(rows, n):  # dropout masks: this rank's rows of the global batch's
-            logits = self.model(images)
-        loss = self.loss_fn(logits, labels)
-        local = float(loss.item())
-        self.optimizer.zero_grad()
-        (loss if weight == 1.0 else loss * weight).backward()
-        total, stops = self.reducer.reduce([local * weight if weight else 0.0, float(requested)])
-        value = float(total) / dist.world_size()
-        if not math.isfinite(value):
-            raise NonFiniteError(f"the loss became {value} {where}")
-        self._check_grads(where)
-        self.optimizer.step()
-        return logits, value, local, weight, stops > 0
-
-    def _train_epoch(self, loader, epoch, epochs, sigint, max_steps):
-        self.model.train()
-        self._interrupted = False
-        loader.set_epoch(epoch, self.batch_in_epoch)
-        meter = Meter(topk=5)
-        bar = _bar(len(loader), f"epoch {epoch + 1}/{epochs}", self.progress, initial=self.batch_in_epoch)
-        t0, seen, last_post = time.time(), 0, 0.0
-        try:
-            for images, labels in loader:
-                where = f"at step {self.step + 1} (epoch {epoch + 1}, batch {self.batch_in_epoch + 1})"
-                snap = self._snapshot()
-                try:
-                    if self.reducer is None:
-                        logits, value = self._single_step(images, labels, where)
-                        local, weight = value, 1.0  # the whole batch is this process's
-                    else:
-                        logits, value, local, weight, stop = self._distributed_step(loader, images, labels, where,
-                                                                                     sigint.requested)
-                        self._stop = self._stop or stop
-                except KeyboardInterrupt:
-                    self._restore(snap)  # back to the boundary before this step
-                    self._interrupted = True
-                    return None
-                self.step += 1
-                self.batch_in_epoch += 1
-                if self.ema is not None:
-                    self.ema.update(self.model)
-                if self.scheduler is not None and self.scheduler_interval == "batch":
-                    self.scheduler.step()
-                if weight:  # this process's rows; in data-parallel training summed over the ranks at the end of the epoch
-                    meter.update(logits._data, labels._data, local)
-                    seen += len(labels)
-                if (self.log or self.tb) and self.step % self.log_every == 0:
-                    step_record = {"kind": "step", "step": self.step, "epoch_float": epoch + self.batch_in_epoch / len(loader),
-                                   "loss": value, "lr": _lr(self.optimizer)}
-                    if self.log:
-                        self.log.write(step_record)
-                    if self.tb:
-                        self.tb.step(step_record)
-                bar.update(1)
-                now = time.time()
-                if self.progress and now - last_post > 0.5:
-                    last_post = now
-                    ips = seen / max(now - t0, 1e-9)
-                    acc = meter.accuracy if meter.correct or meter.n else float("nan")
-                    bar.set_postfix_str(f"loss {meter.loss:.4f} acc {100 * acc:.2f}% {ips:,.0f} img/s")
-                if self._stop_seen(sigint) or (max_steps is not None and self.step >= max_steps):
-                    return None
-        finally:
-            bar.close()
-        seconds = time.time() - t0
-        if self.reducer is not None:
-            _allreduce_meter(meter)
-            seen = meter.n
-        self.epoch, self.batch_in_epoch = epoch + 1, 0
-        return {"kind": "epoch", "epoch": epoch + 1, "step": self.step, "lr": _lr(self.optimizer),
-                "train_loss": meter.loss, "train_accuracy": meter.accuracy if meter.confusion is not None else None,
-                "epoch_seconds": seconds, "images_per_second": seen / max(seconds, 1e-9)}
 
     def _update_best(self, record, monitor, higher_better) -> bool:
         value = record.get(monitor)
