@@ -11,6 +11,7 @@ from ..more_math import elu, hardtanh, interpolate, normalize, softplus  # noqa:
 from ..more_ops import embedding  # noqa: F401
 from .conv import *  # noqa: F401,F403
 from .extra import *  # noqa: F401,F403
+from .more import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 
