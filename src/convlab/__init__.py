@@ -9,6 +9,7 @@
 
 from . import backend
 from . import methods as _methods  # noqa: F401  (binds t(), view_as, fill_, += ... onto Tensor)
+from . import shared as _shared  # noqa: F401  (binds share_memory_ / is_shared and shared pickling)
 from .autograd import GradcheckError, gradcheck
 from .devices import device
 from .math import (
@@ -109,6 +110,8 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .tensor_math import *  # noqa: F401,F403  (floor, round, norm, flip, scatter, eq, logical_and, ...)
+from .tensor_math import __all__ as _tensor_math_all
 from .threads import get_num_threads, set_num_threads  # one thread count for convlab and its BLAS
 
 __version__ = "0.1.0"
@@ -119,8 +122,9 @@ _LAZY_MODULES = {
     "utils", "vision", "backends", "accelerator", "nn", "optim", "functional", "models", "data", "train", "filters", "signal",
     "shapes",
     "reference", "viz", "cuda", "distributed", "serialization", "inspect", "demos", "ops", "layerstats",
+    "amp", "hub", "multiprocessing", "autograd", "random",
 }
-_LAZY_NAMES = {"save": "serialization", "load": "serialization", "summary": "inspect"}
+_LAZY_NAMES = {"save": "serialization", "load": "serialization", "summary": "inspect", "autocast": "amp"}
 
 
 def __getattr__(name):
@@ -166,6 +170,7 @@ __all__ = [
     "bmm", "equal", "gather", "isfinite", "isinf", "isnan", "masked_fill", "mm", "sort", "initial_seed", "seed",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]
+__all__ += _tensor_math_all
 __all__ += ["cumprod", "cumsum", "einsum", "index_select", "masked_select", "nonzero", "prod", "repeat_interleave"]
 
 from . import validate as _validate  # noqa: E402

@@ -470,3 +470,14 @@ def convert_sync_batchnorm(module, timeout: float | None = None):
             m.__class__ = type(f"Sync{type(m).__name__}", (type(m),), {"forward": _sync_forward})
             m.timeout = timeout
     return module
+
+
+from .distributed_api import (  # noqa: E402,F401  (torch.distributed's names)
+    ReduceOp,
+    all_reduce,
+    destroy_process_group,
+    get_rank,
+    get_world_size,
+    init_process_group,
+    is_available,
+)

@@ -7,7 +7,7 @@ everything on CPU works as before and asking for ``'cuda'`` says how to install 
 
 from __future__ import annotations
 
-from . import backend
+from .. import backend
 
 INSTALL_HINT = "install the GPU extra: pip install 'convlab[gpu]' (CuPy for CUDA 12, an NVIDIA GPU and driver)"
 
@@ -78,3 +78,11 @@ def manual_seed(seed: int) -> None:
 
 
 manual_seed_all = manual_seed
+
+
+def __getattr__(name):
+    if name == "amp":  # torch.cuda.amp, loaded on first use (it imports convlab.amp, which imports this)
+        import importlib
+
+        return importlib.import_module(f"{__name__}.amp")
+    raise AttributeError(f"module 'convlab.cuda' has no attribute {name!r}")

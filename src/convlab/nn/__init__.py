@@ -24,6 +24,26 @@ from .activation_more import (
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
+from .layers_more import (
+    ChannelShuffle,
+    CosineSimilarity,
+    Dropout1d,
+    Dropout3d,
+    Hardshrink,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LocalResponseNorm,
+    PairwiseDistance,
+    Softmax2d,
+    Softmin,
+    Softshrink,
+    SyncBatchNorm,
+    Threshold,
+)
 from .lazy import LazyConv1d, LazyConv2d, LazyConv3d, LazyLinear
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import (
@@ -39,7 +59,24 @@ from .loss import (
 )
 from .module import IncompatibleKeys, Module, RemovableHandle
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
-from .parallel import DataParallel
+from .padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
+from .parallel import DataParallel, DistributedDataParallel
 from .parameter import Parameter
 from .pooling import (
     AdaptiveAvgPool1d,
@@ -49,6 +86,16 @@ from .pooling import (
     AvgPool2d,
     MaxPool1d,
     MaxPool2d,
+)
+from .pooling3d import (
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool3d,
+    AvgPool3d,
+    MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
 )
 from .sparse import Embedding
 from .upsampling import ELU, Hardtanh, Softplus, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
@@ -64,8 +111,18 @@ __all__ = [
     "parallel", "ELU", "Hardtanh", "Softplus", "Upsample", "UpsamplingNearest2d", "Embedding", "UpsamplingBilinear2d",
     "CELU", "GELU", "GLU", "SELU", "LogSigmoid", "Mish", "PixelShuffle", "PixelUnshuffle", "PReLU", "Softsign",
     "Tanhshrink", "ParameterDict", "ParameterList", "HuberLoss", "KLDivLoss", "SmoothL1Loss",
+    "ChannelShuffle", "CosineSimilarity", "Dropout1d", "Dropout3d", "Hardshrink", "InstanceNorm1d", "InstanceNorm2d",
+    "InstanceNorm3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LocalResponseNorm", "PairwiseDistance",
+    "Softmax2d", "Softmin", "Softshrink", "SyncBatchNorm", "Threshold", "DistributedDataParallel",
+    "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+    "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
+    "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d", "AvgPool3d",
+    "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
 ]
 
 from .. import validate as _validate  # noqa: E402
+from ..shared import share_memory as _share_memory  # noqa: E402
+
+Module.share_memory = _share_memory
 
 _validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

@@ -33,3 +33,28 @@ def data_parallel(module, inputs, device_ids=None, output_device=None, dim: int 
     """The functional form: ``module(*inputs)``."""
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
     return module(*inputs, **(module_kwargs or {}))
+
+
+class DistributedDataParallel(DataParallel):
+    """torch's DDP in a group of one process: the wrapped module behind DDP's interface
+    (``.module``, ``module.``-prefixed state-dict keys, ``no_sync()``); with one rank there are no
+    gradients to average. Across MPI ranks convlab averages gradients explicitly
+    (:class:`convlab.distributed.GradientReducer` after ``backward()``), not inside backward as
+    DDP does, so wrapping a model there is refused with that route named."""
+
+    def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0, broadcast_buffers: bool = True,
+                 process_group=None, bucket_cap_mb=None, find_unused_parameters: bool = False, **kwargs):
+        from .. import distributed
+
+        if distributed.world_size() > 1:
+            raise NotImplementedError(
+                f"DistributedDataParallel over {distributed.world_size()} ranks: convlab does not average gradients "
+                "inside backward(); keep the bare model and call convlab.distributed.GradientReducer(model).reduce() "
+                "between loss.backward() and optimizer.step()")
+        super().__init__(module, device_ids, output_device, dim)
+        self.broadcast_buffers, self.find_unused_parameters = broadcast_buffers, find_unused_parameters
+
+    def no_sync(self):
+        import contextlib
+
+        return contextlib.nullcontext()

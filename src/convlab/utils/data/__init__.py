@@ -23,7 +23,7 @@ from ...data.samplers import (
     WeightedRandomSampler,
 )
 from ...data.workers import get_worker_info
-from . import distributed  # noqa: F401  (torch.utils.data.distributed)
+from . import dataloader, dataset, distributed, sampler  # noqa: F401  (torch.utils.data.<module> paths)
 
 __all__ = [
     "BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset", "RandomSampler", "Sampler",

@@ -1,0 +1,3 @@
+"""``torch.nn.modules.container``."""
+
+from ..container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401

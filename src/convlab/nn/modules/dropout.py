@@ -1,0 +1,3 @@
+"""``torch.nn.modules.dropout``."""
+
+from ..dropout import Dropout, Dropout2d, _DropoutNd  # noqa: F401

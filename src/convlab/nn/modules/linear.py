@@ -1,0 +1,3 @@
+"""``torch.nn.modules.linear``."""
+
+from ..linear import Identity, Linear  # noqa: F401

@@ -1,0 +1,3 @@
+"""``torch.nn.modules.pooling``."""
+
+from ..pooling import *  # noqa: F401,F403
