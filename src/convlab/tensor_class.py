@@ -44,12 +44,16 @@ def _as_array(data, dtype, where: str):
 
 
 class Size(tuple):
-    """A tensor's shape: a tuple of ints (``Tensor.shape``, ``Tensor.size()``); ``repr`` shows
-    ``convlab.Size([2, 3])``, ``str`` (hence error messages) ``(2, 3)``.
+    """A tensor's shape: a tuple of ints (``Tensor.shape``, ``Tensor.size()``). ``repr`` and ``str``
+    (so ``print(x.shape)``) show ``convlab.Size([2, 3])``, as torch prints ``torch.Size([2, 3])``;
+    formatting into a string (``f"{x.shape}"``, hence the library's error messages) gives ``(2, 3)``.
 
     >>> s = Size([2, 3, 4])
     >>> s, s.numel(), s[1:], s == (2, 3, 4)
     (convlab.Size([2, 3, 4]), 24, convlab.Size([3, 4]), True)
+    >>> print(s[1:]), f"{s[1:]}"
+    convlab.Size([3, 4])
+    (None, '(3, 4)')
     """
 
     __slots__ = ()
@@ -67,8 +71,10 @@ class Size(tuple):
     def __repr__(self) -> str:
         return f"convlab.Size({list(self)})"
 
-    def __str__(self) -> str:  # messages that embed a shape keep reading "(2, 3)"
-        return tuple.__repr__(self)
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:  # messages that embed a shape keep reading "(2, 3)"
+        return format(tuple.__repr__(self), spec)
 
     def __reduce__(self):
         return (Size, (tuple(self),))

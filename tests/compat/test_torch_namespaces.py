@@ -145,3 +145,10 @@ def test_summary_writer_takes_convlab_tensors(tmp_path):
     assert acc.Tags()["images"] == ["grid"]
     with pytest.raises(NotImplementedError, match="add_graph"):
         SummaryWriter(tmp_path).add_graph(convlab.nn.Linear(1, 1))
+
+
+def test_printing_a_shape_reads_as_torch_prints_it_with_convlabs_name():
+    ours, theirs = convlab.zeros(2, 3).shape, torch.zeros(2, 3).shape
+    assert str(ours).replace("convlab.", "torch.") == str(theirs) == "torch.Size([2, 3])"
+    assert str(ours[1:]).replace("convlab.", "torch.") == str(theirs[1:])
+    assert f"{ours}" == "(2, 3)"  # formatted into messages it stays a plain tuple

@@ -18,6 +18,7 @@ from ..ops import norm as N
 from ..ops.matmul import Linear as LinearOp
 from ..tensor import Tensor, default_generator
 from ..validate import ConvlabError
+from .extra import _legacy_reduction
 
 __all__ = [
     "linear", "relu6", "silu", "hardsigmoid", "hardswish",
@@ -188,8 +189,8 @@ def _check_class_target(input: Tensor, target: Tensor, ignore_index: int, fn: st
         )
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight=None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy of logits against class indices or class probabilities (fused, stable).
 
     Args:
@@ -199,9 +200,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, ignore_index: int 
         label_smoothing: mix the target with the uniform distribution by this amount.
 
     With ``reduction='mean'`` and index targets the sum is divided by the total weight of the
-    non-ignored targets, as torch does.
+    non-ignored targets, as torch does. ``size_average``/``reduce``: torch's deprecated spelling
+    of ``reduction`` (``size_average=False`` is ``'sum'``, ``reduce=False`` is ``'none'``).
     """
     input, target = _operand(input), _operand(target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ConvlabError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -219,9 +222,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, ignore_index: int 
                                 label_smoothing=float(label_smoothing), reduction=reduction)
 
 
-def nll_loss(input: Tensor, target: Tensor, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices; ``input`` holds log-probabilities (N, C, ...)."""
     input, target = _operand(input), _operand(target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "nll_loss")
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     _check_channel_vec("weight", weight, c, "nll_loss")
@@ -234,8 +239,10 @@ def _check_same_shape(input: Tensor, target: Tensor, fn: str) -> None:
         raise ConvlabError(f"{fn}: target of shape {target.shape} must be the same shape as input of shape {input.shape}")
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
     """BCE on probabilities in [0, 1]; logs are clamped at -100 like torch. Prefer the logits form."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy")
     _check_same_shape(input, target, "binary_cross_entropy")
     p = backend.to_numpy(input._data)
@@ -245,10 +252,11 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, reduction: 
     return L.BCE.apply(input, target, _arr(weight), reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None, reduction: str = "mean",
-                                     pos_weight=None) -> Tensor:
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None,
+                                     reduction: str = "mean", pos_weight=None) -> Tensor:
     """Sigmoid + BCE in one stable step; ``pos_weight`` (broadcast over the last axis)
     multiplies the positive term, ``weight`` each element."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     target = target if target.dtype == input.dtype else _raw(target._data.astype(input.dtype))
@@ -276,15 +284,17 @@ def _loss_target(input: Tensor, target: Tensor, fn: str) -> Tensor:
     return target
 
 
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """Mean squared error ``(x - y)^2``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "mse_loss")
     d = input - _loss_target(input, target, "mse_loss")
     return _pointwise_loss(d * d, reduction)
 
 
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """Mean absolute error ``|x - y|``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "l1_loss")
     return _pointwise_loss((input - _loss_target(input, target, "l1_loss")).abs(), reduction)
 
