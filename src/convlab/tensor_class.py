@@ -174,10 +174,9 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        body = np.array2string(backend.to_numpy(self._data), separator=", ", precision=4)
-        extra = ", requires_grad=True" if self.requires_grad else ""
-        dt = "" if self.dtype == dtypes.get_default_dtype() else f", dtype={self.dtype}"
-        return f"tensor({body}{dt}{extra})"
+        from .tensor_repr import format_tensor
+
+        return format_tensor(self, dtypes.get_default_dtype())
 
     # ---- conversion
     def numpy(self) -> np.ndarray:
