@@ -93,14 +93,17 @@ def save(obj, path, *, preprocessing=None, classes=None) -> None:
     [1, 28, 28]
     """
     obj = _as_checkpoint(obj, preprocessing, classes)
-    path = os.fspath(path)
+    to_file = path if hasattr(path, "write") else None  # torch.save(obj, f) / io.BytesIO()
     tensors: dict[str, np.ndarray] = {}
     tree = _encode(obj, (), tensors)
     metadata = {_FORMAT_KEY: FORMAT_VERSION, _TREE_KEY: json.dumps(tree, allow_nan=False, separators=(",", ":"))}
     import safetensors.numpy
 
     data = safetensors.numpy.save(tensors, metadata=metadata)
-    files.write_atomic(path, data)
+    if to_file is not None:
+        to_file.write(data)
+        return
+    files.write_atomic(os.fspath(path), data)
 
 
 def _as_checkpoint(obj, preprocessing, classes):
@@ -202,9 +205,13 @@ def load(path, map_location=None, weights_only=None, **torch_options):
         ValueError: the file is truncated, corrupted, or its header holds unexpected types;
             the message names the path and the problem.
     """
-    path = os.fspath(path)
-    with validate.reading(path, "a safetensors checkpoint"), open(path, "rb") as f:
-        data = f.read()
+    if hasattr(path, "read"):  # torch.load(f) with an open file or io.BytesIO
+        data = path.read()
+        path = str(getattr(path, "name", "<file object>"))
+    else:
+        path = os.fspath(path)
+        with validate.reading(path, "a safetensors checkpoint"), open(path, "rb") as f:
+            data = f.read()
     from . import torchfile
 
     if torchfile.is_torch_zip(data) or torchfile.is_legacy_torch(data):
@@ -229,7 +236,12 @@ def load(path, map_location=None, weights_only=None, **torch_options):
         tree = json.loads(metadata[_TREE_KEY])
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ConvlabError(f"load: {path}: the structure in the header metadata is not valid JSON: {exc}") from None
-    return _decode(tree, tensors, path, ())
+    out = _decode(tree, tensors, path, ())
+    if isinstance(out, dict) and "model_spec" in out and "model" in out:  # written by save(model)
+        from .saved_module import SavedModule
+
+        return SavedModule(out)
+    return out
 
 
 def _to_device(obj, device):
@@ -339,3 +351,6 @@ def _decode(node, tensors: dict, path: str, where: tuple):
             out[key] = _decode(item[1], tensors, path, (*where, str(key)))
         return out
     return {k: _decode(v, tensors, path, (*where, k)) for k, v in node.items()}
+
+
+from .saved_module import add_safe_globals, clear_safe_globals, get_safe_globals, safe_globals  # noqa: E402,F401

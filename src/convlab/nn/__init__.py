@@ -125,4 +125,6 @@ from ..shared import share_memory as _share_memory  # noqa: E402
 
 Module.share_memory = _share_memory
 
+from . import modules  # noqa: E402,F401  (torch.nn.modules.<file> paths; after every name above exists)
+
 _validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

@@ -165,6 +165,30 @@ def _layer_default_(weight, bias=None) -> None:
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         uniform_(bias, -bound, bound)
 
+from .init_more import dirac_, eye_, orthogonal_, sparse_  # noqa: E402
+
+
+def _deprecated(new):
+    """torch's old names without the trailing underscore: warn, then do the in-place version."""
+
+    def old(*args, **kwargs):
+        import warnings
+
+        warnings.warn(f"`nn.init.{new.__name__[:-1]}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+                      FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+
+    old.__name__ = new.__name__[:-1]
+    return old
+
+
+uniform, normal, constant = _deprecated(uniform_), _deprecated(normal_), _deprecated(constant_)
+xavier_uniform, xavier_normal = _deprecated(xavier_uniform_), _deprecated(xavier_normal_)
+kaiming_uniform, kaiming_normal = _deprecated(kaiming_uniform_), _deprecated(kaiming_normal_)
+orthogonal, eye, dirac, sparse = _deprecated(orthogonal_), _deprecated(eye_), _deprecated(dirac_), _deprecated(sparse_)
+__all__ += ["orthogonal_", "eye_", "dirac_", "sparse_", "uniform", "normal", "constant", "xavier_uniform",
+            "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal", "eye", "dirac", "sparse"]
+
 from .. import validate as _validate  # noqa: E402
 
 _validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)

@@ -14,6 +14,24 @@ from __future__ import annotations
 from .. import functional as F
 from .module import Module
 
+__all__ = [
+    "ZeroPad1d",
+    "ConstantPad1d",
+    "ReflectionPad1d",
+    "ReplicationPad1d",
+    "CircularPad1d",
+    "ZeroPad2d",
+    "ConstantPad2d",
+    "ReflectionPad2d",
+    "ReplicationPad2d",
+    "CircularPad2d",
+    "ZeroPad3d",
+    "ConstantPad3d",
+    "ReflectionPad3d",
+    "ReplicationPad3d",
+    "CircularPad3d",
+]
+
 
 class _PadNd(Module):
     _mode, _nd = "constant", 2

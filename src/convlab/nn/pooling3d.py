@@ -11,6 +11,9 @@ from .. import functional as F
 from .module import Module
 from .pooling import _AdaptiveNd, _AvgPoolNd, _MaxPoolNd
 
+__all__ = ["MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d", "MaxUnpool1d",
+           "MaxUnpool2d", "MaxUnpool3d"]
+
 
 class MaxPool3d(_MaxPoolNd):
     """3-D max pooling over (N, C, D, H, W). See :class:`MaxPool2d`."""

@@ -5,4 +5,19 @@ Each submodule re-exports the classes that live in convlab's own :mod:`convlab.n
 """
 
 from .. import *  # noqa: F401,F403
-from . import activation, batchnorm, container, conv, dropout, linear, loss, module, pooling, utils  # noqa: F401
+from . import (  # noqa: F401
+    activation,
+    batchnorm,
+    container,
+    conv,
+    dropout,
+    instancenorm,
+    linear,
+    loss,
+    module,
+    normalization,
+    padding,
+    pixelshuffle,
+    pooling,
+    utils,
+)

@@ -1,0 +1,3 @@
+"""``torch.nn.modules.pixelshuffle``."""
+
+from ..activation_more import PixelShuffle, PixelUnshuffle  # noqa: F401
