@@ -122,7 +122,7 @@ _LAZY_MODULES = {
     "utils", "vision", "backends", "accelerator", "nn", "optim", "functional", "models", "data", "train", "filters", "signal",
     "shapes",
     "reference", "viz", "cuda", "distributed", "serialization", "inspect", "demos", "ops", "layerstats",
-    "amp", "hub", "multiprocessing", "autograd", "random",
+    "amp", "hub", "multiprocessing", "autograd", "random", "onnx",
 }
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "summary": "inspect", "autocast": "amp"}
 

@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from ..validate import ConvlabError
-from .onnx_graph import IR_VERSION, OPSET, ExportError, build, first_difference
+from .onnx_graph import IR_VERSION, OPSET, ExportError, build, first_difference  # noqa: F401  (OPSET: convlab.onnx)
 
 __all__ = ["ExportError", "export_onnx", "to_onnx"]
 

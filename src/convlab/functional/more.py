@@ -35,6 +35,15 @@ def instance_norm(input: Tensor, running_mean=None, running_var=None, weight=Non
     if input.ndim < 3:
         raise ConvlabError(f"instance_norm: expected input (N, C, *) with spatial dims, got shape {tuple(input.shape)}")
     n, c = input.shape[0], input.shape[1]
+    if use_input_stats and int(np.prod(input.shape[2:])) <= 1:
+        raise ConvlabError(f"instance_norm: expected more than 1 spatial element when training, got input size "
+                           f"{tuple(input.shape)}")
+    if use_input_stats and running_mean is None and running_var is None:
+        # one group per channel: group norm's statistics are exactly the per-instance ones (and
+        # the ONNX exporter knows group norm)
+        from .nn import group_norm
+
+        return group_norm(input, c, weight, bias, eps)
     x = input.reshape(1, n * c, *input.shape[2:])
 
     def tiled(v):
