@@ -12,6 +12,8 @@ from . import methods as _methods  # noqa: F401  (binds t(), view_as, fill_, += 
 from . import shared as _shared  # noqa: F401  (binds share_memory_ / is_shared and shared pickling)
 from .autograd import GradcheckError, gradcheck
 from .devices import device
+from .legacy_types import *  # noqa: F401,F403  (FloatTensor, LongTensor, ...)
+from .legacy_types import __all__ as _legacy_types_all
 from .math import (
     abs,
     add,
@@ -170,7 +172,7 @@ __all__ = [
     "bmm", "equal", "gather", "isfinite", "isinf", "isnan", "masked_fill", "mm", "sort", "initial_seed", "seed",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]
-__all__ += _tensor_math_all
+__all__ += _tensor_math_all + _legacy_types_all
 __all__ += ["cumprod", "cumsum", "einsum", "index_select", "masked_select", "nonzero", "prod", "repeat_interleave"]
 
 from . import validate as _validate  # noqa: E402

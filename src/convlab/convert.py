@@ -45,6 +45,8 @@ def type_(self, dtype=None, non_blocking: bool = False, **kwargs):
     """
     if dtype is None:
         return "convlab." + _TYPE_NAMES[self._data.dtype.name]
+    if isinstance(getattr(dtype, "dtype", None), np.dtype) and isinstance(dtype, type):  # convlab.LongTensor
+        dtype = dtype.dtype
     if isinstance(dtype, str):
         name = dtype.rpartition(".")[2]
         if name not in _NAME_TYPES:

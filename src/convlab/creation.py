@@ -15,7 +15,7 @@ import numpy as np
 from . import backend, dtypes, random, validate
 from .dtypes import _check_dtype
 from .ops.elementwise import move_array
-from .tensor_class import Tensor, _leaf
+from .tensor_class import Tensor, _from_data, _leaf
 from .validate import ConvlabError
 
 
@@ -27,7 +27,7 @@ def tensor(data, dtype=None, requires_grad: bool = False, device=None, pin_memor
     >>> tensor([[1.0, 2.0]]).shape
     convlab.Size([1, 2])
     """
-    t = Tensor(data, requires_grad=False, dtype=dtype)
+    t = _from_data(data, dtype)
     if device is not None and device != t.device:
         t._data = move_array(t._data, device)
     if requires_grad:

@@ -63,7 +63,8 @@ def _as_tensor(a, where):
         raise TypeError(f"{where}: complex inputs are not supported")
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{where}: expected numeric input, got dtype {arr.dtype}")
-    return Tensor(arr.astype(np.float64) if arr.dtype.kind != "f" else arr)
+    arr = arr.astype(np.float64) if arr.dtype.kind != "f" else arr
+    return Tensor(arr, dtype=arr.dtype)
 
 
 def _run(where, in1, in2, mode, flip):

@@ -90,8 +90,15 @@ class Tensor:
     __slots__ = ("_data", "grad", "requires_grad", "_node", "_retain", "__weakref__")
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected ops
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
-        self._data = _as_array(data, dtype, "tensor")
+    def __init__(self, *args, requires_grad: bool = False, dtype=None, device=None):
+        """torch's legacy constructor: ``Tensor(data)`` is a copy in the default float dtype (unless
+        ``dtype`` is given), ``Tensor(2, 3)`` or ``Tensor(size)`` a zero-filled tensor of that shape
+        (torch leaves it uninitialised), ``Tensor()`` an empty one. ``convlab.tensor`` infers the dtype."""
+        self._data = _legacy_data(args, dtype)
+        if device is not None and str(device) != "cpu":
+            from .ops.elementwise import move_array
+
+            self._data = move_array(self._data, str(device))
         self.grad = None
         self._node = None
         self._retain = False
@@ -232,6 +239,26 @@ class Tensor:
             raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors")
         self.requires_grad = bool(requires_grad)
         return self
+
+
+def _legacy_data(args: tuple, dtype):
+    default = dtypes.get_default_dtype() if dtype is None else dtype
+    if not args:
+        return np.zeros(0, dtype=default)
+    if len(args) == 1 and isinstance(args[0], Size):
+        args = tuple(args[0])
+    if all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args):
+        if any(a < 0 for a in args):
+            raise ConvlabError(f"Tensor(): negative dimension in size {tuple(int(a) for a in args)}")
+        return np.zeros(tuple(int(a) for a in args), dtype=default)
+    if len(args) != 1:
+        raise TypeError(f"Tensor(): expected data (a list, array or tensor) or sizes (ints), got {args!r}")
+    return _as_array(args[0], default, "tensor")
+
+
+def _from_data(data, dtype=None) -> Tensor:
+    """A graph-free tensor of ``data`` with its dtype inferred (``convlab.tensor``'s rule) unless given."""
+    return _leaf(_as_array(data, dtype, "tensor"))
 
 
 def _leaf(array) -> Tensor:

@@ -85,4 +85,9 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f"{__name__}.amp")
+    if name.endswith("Tensor"):  # torch.cuda.FloatTensor ...: refuse by name when used without a GPU
+        from ..legacy_types import CUDA_TYPES
+
+        if name in CUDA_TYPES:
+            return CUDA_TYPES[name]
     raise AttributeError(f"module 'convlab.cuda' has no attribute {name!r}")

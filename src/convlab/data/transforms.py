@@ -35,7 +35,7 @@ def _unwrap(x):
 
 
 def _wrap(a, was_tensor: bool):
-    return Tensor(a) if was_tensor else a
+    return Tensor(a, dtype=a.dtype) if was_tensor else a
 
 
 def _as_batch(a: np.ndarray, name: str):
@@ -135,7 +135,7 @@ class ToTensor(Transform):
                 raise ConvlabError(f"ToTensor: expected a (H, W) or (H, W, C) uint8 image, got shape {a.shape}")
             a = a.transpose(2, 0, 1).astype(np.float32)
             a /= 255
-            return Tensor(a)
+            return Tensor(a, dtype=a.dtype)
         if a.ndim == 2:
             a = a[None]
         return Tensor(a.astype(np.float32, copy=False))

@@ -37,7 +37,7 @@ def _finish(y, unbatched, indices=None):
         indices = None if indices is None else indices[0]
     if indices is None:
         return y
-    return y, Tensor(indices)
+    return y, Tensor(indices, dtype=indices.dtype)
 
 
 def _max_pool(where, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, strict):
