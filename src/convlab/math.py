@@ -138,6 +138,17 @@ def leaky_relu(a, negative_slope=0.01):
 
 
 def clamp(a, min=None, max=None):  # noqa: A002 - torch's names
+    """Clip into [min, max]. Bounds may be numbers or tensors (broadcast; ``x.clamp_(min=x.min())``);
+    with tensor bounds the gradient goes to ``a`` where min <= a <= max and to the bound it took
+    elsewhere, as torch's."""
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        a = _operand(a)
+        out = a
+        if min is not None:
+            out = where(out < min, _operand(min, a).astype(a.dtype), out)
+        if max is not None:
+            out = where(out > max, _operand(max, a).astype(a.dtype), out)
+        return out
     return E.Clamp.apply(a, min=min, max=max)
 
 

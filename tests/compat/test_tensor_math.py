@@ -98,3 +98,14 @@ def test_in_place_forms_write_into_the_tensor(name, args):
     leaf = convlab.tensor(x, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf Variable"):
         getattr(leaf, name)(*o_args)
+
+
+def test_clamp_with_tensor_bounds_matches_torch_values_and_gradients():
+    """bentrevett's AlexNet notebook: ``image.clamp_(min=image.min(), max=image.max())``."""
+    lo, hi = rand((4,), seed=10) * 0.3, np.array(0.5)
+    compare_with_torch(lambda a, lo_, hi_: convlab.clamp(a, lo_, hi_), lambda a, lo_, hi_: torch.clamp(a, lo_, hi_),
+                       [rand((3, 4), seed=9), lo, hi])
+    compare_with_torch(lambda a, lo_: a.clamp(min=lo_), lambda a, lo_: a.clamp(min=lo_), [rand((3, 4), seed=9), lo])
+    image = convlab.tensor(rand((2, 3), seed=11))
+    image.clamp_(min=image.min(), max=image.max() * 0.5)
+    assert float(image.max()) == pytest.approx(rand((2, 3), seed=11).max() * 0.5)
