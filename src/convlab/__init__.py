@@ -115,6 +115,8 @@ from .tensor import (
 from .tensor_math import *  # noqa: F401,F403  (floor, round, norm, flip, scatter, eq, logical_and, ...)
 from .tensor_math import __all__ as _tensor_math_all
 from .threads import get_num_threads, set_num_threads  # one thread count for convlab and its BLAS
+from .torch_misc import *  # noqa: F401,F403  (compile, finfo, std_mean, diag, unique, ...)
+from .torch_misc import __all__ as _torch_misc_all
 
 __version__ = "0.1.0"
 
@@ -124,7 +126,7 @@ _LAZY_MODULES = {
     "utils", "vision", "backends", "accelerator", "nn", "optim", "functional", "models", "data", "train", "filters", "signal",
     "shapes",
     "reference", "viz", "cuda", "distributed", "serialization", "inspect", "demos", "ops", "layerstats",
-    "amp", "hub", "multiprocessing", "autograd", "random", "onnx",
+    "amp", "hub", "multiprocessing", "autograd", "random", "onnx", "testing",
 }
 _LAZY_NAMES = {"save": "serialization", "load": "serialization", "summary": "inspect", "autocast": "amp"}
 
@@ -172,7 +174,7 @@ __all__ = [
     "bmm", "equal", "gather", "isfinite", "isinf", "isnan", "masked_fill", "mm", "sort", "initial_seed", "seed",
 ]
 __all__ += ["get_num_threads", "set_num_threads"]
-__all__ += _tensor_math_all + _legacy_types_all
+__all__ += _tensor_math_all + _legacy_types_all + _torch_misc_all
 __all__ += ["cumprod", "cumsum", "einsum", "index_select", "masked_select", "nonzero", "prod", "repeat_interleave"]
 
 from . import validate as _validate  # noqa: E402

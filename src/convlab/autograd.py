@@ -68,3 +68,54 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                 f"(atol={atol}, rtol={rtol})"
             )
     return True
+
+
+def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802 - torch's name
+    """torch's old wrapper: since torch 0.4 a Variable is the tensor itself (``requires_grad`` set)."""
+    t = data if isinstance(data, Tensor) else Tensor(data, dtype=np.asarray(data).dtype)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False, only_inputs: bool = True,
+         allow_unused=None, is_grads_batched: bool = False, materialize_grads: bool = False):
+    """d(outputs)/d(inputs) as a tuple, without touching the inputs' ``.grad``.
+
+    ``create_graph=True`` (a gradient that is itself differentiable, as WGAN-GP's gradient
+    penalty needs) is refused by name: convlab's backward rules compute plain arrays.
+    """
+    if create_graph:
+        raise NotImplementedError("autograd.grad(create_graph=True): convlab has no double backward (its backward "
+                                  "rules compute arrays, not graphs), so gradient penalties cannot be differentiated")
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    saved = [(t.grad, t._retain) for t in inputs]
+    try:
+        for t in inputs:
+            t.grad = None
+            if not t.is_leaf:
+                t.retain_grad()
+        for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+            keep = True if i < len(outputs) - 1 else bool(retain_graph)
+            out.backward(g, retain_graph=keep)
+        grads = tuple(t.grad for t in inputs)
+    finally:
+        for t, (g, retain) in zip(inputs, saved):
+            t.grad, t._retain = g, retain
+    if not allow_unused and builtins_any(g is None for g in grads):
+        raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                           "Set allow_unused=True if this is the desired behavior.")
+    if materialize_grads:
+        from .tensor import zeros_like
+
+        grads = tuple(zeros_like(t) if g is None else g for t, g in zip(inputs, grads))
+    return grads
+
+
+builtins_any = any

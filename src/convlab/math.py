@@ -178,7 +178,9 @@ def sum(a, dim=None, keepdim=False):  # noqa: A001 - torch's name
     return R.Sum.apply(a, dim=dim, keepdim=keepdim)
 
 
-def mean(a, dim=None, keepdim=False):
+def mean(a, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None:
+        a = a.to(dtype)
     if a.dtype.kind != "f":
         raise TypeError(f"mean: expected a floating-point tensor, got dtype {a.dtype}")
     return R.Mean.apply(a, dim=dim, keepdim=keepdim)
@@ -280,6 +282,9 @@ def flatten(a, start_dim=0, end_dim=-1):
 def squeeze(a, dim=None):
     if dim is None:
         return V.Reshape.apply(a, shape=tuple(s for s in a.shape if s != 1))
+    if isinstance(dim, (tuple, list)):  # several dims (torch >= 2.0): drop those of size 1
+        dims = {d % (a.ndim or 1) for d in dim}
+        return V.Reshape.apply(a, shape=tuple(s for i, s in enumerate(a.shape) if not (i in dims and s == 1)))
     d = _dim(dim, a.ndim, "squeeze")
     if a.ndim and a.shape[d] != 1:
         return a

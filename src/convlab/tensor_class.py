@@ -186,7 +186,9 @@ class Tensor:
         return format_tensor(self, dtypes.get_default_dtype())
 
     # ---- conversion
-    def numpy(self) -> np.ndarray:
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        if force:
+            return backend.to_numpy(self._data).copy()
         if self.requires_grad:
             raise RuntimeError("numpy(): tensor requires grad; call .detach().numpy() instead")
         return backend.to_numpy(self._data)

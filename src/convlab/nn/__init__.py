@@ -128,3 +128,15 @@ Module.share_memory = _share_memory
 from . import modules  # noqa: E402,F401  (torch.nn.modules.<file> paths; after every name above exists)
 
 _validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+
+
+_NOT_PROVIDED = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "MultiheadAttention", "Transformer",
+                 "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
+                 "CTCLoss", "EmbeddingBag", "AdaptiveLogSoftmaxWithLoss"}
+
+
+def __getattr__(name):
+    if name in _NOT_PROVIDED:
+        raise AttributeError(f"convlab.nn has no {name}: convlab is a library for convolutional networks, and "
+                             "recurrent, attention and sequence layers are not part of it")
+    raise AttributeError(f"module 'convlab.nn' has no attribute {name!r}")
