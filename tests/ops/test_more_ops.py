@@ -85,7 +85,7 @@ def test_einsum_matches_torch(equation, shapes):
 def test_einsum_refuses_what_it_cannot_do():
     a = convlab.ones(2, 3)
     with pytest.raises(ValueError, match="ellipsis"):
-        convlab.einsum("...j->j", a)
+        convlab.einsum("...j...->j", a)
     with pytest.raises(ValueError, match="subscripts .* does not match"):
         convlab.einsum("ijk->i", a)
     with pytest.raises(ValueError, match="subscript j has size"):

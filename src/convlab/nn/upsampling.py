@@ -20,8 +20,9 @@ class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None):
         super().__init__()
-        if mode not in _MODES:
-            raise NotImplementedError(f"Upsample: mode {mode!r} is not available in convlab; one of {_MODES} is")
+        if mode not in _MODES + ("area",):
+            raise NotImplementedError(f"Upsample: mode {mode!r} is not available in convlab; one of "
+                                      f"{_MODES + ('area',)} is")
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size or scale_factor")
         self.size, self.scale_factor, self.mode = size, scale_factor, mode

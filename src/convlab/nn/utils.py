@@ -7,7 +7,7 @@ import math
 from .. import backend
 from ..tensor import Tensor, tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 
 
 def _with_grads(parameters) -> list:
@@ -58,3 +58,21 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     for p in _with_grads(parameters):
         xp = backend.array_module(p.grad._data)
         xp.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
+
+
+def parameters_to_vector(parameters) -> Tensor:
+    """All ``parameters`` flattened and concatenated into one 1-D tensor (in the graph)."""
+    from ..math import cat
+
+    return cat([p.reshape(-1) for p in parameters])
+
+
+def vector_to_parameters(vec: Tensor, parameters) -> None:
+    """Copy consecutive slices of the 1-D ``vec`` into ``parameters``' data, in order."""
+    if not isinstance(vec, Tensor) or vec.ndim != 1:
+        raise TypeError(f"expected a 1-D Tensor, got {type(vec).__name__}")
+    offset = 0
+    for p in parameters:
+        n = p.numel()
+        p._data[...] = vec._data[offset:offset + n].reshape(p.shape).astype(p.dtype, copy=False)
+        offset += n

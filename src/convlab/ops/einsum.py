@@ -1,4 +1,4 @@
-"""``einsum``: Einstein summation over any number of operands (explicit subscripts, no ``...``).
+"""``einsum``: Einstein summation over any number of operands (explicit subscripts, and ``...``).
 
 Forward is ``numpy.einsum``. The result is linear in each operand, so the gradient of operand
 ``k`` (subscripts ``s_k``) is the same contraction with ``k``'s place taken by the output
@@ -21,8 +21,7 @@ def parse(equation: str, shapes) -> tuple:
         raise TypeError(f"einsum(): argument 'equation' must be a str, got {type(equation).__name__}")
     eq = equation.replace(" ", "")
     if "." in eq:
-        raise ConvlabError(f"einsum: ellipsis ('...') subscripts are not available in convlab, got {equation!r}; "
-                           "write every dim's letter")
+        eq = _expand_ellipsis(eq, shapes, equation)
     lhs, arrow, out = eq.partition("->")
     ins = lhs.split(",")
     if len(ins) != len(shapes):
@@ -46,6 +45,31 @@ def parse(equation: str, shapes) -> tuple:
     if len(set(out)) != len(out) or any(c not in sizes for c in out):
         raise ConvlabError(f"einsum(): output subscripts {out!r} must be distinct letters that appear in the inputs")
     return ins, out
+
+
+def _expand_ellipsis(eq: str, shapes, equation: str) -> str:
+    """Spell ``...`` out with letters the equation does not use: operand k's ``...`` covers its
+    dims not named by letters, aligned from the right across operands (as broadcasting aligns
+    them); an implicit output puts them first."""
+    lhs, arrow, out = eq.partition("->")
+    ins = lhs.split(",")
+    if any(s.count("...") > 1 or s.replace("...", "").count(".") for s in ins + [out]):
+        raise ConvlabError(f"einsum(): invalid ellipsis in equation {equation!r}: use '...' at most once per operand")
+    if len(ins) != len(shapes):
+        return eq  # parse() reports the operand count
+    spans = [len(shape) - len(s.replace("...", "")) if "..." in s else 0 for s, shape in zip(ins, shapes)]
+    if any(n < 0 for n in spans):
+        raise ConvlabError(f"einsum(): the equation {equation!r} names more dims than an operand has")
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in eq]
+    width = max(spans, default=0)
+    letters = "".join(free[:width])
+    ins = [s.replace("...", letters[width - n:]) for s, n in zip(ins, spans)]
+    if arrow:
+        out = out.replace("...", letters)
+    else:
+        named = "".join(ins).replace(letters, "")
+        out = letters + "".join(sorted(c for c in set(named) if "".join(ins).count(c) == 1 and c not in letters))
+    return ",".join(ins) + "->" + out
 
 
 class Einsum(Function):

@@ -114,11 +114,12 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     >>> interpolate(convlab.ones(1, 1, 2, 3), scale_factor=1.5, mode="bilinear").shape
     convlab.Size([1, 1, 3, 4])
     """
-    if mode not in _MODES:
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not available in convlab; one of {_MODES} is")
+    if mode not in _MODES + ("area",):
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not available in convlab; one of "
+                                  f"{_MODES + ('area',)} is")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not available in convlab")
-    if mode.startswith("nearest") and align_corners is not None:
+    if (mode.startswith("nearest") or mode == "area") and align_corners is not None:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
     if input.ndim not in (3, 4, 5):
@@ -144,6 +145,10 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     if any(i == 0 for i in spatial):
         raise ConvlabError(f"interpolate: input spatial size {spatial} has an empty dim")
     validate.allocation(tuple(input.shape[:2]) + out, input.dtype.itemsize, "interpolate")
+    if mode == "area":  # each output cell averages the input cells its area covers: adaptive average pooling
+        from .. import functional as F
+
+        return getattr(F, f"adaptive_avg_pool{n}d")(input, out)
     align = bool(align_corners) if align_corners is not None else False
     y = input
     for k in range(n):
