@@ -7,5 +7,6 @@ import runpy
 
 from convlab import as_torch
 
-as_torch.install()
-globals().update(runpy.run_path(os.environ[as_torch.MAIN_ENV], run_name="__mp_main__"))
+if __name__ == "__mp_main__":  # only when multiprocessing runs it in a child, not on a plain import
+    as_torch.install()
+    globals().update(runpy.run_path(os.environ[as_torch.MAIN_ENV], run_name="__mp_main__"))

@@ -95,14 +95,9 @@ class Tensor:
         ``dtype`` is given), ``Tensor(2, 3)`` or ``Tensor(size)`` a zero-filled tensor of that shape
         (torch leaves it uninitialised), ``Tensor()`` an empty one. ``convlab.tensor`` infers the dtype."""
         self._data = _legacy_data(args, dtype)
+        self.grad, self._node, self._retain, self.requires_grad = None, None, False, False
         if device is not None and str(device) != "cpu":
-            from .ops.elementwise import move_array
-
-            self._data = move_array(self._data, str(device))
-        self.grad = None
-        self._node = None
-        self._retain = False
-        self.requires_grad = False
+            self._data = self.to(device)._data  # Tensor.to is bound by convlab.convert
         if requires_grad:
             self.requires_grad_(True)
 
