@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.util
+import os
 import runpy
 import sys
 
@@ -73,8 +74,6 @@ def _spawned_children_alias_too() -> None:
         data = original(name)
         path = data.pop("init_main_from_path", None)
         if path is not None:
-            import os
-
             os.environ[MAIN_ENV] = path
             data["init_main_from_name"] = "convlab._as_torch_child"
         return data
@@ -90,7 +89,7 @@ def main(argv=None) -> int:
         return 0 if argv else 2
     install()
     sys.argv = argv
-    sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(argv[0])))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(argv[0])))
     runpy.run_path(argv[0], run_name="__main__")
     return 0
 
