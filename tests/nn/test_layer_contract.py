@@ -17,11 +17,13 @@ from convlab.validate import ConvlabError
 # the smallest valid value of each required constructor argument
 REQUIRED = dict(dim=1, downscale_factor=2, embedding_dim=3, in_channels=2, in_features=3, kernel_size=2,
                 normalized_shape=(4,), num_channels=2, num_embeddings=5, num_features=2, num_groups=1, out_channels=2,
-                out_features=2, output_size=2, unflattened_size=(2, 2), upscale_factor=2)
+                out_features=2, output_size=2, unflattened_size=(2, 2), upscale_factor=2, padding=1, groups=2, size=2,
+                threshold=0.1, value=0.0)
 NOT_LAYERS = {"DataParallel", "IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "ParameterDict",
               "ParameterList", "RemovableHandle", "Sequential", "Identity", "Upsample", "UpsamplingBilinear2d",
-              "UpsamplingNearest2d"}
-TORCH_WORDED = {"Dropout", "Dropout2d"}  # torch's own message ("dropout probability has to be between 0 and 1, ...")
+              "UpsamplingNearest2d", "DistributedDataParallel"}
+# torch's own message ("dropout probability has to be between 0 and 1, ...")
+TORCH_WORDED = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d"}
 
 
 def _layers():

@@ -49,13 +49,17 @@ class AdaptiveMaxPool3d(_AdaptiveMax):
 
 
 class _MaxUnpoolNd(Module):
-    _fn = "max_unpool2d"
+    _fn, _n = "max_unpool2d", 2
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+
+        def nt(v):  # torch keeps these as n-tuples
+            return tuple(v) if isinstance(v, (tuple, list)) else (v,) * self._n
+
+        self.kernel_size = nt(kernel_size)
+        self.stride = nt(stride if stride is not None else kernel_size)
+        self.padding = nt(padding)
 
     def forward(self, input, indices, output_size=None):
         return getattr(F, self._fn)(input, indices, self.kernel_size, self.stride, self.padding, output_size)
@@ -65,15 +69,15 @@ class _MaxUnpoolNd(Module):
 
 
 class MaxUnpool1d(_MaxUnpoolNd):
-    _fn = "max_unpool1d"
+    _fn, _n = "max_unpool1d", 1
 
 
 class MaxUnpool2d(_MaxUnpoolNd):
     """Partial inverse of :class:`MaxPool2d` (``return_indices=True``): (N, C, H, W) -> the pooled
     layer's input size (or ``output_size``), zeros except at the recorded maxima."""
 
-    _fn = "max_unpool2d"
+    _fn, _n = "max_unpool2d", 2
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
-    _fn = "max_unpool3d"
+    _fn, _n = "max_unpool3d", 3
