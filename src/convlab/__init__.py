@@ -177,6 +177,7 @@ __all__ += ["get_num_threads", "set_num_threads"]
 __all__ += _tensor_math_all + _legacy_types_all + _torch_misc_all
 __all__ += ["cumprod", "cumsum", "einsum", "index_select", "masked_select", "nonzero", "prod", "repeat_interleave"]
 
-from . import validate as _validate  # noqa: E402
+from . import argcheck as _argcheck  # noqa: E402
 
-_validate.check_namespace(globals(), __all__)  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals(), __all__)  # arguments checked against the signatures (convlab.argcheck.checked)
+_argcheck.check_methods(Tensor)  # Tensor methods refuse wrong types by name, as the functions do

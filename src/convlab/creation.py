@@ -80,7 +80,12 @@ def ones(*size, dtype=None, requires_grad=False, device=None, **options) -> Tens
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None, **options) -> Tensor:
     _options("full", (), options)
-    return _new(tuple(size), dtype, requires_grad, device, lambda xp, s, d: xp.full(s, fill_value, dtype=d))
+    size = validate.shape(size, "full", "size")
+    if not validate._is_real(fill_value) and not isinstance(fill_value, (bool, np.bool_)):
+        if not (getattr(fill_value, "ndim", None) == 0 and getattr(fill_value, "dtype", np.dtype("O")).kind in "fiub"):
+            raise validate.ArgumentTypeError(f"full(): argument 'fill_value' must be Number, not "
+                                             f"{type(fill_value).__name__}")
+    return _new(size, dtype, requires_grad, device, lambda xp, s, d: xp.full(s, fill_value, dtype=d))
 
 
 def _host_random(xp, arr):
@@ -216,6 +221,8 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
 
 def from_numpy(array: np.ndarray) -> Tensor:
     """Wrap an ndarray without copying (like ``torch.from_numpy``)."""
+    if not isinstance(array, np.ndarray):
+        raise validate.ArgumentTypeError(f"from_numpy(): expected np.ndarray (got {type(array).__name__})")
     _check_dtype(np.dtype(array.dtype), "from_numpy")
     return _leaf(array)
 

@@ -26,6 +26,8 @@ import re
 import tempfile
 import threading
 
+from . import validate
+
 __all__ = ["write_atomic", "write_text", "write_json", "save_figure_bytes", "remove_stale_temp_files"]
 
 _CHUNK = 1 << 20
@@ -55,7 +57,9 @@ def write_atomic(path, data: bytes) -> None:
 
     The directory must exist. Atomic on POSIX and Windows; on POSIX the rename is made durable
     by an fsync of the directory, and stale temporary files of dead writers are removed after."""
-    path = os.fspath(path)
+    path = validate.path_arg(path, "write_atomic")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise validate.ArgumentTypeError(f"write_atomic: data must be bytes, got {type(data).__name__}")
     directory = os.path.dirname(os.path.abspath(path))
     with _in_flight_lock:  # created and registered at once, so no other thread's cleanup takes it for stale
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.pid{os.getpid()}.", suffix=".tmp")
@@ -90,11 +94,15 @@ def write_atomic(path, data: bytes) -> None:
 
 def write_text(path, text: str) -> None:
     """:func:`write_atomic` of ``text`` encoded as UTF-8."""
+    if not isinstance(text, str):
+        raise validate.ArgumentTypeError(f"write_text: text must be a str, got {type(text).__name__}")
     write_atomic(path, text.encode("utf-8"))
 
 
 def write_json(path, obj, indent: int | None = 2) -> None:
     """:func:`write_atomic` of ``obj`` as JSON (indented, with a final newline)."""
+    if indent is not None:
+        validate.nonneg_int(indent, "write_json", "indent", 64)
     write_text(path, json.dumps(obj, indent=indent) + "\n")
 
 
@@ -127,7 +135,7 @@ def remove_stale_temp_files(directory) -> list[str]:
     """
     if os.name != "posix":
         return []
-    directory = os.fspath(directory)
+    directory = validate.path_arg(directory, "remove_stale_temp_files", "directory")
     removed = []
     try:
         names = os.listdir(directory)

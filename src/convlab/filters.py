@@ -148,7 +148,7 @@ def edge_v() -> np.ndarray:
 def correlation_form(kernel) -> np.ndarray:
     """The kernel rotated by 180 degrees: the weight a cross-correlating Conv2d needs to compute
     the same thing as convolving with ``kernel``."""
-    return np.ascontiguousarray(np.asarray(kernel, dtype=np.float64)[::-1, ::-1])
+    return np.ascontiguousarray(validate.real_array(kernel, "correlation_form", "kernel", ndim=2)[::-1, ::-1])
 
 
 KERNELS = {
@@ -185,12 +185,12 @@ def _number(text: str, spec: str) -> float:
         if len(parts) == 2:
             den = float(parts[1])
             if den == 0:
-                raise ConvlabError(f"kernel {spec!r}: division by zero in {text!r}")
+                raise ConvlabError(f"kernel spec {spec!r}: division by zero in {text!r}")
             value /= den
         if not math.isfinite(value):
-            raise ConvlabError(f"kernel {spec!r}: {text!r} is not a finite number")
+            raise ConvlabError(f"kernel spec {spec!r}: {text!r} is not a finite number")
         return value
-    raise ConvlabError(f"kernel {spec!r}: {text!r} is not a number")
+    raise ConvlabError(f"kernel spec {spec!r}: {text!r} is not a number")
 
 
 def parse_kernel(spec: str) -> np.ndarray:
@@ -201,12 +201,14 @@ def parse_kernel(spec: str) -> np.ndarray:
     >>> parse_kernel("1/9 1/9 1/9").tolist() == [[1 / 9] * 3]
     True
     """
+    if not isinstance(spec, str):
+        raise validate.ArgumentTypeError(f"parse_kernel: spec must be a string, got {validate._safe_repr(spec)}")
     rows = [r for r in spec.strip().strip("[]").split(";")]
     matrix = [[_number(v, spec) for v in re.split(r"[,\s]+", r.strip().strip("[]")) if v] for r in rows]
     if not matrix or any(len(r) == 0 for r in matrix):
-        raise ConvlabError(f"kernel {spec!r}: empty row")
+        raise ConvlabError(f"kernel spec {spec!r}: empty row")
     if len({len(r) for r in matrix}) != 1:
-        raise ConvlabError(f"kernel {spec!r}: rows have different lengths {[len(r) for r in matrix]}")
+        raise ConvlabError(f"kernel spec {spec!r}: rows have different lengths {[len(r) for r in matrix]}")
     return np.array(matrix, dtype=np.float64)
 
 
@@ -234,12 +236,12 @@ def get_kernel(name) -> np.ndarray:
         validate.finite_array(k, "filter", "the kernel")
         return k
     spec = name.strip()
-    if spec[:1] in "0123456789+-.[":
+    if spec and spec[:1] in "0123456789+-.[":
         return parse_kernel(spec)
     key, _, argtext = spec.partition(":")
     key = key.strip().lower().replace("-", "_")
     if key not in KERNELS:
-        raise ConvlabError(f"unknown kernel {name!r}; known kernels: {', '.join(kernel_names())} "
+        raise ConvlabError(f"unknown kernel {name!r}; the name must be one of: {', '.join(kernel_names())} "
                          "(or numbers like '1,0,-1;2,0,-2;1,0,-1')")
     args, kwargs = [], {}
     for part in filter(None, (p.strip() for p in argtext.split(","))):
@@ -349,6 +351,11 @@ def _filter_tiled(planes: np.ndarray, kernel: np.ndarray, tile_bytes: int | None
 
 
 def _finish(out: np.ndarray, dtype: np.dtype, clip) -> np.ndarray:
+    if isinstance(clip, (int, np.integer, np.bool_)) and clip in (0, 1):
+        clip = bool(clip)
+    elif not (clip is None or isinstance(clip, bool)) and not (isinstance(clip, (tuple, list)) and len(clip) == 2):
+        raise validate.ArgumentTypeError(f"filter_image: clip must be True, False, None or a pair (lo, hi), "
+                                         f"got {validate._safe_repr(clip)}")
     if clip is False or clip is None:
         return out
     if clip is True:
@@ -385,8 +392,8 @@ def smooth(signal, kernel=(1 / 3, 1 / 3, 1 / 3), mode: str = "same") -> np.ndarr
     >>> smooth([3, 6, 9, 12], mode="causal").round(3).tolist()
     [1.0, 3.0, 6.0, 9.0]
     """
-    f = np.asarray(signal, dtype=np.float64)
-    g = np.asarray(kernel, dtype=np.float64)
+    f = validate.real_array(signal, "smooth", "signal")
+    g = validate.real_array(kernel, "smooth", "kernel")
     if f.ndim != 1 or g.ndim != 1 or f.size == 0 or g.size == 0:
         raise ConvlabError(f"smooth: expected non-empty 1-D signal and kernel, got shapes {f.shape} and {g.shape}")
     if mode not in ("full", "same", "valid", "causal"):
@@ -397,6 +404,6 @@ def smooth(signal, kernel=(1 / 3, 1 / 3, 1 / 3), mode: str = "same") -> np.ndarr
         return convolve(f, g, mode="full")[: f.size]
     return convolve(f, g, mode=mode)
 
-from . import validate as _validate  # noqa: E402
+from . import argcheck as _argcheck  # noqa: E402
 
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)

@@ -197,11 +197,11 @@ def _extreme(a, dim, keepdim, largest):
 
 def max(a, dim=None, keepdim=False):  # noqa: A001 - torch's name
     """Whole-tensor max (ties share the gradient), or ``(values, indices)`` along ``dim``."""
-    return _extreme(a, dim, keepdim, True)
+    return _extreme(a, None if dim is None else validate.dim(dim, a.ndim, "max"), keepdim, True)
 
 
 def min(a, dim=None, keepdim=False):  # noqa: A001 - torch's name
-    return _extreme(a, dim, keepdim, False)
+    return _extreme(a, None if dim is None else validate.dim(dim, a.ndim, "min"), keepdim, False)
 
 
 def amax(a, dim=None, keepdim=False):
@@ -228,19 +228,26 @@ def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def argmax(a, dim=None, keepdim=False):
+    dim = None if dim is None else validate.dim(dim, a.ndim, "argmax")
     xp = backend.array_module(a._data)
     return _raw(xp.asarray(xp.argmax(a._data, axis=dim, keepdims=keepdim), dtype=np.int64))
 
 
 def argmin(a, dim=None, keepdim=False):
+    dim = None if dim is None else validate.dim(dim, a.ndim, "argmin")
     xp = backend.array_module(a._data)
     return _raw(xp.asarray(xp.argmin(a._data, axis=dim, keepdims=keepdim), dtype=np.int64))
 
 
 # ---------------------------------------------------------------- movement
-def _shape_args(shape):
+def _shape_args(shape, where="reshape", name="shape"):
+    """``f(2, 3)`` or ``f((2, 3))`` as a tuple of ints (``-1`` is the functions' own business)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
+        shape = tuple(shape[0])
+    for i, s in enumerate(shape):
+        if not validate._is_int(s):
+            raise validate.ArgumentTypeError(f"{where}(): argument '{name}' must be tuple of ints, but found element "
+                                             f"of type {type(s).__name__} at pos {i}")
     return tuple(shape)
 
 
@@ -297,7 +304,7 @@ def unsqueeze(a, dim):
 
 
 def expand(a, *shape):
-    return V.Expand.apply(a, shape=_shape_args(shape))
+    return V.Expand.apply(a, shape=_shape_args(shape, "expand", "size"))
 
 
 def cat(tensors, dim=0):
@@ -355,12 +362,14 @@ def chunk(a, chunks, dim=0):
     return split(a, builtins.max(-(-n // chunks), 1) if n else 0, dim)
 
 
-def pad(a, pad, mode="constant", value=0.0):
+def pad(a, pad, mode="constant", value=None):
     """Pad trailing dims; ``pad`` = (left, right, top, bottom, ...) as ``torch.nn.functional.pad``.
 
-    Modes: ``'constant'`` (with ``value``), ``'reflect'``, ``'replicate'``, ``'circular'``.
+    Modes: ``'constant'`` (with ``value``, default 0), ``'reflect'``, ``'replicate'``, ``'circular'``.
     """
-    return V.Pad.apply(a, pad=tuple(pad) if isinstance(pad, (list, tuple)) else pad, mode=mode, value=value)
+    validate.choice(mode, ("constant", "reflect", "replicate", "circular"), "pad", "mode")
+    return V.Pad.apply(a, pad=tuple(pad) if isinstance(pad, (list, tuple)) else pad, mode=mode,
+                       value=0.0 if value is None else value)
 
 
 def _index(idx):

@@ -17,7 +17,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import backend, random
+from . import backend, random, validate
 from .grad_mode import is_grad_enabled
 from .graph import Function
 from .tensor_class import Tensor, _leaf
@@ -60,7 +60,8 @@ def _new(fill):
 
 
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _new(fill_value)(self, tuple(size), dtype=dtype, device=device, requires_grad=requires_grad)
+    return _new(fill_value)(self, validate.shape(size, "new_full", "size"), dtype=dtype, device=device,
+                            requires_grad=requires_grad)
 
 
 def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -71,11 +72,13 @@ def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False)
 
 def all_(self, dim=None, keepdim: bool = False) -> Tensor:
     """True where every element (along ``dim``) is non-zero; a bool tensor."""
+    dim = None if dim is None else validate.dims(dim, self.ndim, "all", "dim")
     return _leaf(backend.array_module(self._data).asarray(self._data.astype(bool).all(axis=dim, keepdims=keepdim)))
 
 
 def any_(self, dim=None, keepdim: bool = False) -> Tensor:
     """True where some element (along ``dim``) is non-zero; a bool tensor."""
+    dim = None if dim is None else validate.dims(dim, self.ndim, "any", "dim")
     return _leaf(backend.array_module(self._data).asarray(self._data.astype(bool).any(axis=dim, keepdims=keepdim)))
 
 
@@ -107,6 +110,8 @@ TopK = namedtuple("topk", ["values", "indices"])
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopK:  # noqa: A002
     """``(values, indices)`` of the ``k`` largest entries along ``dim`` (torch's ``topk``)."""
+    dim = validate.dim(dim, input.ndim, "topk")
+    k = validate.integer(k, "topk", "k")
     n = input.shape[dim] if input.ndim else 1
     if not 0 <= k <= n:
         raise RuntimeError(f"topk: selected index k={k} out of range for a dimension of size {n}")
@@ -149,6 +154,8 @@ def _store(self: Tensor, values, name: str) -> Tensor:
 
 def fill_(self, value) -> Tensor:
     _check_inplace(self, "fill_")
+    if not isinstance(value, Tensor) and not validate._is_real(value) and not isinstance(value, (bool, np.bool_)):
+        raise validate.ArgumentTypeError(f"fill_(): argument 'value' must be Number, not {type(value).__name__}")
     return _store(self, value._data if isinstance(value, Tensor) else np.asarray(value, self.dtype), "fill_")
 
 
@@ -176,6 +183,8 @@ def _draw(self, values: np.ndarray) -> Tensor:
 def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
     """Fill with samples of N(mean, std**2) from the library generator (or ``generator``)."""
     _check_inplace(self, "normal_")
+    if not float(std) >= 0:
+        raise validate.ConvlabError(f"normal_: normal expects std >= 0.0, but found std {float(std)}")
     gen = generator if generator is not None else random.default_generator()
     return _draw(self, gen.normal(mean, std, self.shape))
 
@@ -183,6 +192,10 @@ def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Ten
 def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
     """Fill with samples of U[a, b) from the library generator (or ``generator``)."""
     _check_inplace(self, "uniform_")
+    a, b = validate.real(a, "uniform_", "a (from)"), validate.real(b, "uniform_", "b (to)")
+    if a > b or not np.isfinite(b - a):
+        raise validate.ConvlabError(f"uniform_: uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
+                                    if a > b else f"uniform_: the range [{a}, {b}) is wider than a float can hold")
     gen = generator if generator is not None else random.default_generator()
     return _draw(self, gen.uniform(a, b, self.shape))
 

@@ -7,11 +7,12 @@ They are bound onto :class:`Tensor` and exported as ``convlab.<name>`` / ``nn.fu
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 import numpy as np
 
-from . import backend
+from . import backend, validate
 from .graph import Function
 from .math import exp, log, where
 from .methods import topk
@@ -25,6 +26,9 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of two 2-d tensors (``(n, m) @ (m, p)``)."""
     if a.ndim != 2 or b.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got {a.ndim}-D and {b.ndim}-D")
+    if a.shape[1] != b.shape[0]:
+        raise validate.ConvlabError(f"mm: mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
+                                    f"{b.shape[0]}x{b.shape[1]})")
     return a @ b
 
 
@@ -37,6 +41,7 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
 
 def sort(a: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
     """``(values, indices)`` along ``dim``, ascending unless ``descending`` (ties in index order)."""
+    dim = validate.dim(dim, a.ndim, "sort")
     values, indices = topk(a, a.shape[dim] if a.ndim else 1, dim=dim, largest=descending, sorted=True)
     return SortResult(values, indices)
 
@@ -48,6 +53,10 @@ def argsort(a: Tensor, dim: int = -1, descending: bool = False, stable: bool = F
 def repeat(a: Tensor, *sizes) -> Tensor:
     """Tile ``a`` ``sizes[i]`` times along each dim (leading sizes add dims), as ``Tensor.repeat``."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    sizes = validate.shape(sizes, "repeat", "repeats")
+    validate.allocation(tuple(sizes[:len(sizes) - a.ndim]) + tuple(r * s for r, s in zip(sizes[len(sizes) - a.ndim:],
+                                                                                          a.shape)),
+                        np.dtype(a.dtype).itemsize, "repeat", "the result")
     if len(sizes) < a.ndim:
         raise RuntimeError(f"repeat: number of repeat dims ({len(sizes)}) can not be smaller than the tensor's ({a.ndim})")
     shape = (1,) * (len(sizes) - a.ndim) + tuple(a.shape)
@@ -70,6 +79,7 @@ isinf = _predicate(lambda xp, a: xp.isinf(a))
 
 
 def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    rtol, atol = (validate.real(v, "allclose", n, finite=False) for v, n in ((rtol, "rtol"), (atol, "atol")))
     return bool(np.allclose(backend.to_numpy(a._data), backend.to_numpy(b._data), rtol=rtol, atol=atol,
                             equal_nan=equal_nan))
 
@@ -108,12 +118,24 @@ def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
     idx = index._data if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"gather(): Expected dtype int64 for index, got {idx.dtype}")
-    return _Gather.apply(a, idx.astype(np.int64), dim=dim % a.ndim)
+    dim = validate.dim(dim, a.ndim, "gather")
+    if idx.ndim != max(a.ndim, 1) and a.ndim:
+        raise validate.ConvlabError(f"gather(): Index tensor must have the same number of dimensions as input tensor "
+                                    f"(input {tuple(a.shape)}, index {tuple(idx.shape)})")
+    return _Gather.apply(a, idx.astype(np.int64), dim=dim)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    """``x / max(||x||_p, eps)`` along ``dim`` (``nn.functional.normalize``)."""
-    norm = (input.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
+    """``x / max(||x||_p, eps)`` along ``dim`` (``nn.functional.normalize``); ``p`` = inf takes the
+    largest magnitude, -inf the smallest, 0 counts the non-zero entries (torch's vector norms)."""
+    p = validate.real(p, "normalize", "p", finite=False)
+    dim = validate.dim(dim, input.ndim, "normalize")
+    if p == 0:
+        norm = (input != 0).sum(dim, keepdim=True).to(input.dtype)
+    elif math.isinf(p):
+        norm = input.abs().amax(dim, keepdim=True) if p > 0 else input.abs().amin(dim, keepdim=True)
+    else:
+        norm = (input.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
     return input / norm.clamp(min=eps)
 
 
@@ -131,6 +153,11 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """``min(max(x, min_val), max_val)``; ``min_val > max_val`` is refused (torch's message)."""
+    min_val, max_val = validate.real(min_val, "hardtanh", "min_val"), validate.real(max_val, "hardtanh", "max_val")
+    if min_val > max_val:
+        raise validate.ConvlabError(f"hardtanh: min_val cannot be greater than max_val (min_val={min_val}, "
+                                    f"max_val={max_val})")
     return input.clamp(min_val, max_val)
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import validate
-from .validate import ConvlabError
+from .validate import INT64_MAX, ConvlabError
 
 __all__ = [
     "ConvGeometry", "RF", "conv_geometry", "conv_macs", "conv_output_size", "conv_params",
@@ -86,6 +86,8 @@ def ntuple(value, n: int, name: str, where: str, minimum: int = 1) -> tuple[int,
     if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in out):
         raise ConvlabError(f"{where}: {name} must be an int or a tuple of {n} ints, got {value!r}")
     out = tuple(int(v) for v in out)
+    if any(v > INT64_MAX for v in out):
+        raise ConvlabError(f"{where}: {name} must fit in int64 (at most {INT64_MAX}), got {value!r}")
     if any(v < minimum for v in out):
         kind = "positive" if minimum == 1 else "non-negative"
         raise ConvlabError(f"{where}: {name} must be {kind}, got {value!r}")
@@ -297,10 +299,13 @@ def _layer_params(layer):
         s, p, d = get("stride", 1), get("padding", 0), get("dilation", 1)
     elif isinstance(layer, (list, tuple)):
         k, s, p, d = (tuple(layer) + (1, 0, 1)[len(layer) - 1:])[:4]
-    else:
+    elif hasattr(layer, "kernel_size"):
         k = layer.kernel_size
         s = getattr(layer, "stride", None) or k
         p, d = getattr(layer, "padding", 0), getattr(layer, "dilation", 1)
+    else:
+        raise validate.ArgumentTypeError(f"receptive_field: each of layers must be (kernel, stride[, padding[, "
+                                         f"dilation]]), a dict or a layer with kernel_size, got {layer!r:.60}")
     k, s, d = int(_first(k)), int(_first(s if s is not None else k)), int(_first(d))
     p = 0 if isinstance(p, str) else int(_first(p))
     return k, s, p, d
@@ -313,6 +318,7 @@ def conv_params(in_channels, out_channels, kernel_size, groups=1, bias=True, ndi
     >>> conv_params(3, 64, 3)
     1792
     """
+    ndim = validate.integer(ndim, "conv_params", "ndim", 1, 3)
     k = ntuple(kernel_size, ndim, "kernel_size", "conv_params")
     cin, cout = _channels("conv_params", in_channels, out_channels, groups)
     return cout * (cin // groups) * math.prod(k) + (cout if bias else 0)
@@ -479,7 +485,7 @@ def pool_geometry(where, x_shape, kernel_size, stride=None, padding=0, dilation=
         span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
         padded = tuple(w + 2 * p for w, p in zip(in_size, pad))
         raise ConvlabError(f"{where}: padded input {_fmt(padded)} is smaller than the dilated kernel {_fmt(span)} "
-                         f"(kernel {_brief(kernel)}, dilation {_brief(dilation)}, padding {_brief(pad)})")
+                         f"(kernel_size {_brief(kernel)}, dilation {_brief(dilation)}, padding {_brief(pad)})")
     pads = tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - w - p))
                  for w, k, s, p, d, o in zip(in_size, kernel, stride, pad, dilation, out))
     return ConvGeometry(kernel, stride, dilation, pads, 1, in_size, out)
@@ -511,6 +517,6 @@ def min_input_size(model, *args, **kwargs):
 
     return _min_input_size(model, *args, **kwargs)
 
-from . import validate as _validate  # noqa: E402
+from . import argcheck as _argcheck  # noqa: E402
 
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)

@@ -127,6 +127,6 @@ def _correlate(a, k, starts, mode):
     y = conv(x, w, padding=tuple(pads))
     return y.reshape(y.shape[2:])
 
-from . import validate as _validate  # noqa: E402
+from . import argcheck as _argcheck  # noqa: E402
 
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)

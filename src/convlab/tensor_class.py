@@ -19,7 +19,7 @@ import numpy as np
 from . import backend, dtypes
 from .devices import as_device
 from .dtypes import _check_dtype, _parse_dtype
-from .validate import ConvlabError
+from .validate import ArgumentTypeError, ConvlabError
 
 
 def _as_array(data, dtype, where: str):
@@ -57,6 +57,18 @@ class Size(tuple):
     """
 
     __slots__ = ()
+
+    def __new__(cls, iterable=()):
+        try:
+            out = tuple.__new__(cls, iterable)
+        except TypeError:
+            raise ArgumentTypeError(f"Size(): argument 'sizes' must be an iterable of ints, not "
+                                    f"{type(iterable).__name__}") from None
+        for i, s in enumerate(out):
+            if type(s) is not int and not (isinstance(s, np.integer) or hasattr(s, "__index__")
+                                           and not isinstance(s, (bool, np.bool_, float))):
+                raise ArgumentTypeError(f"Size() takes an iterable of 'int' (item {i} is '{type(s).__name__}')")
+        return out
 
     def __getitem__(self, key):
         item = tuple.__getitem__(self, key)
@@ -131,10 +143,10 @@ class Tensor:
         """The shape as a :class:`~convlab.Size` (torch's ``size()``), or the length of ``dim``."""
         if dim is None:
             return Size(self._data.shape)
-        if not -self.ndim <= dim < max(self.ndim, 1):
-            raise IndexError(f"Dimension out of range (expected to be in range of "
-                             f"[{-self.ndim}, {self.ndim - 1}], but got {dim})")
-        return self._data.shape[dim]
+        from .validate import dim as check_dim
+
+        return self._data.shape[check_dim(dim, self.ndim, "size")] if self.ndim else \
+            (check_dim(dim, 0, "size"), 1)[1]
 
     def numel(self) -> int:
         return int(self._data.size)

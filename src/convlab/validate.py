@@ -97,7 +97,8 @@ def dims(ds, ndim: int, where: str, name: str = "dims", unique: bool = True) -> 
 def integer(v, where: str, name: str, min: int | None = None, max: int | None = None) -> int:
     """An int (not a bool, not a float, not a string) in ``[min, max]``."""
     if not _is_int(v):
-        kind = "an integer" if min is None else ("a positive integer" if min == 1 else f"an integer >= {min}")
+        kind = "an integer" if min is None else ("a positive integer" if min == 1 else
+                                                 "a non-negative integer" if min == 0 else f"an integer >= {min}")
         raise ArgumentTypeError(f"{where}: {name} must be {kind}, got {_fmt(v)} ({type(v).__name__})")
     v = int(v)
     if min is not None and v < min:
@@ -129,7 +130,9 @@ def shape(v, where: str, name: str = "size") -> tuple:
     """A sequence of non-negative ints whose product fits in int64."""
     if _is_int(v):
         v = (v,)
-    if not isinstance(v, (tuple, list)) or not all(_is_int(s) and s >= 0 for s in v):
+    if not isinstance(v, (tuple, list)) or not all(_is_int(s) for s in v):
+        raise ArgumentTypeError(f"{where}: {name} must be a sequence of non-negative integers, got {_safe_repr(v)}")
+    if not all(s >= 0 for s in v):
         raise ConvlabError(f"{where}: {name} must be a sequence of non-negative integers, got {_fmt(v)}")
     out = tuple(int(s) for s in v)
     checked_prod(out, where, f"the number of elements of {name} {out}")
@@ -165,6 +168,33 @@ def real(v, where: str, name: str, min: float | None = None, max: float | None =
     return f
 
 
+def reals(v, where: str, name: str) -> np.ndarray:
+    """A number or a non-empty sequence of finite real numbers, as a 1-d float64 array
+    (``Normalize(mean=(0.5, 0.5, 0.5), ...)``)."""
+    items = [v] if _is_real(v) or isinstance(v, (str, bytes)) or v is None else v
+    try:
+        items = list(items)
+    except TypeError:
+        items = [v]
+    if not items:
+        raise ConvlabError(f"{where}: {name} must be a number or a non-empty sequence of numbers, got {_safe_repr(v)}")
+    return np.array([real(x, where, name) for x in items], dtype=np.float64)
+
+
+def real_array(v, where: str, name: str, ndim: int | None = None) -> np.ndarray:
+    """``v`` as a float64 array of real numbers (a list, an array, a Tensor), ``ndim``-D when given."""
+    try:
+        raw = np.asarray(v)
+        if raw.dtype.kind not in "fiub":
+            raise TypeError(raw.dtype)
+        a = raw.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(f"{where}: {name} must be an array of real numbers, got {_safe_repr(v)}") from None
+    if ndim is not None and a.ndim != ndim:
+        raise ConvlabError(f"{where}: {name} must be {ndim}-D, got shape {a.shape}")
+    return a
+
+
 def positive(v, where: str, name: str) -> float:
     return real(v, where, name, 0.0, min_open=True)
 
@@ -179,8 +209,8 @@ def probability(v, where: str, name: str = "p") -> float:
 
 def choice(v, options, where: str, name: str):
     try:
-        ok = v in options
-    except TypeError:
+        ok = bool(v in options)
+    except (TypeError, ValueError):  # unhashable, or an array whose truth value is ambiguous
         ok = False
     if not ok:
         raise ConvlabError(f"{where}: {name} must be one of {', '.join(repr(o) for o in options)}, got {_fmt(v)}")
@@ -274,6 +304,17 @@ def json_depth(text: str | bytes) -> int:
 
 
 # --------------------------------------------------------------------------- files
+def path_arg(path, where: str, name: str = "path") -> str:
+    """A file name: ``str``, ``bytes`` or ``os.PathLike``, not empty, no NUL character; as ``str``
+    (bytes decoded with the file system's encoding, so a non-UTF-8 name survives)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise ArgumentTypeError(f"{where}: {name} must be a path (str, bytes or os.PathLike), got {type(path).__name__}")
+    p = os.fsdecode(os.fspath(path))
+    if not p or "\0" in p:
+        raise ConvlabError(f"{where}: {name} must be a non-empty path without NUL characters, got {p!r}")
+    return p
+
+
 @contextlib.contextmanager
 def reading(path, what: str):
     """Re-raise any error met while reading ``path`` so that its message names the file.
@@ -361,200 +402,4 @@ def cli_list(item: _CliType, sep: str = ",") -> _CliType:
     return _CliType(f"{item.__name__} list", parse, check)
 
 
-# --------------------------------------------------------------------------- signature-derived checks
-# The public API's own signatures say what each argument is: a parameter whose default is a bool
-# takes a bool, a float default a real number, a str default a string; a parameter named like a
-# tensor (``input``, ``a``, ``tensor``...) takes a Tensor (arrays, lists and numbers are converted).
-# :func:`checked` wraps a function (or a class's ``__init__``) so that a wrong type is refused by
-# name before the body runs, and so that running out of memory, overflowing a C integer or nesting
-# too deeply surfaces as a ConvlabError naming the function instead of a bare internal error.
-TENSOR_PARAMS = frozenset({"input", "a", "tensor", "t"})
-TENSOR_OPTIONAL = frozenset({"weight", "bias", "target", "running_mean", "running_var", "other", "pos_weight"})
-
-
-def _kind_of(p):
-    """``(kind, optional)`` from the annotation (when it is a plain ``float``/``int``/``bool``/``str``,
-    optionally ``| None``) or else from the default's type; None when neither says."""
-    import inspect
-
-    d = p.default
-    if d is inspect.Parameter.empty:
-        return None
-    ann = "" if p.annotation is inspect.Parameter.empty else (
-        p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "?"))
-    ann = str(ann).replace(" ", "")
-    optional = d is None or ann.endswith("|None") or ann.startswith("None|")
-    plain = ann.removesuffix("|None").removeprefix("None|")
-    if plain in ("float", "bool", "str", "int"):
-        return plain, optional
-    if ann:
-        return None  # a union or a richer type: the function checks it itself
-    if isinstance(d, bool):  # unannotated: only a bool default is taken as a declaration ("flag")
-        return "flag", True
-    return None
-
-
-def _bad_type(kind: str, v) -> bool:
-    if type(v) in _GOOD_TYPES.get(kind, ()):
-        return False
-    if kind == "bool":
-        return not (isinstance(v, (bool, np.bool_)) or (_is_int(v) and v in (0, 1)))
-    if kind == "flag":  # an unannotated bool default: some also take a tuple (clip=(lo, hi)); never text or junk
-        return isinstance(v, (str, bytes, dict, set, complex, float)) and not (isinstance(v, float) and v in (0.0, 1.0)) \
-            or (isinstance(v, np.ndarray) and v.size != 1) or type(v) is object
-    if kind == "float":
-        if isinstance(v, (bool, np.bool_)):
-            return False  # torch takes True as 1.0
-        if isinstance(v, numbers.Real) or isinstance(v, np.number):
-            return isinstance(v, complex)
-        size = getattr(v, "size", None)
-        return not (size == 1 and getattr(getattr(v, "dtype", None), "kind", "") in "fiu")
-    if kind == "str":
-        return not isinstance(v, str)
-    if kind == "int":  # ints, or the tuples/lists/strings that many int options also take
-        return isinstance(v, (float, complex, bytes, dict, set)) and not (isinstance(v, float) and v.is_integer()) \
-            or (isinstance(v, np.ndarray) and v.ndim > 0)
-    return False
-
-
-_TENSOR = []  # [Tensor], filled on first use (validate is imported before the Tensor class exists)
-
-
-def _tensor_class():
-    if not _TENSOR:
-        from .tensor_class import Tensor
-
-        _TENSOR.append(Tensor)
-    return _TENSOR[0]
-
-
-def _coerce_tensor(where, name, v):
-    if isinstance(v, _tensor_class()):
-        return v
-    if isinstance(v, (np.ndarray, np.generic, list, tuple, int, float)) and not isinstance(v, (bool, np.bool_)):
-        from .creation import tensor
-
-        try:
-            return tensor(v)
-        except (TypeError, ValueError) as exc:
-            raise ArgumentTypeError(f"{where}: argument '{name}' must be a Tensor, got {type(v).__name__} ({exc})") \
-                from None
-    raise ArgumentTypeError(f"{where}: argument '{name}' must be a Tensor, got {type(v).__name__}")
-
-
-def checked(fn, where: str | None = None, tensors: bool = True):
-    """``fn`` with its arguments checked against its signature (see the comment above)."""
-    import functools
-    import inspect
-
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return fn
-    where = where or fn.__name__
-    plan = []  # (position or None, name, kind, optional)
-    for i, p in enumerate(sig.parameters.values()):
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "self":
-            continue
-        pos = i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else None
-        if tensors and (p.name in TENSOR_PARAMS and p.default is inspect.Parameter.empty
-                        or p.name in TENSOR_OPTIONAL and p.default in (None, inspect.Parameter.empty)):
-            plan.append((pos, p.name, "tensor", p.default is None))
-            continue
-        kind = _kind_of(p)
-        if kind:
-            plan.append((pos, p.name, kind[0], kind[1]))
-    if not plan:
-        return _guarded(fn, where)
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        tensor_type = _TENSOR[0] if _TENSOR else _tensor_class()
-        n = len(args)
-        for pos, name, kind, optional in plan:
-            if pos is not None and pos < n:
-                v = args[pos]
-            elif name in kwargs:
-                v = kwargs[name]
-            else:
-                continue
-            if kind == "tensor":
-                if isinstance(v, tensor_type) or v is None and optional:
-                    continue
-                c = _coerce_tensor(where, name, v)
-                if c is not v:
-                    if pos is not None and pos < n:
-                        args = args[:pos] + (c,) + args[pos + 1:]
-                    else:
-                        kwargs[name] = c
-            elif v is None:
-                if not optional:
-                    raise ArgumentTypeError(f"{where}: argument '{name}' must be {_KIND_WORDS[kind]}, got None")
-            elif _bad_type(kind, v):
-                raise ArgumentTypeError(f"{where}: argument '{name}' must be {_KIND_WORDS[kind]}, got "
-                                        f"{_safe_repr(v, 40)} ({type(v).__name__})")
-        return _call(fn, where, args, kwargs)
-
-    return wrapper
-
-
-_GOOD_TYPES = {"bool": (bool,), "flag": (bool,), "float": (float, int), "str": (str,), "int": (int, tuple)}
-_KIND_WORDS = {"bool": "a bool", "flag": "a bool", "float": "a real number", "str": "a string",
-               "int": "an int (or a tuple of ints)"}
-
-
-class OutOfMemoryError(ConvlabError, MemoryError):
-    """A call that would need more memory than there is (also a ``MemoryError``)."""
-
-
-class TooLargeError(ConvlabError, OverflowError):
-    """A value too large to compute with (also an ``OverflowError``)."""
-
-
-def _call(fn, where, args, kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except ConvlabError:
-        raise
-    except MemoryError as exc:
-        raise OutOfMemoryError(f"{where}: not enough memory for this call ({exc or 'the allocation failed'})") from None
-    except OverflowError as exc:
-        raise TooLargeError(f"{where}: a value is too large ({exc})") from None
-    except RecursionError:
-        raise ConvlabError(f"{where}: the input is nested too deeply") from None
-
-
-def _guarded(fn, where):
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return _call(fn, where, args, kwargs)
-
-    return wrapper
-
-
-def check_namespace(namespace: dict, names=None) -> None:
-    """Replace the public functions of a module namespace by :func:`checked` versions and check
-    the ``__init__`` of its public classes (once per class)."""
-    import inspect
-
-    for name in list(names if names is not None else namespace):
-        obj = namespace.get(name)
-        if name.startswith("_") or obj is None or getattr(obj, "__wrapped_checked__", False):
-            continue
-        if inspect.isclass(obj):
-            init = obj.__init__
-            if init is not object.__init__ and not getattr(obj.__dict__.get("__init__"), "__wrapped_checked__", False) \
-                    and not issubclass(obj, BaseException) and inspect.isfunction(init):
-                # a subclass without its own __init__ inherits the parent's checked one: check the
-                # function underneath under the subclass's name; any other decorator on __init__
-                # (functools.wraps-style: a user's, a tracer's) stays in place
-                plain = init.__wrapped__ if getattr(init, "__wrapped_checked__", False) else init
-                new = checked(plain, obj.__name__, tensors=False)
-                new.__wrapped_checked__ = True
-                obj.__init__ = new
-        elif inspect.isfunction(obj):
-            new = checked(obj)
-            new.__wrapped_checked__ = True
-            namespace[name] = new
+# the signature-derived wrapper (checked, check_namespace) lives in convlab.argcheck

@@ -25,26 +25,35 @@ import inspect
 import math
 import os
 import signal
+import tempfile
 
 import numpy as np
 
 import convlab as cl
 import convlab.data as data
 import convlab.data.transforms as transforms
+import convlab.files as files
 import convlab.filters as filters
 import convlab.functional as F
 import convlab.nn as nn
+import convlab.nn.functional as nnF
 import convlab.nn.init as init
 import convlab.optim as optim
 import convlab.optim.lr_scheduler as lr_scheduler
+import convlab.random as crandom
 import convlab.shapes as shapes
 import convlab.signal as csignal
+import convlab.utils.data as udata
+import convlab.vision.transforms as vtransforms
+import convlab.vision.transforms.functional as vF
 from convlab.validate import ConvlabError
 
 NAMESPACES = {"convlab": cl, "F": F, "nn": nn, "init": init, "optim": optim, "lr_scheduler": lr_scheduler,
-              "shapes": shapes, "filters": filters, "signal": csignal, "data": data, "transforms": transforms}
+              "shapes": shapes, "filters": filters, "signal": csignal, "data": data, "transforms": transforms,
+              "nn.functional": nnF, "utils.data": udata, "vision.transforms": vtransforms, "vision.F": vF,
+              "files": files, "random": crandom}
 # callables that read files, start processes, train, print or time things: fuzzed through their own tests
-SKIP = {"save", "load", "read_idx", "write_idx", "read_cifar_bin", "load_image", "read_image", "ImageFolder", "MNIST",
+SKIP = {"read_idx", "write_idx", "read_cifar_bin", "load_image", "read_image", "ImageFolder", "MNIST",
         "FashionMNIST", "KMNIST", "CIFAR10", "DataLoader.__iter__",
         "max_unpool1d", "max_unpool2d", "max_unpool3d", "gradcheck", "set_default_dtype", "manual_seed",
         "set_num_threads", "set_rng_state", "get_rng_state", "seed", "fit", "min_input_size", "trace", "set_memory_budget",
@@ -52,7 +61,8 @@ SKIP = {"save", "load", "read_idx", "write_idx", "read_cifar_bin", "load_image",
         "register_forward_hook", "register_full_backward_hook", "register_hook", "apply", "backward", "to", "cuda", "cpu",
         "share_memory_", "pin_memory", "numpy", "tolist", "item", "__init__", "Module", "Sequential", "ModuleList",
         "ModuleDict", "ParameterList", "ParameterDict", "Lambda", "Compose", "LRScheduler", "Optimizer", "Function",
-        "Tensor", "Parameter", "Dataset", "Transform", "load_state_dict", "state_dict", "set_threads", "device",
+        "Tensor", "Parameter", "Dataset", "Transform", "ConvGeometry", "RF", "InterpolationMode", "using_generator",
+        "save_figure_bytes", "scoped_generator", "default_generator", "load_state_dict", "state_dict", "set_threads", "device",
         "get_num_threads", "get_memory_budget", "is_tensor", "typename", "from_dlpack", "compile"}
 
 HOSTILE = [None, "x", "", b"\xff", float("nan"), float("inf"), float("-inf"), 0, -1, -7, 0.0, -0.5, 1.5, 10**12, 2**63,
@@ -68,12 +78,35 @@ def _hostile_tensors():
             np.ones((2, 2), complex)]
 
 
+SCRATCH = tempfile.mkdtemp(prefix="convlab-fuzz-")  # the file writers' baseline paths (hostile ones are relative:
+                                                    # the tests run them from a temporary working directory)
+
+
 def baseline_values():
     """Sensible values for required parameters, by name (``"fn.name"`` overrides)."""
     x4 = _tensor(2, 3, 6, 6)
+    ds4 = data.ArrayDataset(np.zeros((4, 1, 5, 5), np.float32), np.arange(4) % 2)
+    saved = os.path.join(SCRATCH, "saved.safetensors")
+    if not os.path.exists(saved):
+        cl.save({"w": _tensor(2, 3)}, saved)
     param = nn.Parameter(_tensor(3, 2))
     sgd = optim.SGD([param], lr=0.1, momentum=0.9)
-    return {
+    more = {
+        "path": os.path.join(SCRATCH, "out.bin"), "files.write_atomic.data": b"abc", "text": "hi", "directory": SCRATCH,
+        "files.write_json.obj": {"a": [1, 2]}, "obj": {"w": _tensor(2, 3)}, "convlab.load.path": saved,
+        "items": [(np.zeros(2, np.float32), 0)] * 2, "batch": [(np.zeros(2, np.float32), 0)] * 2,
+        "transform": transforms.RandomHorizontalFlip(), "vision.transforms.RandomApply.transforms": [
+            vtransforms.RandomHorizontalFlip()], "degrees": 10, "img": _tensor(3, 6, 6), "top": 0, "left": 0,
+        "height": 3, "width": 3, "weights": [0.5, 0.5, 0.5, 0.5], "num_samples": 3, "sampler": [0, 1, 2, 3],
+        "batch_size": 2, "drop_last": False, "datasets": [ds4, ds4], "data_source": ds4, "base_lr": 0.01, "T_0": 5,
+        "gamma": 0.9, "steps": 5, "mask": cl.tensor(np.array([[True, False, True]] * 2)), "src": _tensor(2, 3), "k": 2,
+        "convlab.randint.high": 5, "convlab.normal.mean": 0.0, "convlab.normal.size": (2, 3),
+        "F.adaptive_avg_pool1d.output_size": 3, "F.adaptive_max_pool1d.output_size": 3, "F.prelu.weight": _tensor(1),
+        "upscale_factor": 1, "downscale_factor": 2, "dtype": cl.float64, "Tensor.mm.b": _tensor(3, 2),
+        "Tensor.matmul.b": _tensor(3, 2), "nn.functional.prelu.weight": _tensor(1),
+        "nn.functional.adaptive_avg_pool1d.output_size": 3, "nn.functional.adaptive_max_pool1d.output_size": 3,
+    }
+    return more | {
         "a": _tensor(2, 3), "b": _tensor(2, 3), "input": x4, "x": x4, "tensor": _tensor(4, 3), "t": _tensor(2, 3),
         "kernel_size": 3, "size": (2, 3), "output_size": (3, 3), "weight": _tensor(4, 3, 3, 3),
         "in_channels": 3, "out_channels": 4, "params": [param], "optimizer": sgd, "dim": 1, "dim0": 0, "dim1": 1,
@@ -93,8 +126,8 @@ def baseline_values():
         "shape": (3, 2), "sizes": (2, 3), "dims": (1, 0), "repeats": (1, 2), "scale_factor": 2,
         "F.linear.weight": _tensor(2, 6), "F.bilinear.weight": _tensor(5, 3, 4), "F.embedding.input": cl.tensor(
             np.array([0, 2])), "F.embedding.weight": _tensor(4, 3), "F.one_hot.tensor": cl.tensor(np.array([0, 2])),
-        "F.conv1d.input": _tensor(2, 3, 6), "F.conv1d.weight": _tensor(4, 3, 3), "F.conv3d.input": _tensor(1, 3, 4, 4, 4),
-        "F.conv3d.weight": _tensor(2, 3, 2, 2, 2), "F.conv_transpose2d.weight": _tensor(3, 4, 3, 3),
+        "F.conv1d.input": _tensor(2, 3, 6), "F.conv1d.weight": _tensor(4, 3, 3), "F.conv3d.input": _tensor(1, 1, 3, 3, 3),
+        "F.conv3d.weight": _tensor(2, 1, 2, 2, 2), "F.conv_transpose2d.weight": _tensor(3, 4, 3, 3),
         "F.conv_transpose1d.input": _tensor(2, 3, 6), "F.conv_transpose1d.weight": _tensor(3, 4, 3),
         "F.max_pool1d.input": _tensor(2, 3, 6), "F.avg_pool1d.input": _tensor(2, 3, 6),
         "F.cross_entropy.input": _tensor(2, 3), "F.nll_loss.input": _tensor(2, 3), "F.mse_loss.target": x4,
@@ -145,15 +178,15 @@ def targets():
         names = getattr(mod, "__all__", None) or [n for n in dir(mod) if not n.startswith("_")]
         for n in sorted(names):
             obj = getattr(mod, n, None)
-            if n in SKIP or inspect.ismodule(obj) or not callable(obj) or id(obj) in seen:
+            if n in SKIP or inspect.ismodule(obj) or not callable(obj) or id(inspect.unwrap(obj)) in seen:
                 continue
-            if inspect.isclass(obj) and issubclass(obj, BaseException):
-                continue
+            if inspect.isclass(obj) and issubclass(obj, (BaseException, np.generic)):
+                continue  # exceptions, and the dtype aliases (convlab.double is numpy.float64, not a function)
             try:
                 inspect.signature(obj)
             except (TypeError, ValueError):
                 continue
-            seen.add(id(obj))
+            seen.add(id(inspect.unwrap(obj)))
             out.append((f"{ns}.{n}", obj))
     for n in sorted(dir(cl.Tensor)):
         obj = getattr(cl.Tensor, n)

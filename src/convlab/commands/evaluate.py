@@ -61,7 +61,7 @@ def main(args) -> int:
     from ..train.checkpoint import resolve
     from ..train.logs import plot_mistakes
     from ..train.metrics import precision_recall_f1
-    from ..train.run import _with_transform, eval_transform, prepare_out_dir
+    from ..train.run import _with_transform, check_out_dir, eval_transform, writing_into
     from ..train.run_data import load_eval_dataset
     from ._preprocessing import check, spec_from_flags
 
@@ -93,7 +93,7 @@ def main(args) -> int:
     if args.limit:
         ds = Subset(ds, np.arange(min(args.limit, len(ds))))
     try:
-        out = prepare_out_dir(args.out, "evaluate", args.force)
+        check_out_dir(args.out, args.force)  # the folder itself is made once there are results to write
     except FileExistsError as exc:
         raise UsageError(str(exc)) from None
     kept = {"probs": [], "labels": []}
@@ -122,19 +122,21 @@ def main(args) -> int:
     wrong = np.flatnonzero(predicted != labels)
     wrong = wrong[np.argsort(-probs[wrong, predicted[wrong]], kind="stable")][: args.mistakes]
     shown = f"{name} {args.split}" if not os.path.isdir(os.path.expanduser(name.removeprefix("folder:"))) else info["source"]
-    png = plot_confusion(result["confusion"], classes, os.path.join(out, "confusion.png"),
-                         title=f"{os.path.basename(path)} on {os.path.basename(shown)} "
-                               f"(accuracy {100 * result['accuracy']:.2f}%)")
     pixels = ds.get_batch(wrong)[0] if len(wrong) else np.zeros((0, *spec.input_shape), np.float32)
-    mistakes_png = plot_mistakes(pixels, labels[wrong], predicted[wrong], probs[wrong, predicted[wrong]], classes,
-                                 os.path.join(out, "mistakes.png"),
-                                 title=f"the {len(wrong)} most confidently wrong of {result['n']:,} pictures")
     paths = getattr(ds.dataset if isinstance(ds, Subset) else ds, "paths", None)
-    write_json(os.path.join(out, "metrics.json"), {
-        "checkpoint": os.path.abspath(path), "dataset": name, "split": args.split, **result, **scores,
-        "classes": classes, "preprocessing": spec.to_dict(),
-        "mistakes": [{"index": int(i), **({"path": paths[int(i)]} if paths else {}), "true": classes[labels[i]],
-                      "predicted": classes[predicted[i]], "probability": float(probs[i, predicted[i]])} for i in wrong]})
+    with writing_into(args.out, "evaluate", args.force) as out:  # a failure below removes what it wrote
+        png = plot_confusion(result["confusion"], classes, os.path.join(out, "confusion.png"),
+                             title=f"{os.path.basename(path)} on {os.path.basename(shown)} "
+                                   f"(accuracy {100 * result['accuracy']:.2f}%)")
+        mistakes_png = plot_mistakes(pixels, labels[wrong], predicted[wrong], probs[wrong, predicted[wrong]], classes,
+                                     os.path.join(out, "mistakes.png"),
+                                     title=f"the {len(wrong)} most confidently wrong of {result['n']:,} pictures")
+        write_json(os.path.join(out, "metrics.json"), {
+            "checkpoint": os.path.abspath(path), "dataset": name, "split": args.split, **result, **scores,
+            "classes": classes, "preprocessing": spec.to_dict(),
+            "mistakes": [{"index": int(i), **({"path": paths[int(i)]} if paths else {}), "true": classes[labels[i]],
+                          "predicted": classes[predicted[i]], "probability": float(probs[i, predicted[i]])}
+                         for i in wrong]})
     if quiet:
         print(f"accuracy {100 * result['accuracy']:.2f}%")
         return 0

@@ -162,7 +162,7 @@ def main(args) -> int:
         _write(args.output, rows, args.topk)
         if not quiet:
             print(f"answers: {args.output}")
-    if failed and not quiet:
+    if failed and not quiet and len(paths) + len(unmatched) > 1:  # one picture: its own error line says it all
         print(f"{failed:,} of {len(paths) + len(unmatched):,} {'picture' if len(paths) == 1 else 'pictures'} "
               f"failed", file=sys.stderr)
     return 1 if failed else 0

@@ -54,6 +54,6 @@ __all__ = [
     "random_split", "read_image", "read_cifar_bin", "read_idx", "transforms", "write_idx",
 ]
 
-from .. import validate as _validate  # noqa: E402
+from .. import argcheck as _argcheck  # noqa: E402
 
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)

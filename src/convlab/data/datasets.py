@@ -39,6 +39,8 @@ def _stack(items, field: str):
 
 def collate(items):
     """Turn a list of ``(image, label, ...)`` tuples into a tuple of stacked arrays."""
+    if not isinstance(items, (list, tuple)) or not items:
+        raise ConvlabError(f"collate: items must be a non-empty list of samples, got {items!r:.60}")
     if not isinstance(items[0], (tuple, list)):
         return _stack(items, "item")
     return tuple(_stack([it[k] for it in items], f"field {k}") for k in range(len(items[0])))
@@ -257,6 +259,10 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ConvlabError("ConcatDataset: datasets should not be an empty iterable")
+        for i, d in enumerate(self.datasets):
+            if not (hasattr(d, "__len__") and hasattr(d, "__getitem__")) or isinstance(d, (str, bytes)):
+                raise TypeError(f"ConcatDataset: datasets[{i}] is not a dataset (no __len__/__getitem__), "
+                                f"got {type(d).__name__}")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise TypeError("ConcatDataset does not support IterableDataset")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from ..validate import ConvlabError
 from .datasets import ArrayDataset
 
@@ -34,6 +35,8 @@ class LinesDataset(ArrayDataset):
     """
 
     def __init__(self, n: int = 1000, size: int = 8, seed: int = 0, transform=None):
+        size = validate.integer(size, "LinesDataset", "size", 3, 1 << 16)
+        n = validate.integer(n, "LinesDataset", "n", 1)
         if size < 3:
             raise ConvlabError(f"LinesDataset: size must be >= 3, got {size}")
         if n < 1:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from ..random import scoped_generator
 from ..tensor import Tensor, default_generator
 from ..validate import ConvlabError
@@ -149,8 +150,8 @@ class Normalize(Transform):
     """
 
     def __init__(self, mean, std):
-        self.mean = np.asarray(mean, dtype=np.float32).reshape(-1)
-        self.std = np.asarray(std, dtype=np.float32).reshape(-1)
+        self.mean = validate.reals(mean, "Normalize", "mean").astype(np.float32)
+        self.std = validate.reals(std, "Normalize", "std").astype(np.float32)
         if np.any(self.std == 0):
             raise ConvlabError(f"Normalize: std must be non-zero, got {self.std.tolist()}")
 
@@ -165,11 +166,8 @@ class Normalize(Transform):
 
 
 def _pair(v, name):
-    if isinstance(v, (int, np.integer)):
-        return int(v), int(v)
-    if len(v) != 2:
-        raise ConvlabError(f"{name}: expected an int or a pair, got {v!r}")
-    return int(v[0]), int(v[1])
+    where, _, arg = name.partition(" ")
+    return validate.int_tuple(v, 2, where, arg, min=0)
 
 
 class Pad(Transform):
@@ -252,6 +250,7 @@ class RandomErasing(Transform):
 
     def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0, seed=None):
         super().__init__(seed)
+        p = validate.probability(p, "RandomErasing", "p")
         if not 0 <= p <= 1:
             raise ConvlabError(f"RandomErasing: p must be in [0, 1], got {p}")
         self.p, self.scale, self.ratio, self.value = p, scale, ratio, value
@@ -285,6 +284,6 @@ class RandomErasing(Transform):
     def __repr__(self) -> str:
         return f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, value={self.value!r})"
 
-from .. import validate as _validate  # noqa: E402
+from .. import argcheck as _argcheck  # noqa: E402
 
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)

@@ -5,7 +5,7 @@ Split by concept: ``conv`` (convolution, transposed convolution, padding), ``poo
 normalisation and losses). Import as ``import convlab.functional as F``.
 """
 
-from .. import validate as _validate  # noqa: E402
+from .. import argcheck as _argcheck  # noqa: E402
 from ..math import leaky_relu, log_softmax, pad, relu, sigmoid, softmax, tanh  # noqa: F401
 from ..more_math import elu, hardtanh, interpolate, normalize, softplus  # noqa: F401
 from ..more_ops import embedding  # noqa: F401
@@ -15,4 +15,4 @@ from .more import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)

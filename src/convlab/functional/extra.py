@@ -146,6 +146,8 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     d = validate.dim(dim, input.ndim, "glu")
     if input.shape[d] % 2:
         raise ConvlabError(f"Halving dimension must be even, but dimension {d} is size {input.shape[d]}")
+    if input.shape[d] == 0:
+        return input * 1
     a, b = input.chunk(2, d)
     return a * sigmoid(b)
 

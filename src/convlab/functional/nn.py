@@ -41,10 +41,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Shape: input (*, in_features), weight (out_features, in_features), bias (out_features,)
     -> output (*, out_features).
     """
-    if input.shape[-1:] != weight.shape[1:]:
+    if input.ndim == 0 or weight.ndim not in (1, 2):
+        raise ConvlabError(f"linear: both arguments to linear need to be at least 1D and weight at most 2D, but they "
+                           f"are {input.ndim}D (input) and {weight.ndim}D (weight)")
+    if input.shape[-1:] != weight.shape[-1:]:
         raise ConvlabError(
             f"linear: input of shape {input.shape} has {input.shape[-1] if input.ndim else 0} features "
-            f"but weight of shape {weight.shape} expects {weight.shape[1]}"
+            f"but weight of shape {weight.shape} expects {weight.shape[-1]}"
         )
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ConvlabError(f"linear: bias has shape {tuple(bias.shape)} but weight of shape {weight.shape} "
@@ -228,6 +231,8 @@ def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, igno
     input, target = _operand(input), _operand(target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "nll_loss")
+    if input.ndim == 0:
+        raise ConvlabError("nll_loss: input must be 1D (C,) or at least 2D (N, C, ...), got a 0-d tensor")
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     _check_channel_vec("weight", weight, c, "nll_loss")
     _check_class_target(input, target, ignore_index, "nll_loss")

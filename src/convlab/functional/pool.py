@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import math as M
+from .. import validate
 from ..math import _operand
 from ..ops import pool as P
 from ..shapes import check_layout, check_strict, ntuple, pool_geometry
@@ -137,6 +138,7 @@ def _output_size(where, nd, x, output_size):
     size = tuple(x.shape[2 + i] if s is None else int(s) for i, s in enumerate(size))
     if any(s < 1 for s in size):
         raise ConvlabError(f"{where}: output_size must be positive, got {output_size!r}")
+    validate.allocation(x.shape[:2] + size, x.dtype.itemsize, where, f"the output (output_size={output_size!r})")
     return size
 
 

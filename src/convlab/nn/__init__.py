@@ -120,14 +120,14 @@ __all__ = [
     "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
 ]
 
-from .. import validate as _validate  # noqa: E402
+from .. import argcheck as _argcheck  # noqa: E402
 from ..shared import share_memory as _share_memory  # noqa: E402
 
 Module.share_memory = _share_memory
 
 from . import modules  # noqa: E402,F401  (torch.nn.modules.<file> paths; after every name above exists)
 
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)
 
 
 _NOT_PROVIDED = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "MultiheadAttention", "Transformer",

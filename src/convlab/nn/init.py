@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import backend, validate
 from ..tensor import default_generator
 from ..validate import ConvlabError
 
@@ -78,12 +78,17 @@ def _fill(tensor, values):
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     """Fill with U(a, b)."""
+    a, b = validate.real(a, "uniform_", "a"), validate.real(b, "uniform_", "b")
+    if a > b or not math.isfinite(b - a):
+        raise ConvlabError(f"uniform_: expects to return a [from, to) range, but found a={a} > b={b}" if a > b
+                           else f"uniform_: the range [a={a}, b={b}) is wider than a float can hold")
     gen = generator or default_generator()
     return _fill(tensor, gen.uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with N(mean, std^2)."""
+    mean, std = validate.real(mean, "normal_", "mean", finite=False), validate.nonneg(std, "normal_", "std")
     gen = generator or default_generator()
     return _fill(tensor, gen.normal(mean, std, tensor.shape))
 
@@ -124,13 +129,17 @@ def zeros_(tensor):
 
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """Glorot & Bengio (2010): U(-bound, bound), ``bound = gain * sqrt(6 / (fan_in + fan_out))``."""
+    gain = validate.nonneg(gain, "xavier_uniform_", "gain")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / float(fan_in + fan_out))
+    if not math.isfinite(2 * bound):
+        raise ConvlabError(f"xavier_uniform_: gain {gain} makes the bound {bound:g} wider than a float can hold")
     return uniform_(tensor, -bound, bound, generator)
 
 
 def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     """Glorot & Bengio (2010): N(0, std^2), ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
+    gain = validate.nonneg(gain, "xavier_normal_", "gain")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
 
@@ -189,6 +198,6 @@ orthogonal, eye, dirac, sparse = _deprecated(orthogonal_), _deprecated(eye_), _d
 __all__ += ["orthogonal_", "eye_", "dirac_", "sparse_", "uniform", "normal", "constant", "xavier_uniform",
             "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal", "eye", "dirac", "sparse"]
 
-from .. import validate as _validate  # noqa: E402
+from .. import argcheck as _argcheck  # noqa: E402
 
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)

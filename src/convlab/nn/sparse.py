@@ -39,6 +39,9 @@ class Embedding(Module):
             self.weight = Parameter(zeros(num_embeddings, embedding_dim, dtype=dtype), requires_grad=not _freeze)
             self.reset_parameters()
         else:
+            from ..argcheck import as_tensor_arg
+
+            _weight = as_tensor_arg(_weight, "Embedding", "_weight")
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ConvlabError(f"Embedding: _weight has shape {tuple(_weight.shape)}, expected "
                                    f"{(num_embeddings, embedding_dim)}")

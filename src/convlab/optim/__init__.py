@@ -19,6 +19,6 @@ from .sgd import SGD
 __all__ = ["ASGD", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer", "RAdam", "RMSprop",
            "lr_scheduler"]
 
-from .. import validate as _validate  # noqa: E402
+from .. import argcheck as _argcheck  # noqa: E402
 
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)

@@ -3,8 +3,10 @@ checkpoint records, and the data of a run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 
 import numpy as np
 
@@ -26,6 +28,36 @@ def new_run_dir(kind: str, base: str = "runs") -> str:
             return path
         except FileExistsError:  # another run took it meanwhile
             number += 1
+
+
+def check_out_dir(out: str | None, force: bool) -> None:
+    """Refuse (``FileExistsError``) an ``out`` that :func:`prepare_out_dir` would refuse, making nothing:
+    a command checks this before its long work and makes the folder only when it has results."""
+    if out is None:
+        return
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise FileExistsError(f"--out {out} exists and is not a directory")
+    if os.path.isdir(out) and os.listdir(out) and not force:
+        raise FileExistsError(f"--out {out} already holds files; pass --force to write over them, or choose another --out")
+
+
+@contextlib.contextmanager
+def writing_into(out: str | None, kind: str, force: bool):
+    """:func:`prepare_out_dir`, and on an exception inside the block remove what the block added
+    (the folder itself when it was made here), so a failed command leaves nothing half-written."""
+    made = out is None or not os.path.isdir(out)
+    before = set() if made else set(os.listdir(out))
+    path = prepare_out_dir(out, kind, force)
+    try:
+        yield path
+    except BaseException:
+        if made:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            for name in set(os.listdir(path)) - before:
+                target = os.path.join(path, name)
+                shutil.rmtree(target, ignore_errors=True) if os.path.isdir(target) else os.remove(target)
+        raise
 
 
 def prepare_out_dir(out: str | None, kind: str, force: bool) -> str:

@@ -35,6 +35,6 @@ __all__ = [
     "ReduceLROnPlateau", "SequentialLR", "StepLR",
 ]
 
-from ... import validate as _validate  # noqa: E402
+from ... import argcheck as _argcheck  # noqa: E402
 
-_validate.check_namespace(globals())  # arguments checked against the signatures (convlab.validate.checked)
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)

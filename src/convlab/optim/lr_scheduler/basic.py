@@ -213,6 +213,9 @@ class OneCycleLR(LRScheduler):
             raise ConvlabError(f"Expected positive integer total_steps, but got {total_steps}")
         if not 0 <= pct_start <= 1:
             raise ConvlabError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+        div_factor = validate.positive(div_factor, "OneCycleLR", "div_factor")
+        final_div_factor = validate.positive(final_div_factor, "OneCycleLR", "final_div_factor")
+        validate.integer(last_epoch, "OneCycleLR", "last_epoch", -1, total_steps - 1)
         if anneal_strategy not in ("cos", "linear"):
             raise ConvlabError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
         self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
@@ -257,8 +260,8 @@ class OneCycleLR(LRScheduler):
         if isinstance(value, (list, tuple)):
             if len(value) != len(groups):
                 raise ConvlabError(f"expected {len(groups)} values for {name}, got {len(value)}")
-            return list(value)
-        return [value] * len(groups)
+            return [validate.real(v, "OneCycleLR", name) for v in value]
+        return [validate.real(value, "OneCycleLR", name)] * len(groups)
 
     def _set_momentum(self, group, value):
         if self.use_beta1:

@@ -21,6 +21,7 @@ import numbers
 
 import numpy as np
 
+from ... import validate
 from ...random import default_generator
 from ...tensor import Tensor, from_numpy
 from ...validate import ConvlabError
@@ -137,7 +138,8 @@ class Normalize:
     """``(x - mean) / std`` per channel of a ``(C, H, W)`` or ``(N, C, H, W)`` tensor."""
 
     def __init__(self, mean, std, inplace: bool = False):
-        self.mean, self.std = list(np.atleast_1d(mean)), list(np.atleast_1d(std))
+        self.mean = validate.reals(mean, "Normalize", "mean").tolist()
+        self.std = validate.reals(std, "Normalize", "std").tolist()
         if any(s == 0 for s in self.std):
             raise ConvlabError(f"Normalize: std evaluated to zero after conversion ({self.std}), leading to division by zero")
 
@@ -189,6 +191,10 @@ class Pad:
     """Pad the borders: ``padding`` is one int, ``(left/right, top/bottom)`` or ``(left, top, right, bottom)``."""
 
     def __init__(self, padding, fill=0, padding_mode: str = "constant"):
+        if not (validate._is_int(padding) or isinstance(padding, (tuple, list))
+                and all(validate._is_int(v) for v in padding)):
+            raise validate.ArgumentTypeError(f"Pad: padding must be an int or a sequence of 2 or 4 ints, got "
+                                             f"{validate._safe_repr(padding)}")
         p = [padding] * 4 if isinstance(padding, numbers.Integral) else list(padding)
         if len(p) == 2:
             p = [p[0], p[1], p[0], p[1]]
@@ -244,6 +250,10 @@ class RandomResizedCrop:
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
                  interpolation=InterpolationMode.BILINEAR, antialias=True):
         self.size = _pair(size, "RandomResizedCrop")
+        scale, ratio = (validate.reals(v, "RandomResizedCrop", n) for v, n in ((scale, "scale"), (ratio, "ratio")))
+        if len(scale) != 2 or len(ratio) != 2 or scale.min() < 0 or ratio.min() <= 0:
+            raise ConvlabError(f"RandomResizedCrop: scale and ratio must be pairs (min, max) of non-negative / positive "
+                               f"numbers, got scale={scale.tolist()}, ratio={ratio.tolist()}")
         if scale[0] > scale[1] or ratio[0] > ratio[1]:
             raise ConvlabError(f"RandomResizedCrop: scale and ratio should be of kind (min, max), got {scale}, {ratio}")
         self.scale, self.ratio, self.interpolation = tuple(scale), tuple(ratio), interpolation
@@ -296,7 +306,10 @@ class RandomApply:
     """Apply the list of ``transforms`` with probability ``p``."""
 
     def __init__(self, transforms, p: float = 0.5):
-        self.transforms, self.p = list(transforms), p
+        if not isinstance(transforms, (list, tuple)) or not all(callable(t) for t in transforms):
+            raise validate.ArgumentTypeError(f"RandomApply: transforms must be a list of callables, got "
+                                             f"{validate._safe_repr(transforms)}")
+        self.transforms, self.p = list(transforms), validate.probability(p, "RandomApply", "p")
 
     def __call__(self, img):
         if default_generator().random() < self.p:
@@ -328,7 +341,14 @@ class RandomRotation:
     """Rotate by an angle uniform in ``degrees`` (a number d means [-d, d])."""
 
     def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand: bool = False, center=None, fill=0):
-        self.degrees = (-degrees, degrees) if isinstance(degrees, numbers.Number) else tuple(degrees)
+        if validate._is_real(degrees):
+            d = validate.nonneg(degrees, "RandomRotation", "degrees")
+            self.degrees = (-d, d)
+        else:
+            d = validate.reals(degrees, "RandomRotation", "degrees")
+            if len(d) != 2 or d[0] > d[1]:
+                raise ConvlabError(f"RandomRotation: degrees must be a number or a (min, max) pair, got {degrees!r}")
+            self.degrees = (float(d[0]), float(d[1]))
         self.interpolation, self.expand, self.center, self.fill = interpolation, expand, center, fill
 
     def __call__(self, img):
@@ -343,3 +363,7 @@ class RandomRotation:
                                                                         self.expand, self.center, fillcolor=self.fill))
                         for c in flat])
         return from_numpy(out.reshape(a.shape[:-2] + out.shape[-2:]).astype(a.dtype))
+
+from ... import argcheck as _argcheck  # noqa: E402
+
+_argcheck.check_namespace(globals())  # arguments checked against the signatures (convlab.argcheck.checked)

@@ -1,0 +1,213 @@
+# ruff: noqa: E501  (one case per line: the table reads better unwrapped)
+"""A second careful hostile user (issue 20, after the fuzzer was emptied): each case was written
+by first deciding what torch / torchvision / PIL do with the same input, then asserting convlab's
+exact exception type and a message naming the argument or file and the value, or the correct value.
+
+Families: torch-form refusals of arguments the signatures describe (dims, bools, dtypes, devices,
+generators, optimizers, sizes), silent wrong results (values checked against torch or by hand),
+unbounded work (sizes refused before anything is allocated), transforms, files (paths, crafted
+safetensors / IDX / CIFAR / images) and the command line.
+"""
+
+import struct
+
+import numpy as np
+import pytest
+from hostile import Case, check, params
+
+import convlab as cl
+import convlab.functional as F
+import convlab.vision.transforms as T
+from convlab import data, files, filters, nn, optim, shapes
+from convlab.data import read_cifar_bin, read_idx
+from convlab.optim import lr_scheduler
+from convlab.validate import ArgumentTypeError, ConvlabError, DimensionError
+
+A = cl.randn(2, 3)
+X4 = cl.randn(2, 3, 6, 6)
+
+
+def _oob(where, lo, hi, got):
+    return rf"{where}: Dimension out of range \(expected to be in range of \[{lo}, {hi}\], but got {got}\)"
+
+
+def _sgd():
+    return optim.SGD([nn.Parameter(cl.ones(2))], lr=0.1)
+
+
+def _ds():
+    return data.ArrayDataset(np.zeros((4, 1, 5, 5), np.float32), np.arange(4) % 2)
+
+
+# torch: TypeError "sum(): argument 'keepdim' must be bool, not str" and its kin
+ARGUMENT_TYPES = [
+    Case("sum-keepdim-str", lambda: A.sum(1, keepdim="yes"), TypeError, r"sum\(\): argument 'keepdim' must be bool, not str"),
+    Case("mean-keepdim-float", lambda: A.mean(0, keepdim=0.5), TypeError, r"argument 'keepdim' must be bool, not float \(0.5\)"),
+    Case("argmax-dim-str", lambda: A.argmax(dim="1"), TypeError, r"argmax\(\): argument 'dim' must be int, not str"),
+    Case("softmax-dim-float", lambda: F.softmax(A, dim=1.0), TypeError, r"argument 'dim' must be int, not float"),
+    Case("max-dim-list", lambda: cl.max(A, dim=[]), TypeError, r"max\(\): argument 'dim' must be int, not list"),
+    Case("zeros-dtype-str", lambda: cl.zeros(2, dtype="float33"), TypeError, r"zeros\(\): argument 'dtype' must be a dtype, not str \('float33'\)"),
+    Case("ones-device-float", lambda: cl.ones(2, device=1.5), TypeError, r"ones\(\): argument 'device' must be a device"),
+    Case("randn-generator-int", lambda: cl.randn(2, generator=42), TypeError, r"randn\(\): argument 'generator' must be torch.Generator, not int \(42\)"),
+    Case("normal_-generator-str", lambda: cl.zeros(3).normal_(generator="g"), TypeError, r"normal_\(\): argument 'generator' must be torch.Generator"),
+    Case("steplr-optimizer-str", lambda: lr_scheduler.StepLR("sgd", 2), TypeError, r"StepLR\(\): argument 'optimizer' must be an Optimizer, not str"),
+    Case("sgd-params-none", lambda: optim.SGD(None, lr=0.1), TypeError, r"SGD\(\): argument 'params' must be an iterable of Tensors or dicts, not None"),
+    Case("adam-betas-none", lambda: optim.Adam([nn.Parameter(cl.ones(2))], betas=None), TypeError, r"Adam\(\): argument 'betas' must be a sequence"),
+    Case("lambdalr-none", lambda: lr_scheduler.LambdaLR(_sgd(), None), TypeError, r"LambdaLR\(\): argument 'lr_lambda' must be a function, not None"),
+    Case("conv2d-groups-float", lambda: F.conv2d(X4, cl.randn(3, 1, 3, 3), groups=3.0), TypeError, r"conv2d\(\): argument 'groups' must be int, not float"),
+    Case("equal-number", lambda: cl.equal(A, 2), TypeError, r"equal\(\): argument 'b' must be Tensor, not int"),
+    Case("allclose-array", lambda: cl.allclose(A, np.zeros((2, 3))), TypeError, r"allclose\(\): argument 'b' must be Tensor, not ndarray"),
+    Case("expand_as-none", lambda: A.expand_as(None), TypeError, r"expand_as\(\): argument 'other' must be Tensor, not None"),
+    Case("view_as-list", lambda: A.view_as([6]), TypeError, r"view_as\(\): argument 'other' must be Tensor, not list"),
+    Case("cat-none", lambda: cl.cat(None), TypeError, r"cat\(\): argument 'tensors' must be tuple of Tensors, not None"),
+    Case("full-fill-str", lambda: cl.full((2,), "x"), TypeError, r"full\(\): argument 'fill_value' must be Number, not str"),
+    Case("fill_-str", lambda: cl.zeros(2).fill_("1"), TypeError, r"fill_\(\): argument 'value' must be Number, not str"),
+    Case("clamp-min-dict", lambda: A.clamp(min={}), TypeError, r"clamp\(\): argument 'min' must be Number or Tensor, not dict"),
+    Case("size-none", lambda: cl.Size(None), TypeError, r"Size\(\): argument 'sizes' must be an iterable of ints, not NoneType"),
+    Case("size-float-item", lambda: cl.Size([2, 1.5]), TypeError, r"Size\(\) takes an iterable of 'int' \(item 1 is 'float'\)"),
+    Case("from_numpy-list", lambda: cl.from_numpy([1, 2]), TypeError, r"from_numpy\(\): expected np.ndarray \(got list\)"),
+    Case("repeat-float", lambda: A.repeat(1.5, 1), TypeError, r"repeat: repeats must be a sequence of non-negative integers, got \(1.5, 1\)"),
+    Case("expand-none", lambda: A.expand(None, 3), TypeError, r"expand\(\): argument 'size' must be tuple of ints, but found element of type NoneType at pos 0"),
+    Case("pad-none", lambda: F.pad(X4, None), TypeError, r"pad\(\): argument 'pad' must be tuple of ints, not None"),
+    Case("pad-float", lambda: F.pad(X4, (1.5, 1)), TypeError, r"pad\(\): argument 'pad' must be tuple of ints"),
+    Case("pad-mode", lambda: F.pad(X4, (1, 1), mode="wrap"), ValueError, r"pad: mode must be one of 'constant', 'reflect', 'replicate', 'circular', got 'wrap'"),
+    Case("copy_-str", lambda: cl.zeros(2).copy_("ab"), TypeError, r"copy_\(\): argument 'src' must be Tensor or an array of numbers, not str"),
+    Case("topk-k-float", lambda: A.topk(1.0), TypeError, r"topk\(\): argument 'k' must be int, not float"),
+]
+
+# torch: IndexError "Dimension out of range (expected to be in range of [-2, 1], but got 2)"
+DIMS = [
+    Case("argmax-dim-2", lambda: A.argmax(dim=2), IndexError, _oob("argmax", -2, 1, 2)),
+    Case("argmin-dim-neg3", lambda: cl.argmin(A, dim=-3), IndexError, _oob("argmin", -2, 1, -3)),
+    Case("max-dim-huge", lambda: cl.max(A, dim=10**12), IndexError, _oob("max", -2, 1, 10**12)),
+    Case("sort-dim-neg7", lambda: A.sort(dim=-7), IndexError, _oob("sort", -2, 1, -7)),
+    Case("argsort-dim-2", lambda: cl.argsort(A, dim=2), IndexError, _oob("sort", -2, 1, 2)),
+    Case("topk-dim-5", lambda: A.topk(1, dim=5), IndexError, _oob("topk", -2, 1, 5)),
+    Case("all-dim-3", lambda: A.all(dim=3), IndexError, _oob("all", -2, 1, 3)),
+    Case("any-dim-tuple", lambda: A.any(dim=(0, 4)), IndexError, _oob("any", -2, 1, 4)),
+    Case("size-dim-2", lambda: A.size(2), IndexError, _oob("size", -2, 1, 2)),
+    Case("gather-dim-2", lambda: cl.gather(A, 2, cl.tensor(np.zeros((2, 3), np.int64))), IndexError, _oob("gather", -2, 1, 2)),
+    Case("normalize-dim-2", lambda: F.normalize(A, dim=2), IndexError, _oob("normalize", -2, 1, 2)),
+    Case("gather-index-ndim", lambda: cl.gather(A, 1, cl.tensor(np.array([0, 1]))), RuntimeError, r"gather\(\): Index tensor must have the same number of dimensions as input tensor"),
+]
+
+# values refused where torch refuses them (never computed into a silent wrong answer)
+VALUES = [
+    Case("hardtanh-min-gt-max", lambda: F.hardtanh(A, min_val=2.0, max_val=1.0), ValueError, r"hardtanh: min_val cannot be greater than max_val \(min_val=2.0, max_val=1.0\)"),
+    Case("normal_-std-neg", lambda: cl.zeros(3).normal_(0.0, -1.0), RuntimeError, r"normal_: normal expects std >= 0.0, but found std -1.0"),
+    Case("uniform_-from-gt-to", lambda: cl.zeros(3).uniform_(2.0, 1.0), RuntimeError, r"uniform_ expects to return a \[from, to\) range, but found from=2.0 > to=1.0"),
+    Case("init-uniform-a-gt-b", lambda: nn.init.uniform_(cl.zeros(3), 2.0, 1.0), ValueError, r"uniform_: expects to return a \[from, to\) range, but found a=2.0 > b=1.0"),
+    Case("init-normal-std-nan", lambda: nn.init.normal_(cl.zeros(3), std=float("nan")), ValueError, r"normal_: std must be a finite number, got nan"),
+    Case("xavier-gain-neg", lambda: nn.init.xavier_normal_(cl.zeros(3, 3), gain=-1.0), ValueError, r"xavier_normal_: gain must be non-negative, got -1.0"),
+    Case("mm-inner", lambda: cl.mm(A, cl.randn(2, 2)), RuntimeError, r"mm: mat1 and mat2 shapes cannot be multiplied \(2x3 and 2x2\)"),
+    Case("linear-0d-weight", lambda: F.linear(A, cl.tensor(1.0)), RuntimeError, r"linear: both arguments to linear need to be at least 1D .* 2D \(input\) and 0D \(weight\)"),
+    Case("nll-0d-input", lambda: F.nll_loss(cl.tensor(1.0), cl.tensor(np.array(0))), RuntimeError, r"nll_loss: input must be 1D \(C,\) or at least 2D"),
+    Case("onecycle-div-0", lambda: lr_scheduler.OneCycleLR(_sgd(), 0.1, total_steps=10, div_factor=0), ValueError, r"OneCycleLR: div_factor must be positive, got 0.0"),
+    Case("onecycle-last-epoch", lambda: lr_scheduler.OneCycleLR(_sgd(), 0.1, total_steps=10, last_epoch=100), ValueError, r"OneCycleLR: last_epoch must be <= 9, got 100"),
+    Case("onecycle-max-lr-none", lambda: lr_scheduler.OneCycleLR(_sgd(), None, total_steps=10), TypeError, r"OneCycleLR: max_lr must be a real number, got None"),
+    Case("conv-params-ndim", lambda: shapes.conv_params(3, 4, 3, ndim=10**12), ValueError, r"conv_params: ndim must be <= 3, got 1000000000000"),
+    Case("receptive-field-int", lambda: shapes.receptive_field([5]), TypeError, r"receptive_field: each of layers must be"),
+    Case("conv-padding-2-63", lambda: F.conv2d(X4, cl.randn(4, 3, 3, 3), padding=2**63), ValueError, r"conv2d: padding must fit in int64"),
+    Case("data-loader-seed-neg", lambda: data.DataLoader(_ds(), seed=-1), TypeError, r"DataLoader\(\): argument 'seed' must be a non-negative int, not int \(-1\)"),
+    Case("random-split-none", lambda: data.random_split(None, [2, 2]), TypeError, r"random_split\(\): argument 'dataset' must be a Dataset, not None"),
+    Case("concat-not-dataset", lambda: data.ConcatDataset([_ds(), 5]), TypeError, r"ConcatDataset: datasets\[1\] is not a dataset"),
+    Case("collate-empty", lambda: data.collate([]), ValueError, r"collate: items must be a non-empty list of samples, got \[\]"),
+    Case("weighted-sampler-str", lambda: data.WeightedRandomSampler("x", 3), TypeError, r"WeightedRandomSampler\(\): argument 'weights' must be Tensor or an array of numbers, not str"),
+    Case("lines-size-str", lambda: data.LinesDataset(size="8"), TypeError, r"LinesDataset: size must be an integer >= 3, got '8' \(str\)"),
+]
+
+# sizes refused before the allocation (torch would try to allocate and fail, or take minutes)
+UNBOUNDED = [
+    Case("repeat-huge", lambda: A.repeat(10**6, 10**6), RuntimeError, r"repeat: the result of shape \(2000000, 3000000\) needs .* more than the .* allowed"),
+    Case("adaptive-max-huge", lambda: F.adaptive_max_pool2d(X4, 10**6), RuntimeError, r"adaptive_max_pool2d: the output \(output_size=1000000\) of shape \(2, 3, 1000000, 1000000\) needs"),
+    Case("adaptive-avg3d-huge", lambda: F.adaptive_avg_pool3d(cl.randn(1, 1, 2, 2, 2), 10**5), RuntimeError, r"adaptive_avg_pool3d: the output .* needs"),
+    Case("vision-resize-huge", lambda: T.functional.resize(cl.randn(3, 4, 4), [10**6, 10**6]), RuntimeError, r"resize: the resized image of shape \(3, 1000000, 1000000\) needs"),
+    Case("vision-crop-huge", lambda: T.functional.crop(cl.randn(3, 4, 4), 0, 0, 10**6, 10**6), RuntimeError, r"crop: the crop of shape \(3, 1000000, 1000000\) needs"),
+    Case("new-full-negative", lambda: A.new_full((2, -1), 0.0), ValueError, r"new_full: size must be a sequence of non-negative integers, got \(2, -1\)"),
+]
+
+# torchvision transforms and convlab.data transforms
+TRANSFORMS = [
+    Case("centercrop-float", lambda: T.CenterCrop(2.5), TypeError, r"CenterCrop: size must be an int or a \(height, width\) pair, got 2.5"),
+    Case("centercrop-zero", lambda: T.CenterCrop(0), ValueError, r"CenterCrop: size must be positive, got 0"),
+    Case("crop-negative-height", lambda: T.functional.crop(cl.randn(3, 4, 4), 0, 0, -1, 2), ValueError, r"crop: height must be non-negative, got -1"),
+    Case("hflip-none", lambda: T.functional.hflip(None), TypeError, r"hflip\(\): argument 'img' must be a PIL Image or a Tensor, not None"),
+    Case("vflip-1d", lambda: T.functional.vflip(cl.zeros(3)), ValueError, r"vflip: img should be a tensor \(\.\.\., H, W\) of at least 2 dimensions, got shape \(3,\)"),
+    Case("resize-interp", lambda: T.functional.resize(cl.randn(3, 4, 4), 2, interpolation="cubic"), ValueError, r"transforms: interpolation must be one of 'nearest', 'bilinear'"),
+    Case("rotation-none", lambda: T.RandomRotation(None), TypeError, r"RandomRotation\(\): argument 'degrees'|RandomRotation: degrees"),
+    Case("rotation-reversed", lambda: T.RandomRotation((10, -10)), ValueError, r"RandomRotation: degrees must be a number or a \(min, max\) pair, got \(10, -10\)"),
+    Case("tv-normalize-nan", lambda: T.Normalize((0.5,), (float("nan"),)), ValueError, r"Normalize: std must be a finite number, got nan"),
+    Case("tv-pad-none", lambda: T.Pad(None), TypeError, r"Pad: padding must be an int or a sequence of 2 or 4 ints, got None"),
+    Case("rrc-scale-empty", lambda: T.RandomResizedCrop(8, scale=[]), ValueError, r"RandomResizedCrop: scale must be a number or a non-empty sequence of numbers, got \[\]"),
+    Case("random-apply-none", lambda: T.RandomApply(None), TypeError, r"RandomApply\(\): argument 'transforms'|RandomApply: transforms must be a list of callables"),
+    Case("data-normalize-str", lambda: data.Normalize("x", 1.0), TypeError, r"Normalize: mean must be a real number, got 'x'"),
+    Case("data-pad-none", lambda: data.Pad(None), TypeError, r"Pad: padding must be an int or a sequence of 2 ints, got None"),
+    Case("data-randomcrop-float", lambda: data.RandomCrop(2.5), TypeError, r"RandomCrop: size must be an int or a sequence of 2 ints, got 2.5"),
+    Case("erasing-p-2", lambda: data.RandomErasing(p=2.0), ValueError, r"RandomErasing: p must be in \[0, 1\], got 2.0"),
+    Case("filter-clip-5", lambda: filters.filter_image(np.zeros((4, 4), np.uint8), "box", clip=5), TypeError, r"filter_image: clip must be True, False, None or a pair \(lo, hi\), got 5"),
+    Case("parse-kernel-none", lambda: filters.parse_kernel(None), TypeError, r"parse_kernel\(\): argument 'spec' must be str, not None|parse_kernel: spec must be a string"),
+    Case("get-kernel-empty", lambda: filters.get_kernel(""), ValueError, r"unknown kernel ''; the name must be one of"),
+    Case("smooth-str", lambda: filters.smooth("abc"), TypeError, r"smooth: signal must be an array of real numbers, got 'abc'"),
+]
+
+
+def _write(tmp, name, payload):
+    p = tmp / name
+    p.write_bytes(payload)
+    return p
+
+
+def _safetensors(header: bytes, body: bytes = b"") -> bytes:
+    return struct.pack("<Q", len(header)) + header + body
+
+
+# files: paths, crafted checkpoints / IDX / CIFAR / images; every message names the file
+FILES = [
+    Case("write-atomic-empty-path", lambda t: files.write_atomic("", b"x"), ValueError, r"write_atomic: path must be a non-empty path without NUL characters, got ''"),
+    Case("write-atomic-nul", lambda t: files.write_atomic(str(t / "a\0b"), b"x"), ValueError, r"write_atomic: path must be a non-empty path without NUL"),
+    Case("write-atomic-str-data", lambda t: files.write_atomic(t / "d.bin", "text"), TypeError, r"write_atomic: data must be bytes, got str"),
+    Case("write-text-none", lambda t: files.write_text(t / "t.txt", None), TypeError, r"write_text: text must be a str, got NoneType"),
+    Case("write-json-indent", lambda t: files.write_json(t / "j.json", {}, indent=1.5), TypeError, r"write_json: indent must be a non-negative integer, got 1.5"),
+    Case("ckpt-header-huge-length", lambda t: cl.load(_write(t, "huge.safetensors", struct.pack("<Q", 2**62) + b"{}")), ValueError, r"huge.safetensors"),
+    Case("ckpt-header-deep", lambda t: cl.load(_write(t, "deep.safetensors", _safetensors(b'{"__metadata__":' + b"[" * 5000 + b"]" * 5000 + b"}"))), ValueError, r"deep.safetensors"),
+    Case("ckpt-shape-overflow", lambda t: cl.load(_write(t, "ovf.safetensors", _safetensors(b'{"w":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}}', b"\0" * 8))), ValueError, r"ovf.safetensors"),
+    Case("idx-dims-overflow", lambda t: read_idx(_write(t, "ovf.idx", b"\x00\x00\x08\x04" + struct.pack(">IIII", 2**32 - 1, 2**32 - 1, 2**32 - 1, 2**32 - 1))), ValueError, r"ovf.idx"),
+    Case("cifar-short", lambda t: read_cifar_bin(_write(t, "short.bin", b"\x00" * 100)), ValueError, r"short.bin"),
+    Case("png-truncated-body", lambda t: data.read_image(_write(t, "cut.png", _png_bytes()[:-30])), ValueError, r"cut.png"),
+    Case("gif-garbage-after-header", lambda t: data.read_image(_write(t, "g.gif", b"GIF89a" + b"\xff" * 40)), ValueError, r"g.gif"),
+]
+
+
+def _png_bytes():
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+FAMILIES = {"argument-types": ARGUMENT_TYPES, "dims": DIMS, "values": VALUES, "unbounded": UNBOUNDED,
+            "transforms": TRANSFORMS}
+
+
+@params([c for cases in FAMILIES.values() for c in cases])
+def test_refused_by_name(case):
+    check(case)
+
+
+@params(FILES)
+def test_files_refused_by_name(case, tmp_path):
+    check(case, tmp_path)
+
+
+def test_every_refusal_is_catchable_as_torch_would_raise():
+    """The shared classes: a type problem is a TypeError, a dim an IndexError, both also the
+    ValueError / RuntimeError a caller of either library may catch."""
+    for exc in (ArgumentTypeError, DimensionError):
+        assert issubclass(exc, ConvlabError) and issubclass(exc, ValueError) and issubclass(exc, RuntimeError)
+    with pytest.raises(RuntimeError):
+        A.sum(keepdim="x")
+    with pytest.raises(RuntimeError):
+        A.argmax(dim=9)
