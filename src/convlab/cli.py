@@ -159,7 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _printable_streams() -> None:
+    """A file name that is not valid UTF-8 (``caf\\xe9.png``) reaches Python as a surrogate escape;
+    printing it to a strict UTF-8 terminal would fail at the end of a run. Such characters are
+    printed as ``\\udce9`` instead, whatever the locale."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", "") == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # pragma: no cover - a stream that cannot change
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _printable_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

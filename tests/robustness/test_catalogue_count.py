@@ -23,6 +23,7 @@ def test_catalogue_counts_several_hundred_cases(capsys):
     cli = _load("test_cli_bad_inputs")
     props = _load("test_properties")
     issue20 = _load("test_silent_and_bare")
+    user = _load("test_hostile_user")
     counts = {f"core/{k}": len(v) for k, v in core.CORE_FAMILIES.items()}
     counts["conv+pool"] = len(conv.CASES)
     counts.update({f"nn/{k}": len(v) for k, v in nn.NN_FAMILIES.items()})
@@ -30,6 +31,9 @@ def test_catalogue_counts_several_hundred_cases(capsys):
     counts["cli"] = cli.CLI_CASES
     counts.update({f"issue20/{k}": len(v) for k, v in issue20.FAMILIES.items()})
     counts["issue20/cli"] = len(issue20.CLI)
+    counts.update({f"user/{k}": len(v) for k, v in user.FAMILIES.items()})
+    counts["user/files"] = len(user.FILES)
+    counts["user/cli"] = user.CLI_CASES
     total = sum(counts.values())
     with capsys.disabled():
         print(f"\nhostile-input catalogue: {total} raising cases "

@@ -9,7 +9,10 @@ unbounded work (sizes refused before anything is allocated), transforms, files (
 safetensors / IDX / CIFAR / images) and the command line.
 """
 
+import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -175,7 +178,84 @@ FILES = [
     Case("cifar-short", lambda t: read_cifar_bin(_write(t, "short.bin", b"\x00" * 100)), ValueError, r"short.bin"),
     Case("png-truncated-body", lambda t: data.read_image(_write(t, "cut.png", _png_bytes()[:-30])), ValueError, r"cut.png"),
     Case("gif-garbage-after-header", lambda t: data.read_image(_write(t, "g.gif", b"GIF89a" + b"\xff" * 40)), ValueError, r"g.gif"),
+    Case("bmp-truncated", lambda t: data.read_image(_write(t, "t.bmp", b"BM" + b"\xff" * 60)), ValueError, r"t.bmp: cannot read as an image"),
+    Case("tiff-garbage", lambda t: data.read_image(_write(t, "t.tif", b"II*\x00" + b"\xff" * 40)), ValueError, r"t.tif: cannot read as an image"),
+    Case("png-declares-10g-pixels", lambda t: data.read_image(_write(t, "bomb.png", _png_header(100000, 100000))), ValueError, r"bomb.png: cannot read as an image: .*exceeds limit"),
+    Case("bmp-declares-40g-pixels", lambda t: data.read_image(_write(t, "bomb.bmp", b"BM" + struct.pack("<IHHI", 0, 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, 200000, 200000, 1, 24, 0, 0, 0, 0, 0, 0))), ValueError, r"bomb.bmp: cannot read as an image: .*exceeds limit"),
+    Case("i32-beyond-16-bits", lambda t: data.read_image(_image(t, "i32.tif", np.array([[0, 70000]], np.int32), "I")), ValueError, r"i32.tif: a 32-bit integer image with values in \[0, 70000\]"),
+    Case("float-tiff-outside-01", lambda t: data.read_image(_image(t, "f.tif", np.array([[-1.0, 2.0]], np.float32), "F")), ValueError, r"f.tif: a floating-point image with values in \[-1.0, 2.0\]"),
 ]
+
+
+def _png_header(w, h):
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", __import__("zlib").compress(b"\x00" * 10)) + chunk(b"IEND", b""))
+
+
+def _image(tmp, name, array, mode=None, **save):
+    from PIL import Image
+
+    im = Image.fromarray(array, mode=mode) if mode else Image.fromarray(array)
+    im.save(tmp / name, **save)
+    return tmp / name
+
+
+# decoded values against an independent decode (NumPy on the array that was written, or the mode's definition)
+_RNG = np.random.default_rng(20)
+_A16 = _RNG.integers(0, 65536, (5, 7)).astype(np.uint16)
+_F01 = _RNG.random((3, 4)).astype(np.float32)
+
+
+def _i16b(tmp):
+    from PIL import Image
+
+    Image.frombytes("I;16B", (7, 5), _A16.astype(">u2").tobytes()).save(tmp / "b16.tif")
+    return tmp / "b16.tif"
+
+
+def _exif(tmp, orientation):
+    from PIL import Image
+
+    a = np.zeros((4, 6), np.uint8)
+    a[0, :] = 255  # a white top row
+    im = Image.fromarray(a)
+    ex = im.getexif()
+    ex[0x0112] = orientation
+    im.save(tmp / f"o{orientation}.png", exif=ex)
+    return tmp / f"o{orientation}.png"
+
+
+def _palette(tmp):
+    from PIL import Image
+
+    im = Image.fromarray(np.array([[0, 1], [2, 3]], np.uint8), mode="P")
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 756)
+    im.save(tmp / "p.png")
+    return tmp / "p.png"
+
+
+DECODED = [  # (id, read, expected array, tolerance)
+    ("png-16-bit", lambda t: data.read_image(_image(t, "a16.png", _A16))[0], _A16 / 65535, 1e-6),
+    ("tiff-16-bit-big-endian", lambda t: data.read_image(_i16b(t))[0], _A16 / 65535, 1e-6),
+    ("tiff-float-01", lambda t: data.read_image(_image(t, "f.tif", _F01, "F"))[0], _F01, 0.0),
+    ("png-1-bit", lambda t: data.read_image(_image(t, "b.png", np.array([[0, 1], [1, 0]], bool)))[0], np.array([[0, 1], [1, 0]]), 0.0),
+    ("png-palette-rgb", lambda t: data.read_image(_palette(t), mode="RGB"), np.array([[[0, 1], [0, 0]], [[0, 0], [1, 0]], [[0, 0], [0, 1]]]), 0.0),
+    ("jpeg-cmyk-magenta", lambda t: data.read_image(_image(t, "c.jpg", np.zeros((2, 2, 4), np.uint8) + np.array([0, 255, 0, 0], np.uint8), "CMYK", quality=100), mode="RGB")[:, 0, 0], np.array([1.0, 0.0, 1.0]), 1 / 255),
+    ("exif-rotate-90-cw", lambda t: data.read_image(_exif(t, 6))[0], np.pad(np.ones((6, 1)), ((0, 0), (3, 0))), 0.0),
+    ("exif-mirror", lambda t: data.read_image(_exif(t, 2))[0], np.pad(np.ones((1, 6)), ((0, 3), (0, 0))), 0.0),
+]
+
+
+@pytest.mark.parametrize("read,want,tol", [d[1:] for d in DECODED], ids=[d[0] for d in DECODED])
+def test_pictures_decode_to_their_values(read, want, tol, tmp_path):
+    got = np.asarray(read(tmp_path), np.float64)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_allclose(got, want, rtol=0, atol=tol)
 
 
 def _png_bytes():
@@ -211,3 +291,97 @@ def test_every_refusal_is_catchable_as_torch_would_raise():
         A.sum(keepdim="x")
     with pytest.raises(RuntimeError):
         A.argmax(dim=9)
+
+
+# ---------------------------------------------------------------- the command line
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A checkpoint that records its preprocessing, one with NaN weights, and picture folders: one
+    with a corrupt picture, one with a single class, an empty one, one with a non-UTF-8 name."""
+    from PIL import Image
+
+    from convlab.data.preprocess import Preprocessing
+
+    t = tmp_path_factory.mktemp("world")
+    rng = np.random.default_rng(0)
+    pre = Preprocessing(channels=1, size=(28, 28))
+    model = cl.models.get("lenet5")
+    cl.save(model, t / "ok.safetensors", preprocessing=pre, classes=["a", "b"])
+    with cl.no_grad():
+        next(iter(model.parameters())).fill_(float("nan"))
+    cl.save(model, t / "nan.safetensors", preprocessing=pre, classes=["a", "b"])
+    for name, classes in (("corrupt", "ab"), ("one", "a"), ("badname", "ab")):
+        for c in classes:
+            (t / name / c).mkdir(parents=True)
+            for i in range(4):
+                Image.fromarray(rng.integers(0, 255, (12, 12), dtype=np.uint8)).save(t / name / c / f"{i}.png")
+    (t / "corrupt" / "a" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    Image.fromarray(np.zeros((12, 12), np.uint8)).save(os.fsencode(t / "badname" / "a") + b"/caf\xe9.png")
+    (t / "empty").mkdir()
+    return t
+
+
+CLI = [  # (argv with {t} for the world folder, exit code, the one stderr line, a path that must not exist after)
+    (["train", "--dataset", "folder:{t}/corrupt", "--model", "lenet5", "--epochs", "1", "--out", "{t}/r1"], 1, r"corrupt/a/bad.png: not a readable picture", "{t}/r1"),
+    (["train", "--dataset", "folder:{t}/one", "--epochs", "1", "--out", "{t}/r2"], 1, r"one has one class folder \(a\); a classifier needs at least two", "{t}/r2"),
+    (["train", "--dataset", "folder:{t}/empty", "--epochs", "1", "--out", "{t}/r3"], 1, r"empty has no class folders", "{t}/r3"),
+    (["train", "--epochs", "1", "--lr", "nan", "--out", "{t}/r4"], 2, r"--lr", "{t}/r4"),
+    (["train", "--epochs", "1", "--early-stopping", "-1"], 2, r"--early-stopping must be", None),
+    (["train", "--mean", "0.5,,0.5"], 2, r"--mean", None),
+    (["evaluate", "{t}/ok.safetensors", "--dataset", "folder:{t}/corrupt", "--out", "{t}/e1"], 1, r"corrupt/a/bad.png: cannot read as an image", "{t}/e1"),
+    (["evaluate", "{t}/nan.safetensors", "--dataset", "folder:{t}/badname", "--out", "{t}/e2"], 1, r"nan.safetensors.*(NaN|infinite)", "{t}/e2"),
+    (["evaluate", "{t}/missing.safetensors"], 1, r"missing.safetensors does not exist", None),
+    (["predict", "{t}/ok.safetensors", "{t}/corrupt/a/bad.png"], 1, r"corrupt/a/bad.png: cannot read as an image", None),
+    (["predict", "{t}/nan.safetensors", "{t}/one/a/0.png"], 1, r"nan.safetensors.*(NaN|infinite)", None),
+    (["predict", "{t}/ok.safetensors", "{t}/one/a/0.png", "--topk", "0"], 2, r"--topk must be positive, got 0", None),
+    (["inspect", "{t}/corrupt/a/bad.png"], 1, r"bad.png: header length field says \d+ bytes", None),
+    (["export", "{t}/nan.safetensors", "--out", "{t}/x.onnx"], 1, r"nan.safetensors.*(NaN|infinite)", "{t}/x.onnx"),
+    (["bench", "--threads", "100000"], 2, r"--threads must be <= 64, got 100000", None),
+    (["filter", "--demo", "-k", "1,inf"], 2, r"kernel spec '1,inf': 'inf' is not a number", None),
+    (["summary", "nosuchmodel"], 2, r"unknown model 'nosuchmodel'", None),
+]
+CLI_CASES = len(CLI) + 2  # and the two tests below
+
+
+@pytest.mark.parametrize("argv,code,match,absent", CLI, ids=[" ".join(c[0][:3]).replace("{t}/", "") for c in CLI])
+def test_commands_fail_with_one_line_and_leave_nothing(argv, code, match, absent, world, capsys, monkeypatch):
+    import re
+
+    from convlab.cli import main
+
+    monkeypatch.chdir(world)
+    argv = [a.replace("{t}", str(world)) for a in argv]
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == code, (rc, err)
+    assert len(err) == 1 and re.search(match, err[0]) and "Traceback" not in err[0], err
+    assert "RuntimeWarning" not in err[0]
+    if absent:
+        assert not os.path.exists(absent.replace("{t}", str(world)))
+
+
+def test_a_non_utf8_picture_name_survives_train_evaluate_and_predict(world, tmp_path):
+    """The byte name caf\\xe9.png: trained on, evaluated and predicted, printed with a replacement
+    character, never a UnicodeEncodeError at the end of a run."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    run = [sys.executable, "-m", "convlab"]
+    r = subprocess.run(run + ["train", "--dataset", f"folder:{world}/badname", "--model", "lenet5", "--epochs", "1",
+                              "--image-size", "28", "--val-split", "2", "--out", str(tmp_path / "run"), "--quiet"],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(run + ["predict", str(tmp_path / "run" / "best.safetensors"), f"{world}/badname/a"],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0 and "caf\\udce9.png: " in r.stdout, (r.stdout, r.stderr)
+
+
+def test_the_console_script_and_python_m_agree_on_usage_errors():
+    """``convlab`` (the installed entry point) and ``python -m convlab`` both exit 2 with one line."""
+    script = os.path.join(os.path.dirname(sys.executable), "convlab")
+    for cmd in ([script], [sys.executable, "-m", "convlab"]):
+        r = subprocess.run(cmd + ["train", "--batch-size", "1.5"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2, (cmd, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "--batch-size" in lines[0] and "Traceback" not in r.stderr, lines

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="fewer repeats, no resnet18 (finishes in under 2 minutes)")
     p.add_argument("--json", metavar="OUT", help="write the machine-readable result here")
     p.add_argument("--models", help="comma-separated model names (default: lenet5,smallcnn,resnet20,resnet18)")
-    p.add_argument("--threads", type=validate.cli_int(1), help="threads for convlab (its pools and NumPy's BLAS) and torch "
+    p.add_argument("--threads", type=validate.cli_int(1, 64), help="threads for convlab (its pools and NumPy's BLAS) and torch "
                    "(default: convlab.get_num_threads(), the cores this process may use)")
     p.add_argument("--repeats", type=validate.cli_int(1), help="timed repeats per measurement (median reported)")
     p.add_argument("--batch", type=validate.cli_int(1), help="training batch for every model (default: each model's own)")

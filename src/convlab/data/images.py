@@ -22,6 +22,7 @@ computed in float so that 16-bit precision survives. Every error names the file.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -143,7 +144,9 @@ def decode_image(path) -> Decoded:
     :class:`Decoded`; errors name the file (``FileNotFoundError``, or ``FileFormatError``)."""
     from PIL import Image, ImageOps
 
-    with reading(path, "an image") as p:
+    with reading(path, "an image") as p, warnings.catch_warnings():
+        # Pillow's "Corrupt EXIF data" and kin: the picture decodes, or the error below names the file
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
         with Image.open(path if hasattr(path, "read") else p) as im:  # a path, or a binary file object (an upload)
             original_mode = im.mode
             im.load()
