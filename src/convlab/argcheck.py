@@ -62,8 +62,7 @@ FN_RULES.update({(f, p): "tensor_strict" for f in ("equal", "allclose", "mm", "b
                                                    "expand_as", "type_as", "gather", "index_select", "masked_select")
                  for p in ("a", "b", "other", "mat2", "index", "mask")})
 FN_RULES.update({("linspace", "start"): "scalar", ("linspace", "end"): "scalar", ("normal", "mean"): "bound",
-                 ("normal", "std"): "bound", ("randint", "low"): "int", ("randint", "high"): "int",
-                 ("normal", "size"): "shape", ("randint", "size"): "shape", ("copy_", "src"): "arraylike",
+                 ("normal", "std"): "bound", ("normal", "size"): "shape", ("copy_", "src"): "arraylike",
                  ("collate", "items"): "sequence", ("default_collate", "batch"): "sequence",
                  ("call_transform", "transform"): "callable", ("WeightedRandomSampler", "weights"): "arraylike"})
 FN_RULES.update({(f, "tensors"): "tensors" for f in ("cat", "concatenate", "concat", "stack", "hstack", "vstack")})

@@ -114,10 +114,11 @@ def randint(low, high=None, size=None, dtype=np.int64, device=None, generator=No
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
-    size = (size,) if isinstance(size, (int, np.integer)) else size
+    size = validate.shape(size, "randint", "size")
+    low, high = validate.integer(low, "randint", "low"), validate.integer(high, "randint", "high")
     if not low < high:
         raise ConvlabError(f"randint: low must be smaller than high, got low={low!r}, high={high!r}")
-    return _new(tuple(size), dtype, False, device,
+    return _new(size, dtype, False, device,
                 lambda xp, s, d: _host_random(xp, (generator or random.default_generator()).integers(low, high, s).astype(d)))
 
 

@@ -160,8 +160,16 @@ def where(condition, a, b):
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     a_t, b_t = _operand(a, like), _operand(b, like)
+    if cond.dtype.kind == "f" or cond.dtype.kind not in "biu":
+        raise validate.ArgumentTypeError(f"where: expected condition to be a boolean tensor, but got a tensor with "
+                                         f"dtype {cond.dtype}")
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
+    try:
+        np.broadcast_shapes(cond.shape, a_t.shape, b_t.shape)
+    except ValueError:
+        raise ConvlabError(f"where: condition {tuple(cond.shape)}, input {tuple(a_t.shape)} and other "
+                           f"{tuple(b_t.shape)} cannot be broadcast together") from None
     return E.Where.apply(cond, a_t, b_t)
 
 
@@ -227,14 +235,23 @@ def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
     return sqrt(var(a, dim, unbiased, keepdim, correction))
 
 
+def _nonempty_reduction(a, dim, where):
+    if a.numel() == 0 if dim is None else a.shape[dim] == 0 if a.ndim else False:
+        raise validate.DimensionError(f"{where}(): Expected reduction dim to be specified for input.numel() == 0."
+                                      if dim is None else f"{where}(): cannot reduce dim {dim} of size 0 (shape "
+                                      f"{tuple(a.shape)})")
+
+
 def argmax(a, dim=None, keepdim=False):
     dim = None if dim is None else validate.dim(dim, a.ndim, "argmax")
+    _nonempty_reduction(a, dim, "argmax")
     xp = backend.array_module(a._data)
     return _raw(xp.asarray(xp.argmax(a._data, axis=dim, keepdims=keepdim), dtype=np.int64))
 
 
 def argmin(a, dim=None, keepdim=False):
     dim = None if dim is None else validate.dim(dim, a.ndim, "argmin")
+    _nonempty_reduction(a, dim, "argmin")
     xp = backend.array_module(a._data)
     return _raw(xp.asarray(xp.argmin(a._data, axis=dim, keepdims=keepdim), dtype=np.int64))
 
@@ -416,7 +433,18 @@ def _rev(fn):
 def _setitem(self, idx, value):
     if self.requires_grad or self._node is not None:
         raise RuntimeError("in-place assignment into a tensor that requires grad is not supported (convlab is in-place free)")
-    self._data[_index(idx)] = value._data if isinstance(value, Tensor) else value
+    if not isinstance(value, Tensor) and not validate._is_real(value) and not isinstance(value, (bool, np.bool_)):
+        arr = np.asarray(value) if isinstance(value, (list, tuple, np.ndarray)) else None
+        if arr is None or arr.dtype.kind not in "fiub":
+            raise validate.ArgumentTypeError(f"setitem: can't assign a {type(value).__name__} to a tensor of dtype "
+                                             f"{self.dtype}")
+    target = _index(idx)
+    src = value._data if isinstance(value, Tensor) else value
+    try:
+        self._data[target] = src
+    except ValueError as exc:  # NumPy's "could not broadcast input array from shape (4,) into shape (3,)"
+        raise ConvlabError(f"setitem: shape mismatch: value of shape {tuple(np.shape(src))} cannot be broadcast to "
+                           f"the indexed shape {tuple(np.shape(self._data[target]))} ({exc})") from None
 
 
 _METHODS = {

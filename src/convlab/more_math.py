@@ -90,7 +90,17 @@ def equal(a: Tensor, b: Tensor) -> bool:
 
 
 def masked_fill(a: Tensor, mask, value) -> Tensor:
-    """``value`` where ``mask`` is true, ``a`` elsewhere (the gradient flows to the kept entries)."""
+    """``value`` where ``mask`` is true, ``a`` elsewhere (the gradient flows to the kept entries).
+    ``mask`` is a bool tensor broadcastable to ``a`` (torch's rule)."""
+    m = np.asarray(mask._data if isinstance(mask, Tensor) else mask)
+    if m.dtype != np.bool_:
+        raise validate.ArgumentTypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+    try:
+        if np.broadcast_shapes(m.shape, tuple(a.shape)) != tuple(a.shape):
+            raise ValueError
+    except ValueError:
+        raise validate.ConvlabError(f"masked_fill: mask of shape {m.shape} cannot be broadcast to the input's shape "
+                                    f"{tuple(a.shape)}") from None
     return where(mask, a * 0 + value, a)
 
 

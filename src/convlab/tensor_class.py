@@ -187,6 +187,13 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __iter__(self):
+        """The sub-tensors along dim 0; a 0-d tensor cannot be iterated (as in torch: without this,
+        Python's fallback would stop at the IndexError of ``t[0]`` and yield nothing)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
     def __repr__(self) -> str:
         from .tensor_repr import format_tensor
 

@@ -38,6 +38,7 @@ import convlab.functional as F
 import convlab.nn as nn
 import convlab.nn.functional as nnF
 import convlab.nn.init as init
+import convlab.nn.utils as nn_utils
 import convlab.optim as optim
 import convlab.optim.lr_scheduler as lr_scheduler
 import convlab.random as crandom
@@ -51,7 +52,7 @@ from convlab.validate import ConvlabError
 NAMESPACES = {"convlab": cl, "F": F, "nn": nn, "init": init, "optim": optim, "lr_scheduler": lr_scheduler,
               "shapes": shapes, "filters": filters, "signal": csignal, "data": data, "transforms": transforms,
               "nn.functional": nnF, "utils.data": udata, "vision.transforms": vtransforms, "vision.F": vF,
-              "files": files, "random": crandom}
+              "files": files, "random": crandom, "nn.utils": nn_utils}
 # callables that read files, start processes, train, print or time things: fuzzed through their own tests
 SKIP = {"read_idx", "write_idx", "read_cifar_bin", "load_image", "read_image", "ImageFolder", "MNIST",
         "FashionMNIST", "KMNIST", "CIFAR10", "DataLoader.__iter__",
@@ -71,6 +72,12 @@ HOSTILE = [None, "x", "", b"\xff", float("nan"), float("inf"), float("-inf"), 0,
 
 def _tensor(*shape, seed=0):
     return cl.tensor(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
+
+
+def _with_grad():
+    p = nn.Parameter(_tensor(3, 2))
+    (p * p).sum().backward()
+    return p
 
 
 def _hostile_tensors():
@@ -102,7 +109,8 @@ def baseline_values():
         "gamma": 0.9, "steps": 5, "mask": cl.tensor(np.array([[True, False, True]] * 2)), "src": _tensor(2, 3), "k": 2,
         "convlab.randint.high": 5, "convlab.normal.mean": 0.0, "convlab.normal.size": (2, 3),
         "F.adaptive_avg_pool1d.output_size": 3, "F.adaptive_max_pool1d.output_size": 3, "F.prelu.weight": _tensor(1),
-        "upscale_factor": 1, "downscale_factor": 2, "dtype": cl.float64, "Tensor.mm.b": _tensor(3, 2),
+        "upscale_factor": 1, "downscale_factor": 2,
+        "parameters": [_with_grad()], "max_norm": 1.0, "clip_value": 0.5, "dtype": cl.float64, "Tensor.mm.b": _tensor(3, 2),
         "Tensor.matmul.b": _tensor(3, 2), "nn.functional.prelu.weight": _tensor(1),
         "nn.functional.adaptive_avg_pool1d.output_size": 3, "nn.functional.adaptive_max_pool1d.output_size": 3,
     }

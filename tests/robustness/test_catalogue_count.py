@@ -33,6 +33,7 @@ def test_catalogue_counts_several_hundred_cases(capsys):
     counts["issue20/cli"] = len(issue20.CLI)
     counts.update({f"user/{k}": len(v) for k, v in user.FAMILIES.items()})
     counts["user/files"] = len(user.FILES)
+    counts["user/decoded"] = len(user.DECODED)
     counts["user/cli"] = user.CLI_CASES
     total = sum(counts.values())
     with capsys.disabled():

@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from convlab.cli import build_parser
 
 EXAMPLES = example_count(600)
+RANDOM = re.compile(r"^(normal|rand\w*|bernoulli|multinomial|dropout\w*|alpha_dropout|rrelu|gumbel\w*)$")
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
 PER_CALLABLE = max(EXAMPLES // 200, 2)  # examples per callable: each callable's draws depend on its name only,
@@ -220,8 +221,9 @@ def test_numeric_values_agree_with_torch(capped, capsys):
         elif twin_exc is not None:
             found.setdefault(q, f"accepts what torch refuses | {q} | {where}: "
                              f"{type(twin_exc).__name__}: {str(twin_exc)[:80]}")
-        elif hasattr(want, "detach") and hasattr(result, "numpy") and not finite_close(result.numpy(),
-                                                                                        want.detach().numpy()):
+        elif hasattr(want, "detach") and hasattr(result, "numpy") and not (
+                finite_close(result.numpy(), want.detach().numpy()) or RANDOM.match(q.split(".")[-1])
+                and tuple(result.shape) == tuple(want.shape)):  # random draws: two generators, equal shapes
             found.setdefault(q, f"differs from torch | {q} | {where}")
 
     per_callable(twins, lambda t: t[0], body)

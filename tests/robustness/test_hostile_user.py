@@ -239,6 +239,26 @@ def _palette(tmp):
     return tmp / "p.png"
 
 
+def test_empty_reductions_match_torch():
+    """torch: softmax of nothing is an empty tensor, the mean of nothing NaN, with no warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cl.zeros(0).softmax(0).shape == (0,) and F.log_softmax(cl.zeros(2, 0), 1).shape == (2, 0)
+        assert np.isnan(cl.zeros(0).mean().item())
+
+
+def test_normalize_with_infinite_and_zero_orders_matches_torch():
+    """F.normalize(p=inf) divided by 1 before (|x|^inf summed, to the power 0): torch divides by the largest magnitude."""
+    torch = pytest.importorskip("torch")
+    x = np.array([[3.0, -4.0, 0.0], [1.0, 2.0, -2.0]])
+    for p in (float("inf"), float("-inf"), 0, 1, 3):
+        want = torch.nn.functional.normalize(torch.tensor(x), p=p, dim=1).numpy()
+        got = F.normalize(cl.tensor(x), p=p, dim=1).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=f"p={p}")
+
+
 DECODED = [  # (id, read, expected array, tolerance)
     ("png-16-bit", lambda t: data.read_image(_image(t, "a16.png", _A16))[0], _A16 / 65535, 1e-6),
     ("tiff-16-bit-big-endian", lambda t: data.read_image(_i16b(t))[0], _A16 / 65535, 1e-6),
@@ -268,7 +288,33 @@ def _png_bytes():
     return buf.getvalue()
 
 
-FAMILIES = {"argument-types": ARGUMENT_TYPES, "dims": DIMS, "values": VALUES, "unbounded": UNBOUNDED,
+def _grad_param():
+    p = nn.Parameter(cl.ones(2))
+    (p * p).sum().backward()
+    return [p]
+
+
+def _setitem(t, idx, value):
+    t[idx] = value
+
+
+# the Tensor protocol (indexing, iteration, where) and the utilities around training
+PROTOCOL = [
+    Case("iterate-0d", lambda: list(cl.tensor(1.0)), TypeError, r"iteration over a 0-d tensor"),
+    Case("setitem-str", lambda: _setitem(cl.zeros(2, 3), 0, "a"), TypeError, r"setitem: can't assign a str to a tensor of dtype float32"),
+    Case("setitem-shape", lambda: _setitem(cl.zeros(2, 3), 0, cl.ones(4)), RuntimeError, r"setitem: shape mismatch: value of shape \(4,\) cannot be broadcast to the indexed shape \(3,\)"),
+    Case("where-float-condition", lambda: cl.where(A, A, A), TypeError, r"where: expected condition to be a boolean tensor, but got a tensor with dtype float32"),
+    Case("where-broadcast", lambda: cl.where(cl.tensor(np.array([True, False])), A, A), RuntimeError, r"where: condition \(2,\), input \(2, 3\) and other \(2, 3\) cannot be broadcast together"),
+    Case("masked-fill-broadcast", lambda: A.masked_fill(cl.tensor(np.array([True, False])), 0.0), RuntimeError, r"cannot be broadcast together"),
+    Case("argmax-empty", lambda: cl.zeros(0).argmax(), IndexError, r"argmax\(\): Expected reduction dim to be specified for input.numel\(\) == 0"),
+    Case("argmin-empty-dim", lambda: cl.zeros(2, 0).argmin(1), IndexError, r"argmin\(\): cannot reduce dim 1 of size 0 \(shape \(2, 0\)\)"),
+    Case("clip-norm-nan", lambda: nn.utils.clip_grad_norm_(_grad_param(), float("nan")), ValueError, r"clip_grad_norm_: max_norm must be a finite number, got nan|clip_grad_norm_: max_norm must be non-negative, got nan"),
+    Case("clip-norm-type-0", lambda: nn.utils.clip_grad_norm_(_grad_param(), 1.0, norm_type=0), ValueError, r"clip_grad_norm_: norm_type must be positive, got 0.0"),
+    Case("clip-params-int", lambda: nn.utils.clip_grad_value_(5, 1.0), TypeError, r"parameters must be a Tensor or an iterable of Tensors, got 5"),
+    Case("clip-value-neg", lambda: nn.utils.clip_grad_value_(_grad_param(), -1.0), ValueError, r"clip_grad_value_: clip_value must be non-negative, got -1.0"),
+]
+
+FAMILIES = {"argument-types": ARGUMENT_TYPES, "protocol": PROTOCOL, "dims": DIMS, "values": VALUES, "unbounded": UNBOUNDED,
             "transforms": TRANSFORMS}
 
 

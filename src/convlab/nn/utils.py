@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from .. import backend, validate
 from ..tensor import Tensor, tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 
 
 def _with_grads(parameters) -> list:
-    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    """The tensors of ``parameters`` (a Tensor or an iterable of Tensors, as torch) that have a gradient."""
+    try:
+        params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    except TypeError:
+        params = None
+    if params is None or isinstance(parameters, (str, bytes, dict)) or not all(isinstance(p, Tensor) for p in params):
+        raise validate.ArgumentTypeError(f"parameters must be a Tensor or an iterable of Tensors, got "
+                                         f"{validate._safe_repr(parameters)}")
     return [p for p in params if p.grad is not None]
 
 
@@ -36,6 +43,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     ``max_norm`` every gradient is multiplied by ``max_norm / (norm + 1e-6)``. Returns the
     total norm before clipping (a 0-d tensor). ``norm_type`` may be ``inf``.
     """
+    max_norm = validate.real(max_norm, "clip_grad_norm_", "max_norm", 0.0, finite=False)  # inf: no clipping
+    norm_type = validate.real(norm_type, "clip_grad_norm_", "norm_type", 0.0, min_open=True, finite=False)
     grads = [p.grad._data for p in _with_grads(parameters)]
     if not grads:
         return tensor(0.0)
@@ -55,6 +64,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
 
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element into ``[-clip_value, clip_value]``, in place."""
+    clip_value = validate.nonneg(clip_value, "clip_grad_value_", "clip_value")
     for p in _with_grads(parameters):
         xp = backend.array_module(p.grad._data)
         xp.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
@@ -76,3 +86,8 @@ def vector_to_parameters(vec: Tensor, parameters) -> None:
         n = p.numel()
         p._data[...] = vec._data[offset:offset + n].reshape(p.shape).astype(p.dtype, copy=False)
         offset += n
+
+
+from .. import argcheck as _argcheck  # noqa: E402
+
+_argcheck.check_namespace(globals(), __all__)  # arguments checked against the signatures (convlab.argcheck.checked)

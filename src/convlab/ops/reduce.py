@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import backend, validate
@@ -47,6 +49,10 @@ class Mean(Function):
     def forward(ctx, a, dim=None, keepdim=False):
         dims = normalize_dims("mean", dim, a.ndim)
         ctx.info = (a.shape, dims, keepdim)
+        if a.size == 0:  # the mean of nothing is NaN, as in torch, without NumPy's "Mean of empty slice"
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return a.mean(axis=dims, keepdims=keepdim)
         return a.mean(axis=dims, keepdims=keepdim)
 
     @staticmethod
@@ -136,6 +142,10 @@ class Softmax(Function):
     def forward(ctx, a, dim):
         xp = backend.array_module(a)
         (d,) = normalize_dims("softmax", dim, a.ndim)
+        if a.size == 0:  # nothing to normalise: an empty result, as torch
+            ctx.save_for_backward(a)
+            ctx.dim = d
+            return a.copy()
         e = xp.exp(a - a.max(axis=d, keepdims=True))  # shift by the max: exp never overflows
         out = e / e.sum(axis=d, keepdims=True)
         ctx.save_for_backward(out)
@@ -154,6 +164,10 @@ class LogSoftmax(Function):
     def forward(ctx, a, dim):
         xp = backend.array_module(a)
         (d,) = normalize_dims("log_softmax", dim, a.ndim)
+        if a.size == 0:
+            ctx.save_for_backward(a)
+            ctx.dim = d
+            return a.copy()
         shifted = a - a.max(axis=d, keepdims=True)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
         ctx.save_for_backward(out)
