@@ -280,3 +280,31 @@ def test_flag_values_are_validated_at_parse_time(data):
             assert math.isfinite(v), f"{cmd} {flag}={text!r} parsed to {v}"
         if isinstance(v, int) and not isinstance(v, bool) and action.type is not None:
             assert v >= 0, f"{cmd} {flag}={text!r} parsed to a negative count {v}"
+
+
+def test_every_flag_meets_every_hostile_text(capsys):
+    """Exhaustive over flags x CLI_HOSTILE: a refused value exits 2 with one line that names the
+    flag (argparse's "argument --lr: invalid float value" or the validator's "--lr must be ..."),
+    never a traceback; an accepted one is finite and, for counts, non-negative."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    required = {cmd: [str(a.choices[0] if a.choices else "lenet5" if cmd == "summary" else "x") for a in p._actions
+                      if not a.option_strings and a.nargs != "?" and a.nargs != "*"]
+                for cmd, p in sub.choices.items()}  # the positionals each command needs (CKPT, PICTURE...)
+    refused = 0
+    for cmd, flag, action in FLAGS:
+        for text in CLI_HOSTILE:
+            argv = [cmd, *required[cmd], f"{flag}={text}"]
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as exc:
+                err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+                assert exc.code == 2 and len(err) == 1, (argv, exc.code, err)
+                assert flag in err[0] or any(o in err[0] for o in action.option_strings), (argv, err)
+                refused += 1
+                continue
+            value = getattr(args, action.dest)
+            for v in value if isinstance(value, (list, tuple)) else [value]:
+                assert not isinstance(v, float) or math.isfinite(v), (argv, v)
+    with capsys.disabled():
+        print(f"\nCLI fuzzer (exhaustive): {len(FLAGS) * len(CLI_HOSTILE)} parses, {refused} refused with one line")

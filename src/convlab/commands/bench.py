@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--models", help="comma-separated model names (default: lenet5,smallcnn,resnet20,resnet18)")
     p.add_argument("--threads", type=validate.cli_int(1, 64), help="threads for convlab (its pools and NumPy's BLAS) and torch "
                    "(default: convlab.get_num_threads(), the cores this process may use)")
-    p.add_argument("--repeats", type=validate.cli_int(1), help="timed repeats per measurement (median reported)")
+    p.add_argument("--repeats", type=validate.cli_int(1, 1000), help="timed repeats per measurement (median reported)")
     p.add_argument("--batch", type=validate.cli_int(1), help="training batch for every model (default: each model's own)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--no-conv", action="store_true", help="skip benchmarks/conv.py's per-layer suite")
