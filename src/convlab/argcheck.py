@@ -6,7 +6,7 @@ annotation (a plain ``float``/``int``/``bool``/``str``, optionally ``| None``) o
 bool) does; a parameter named like a tensor (``input``, ``a``, ``tensor``...) takes a Tensor
 (arrays, lists and numbers are converted). :func:`checked` wraps a function (or a class's
 ``__init__``, or a ``Tensor`` method) so that a wrong type is refused by name before the body runs,
-in torch's words (``sum(): argument 'keepdim' must be bool, not float``), and so that running out
+in torch's words (``sum: argument 'keepdim' must be a bool, got 0.5 (float)``), and so that running out
 of memory, overflowing a C integer or nesting too deeply surfaces as a ConvlabError naming the
 function instead of a bare internal error. Values (ranges, shapes) are the functions' own checks.
 
@@ -14,7 +14,7 @@ function instead of a bare internal error. Values (ranges, shapes) are the funct
 >>> checked(f)(1, keepdim=0.5)
 Traceback (most recent call last):
 ...
-convlab.validate.ArgumentTypeError: f(): argument 'keepdim' must be bool, not float (0.5)
+convlab.validate.ArgumentTypeError: f: argument 'keepdim' must be a bool, got 0.5 (float)
 """
 
 from __future__ import annotations
@@ -39,15 +39,14 @@ BOOL_NAMES = frozenset({
     "scale_grad_by_freq", "persistent_workers", "pin_memory", "return_counts", "return_inverse", "right"})
 INT_NAMES = frozenset({
     "groups", "batch_size", "num_workers", "prefetch", "num_classes", "ignore_index", "num_replicas", "rank",
-    "upscale_factor", "downscale_factor", "num_embeddings", "embedding_dim", "chunks", "diagonal", "tile_bytes",
-    "start_dim", "end_dim", "total_steps", "steps_per_epoch", "epochs", "step_size", "T_max", "T_0", "T_mult",
-    "last_epoch", "height", "width", "num_samples", "divisor_override", "ndim", "padding_idx", "k",
-    "num_channels", "num_groups", "in_features", "out_features", "in_channels", "out_channels", "num_features",
-    "in1_features", "in2_features", "step_size_up", "step_size_down", "total_iters", "patience", "cooldown"})
+    "upscale_factor", "downscale_factor", "chunks", "diagonal", "tile_bytes", "start_dim", "end_dim", "total_steps",
+    "steps_per_epoch", "epochs", "step_size", "T_max", "T_0", "T_mult", "last_epoch", "height", "width",
+    "num_samples", "divisor_override", "ndim", "padding_idx", "k", "step_size_up", "step_size_down", "total_iters",
+    "patience", "cooldown"})  # (layer sizes such as in_channels are checked by the layers, in their own words)
 SCALAR_NAMES = frozenset({"fill_value", "negative_slope", "rtol", "atol", "gain", "min_val", "max_val",
                           "div_factor", "final_div_factor", "pct_start", "base_momentum", "max_momentum", "correction",
                           "dampening", "lambd", "margin", "label_smoothing", "delta", "eta_min", "start_factor",
-                          "end_factor", "factor", "gamma", "weight_decay", "eps", "val", "p"})
+                          "end_factor", "factor", "gamma", "weight_decay", "eps", "val", "p"} - {"lambd"})
 # containers: a list/tuple/range/array/Tensor, never None, a number or a string
 SEQUENCE_NAMES = frozenset({"indices", "lengths", "milestones", "x_shape", "w_shape", "layers", "unflattened_size",
                             "betas", "classes", "scale", "ratio", "datasets"})
@@ -142,12 +141,12 @@ def _bad_type(kind: str, v) -> bool:
         return not (_is_int(v) and -INT64_MAX - 1 <= v <= INT64_MAX)
     if kind == "seed":
         return not (_is_int(v) and 0 <= v <= 2**64 - 1)
-    if kind == "params":
-        return isinstance(v, (str, bytes, dict, _tensor_class())) or not hasattr(v, "__iter__")
+    if kind == "params":  # a Tensor is the optimizer's own refusal ("... but got a Tensor")
+        return isinstance(v, (str, bytes, dict)) or not hasattr(v, "__iter__")
     if kind == "callable":  # one function, or one per parameter group
         return not (callable(v) or isinstance(v, (list, tuple)) and v and all(callable(f) for f in v))
-    if kind == "dataset":
-        return not hasattr(v, "__getitem__") or isinstance(v, (str, bytes))
+    if kind == "dataset":  # map-style (__getitem__) or iterable-style (__iter__)
+        return not (hasattr(v, "__getitem__") or hasattr(v, "__iter__")) or isinstance(v, (str, bytes))
     if kind == "shape":
         return not (_is_int(v) or isinstance(v, (tuple, list)) and all(_is_int(s) for s in v))
     if kind == "arraylike":
@@ -208,19 +207,35 @@ def _bad_type(kind: str, v) -> bool:
     return False
 
 
-_WORDS = {"bool": "bool", "flag": "bool", "scalar": "Number", "float": "float", "str": "str", "dim": "int",
-          "dims": "int or tuple of ints", "int": "int", "intlike": "int (or a tuple of ints)", "dtype": "a dtype",
+_WORDS = {"bool": "a bool", "flag": "a bool", "scalar": "a real number", "float": "a real number", "str": "a string",
+          "dim": "an int", "dims": "an int or a tuple of ints", "int": "an int", "intlike": "an int (or a tuple of ints)",
+          "dtype": "a dtype",
           "device": "a device (such as 'cpu')", "option": "str", "seed": "a non-negative int", "callable": "a function",
           "params": "an iterable of Tensors or dicts", "dataset": "a Dataset",
           "sequence": "a sequence (list or tuple)",
-          "shape": "tuple of ints", "arraylike": "Tensor or an array of numbers", "image": "a PIL Image or a Tensor",
-          "bound": "Number or Tensor", "tensor_strict": "Tensor", "tensors": "tuple of Tensors",
-          "generator": "torch.Generator", "optimizer": "an Optimizer"}
+          "shape": "a tuple of ints", "arraylike": "a Tensor or an array of numbers", "image": "a PIL Image or a Tensor",
+          "bound": "a number or a Tensor", "tensor_strict": "a Tensor", "tensors": "a sequence of Tensors",
+          "generator": "a Generator (convlab.Generator, as torch.Generator)", "optimizer": "an Optimizer"}
 
 
 def _refuse(where: str, name: str, kind: str, v):
-    got = "None" if v is None else f"{type(v).__name__} ({_safe_repr(v, 40)})"
-    return ArgumentTypeError(f"{where}(): argument '{name}' must be {_WORDS[kind]}, not {got}")
+    """The refusal: ``WHERE: argument 'NAME' must be WHAT, got VALUE (TYPE)`` (the words of
+    torch's ``argument 'keepdim' must be bool, not float``, with the value shown)."""
+    if kind == "dtype" and v is not None:
+        from .validate import dtype
+
+        dtype(v, where)  # its own words: "dtype 'foo' is not a data type" / "unsupported dtype complex64"
+    if kind == "seed":
+        return ArgumentTypeError(f"{where}: seed must be a non-negative integer, got {_safe_repr(v, 40)}")
+    if kind == "optimizer":
+        return ArgumentTypeError(f"{where}: {type(v).__name__} is not an Optimizer (argument '{name}')")
+    if kind == "params":
+        return ArgumentTypeError(f"{where}: params argument given to the optimizer should be an iterable of Tensors or "
+                                 f"dicts, but got {type(v).__name__}")
+    got = "None" if v is None else f"{_safe_repr(v, 40)} ({type(v).__name__})"
+    if kind in ("tensor_strict", "image", "tensors"):
+        got = type(v).__name__
+    return ArgumentTypeError(f"{where}: argument '{name}' must be {_WORDS[kind]}, got {got}")
 
 
 _TENSOR = []  # [Tensor], filled on first use (argcheck is imported before the Tensor class exists)
@@ -247,9 +262,9 @@ def as_tensor_arg(v, where: str, name: str, convert: bool = True):
         try:
             return tensor(v)
         except (TypeError, ValueError) as exc:
-            raise ArgumentTypeError(f"{where}(): argument '{name}' must be Tensor, not {type(v).__name__} ({exc})") \
+            raise ArgumentTypeError(f"{where}: argument '{name}' must be a Tensor, got {type(v).__name__} ({exc})") \
                 from None
-    raise ArgumentTypeError(f"{where}(): argument '{name}' must be Tensor, not {type(v).__name__}")
+    raise ArgumentTypeError(f"{where}: argument '{name}' must be a Tensor, got {type(v).__name__}")
 
 
 def _plan(fn, where: str, tensors: bool):

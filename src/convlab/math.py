@@ -261,10 +261,10 @@ def _shape_args(shape, where="reshape", name="shape"):
     """``f(2, 3)`` or ``f((2, 3))`` as a tuple of ints (``-1`` is the functions' own business)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    for i, s in enumerate(shape):
+    for s in shape:
         if not validate._is_int(s):
-            raise validate.ArgumentTypeError(f"{where}(): argument '{name}' must be tuple of ints, but found element "
-                                             f"of type {type(s).__name__} at pos {i}")
+            raise validate.ArgumentTypeError(f"{where}: {name} must be a sequence of ints, got "
+                                             f"{validate._safe_repr(tuple(shape))}")
     return tuple(shape)
 
 

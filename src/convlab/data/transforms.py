@@ -166,8 +166,13 @@ class Normalize(Transform):
 
 
 def _pair(v, name):
-    where, _, arg = name.partition(" ")
-    return validate.int_tuple(v, 2, where, arg, min=0)
+    """An int or a pair of non-negative ints (1.5 and None refused, never truncated)."""
+    pair = (v, v) if validate._is_int(v) else v
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(validate._is_int(x) for x in pair):
+        raise validate.ArgumentTypeError(f"{name}: expected an int or a pair, got {validate._safe_repr(v)}")
+    if min(pair) < 0:
+        raise ConvlabError(f"{name}: expected non-negative ints, got {tuple(pair)}")
+    return int(pair[0]), int(pair[1])
 
 
 class Pad(Transform):
