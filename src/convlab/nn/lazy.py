@@ -47,7 +47,7 @@ class LazyLinear(_Lazy, Linear):
 
     def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
         Module.__init__(self)
-        if isinstance(out_features, bool) or not isinstance(out_features, int) or out_features < 0:
+        if isinstance(out_features, bool) or not isinstance(out_features, int) or not 0 <= out_features < 2**63:
             raise ConvlabError(f"LazyLinear: out_features must be a non-negative integer, got {out_features!r}")
         self.in_features, self.out_features = 0, out_features
         register_weight_and_bias(self, (out_features, 0), out_features if bias else None, dtype)
