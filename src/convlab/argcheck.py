@@ -41,14 +41,14 @@ INT_NAMES = frozenset({
     "groups", "batch_size", "num_workers", "prefetch", "num_classes", "ignore_index", "num_replicas", "rank",
     "upscale_factor", "downscale_factor", "chunks", "diagonal", "tile_bytes", "start_dim", "end_dim", "total_steps",
     "steps_per_epoch", "epochs", "step_size", "T_max", "T_0", "T_mult", "last_epoch", "height", "width",
-    "num_samples", "divisor_override", "ndim", "padding_idx", "k", "step_size_up", "step_size_down", "total_iters",
+    "num_samples", "divisor_override", "ndim", "k", "step_size_up", "step_size_down", "total_iters",
     "patience", "cooldown"})  # (layer sizes such as in_channels are checked by the layers, in their own words)
 SCALAR_NAMES = frozenset({"fill_value", "negative_slope", "rtol", "atol", "gain", "min_val", "max_val",
                           "div_factor", "final_div_factor", "pct_start", "base_momentum", "max_momentum", "correction",
                           "dampening", "lambd", "margin", "label_smoothing", "delta", "eta_min", "start_factor",
                           "end_factor", "factor", "gamma", "weight_decay", "eps", "val", "p"} - {"lambd"})
 # containers: a list/tuple/range/array/Tensor, never None, a number or a string
-SEQUENCE_NAMES = frozenset({"indices", "lengths", "milestones", "x_shape", "w_shape", "layers", "unflattened_size",
+SEQUENCE_NAMES = frozenset({"indices", "lengths", "x_shape", "w_shape", "layers", "unflattened_size",
                             "betas", "classes", "scale", "ratio", "datasets"})
 TUPLE_DIM = frozenset({"sum", "mean", "std", "var", "amax", "amin", "all", "any", "prod", "norm", "logsumexp",
                        "squeeze", "count_nonzero", "flip", "nansum", "nanmean", "std_mean", "var_mean", "roll",

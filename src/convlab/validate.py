@@ -97,8 +97,7 @@ def dims(ds, ndim: int, where: str, name: str = "dims", unique: bool = True) -> 
 def integer(v, where: str, name: str, min: int | None = None, max: int | None = None) -> int:
     """An int (not a bool, not a float, not a string) in ``[min, max]``."""
     if not _is_int(v):
-        kind = "an integer" if min is None else ("a positive integer" if min == 1 else
-                                                 "a non-negative integer" if min == 0 else f"an integer >= {min}")
+        kind = "an integer" if min is None else ("a positive integer" if min == 1 else f"an integer >= {min}")
         raise ArgumentTypeError(f"{where}: {name} must be {kind}, got {_fmt(v)} ({type(v).__name__})")
     v = int(v)
     if min is not None and v < min:

@@ -319,7 +319,7 @@ def judge(qualname: str, param: str, value, result, exc) -> str | None:
         return f"empty message | {qualname} | {param}=...: {kind}"
     fname = qualname.rsplit(".", 1)[-1]
     cls = qualname.split(".")[-2] if qualname.count(".") >= 2 else ""
-    aliases = {"lr": "learning rate", "eps": "epsilon", "betas": "beta"}
+    aliases = {"lr": "learning rate", "eps": "epsilon", "betas": "beta", "params": "parameter list"}
     if not _mentions(msg, param, aliases.get(param, ""), fname, cls, "dtype", "tensor", "shape", "size"):
         return f"unnamed argument | {qualname} | {param}=...: {kind} {msg[:80]!r}"
     return None

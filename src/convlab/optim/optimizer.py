@@ -98,7 +98,7 @@ class Optimizer:
                             "but got a Tensor")
         groups = list(params)
         if not groups:
-            raise ConvlabError("optimizer got an empty parameter list (params)")
+            raise ConvlabError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for g in groups:

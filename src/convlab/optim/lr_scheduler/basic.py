@@ -127,6 +127,8 @@ class MultiStepLR(LRScheduler):
     ``lr = base_lr * gamma ** (number of milestones <= epoch)``."""
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        if not (isinstance(milestones, str) or hasattr(milestones, "__iter__")):
+            raise validate.ArgumentTypeError(f"MultiStepLR: milestones must be a list of epochs, got {milestones!r}")
         check_options("MultiStepLR", {"milestones": milestones})
         self.milestones, self.gamma = sorted(int(m) for m in milestones), gamma
         super().__init__(optimizer, last_epoch)
