@@ -1,4 +1,4 @@
-"""validate.check_namespace wraps public classes' __init__ with the argument checks; it must keep any
+"""argcheck.check_namespace wraps public classes' __init__ with the argument checks; it must keep any
 other decorator on that __init__ (it used to unwrap one functools.wraps level, whoever put it there,
 which silently dropped the decorator: a tracer, a user's wrapper, mutmut's trampoline)."""
 
@@ -8,7 +8,7 @@ import functools
 
 import pytest
 
-from convlab import validate
+from convlab import argcheck
 
 
 def _make():
@@ -29,7 +29,7 @@ def _make():
     class Child(Traced):  # inherits the checked __init__: rechecked under its own name, not twice
         pass
 
-    validate.check_namespace({"Traced": Traced, "Child": Child})
+    argcheck.check_namespace({"Traced": Traced, "Child": Child})
     return Traced, Child, calls
 
 
