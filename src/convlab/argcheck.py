@@ -42,7 +42,7 @@ INT_NAMES = frozenset({
     "upscale_factor", "downscale_factor", "chunks", "diagonal", "tile_bytes", "start_dim", "end_dim", "total_steps",
     "steps_per_epoch", "epochs", "step_size", "T_max", "T_0", "T_mult", "last_epoch", "height", "width",
     "num_samples", "divisor_override", "ndim", "k", "step_size_up", "step_size_down", "total_iters",
-    "patience", "cooldown"})  # (layer sizes such as in_channels are checked by the layers, in their own words)
+    "patience", "cooldown", "decimals"})  # (layer sizes such as in_channels are checked by the layers, in their own words)
 SCALAR_NAMES = frozenset({"fill_value", "negative_slope", "rtol", "atol", "gain", "min_val", "max_val",
                           "div_factor", "final_div_factor", "pct_start", "base_momentum", "max_momentum", "correction",
                           "dampening", "lambd", "margin", "label_smoothing", "delta", "eta_min", "start_factor",
@@ -64,6 +64,9 @@ FN_RULES.update({("linspace", "start"): "scalar", ("linspace", "end"): "scalar",
                  ("normal", "std"): "bound", ("normal", "size"): "shape", ("copy_", "src"): "arraylike",
                  ("collate", "items"): "sequence", ("default_collate", "batch"): "sequence",
                  ("call_transform", "transform"): "callable", ("WeightedRandomSampler", "weights"): "arraylike"})
+FN_RULES.update({(f, p): "tensor_strict" for f in ("cosine_similarity", "pairwise_distance") for p in ("x1", "x2")})
+FN_RULES.update({(f, p): k for f in ("scatter", "scatter_add") for p, k in (("index", "tensor_strict"), ("src", "bound"),
+                                                                            ("value", "scalar"))})
 FN_RULES.update({(f, "tensors"): "tensors" for f in ("cat", "concatenate", "concat", "stack", "hstack", "vstack")})
 GENERATORS = []  # [convlab Generator], filled on first use
 

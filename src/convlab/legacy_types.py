@@ -27,7 +27,12 @@ class _TypedMeta(type):
 def _make(name: str, dtype: np.dtype, cuda: bool):
     def __new__(cls, *args, device=None):
         from . import creation
+        from .devices import device as _device
+        from .validate import ArgumentTypeError, _safe_repr
 
+        if device is not None and not isinstance(device, (str, _device)):
+            raise ArgumentTypeError(f"{name}(): argument 'device' must be a device (such as 'cpu'), got "
+                                    f"{_safe_repr(device, 40)} ({type(device).__name__})")
         if cls.is_cuda:
             from . import cuda as _cuda
 

@@ -19,7 +19,7 @@ import math as _math
 
 import numpy as np
 
-from . import backend
+from . import backend, validate
 from .graph import Function
 from .math import _operand, exp, log, where
 from .tensor_class import Tensor, _leaf
@@ -122,6 +122,10 @@ class _PNorm(Function):
         absa = xp.abs(a)
         if p == _math.inf:
             out = absa.max(axis=dim, keepdims=True)
+        elif p == -_math.inf:
+            out = absa.min(axis=dim, keepdims=True)
+        elif p == 0:  # the count of non-zero elements (torch's "0-norm")
+            out = (absa != 0).sum(axis=dim, keepdims=True).astype(a.dtype)
         else:
             out = (absa ** p).sum(axis=dim, keepdims=True) ** (1.0 / p)
         ctx.save_for_backward(a, out)
@@ -134,7 +138,9 @@ class _PNorm(Function):
         xp = backend.array_module(a)
         g = g.reshape(out.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
-            if ctx.p == _math.inf:
+            if ctx.p == 0:
+                grad = xp.zeros_like(a)
+            elif abs(ctx.p) == _math.inf:
                 hit = (xp.abs(a) == out).astype(a.dtype)
                 grad = xp.sign(a) * hit / hit.sum(axis=ctx.dim, keepdims=True)
             else:
@@ -149,19 +155,19 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
         p = 2.0
     if p == "nuc" or isinstance(p, str):
         raise NotImplementedError(f"norm: p={p!r} is a matrix norm convlab does not provide (use p='fro' or a number)")
-    if isinstance(dim, list):
-        dim = tuple(dim)
-    if isinstance(dim, tuple):
-        dim = tuple(d % a.ndim for d in dim)
+    p = validate.real(p, "norm", "p", finite=False)
+    if isinstance(dim, (tuple, list)):
+        dim = validate.dims(dim, a.ndim, "norm", "dim") if a.ndim else None
     elif dim is not None:
-        dim = dim % a.ndim
-    out = _PNorm.apply(a, p=float(p), dim=dim, keepdim=keepdim)
+        dim = validate.dim(dim, a.ndim, "norm") if a.ndim else None
+    out = _PNorm.apply(a, p=p, dim=dim, keepdim=keepdim)
     return out if dtype is None else out.to(dtype)
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x), dim))``, computed after subtracting the maximum so nothing overflows."""
     a = _operand(input)
+    validate.dims(dim, a.ndim, "logsumexp", "dim")
     m = a.detach().amax(dim, keepdim=True)
     m = where(m.isfinite(), m, m * 0)
     out = log(exp(a - m).sum(dim, keepdim=True)) + m
@@ -172,19 +178,28 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
 def flip(input: Tensor, dims) -> Tensor:
     """Reverse the order of elements along ``dims`` (a copy, as torch)."""
     a = _operand(input)
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = validate.dims(dims, a.ndim, "flip", "dims")
     index = [slice(None)] * a.ndim
-    for d in dims:
+    for d in dims if a.ndim else ():  # a 0-d tensor: dims 0 and -1 name its only "axis"; nothing to reverse
         index[d] = slice(None, None, -1)
-    return a[tuple(index)]
+    return a[tuple(index)] if a.ndim else a.clone()
+
+
+def _at_least(a: Tensor, n: int, where: str) -> Tensor:
+    if a.ndim < n:
+        raise validate.ConvlabError(f"{where}: input tensor must have at least {n} dimensions, got shape "
+                                    f"{tuple(a.shape)}")
+    return a
 
 
 def fliplr(input: Tensor) -> Tensor:
-    return flip(input, 1)
+    """Reverse the columns (dim 1) of a tensor of at least 2 dims."""
+    return flip(_at_least(_operand(input), 2, "fliplr"), 1)
 
 
 def flipud(input: Tensor) -> Tensor:
-    return flip(input, 0)
+    """Reverse the rows (dim 0) of a tensor of at least 1 dim."""
+    return flip(_at_least(_operand(input), 1, "flipud"), 0)
 
 
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
@@ -207,14 +222,33 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices along ``dim``, each without that dim."""
     a = _operand(input)
+    dim = validate.dim(dim, _at_least(a, 1, "unbind").ndim, "unbind")
     return tuple(a.select(dim, i) for i in range(a.shape[dim]))
 
 
 def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """The slice ``index`` along ``dim``, without that dim."""
     a = _operand(input)
+    dim = validate.dim(dim, _at_least(a, 1, "select").ndim, "select")
+    index = validate.integer(index, "select", "index")
+    if not -a.shape[dim] <= index < a.shape[dim]:
+        raise validate.DimensionError(f"select(): index {index} out of range for tensor of size {list(a.shape)} "
+                                      f"at dimension {dim}")
     where_ = [slice(None)] * a.ndim
     where_[dim] = index
     return a[tuple(where_)]
+
+
+def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
+    """``transpose(input, axis0, axis1)`` (NumPy's name)."""
+    a = _operand(input)
+    return a.transpose(validate.dim(axis0, a.ndim, "swapaxes", "axis0"), validate.dim(axis1, a.ndim, "swapaxes", "axis1"))
+
+
+def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """``transpose(input, dim0, dim1)``."""
+    a = _operand(input)
+    return a.transpose(validate.dim(dim0, a.ndim, "swapdims", "dim0"), validate.dim(dim1, a.ndim, "swapdims", "dim1"))
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
@@ -246,7 +280,7 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
 
 def _triangle(upper: bool):
     def fn(input: Tensor, diagonal: int = 0) -> Tensor:
-        a = _operand(input)
+        a = _at_least(_operand(input), 2, fn.__name__)
         xp = backend.array_module(a._data)
         rows, cols = a.shape[-2], a.shape[-1]
         ones = xp.ones((rows, cols), dtype=bool)
@@ -303,18 +337,48 @@ def _cells(xp, index, dim) -> tuple:
 
 def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
     """Write ``src`` (a tensor or a number) into a copy of ``input`` at ``index`` along ``dim``."""
-    a = _operand(input)
     if src is None:
         src = value
-    dim = dim % a.ndim
-    idx = np.asarray(index._data if isinstance(index, Tensor) else index).astype(np.int64)
+    if src is None:
+        raise validate.ArgumentTypeError("scatter: expected either 'src' (a Tensor) or 'value' (a number)")
+    return _scatter(_operand(input), dim, index, src, reduce, "scatter")
+
+
+def _scatter(a: Tensor, dim, index, src, reduce, where: str) -> Tensor:
+    dim = validate.dim(dim, a.ndim, where)
+    idx = _index(a, dim, index, src, where)
     if isinstance(src, Tensor):
         return _Scatter.apply(a, _leaf(idx), src, dim=dim, reduce=reduce)
     return _Scatter.apply(a, _leaf(idx), np.asarray(src, dtype=a.dtype), dim=dim, reduce=reduce)
 
 
+def _index(a: Tensor, dim: int, index: Tensor, src, where: str) -> np.ndarray:
+    """``index`` as int64 cells, checked as torch checks it: integer dtype, the input's number of
+    dims, no larger than the input (off ``dim``) and ``src``, every entry in ``[0, size(dim))``."""
+    if index.dtype.kind not in "iu":
+        raise validate.ArgumentTypeError(f"{where}(): Expected dtype int64 for index, got {index.dtype}")
+    idx = np.asarray(index._data).astype(np.int64)
+    if idx.ndim != max(a.ndim, 1) and idx.size:
+        raise validate.ConvlabError(f"{where}(): Index tensor must have the same number of dimensions as self "
+                                    f"tensor, got index shape {idx.shape} and self shape {tuple(a.shape)}")
+    shape = tuple(a.shape) or (1,)
+    for d in range(idx.ndim if idx.size else 0):
+        if d != dim and idx.shape[d] > shape[d] or isinstance(src, Tensor) and src.ndim == idx.ndim \
+                and idx.shape[d] > src.shape[d]:
+            raise validate.ConvlabError(f"{where}(): Expected index {idx.shape} to be smaller than self "
+                                        f"{tuple(a.shape)} apart from dimension {dim} and to be smaller size than src")
+    if isinstance(src, Tensor) and idx.size and src.ndim != idx.ndim:
+        raise validate.ConvlabError(f"{where}(): Index tensor must have the same number of dimensions as src tensor, "
+                                    f"got index shape {idx.shape} and src shape {tuple(src.shape)}")
+    if idx.size and (idx.min() < 0 or idx.max() >= shape[dim]):
+        bad = int(idx.min() if idx.min() < 0 else idx.max())
+        raise validate.DimensionError(f"{where}(): index {bad} is out of bounds for dimension {dim} with size "
+                                      f"{shape[dim]}")
+    return idx
+
+
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    return scatter(input, dim, index, src, reduce="add")
+    return _scatter(_operand(input), dim, index, src, "add", "scatter_add")
 
 
 # ---------------------------------------------------------------- in place
@@ -343,7 +407,8 @@ _FUNCTIONS.update({
     "greater_equal": greater_equal, "less": less, "less_equal": less_equal, "not_equal": not_equal,
     "logical_and": logical_and, "logical_or": logical_or, "logical_xor": logical_xor, "logical_not": logical_not,
     "norm": norm, "logsumexp": logsumexp, "flip": flip, "fliplr": fliplr, "flipud": flipud, "roll": roll,
-    "unbind": unbind, "select": select, "narrow": narrow, "triu": triu, "tril": tril, "scatter": scatter,
+    "unbind": unbind, "select": select,
+    "swapaxes": swapaxes, "swapdims": swapdims, "narrow": narrow, "triu": triu, "tril": tril, "scatter": scatter,
     "scatter_add": scatter_add, "clamp_min": clamp_min, "clamp_max": clamp_max,
 })
 __all__ = [*_FUNCTIONS, "meshgrid"]
@@ -362,5 +427,4 @@ Tensor.negative = Tensor.neg
 Tensor.multiply = Tensor.mul
 Tensor.divide = Tensor.div
 Tensor.subtract = Tensor.sub
-Tensor.swapaxes = Tensor.swapdims = Tensor.transpose
 Tensor.ndimension = lambda self: self.ndim

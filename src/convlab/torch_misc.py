@@ -13,11 +13,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend
+from . import backend, validate
 from .math import _operand, std, var
 from .tensor_class import Tensor, _leaf
 
-finfo, iinfo = np.finfo, np.iinfo
+
+def finfo(type=None):  # noqa: A002 - torch's name
+    """Machine limits of a floating dtype (``eps``, ``max``, ``min``, ``tiny``, ``bits``...), the
+    default dtype's when none is given; an integer, bool or non-dtype argument is refused."""
+    from .dtypes import get_default_dtype
+
+    dt = validate.dtype(get_default_dtype() if type is None else type, "finfo", "f")
+    return np.finfo(dt)
+
+
+def iinfo(type):  # noqa: A002 - torch's name
+    """Machine limits of an integer dtype (``max``, ``min``, ``bits``)."""
+    return np.iinfo(validate.dtype(type, "iinfo", "iu"))
+
 
 __all__ = ["compile", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
            "set_float32_matmul_precision", "get_float32_matmul_precision", "finfo", "iinfo", "std_mean", "var_mean",

@@ -225,7 +225,10 @@ def dtype(d, where: str, kinds: str = "fiub") -> np.dtype:
     except (TypeError, ValueError, AttributeError, RecursionError):
         raise ArgumentTypeError(f"{where}: dtype {_safe_repr(d)} is not a data type") from None
     if dt.kind not in kinds:
-        raise ArgumentTypeError(f"{where}: unsupported dtype {dt} (expected a floating, integer or bool dtype)")
+        words = {"f": "floating", "i": "integer", "u": "unsigned", "b": "bool"}
+        parts = [words[k] for k in kinds if k in words and not (k == "u" and "i" in kinds)]
+        want = ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else parts[0]
+        raise ArgumentTypeError(f"{where}: unsupported dtype {dt} (expected a {want} dtype)")
     return dt
 
 

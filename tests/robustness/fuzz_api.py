@@ -151,6 +151,9 @@ def baseline_values():
         "convlab.matmul.b": _tensor(3, 2), "convlab.mm.b": _tensor(3, 2), "convlab.bmm.a": _tensor(2, 2, 3),
         "convlab.bmm.b": _tensor(2, 3, 2), "convlab.where.a": _tensor(2, 3), "convlab.gather.index": cl.tensor(
             np.array([[0, 1, 0], [1, 0, 1]])), "convlab.gather.input": _tensor(2, 3),
+        "convlab.scatter.input": _tensor(2, 3), "convlab.scatter_add.input": _tensor(2, 3),
+        "convlab.scatter.value": 1.5, "Tensor.scatter.value": 1.5, "convlab.select.index": 1,
+        "Tensor.select.index": 1, "axis0": 0, "axis1": 1, "convlab.iinfo.type": cl.int32,
         "convlab.randint.size": (2, 3), "convlab.full.size": (2, 3), "convlab.arange.start": 0,
         "nn.Unflatten.unflattened_size": (3, 2), "nn.Embedding.num_embeddings": 4, "nn.Embedding.embedding_dim": 3,
         "nn.GroupNorm.num_groups": 1, "nn.LayerNorm.normalized_shape": 6, "nn.Bilinear.in1_features": 3,

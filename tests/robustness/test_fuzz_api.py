@@ -152,25 +152,6 @@ def test_hostile_arguments_are_refused_by_name_or_computed(capped, capsys, tmp_p
 
 
 KNOWN_DEFECTS: set[str] = set()  # callables with open defects: none (each was fixed at its root)
-# callables that landed on main during issue 20's last hour (issue 19's torch-compat names), found by the
-# exhaustive pass right before landing: open, each still to be fixed at its root like the 71 before them
-KNOWN_DEFECTS |= {
-    'F.channel_shuffle', 'F.instance_norm', 'Tensor.norm', 'Tensor.scatter_add', 'convlab.BoolTensor',
-    'convlab.ByteTensor', 'convlab.CharTensor', 'convlab.DoubleTensor', 'convlab.FloatTensor', 'convlab.HalfTensor',
-    'convlab.IntTensor', 'convlab.LongTensor', 'convlab.ShortTensor', 'convlab.finfo', 'convlab.logsumexp',
-    'convlab.norm', 'convlab.round', 'convlab.tril', 'convlab.triu', 'Tensor.tril', 'Tensor.triu',
-    'nn.utils.parameters_to_vector',
-}
-# the torch-compat callables added for issue 19's follow-up (programs' tensor helpers and padding layers):
-# hostile values still reach a bare error in these; recorded here as known gaps for issue 20's list
-KNOWN_DEFECTS |= {
-    'F.cosine_similarity', 'Tensor.flip', 'Tensor.round', 'Tensor.scatter', 'Tensor.select', 'Tensor.swapaxes',
-    'Tensor.swapdims', 'Tensor.tril', 'Tensor.triu', 'Tensor.unbind', 'convlab.all', 'convlab.any', 'convlab.flip',
-    'convlab.fliplr', 'convlab.flipud', 'convlab.select', 'convlab.std_mean', 'convlab.unbind', 'nn.CircularPad1d',
-    'nn.CircularPad2d', 'nn.CircularPad3d', 'nn.ConstantPad1d', 'nn.ConstantPad2d', 'nn.ConstantPad3d',
-    'nn.ReflectionPad1d', 'nn.ReflectionPad2d', 'nn.ReflectionPad3d', 'nn.ReplicationPad1d', 'nn.ReplicationPad2d',
-    'nn.ReplicationPad3d', 'nn.ZeroPad1d', 'nn.ZeroPad2d', 'nn.ZeroPad3d',
-}
 
 
 # ---------------------------------------------------------------- torch twins of the tensor functions

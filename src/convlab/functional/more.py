@@ -35,6 +35,9 @@ def instance_norm(input: Tensor, running_mean=None, running_var=None, weight=Non
     if input.ndim < 3:
         raise ConvlabError(f"instance_norm: expected input (N, C, *) with spatial dims, got shape {tuple(input.shape)}")
     n, c = input.shape[0], input.shape[1]
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise ConvlabError("instance_norm: Expected running_mean and running_var to be defined when use_input_stats "
+                           "is false")
     if use_input_stats and int(np.prod(input.shape[2:])) <= 1:
         raise ConvlabError(f"instance_norm: expected more than 1 spatial element when training, got input size "
                            f"{tuple(input.shape)}")
@@ -91,6 +94,9 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
 
     Shape: (N, C, *) -> same, channel ``g*(C/groups) + i`` moved to ``i*groups + g``.
     """
+    if input.ndim < 3:
+        raise ConvlabError(f"channel_shuffle: expects input to have at least 3 dimensions, but got input with sizes "
+                           f"{list(input.shape)}")
     n, c = input.shape[0], input.shape[1]
     if groups <= 0 or c % groups:
         raise ConvlabError(f"channel_shuffle: number of channels ({c}) must be divisible by groups ({groups})")

@@ -12,6 +12,7 @@ Shape: (N, C, H, W) -> (N, C, H + top + bottom, W + left + right) in 2-D.
 from __future__ import annotations
 
 from .. import functional as F
+from .. import validate
 from .module import Module
 
 __all__ = [
@@ -38,12 +39,9 @@ class _PadNd(Module):
 
     def __init__(self, padding, value: float = 0.0):
         super().__init__()
-        if isinstance(padding, int):
-            padding = (padding,) * (2 * self._nd)
-        padding = tuple(int(p) for p in padding)
-        if len(padding) != 2 * self._nd:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or a {2 * self._nd}-tuple, got {padding}")
-        self.padding, self.value = padding, value
+        # an int (every side) or 2*nd ints, negative ones cropping (as torch)
+        self.padding = validate.int_tuple(padding, 2 * self._nd, type(self).__name__, "padding")
+        self.value = value
 
     def forward(self, input):
         if self._mode == "constant":

@@ -74,6 +74,19 @@ def parameters_to_vector(parameters) -> Tensor:
     """All ``parameters`` flattened and concatenated into one 1-D tensor (in the graph)."""
     from ..math import cat
 
+    where = "parameters_to_vector"
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    if isinstance(parameters, (str, bytes, dict)) or not hasattr(parameters, "__iter__"):
+        raise validate.ArgumentTypeError(f"{where}: argument 'parameters' must be an iterable of Tensors, got "
+                                         f"{type(parameters).__name__}")
+    parameters = list(parameters)
+    for p in parameters:
+        if not isinstance(p, Tensor):
+            raise validate.ArgumentTypeError(f"{where}: argument 'parameters' must hold Tensors, got a "
+                                             f"{type(p).__name__}")
+    if not parameters:
+        raise validate.ConvlabError(f"{where}: argument 'parameters' is empty (no Tensor to concatenate)")
     return cat([p.reshape(-1) for p in parameters])
 
 
