@@ -209,9 +209,14 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     a = _operand(input)
     if dims is None:
         return roll(a.flatten(), shifts, 0).reshape(*a.shape)
-    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    for s, d in zip(shifts, dims):
+    shifts = (shifts,) if validate._is_int(shifts) else shifts
+    if not isinstance(shifts, (tuple, list)) or not all(validate._is_int(s) for s in shifts):
+        raise validate.ArgumentTypeError(f"roll: argument 'shifts' must be an int or a tuple of ints, got "
+                                         f"{validate._safe_repr(shifts, 40)}")
+    dims = validate.dims(dims, a.ndim, "roll", "dims", unique=False)
+    if len(shifts) != len(dims):
+        raise validate.ConvlabError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)}")
+    for s, d in zip(shifts, dims if a.ndim else ()):
         n = a.shape[d]
         s %= max(n, 1)
         if s:
@@ -253,8 +258,16 @@ def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     a = _operand(input)
+    dim = validate.dim(dim, _at_least(a, 1, "narrow").ndim, "narrow")
+    n = a.shape[dim]
+    if not -n <= start <= n:
+        raise validate.DimensionError(f"narrow: start out of range (expected to be in range of [{-n}, {n}], but got "
+                                      f"{start})")
+    start = start + n if start < 0 else start
+    if length < 0 or start + length > n:
+        raise validate.ConvlabError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}), or "
+                                    f"length is negative")
     where_ = [slice(None)] * a.ndim
-    start = start + a.shape[dim] if start < 0 else start
     where_[dim] = slice(start, start + length)
     return a[tuple(where_)]
 

@@ -55,6 +55,12 @@ def test_norm_every_p_equals_torch(p, dim):
     (lambda: nn.ConstantPad1d((1, 2, 3), 0.0), TypeError, "padding"),
     (lambda: nn.utils.parameters_to_vector(None), TypeError, "parameters"),
     (lambda: nn.utils.parameters_to_vector([1.0]), TypeError, "parameters"),
+    (lambda: cl.narrow(cl.tensor(X), 1, 4, 0), IndexError, "narrow: start out of range"),
+    (lambda: cl.narrow(cl.tensor(X), 1, 2, 2), ConvlabError, "exceeds dimension size"),
+    (lambda: cl.narrow(cl.tensor(X), 0, None, 1), TypeError, "start"),
+    (lambda: cl.roll(cl.tensor(X), None, 0), TypeError, "shifts"),
+    (lambda: cl.roll(cl.tensor(X), (1, 2), 0), ConvlabError, "roll: shifts and dimensions must align"),
+    (lambda: cl.roll(cl.tensor(X), 1, "x"), TypeError, "roll: dims"),
 ])
 def test_hostile_arguments_are_refused_by_name(call, exc, words):
     with pytest.raises(exc, match=words):
@@ -71,6 +77,9 @@ def test_accepted_edge_cases_equal_torch():
     idx = np.array([[2, 0], [1, 1]])
     np.testing.assert_array_equal(cl.scatter_add(x, 1, cl.tensor(idx), x).numpy(),
                                   torch.scatter_add(t, 1, torch.tensor(idx), t).numpy())
+    np.testing.assert_array_equal(cl.narrow(x, 1, -3, 3).numpy(), torch.narrow(t, 1, -3, 3).numpy())
+    np.testing.assert_array_equal(cl.narrow(x, 1, 3, 0).numpy(), torch.narrow(t, 1, 3, 0).numpy())
+    np.testing.assert_array_equal(cl.roll(x, (1, -4), (1, 1)).numpy(), torch.roll(t, (1, -4), (1, 1)).numpy())
     assert cl.finfo().eps == torch.finfo().eps and cl.iinfo(cl.int16).max == torch.iinfo(torch.int16).max
     np.testing.assert_array_equal(nn.ConstantPad1d((-1, 2), 5.0)(x).numpy(),
                                   torch.nn.ConstantPad1d((-1, 2), 5.0)(t).numpy())
