@@ -66,13 +66,13 @@ def test_a_recipe_sets_its_values_and_written_flags_override_them(built):
     assert cfg["recipe"] == "fast" and cfg["epochs"] == fast["epochs"] == seen["epochs"]
     assert trainer.loss_fn.label_smoothing == fast["label_smoothing"] == cfg["label_smoothing"]
     assert trainer.ema is None and fast["ema"] == cfg["ema"] == 0
-    assert cfg["tta"] is True and cfg["augment"] is True and cfg["val_split"] == 0
+    assert cfg["tta"] is True and cfg["augment"] is False and cfg["flip"] is True and cfg["val_split"] == 0
     assert seen["val_loader"] is None  # --val-split 0: all training images are trained on
 
     over = built("--recipe", "fast", "--epochs", "2", "--ema", "0.99", "--label-smoothing", "0.2", "--no-tta")
     assert over["epochs"] == 2 == over["config"]["epochs"]
     assert over["trainer"].ema.decay == 0.99 and over["trainer"].loss_fn.label_smoothing == 0.2
-    assert over["config"]["tta"] is False and over["config"]["augment"] is True  # the rest still the recipe's
+    assert over["config"]["tta"] is False and over["config"]["flip"] is True  # the rest still the recipe's
     assert over["config"]["lr"] == fast["lr"] and over["config"]["schedule"] == fast["schedule"]
 
 
@@ -103,14 +103,18 @@ def test_recipes_are_listed_by_models_and_in_the_help(capsys):
 
 def test_flip_flags_choose_the_mirroring(built):
     """lines cannot be mirrored (its labels are orientations), so --augment alone crops only; --flip adds
-    mirroring, with or without --augment; --no-flip removes it from an augmenting recipe."""
+    mirroring, with or without --augment; --no-flip removes it from a mirroring recipe."""
     assert "RandomHorizontalFlip" not in _transforms(built("--augment")["train_loader"])
     assert "RandomCrop" in _transforms(built("--augment")["train_loader"])
     assert "RandomHorizontalFlip" in _transforms(built("--flip")["train_loader"])
     assert "RandomCrop" not in _transforms(built("--flip")["train_loader"])
     assert "RandomHorizontalFlip" not in _transforms(built("--recipe", "fast", "--no-flip")["train_loader"])
-    neither = _transforms(built("--recipe", "fast", "--no-augment")["train_loader"])
+    fast = _transforms(built("--recipe", "fast")["train_loader"])  # the fast recipe mirrors and never crops
+    assert "RandomHorizontalFlip" in fast and "RandomCrop" not in fast
+    neither = _transforms(built("--recipe", "fast", "--no-flip")["train_loader"])
     assert "RandomCrop" not in neither and "RandomHorizontalFlip" not in neither
+    both = _transforms(built("--recipe", "fast", "--augment")["train_loader"])
+    assert "RandomCrop" in both and "RandomHorizontalFlip" in both
 
 
 def test_flip_mirrors_whole_training_pictures():
