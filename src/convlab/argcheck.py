@@ -67,7 +67,9 @@ FN_RULES.update({("linspace", "start"): "scalar", ("linspace", "end"): "scalar",
 FN_RULES.update({(f, p): "tensor_strict" for f in ("cosine_similarity", "pairwise_distance") for p in ("x1", "x2")})
 FN_RULES.update({(f, p): k for f in ("scatter", "scatter_add") for p, k in (("index", "tensor_strict"), ("src", "bound"),
                                                                             ("value", "scalar"))})
-FN_RULES.update({("narrow", "start"): "int", ("narrow", "length"): "int"})
+FN_RULES.update({("narrow", "start"): "int", ("narrow", "length"): "int", ("bincount", "minlength"): "int",
+                 ("broadcast_to", "size"): "shape", ("local_response_norm", "size"): "int",
+                 ("threshold", "threshold"): "scalar", ("threshold", "value"): "scalar"})
 FN_RULES.update({(f, "tensors"): "tensors" for f in ("cat", "concatenate", "concat", "stack", "hstack", "vstack")})
 GENERATORS = []  # [convlab Generator], filled on first use
 

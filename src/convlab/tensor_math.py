@@ -98,11 +98,15 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
 def _logical(np_fn):
-    def fn(input, other=None) -> Tensor:
-        a = _operand(input)._data
-        xp = backend.array_module(a)
-        out = np_fn(a.astype(bool)) if other is None else np_fn(a.astype(bool), xp.asarray(_operand(other)._data).astype(bool))
-        return _leaf(xp.asarray(out))
+    if np_fn is np.logical_not:
+        def fn(input) -> Tensor:
+            a = _operand(input)._data
+            return _leaf(backend.array_module(a).asarray(np_fn(a.astype(bool))))
+    else:
+        def fn(input, other) -> Tensor:
+            a = _operand(input)._data
+            xp = backend.array_module(a)
+            return _leaf(xp.asarray(np_fn(a.astype(bool), xp.asarray(_operand(other)._data).astype(bool))))
 
     fn.__name__ = np_fn.__name__
     return fn

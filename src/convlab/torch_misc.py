@@ -94,7 +94,8 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 
 
 def broadcast_to(input: Tensor, size) -> Tensor:
-    return _operand(input).expand(*size)
+    """``input`` expanded to ``size`` (an int or a tuple of ints; -1 keeps a dim), as ``expand``."""
+    return _operand(input).expand(*((size,) if validate._is_int(size) else size))
 
 
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
@@ -123,8 +124,20 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, ret
 
 
 def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
+    """How often each value 0..max(input) occurs in the 1-D non-negative integer ``input``
+    (summing ``weights`` instead of counting when given), at least ``minlength`` bins."""
     a = backend.to_numpy(_operand(input)._data)
     w = None if weights is None else backend.to_numpy(_operand(weights)._data)
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise validate.ConvlabError(f"bincount: only supports 1-d non-negative integral inputs, got {a.dtype} of "
+                                    f"shape {a.shape}")
+    if a.size and a.min() < 0:
+        raise validate.ConvlabError(f"bincount: input must be non-negative, got {int(a.min())}")
+    if w is not None and w.shape != a.shape:
+        raise validate.ConvlabError(f"bincount: weights should be 1-d and have the same length as input, got shape "
+                                    f"{w.shape} for input {a.shape}")
+    minlength = validate.nonneg_int(minlength, "bincount", "minlength")
+    validate.allocation((max(int(a.max()) + 1 if a.size else 0, minlength),), 8, "bincount")
     out = np.bincount(a, weights=w, minlength=minlength)
     return _leaf(out if w is not None else out.astype(np.int64))
 

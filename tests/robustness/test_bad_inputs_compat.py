@@ -61,6 +61,13 @@ def test_norm_every_p_equals_torch(p, dim):
     (lambda: cl.roll(cl.tensor(X), None, 0), TypeError, "shifts"),
     (lambda: cl.roll(cl.tensor(X), (1, 2), 0), ConvlabError, "roll: shifts and dimensions must align"),
     (lambda: cl.roll(cl.tensor(X), 1, "x"), TypeError, "roll: dims"),
+    (lambda: cl.logical_and(cl.tensor(X)), TypeError, "other"),
+    (lambda: cl.bincount(cl.tensor([-1, 2])), ConvlabError, "bincount: input must be non-negative"),
+    (lambda: cl.bincount(cl.tensor(X)), ConvlabError, "bincount"),
+    (lambda: cl.bincount(cl.tensor([1]), minlength="x"), TypeError, "minlength"),
+    (lambda: cl.broadcast_to(cl.tensor(X), None), TypeError, "size"),
+    (lambda: F.local_response_norm(cl.ones(1, 2, 3), None), TypeError, "size"),
+    (lambda: F.threshold(cl.tensor(X), 0.0, []), TypeError, "value"),
 ])
 def test_hostile_arguments_are_refused_by_name(call, exc, words):
     with pytest.raises(exc, match=words):
@@ -80,6 +87,10 @@ def test_accepted_edge_cases_equal_torch():
     np.testing.assert_array_equal(cl.narrow(x, 1, -3, 3).numpy(), torch.narrow(t, 1, -3, 3).numpy())
     np.testing.assert_array_equal(cl.narrow(x, 1, 3, 0).numpy(), torch.narrow(t, 1, 3, 0).numpy())
     np.testing.assert_array_equal(cl.roll(x, (1, -4), (1, 1)).numpy(), torch.roll(t, (1, -4), (1, 1)).numpy())
+    y = t.flip(0)
+    for p in (0, 1, 3, math.inf, -1):  # p=0 counts the non-zero differences (it divided by zero)
+        np.testing.assert_allclose(F.pairwise_distance(x, cl.tensor(y.numpy()), p).numpy(),
+                                   torch.nn.functional.pairwise_distance(t, y, p).numpy(), rtol=1e-6)
     assert cl.finfo().eps == torch.finfo().eps and cl.iinfo(cl.int16).max == torch.iinfo(torch.int16).max
     np.testing.assert_array_equal(nn.ConstantPad1d((-1, 2), 5.0)(x).numpy(),
                                   torch.nn.ConstantPad1d((-1, 2), 5.0)(t).numpy())

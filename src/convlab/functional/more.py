@@ -167,9 +167,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
     """``|| x1 - x2 + eps ||_p`` along the last dim."""
-    diff = abs(x1 - x2 + eps)
-    if p == 2.0:
-        return sqrt((diff * diff).sum(-1, keepdim=keepdim))
-    return ((diff ** p).sum(-1, keepdim=keepdim)) ** (1.0 / p)
+    from ..tensor_math import norm
+
+    return norm(x1 - x2 + eps, p, -1, keepdim)
 
 
