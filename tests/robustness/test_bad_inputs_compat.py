@@ -91,6 +91,16 @@ def test_accepted_edge_cases_equal_torch():
     for p in (0, 1, 3, math.inf, -1):  # p=0 counts the non-zero differences (it divided by zero)
         np.testing.assert_allclose(F.pairwise_distance(x, cl.tensor(y.numpy()), p).numpy(),
                                    torch.nn.functional.pairwise_distance(t, y, p).numpy(), rtol=1e-6)
+    for shape in ((3,), (2, 3), (2, 3, 4), (2, 3, 2, 2)):  # softmin's implicit dim, as torch's (with its warning)
+        z = np.random.RandomState(0).randn(*shape).astype(np.float32)
+        with pytest.warns(UserWarning, match="Implicit dimension"):
+            got = F.softmin(cl.tensor(z)).numpy()
+        with pytest.warns(UserWarning):
+            want = torch.nn.functional.softmin(torch.tensor(z)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    for f in ("softmax", "log_softmax", "softmin"):  # a 0-d input: its one element (it was a bare ValueError)
+        np.testing.assert_allclose(getattr(F, f)(cl.tensor(0.7), 0).numpy(),
+                                   getattr(torch.nn.functional, f)(torch.tensor(0.7), 0).numpy(), atol=1e-7)
     assert cl.finfo().eps == torch.finfo().eps and cl.iinfo(cl.int16).max == torch.iinfo(torch.int16).max
     np.testing.assert_array_equal(nn.ConstantPad1d((-1, 2), 5.0)(x).numpy(),
                                   torch.nn.ConstantPad1d((-1, 2), 5.0)(t).numpy())

@@ -127,7 +127,14 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 
 def softmin(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """``softmax(-input, dim)``."""
+    """``softmax(-input, dim)``; without ``dim``, torch's implicit (deprecated) choice: dim 0 for
+    0-, 1- and 3-D input, else dim 1, with torch's warning."""
+    if dim is None:
+        import warnings
+
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+        warnings.warn(f"Implicit dimension choice for softmin has been deprecated. Change the call to include "
+                      f"dim={dim} as an argument.", UserWarning, stacklevel=2)
     out = softmax(-input, dim)
     return out if dtype is None else out.to(dtype)
 

@@ -141,7 +141,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, a, dim):
         xp = backend.array_module(a)
-        (d,) = normalize_dims("softmax", dim, a.ndim)
+        d = (*normalize_dims("softmax", dim, a.ndim), None)[0]  # None: a 0-d input, its one element
         if a.size == 0:  # nothing to normalise: an empty result, as torch
             ctx.save_for_backward(a)
             ctx.dim = d
@@ -163,7 +163,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, dim):
         xp = backend.array_module(a)
-        (d,) = normalize_dims("log_softmax", dim, a.ndim)
+        d = (*normalize_dims("log_softmax", dim, a.ndim), None)[0]  # None: a 0-d input, its one element
         if a.size == 0:
             ctx.save_for_backward(a)
             ctx.dim = d
