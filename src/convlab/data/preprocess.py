@@ -194,8 +194,8 @@ class Preprocessing:
         if images.shape[1:] == (self.channels, *self.size):  # only inversion: one array operation
             return (255 - images) if images.dtype == np.uint8 else 1.0 - images
         out = np.empty((len(images), self.channels, *self.size), np.float32)
-        for i, x in enumerate(images):
-            out[i] = self.convert(x if x.dtype != np.uint8 else x.astype(np.float32) / 255)
+        for i, x in enumerate(images):  # as (H, W, C): convert reads a (C, H, W) array <= 4 wide as (H, W, C)
+            out[i] = self.convert(np.moveaxis(x if x.dtype != np.uint8 else x.astype(np.float32) / 255, 0, -1))
         return to_uint8(out) if images.dtype == np.uint8 else out
 
     # ------------------------------------------------------------------ step 2: pixels -> model input
