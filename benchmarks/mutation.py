@@ -64,8 +64,10 @@ MODULES = {
     # (the Ctrl-C test reads the loader generator's frame locals, which mutmut's trampoline hides)
     "data": (["src/convlab/data/*"], ["tests/data", "tests/compat/test_utils_data.py",
                                       "--deselect=tests/compat/test_utils_data.py::test_ctrl_c_leaves_no_orphan_processes"]),
-    "train": (["src/convlab/train/*"], ["tests/test_train.py", "tests/test_train_metrics.py",
-                                        "tests/test_train_tensorboard.py"]),
+    "train": (["src/convlab/train/*"], ["tests/train", "tests/test_train.py", "tests/test_train_metrics.py",
+                                        "tests/test_train_tensorboard.py", "tests/test_train_ema_tta.py",
+                                        # 15 s of torch twin training per mutant; the other EMA tests check its values
+                                        "--deselect=tests/test_train_ema_tta.py::test_the_torch_twins_weight_average_is_convlabs"]),
 }
 SCORED = ("killed", "survived", "no tests", "timeout", "suspicious", "segfault")
 
