@@ -93,6 +93,9 @@ def scratch_copy(module: str, scratch: Path) -> Path:
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q", "-m", "not slow"]',
         "timeout_multiplier = 5.0",
+        # mutmut's CPU limit is (tests' recorded call time + this) * multiplier * 2; a test whose work is
+        # in a fixture's setup records ~0 s, so the floor of 10 CPU-s killed it as a "timeout" (train: 22 of 33)
+        "timeout_constant = 10.0",
         "",
     ]
     with open(dest / "pyproject.toml", "a") as f:
