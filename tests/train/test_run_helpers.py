@@ -148,3 +148,53 @@ def test_plot_mistakes_draws_colour_in_hwc_clipped_and_says_when_there_are_none(
     fig, _ = drawn[1]
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.texts] == ["no mistakes"] and not ax.images
+
+
+def test_check_out_dir_refuses_what_prepare_out_dir_would_and_makes_nothing(tmp_path):
+    from convlab.train.run import check_out_dir
+
+    check_out_dir(None, False)  # a numbered folder will be made: nothing to check
+    check_out_dir(str(tmp_path / "new"), False)
+    (tmp_path / "empty").mkdir()
+    check_out_dir(str(tmp_path / "empty"), False)
+    assert sorted(os.listdir(tmp_path)) == ["empty"]  # nothing made
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileExistsError) as e:
+        check_out_dir(str(tmp_path / "file"), True)
+    assert str(e.value) == f"--out {tmp_path / 'file'} exists and is not a directory"
+    (tmp_path / "empty" / "a").write_text("x")
+    with pytest.raises(FileExistsError) as e:
+        check_out_dir(str(tmp_path / "empty"), False)
+    assert str(e.value) == (f"--out {tmp_path / 'empty'} already holds files; pass --force to write over them, "
+                            "or choose another --out")
+    check_out_dir(str(tmp_path / "empty"), True)
+
+
+def test_apply_bn_momentum_sets_every_batch_norm_layer():
+    from convlab import nn
+    from convlab.train.recipes import apply_bn_momentum
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Sequential(nn.BatchNorm1d(4)),
+                          nn.LayerNorm(4))
+    assert apply_bn_momentum(model, 0.01) == 2
+    assert model[1].momentum == 0.01 and model[3][0].momentum == 0.01
+    assert apply_bn_momentum(nn.Linear(2, 2), 0.5) == 0
+
+
+def test_the_first_ctrl_c_asks_for_a_stop_at_the_step_boundary_and_the_second_interrupts():
+    import signal
+
+    from convlab.train.loop import _DeferredSigint
+
+    said = []
+    before = signal.getsignal(signal.SIGINT)
+    with _DeferredSigint(said.append) as guard:
+        assert signal.getsignal(signal.SIGINT) == guard._handle
+        assert not guard.requested
+        guard._handle(signal.SIGINT, None)
+        assert guard.requested
+        assert said == ["\ninterrupt: stopping after this step and saving a checkpoint (Ctrl-C again to stop at once)"]
+        with pytest.raises(KeyboardInterrupt):
+            guard._handle(signal.SIGINT, None)
+        assert len(said) == 1
+    assert signal.getsignal(signal.SIGINT) is before
