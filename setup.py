@@ -1,6 +1,7 @@
-"""Builds convlab's two optional compiled helpers: the float32 GEMM (src/convlab/_sgemm*.c: the
-Python functions, the blocked driver, AVX-512 and AVX2 micro-kernels)
-and the memory passes around it (src/convlab/_kernels*.c: ReLU, batch norm, im2col/col2im, the
+"""Builds convlab's optional compiled helpers: the float32 GEMM (src/convlab/_sgemm*.c: the
+Python functions, the blocked driver, AVX-512 and AVX2 micro-kernels), its bfloat16 twin for
+torch's "medium" float32 matmul precision on CPUs with AVX512_BF16 (src/convlab/_sgemm_bf16*.c),
+the memory passes around them (src/convlab/_kernels*.c: ReLU, batch norm, im2col/col2im, the
 flat grid's copies, depthwise convolution, max pooling), and a probe of the CPU's FMA peak
 (src/convlab/_cpu.c, for the bench and the kernels' choice).
 
@@ -22,6 +23,9 @@ gemm = Extension("convlab._sgemm", [f"src/convlab/_sgemm{part}.c" for part in ("
 kernels = Extension("convlab._kernels", [f"src/convlab/_kernels{part}.c" for part in ("", "_pass", "_norm", "_grid", "_pool")],
                     extra_compile_args=["-O3", "-fopenmp-simd", "-pthread"], extra_link_args=["-pthread"],
                     depends=pool + ["src/convlab/_kernels.h"], optional=True)
+bf16 = Extension("convlab._sgemm_bf16", ["src/convlab/_sgemm_bf16.c", "src/convlab/_sgemm_bf16_kernel.c"],
+                 extra_compile_args=["-O3", "-pthread"], extra_link_args=["-pthread"],
+                 depends=pool + ["src/convlab/_sgemm_bf16.h"], optional=True)
 cpu = Extension("convlab._cpu", ["src/convlab/_cpu.c"], extra_compile_args=["-O3", "-pthread"],
                 extra_link_args=["-pthread"], optional=True)
-setup(ext_modules=([gemm, cpu] if x86 and unix else []) + ([kernels] if unix else []))
+setup(ext_modules=([gemm, bf16, cpu] if x86 and unix else []) + ([kernels] if unix else []))

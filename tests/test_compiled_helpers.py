@@ -9,13 +9,13 @@ import pytest
 from helpers import missing_compiled
 
 
-@pytest.mark.parametrize("name", ["_sgemm", "_kernels"])
+@pytest.mark.parametrize("name", ["_sgemm", "_sgemm_bf16", "_kernels"])
 def test_compiled_helper_is_built(name):
     try:
         module = importlib.import_module(f"convlab.{name}")
     except ImportError:
         missing_compiled(name)
-    assert callable(getattr(module, "sgemm" if name == "_sgemm" else "relu"))
+    assert callable(getattr(module, "relu" if name == "_kernels" else "sgemm"))
 
 
 def test_dispatchers_use_what_was_built():

@@ -2,8 +2,10 @@
 
 - ``compile(model)`` returns the model (or function) itself: convlab runs eagerly and has no
   compiler, and compiling never changes results, only speed;
-- ``use_deterministic_algorithms`` / ``set_float32_matmul_precision`` are recorded and reported
-  back; convlab's kernels are deterministic and its float32 matmuls always full float32;
+- ``use_deterministic_algorithms`` is recorded and reported back (convlab's kernels are
+  deterministic); ``set_float32_matmul_precision("medium")`` runs float32 products on bfloat16
+  inputs where the CPU has AVX512_BF16 (``ops/gemm_bf16.py``; "highest", the default, and "high"
+  keep them float32);
 - ``finfo`` / ``iinfo`` (``torch.finfo(torch.float32).eps``), ``std_mean``, ``var_mean``, ``diag``,
   ``outer``, ``broadcast_to``, ``clone``, ``all``, ``any``, ``unique``, ``bincount``, and
   ``Tensor.mT`` / ``index_add_``.
@@ -15,6 +17,7 @@ import numpy as np
 
 from . import backend, validate
 from .math import _operand, std, var
+from .ops.gemm_bf16 import get_float32_matmul_precision, set_float32_matmul_precision
 from .tensor_class import Tensor, _leaf
 
 
@@ -36,7 +39,7 @@ __all__ = ["compile", "use_deterministic_algorithms", "are_deterministic_algorit
            "set_float32_matmul_precision", "get_float32_matmul_precision", "finfo", "iinfo", "std_mean", "var_mean",
            "diag", "outer", "broadcast_to", "clone", "all", "any", "unique", "bincount"]
 
-_state = {"deterministic": False, "matmul_precision": "highest"}
+_state = {"deterministic": False}
 
 
 def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor", mode=None,  # noqa: A001
@@ -53,16 +56,6 @@ def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None
 
 def are_deterministic_algorithms_enabled() -> bool:
     return _state["deterministic"]
-
-
-def set_float32_matmul_precision(precision: str) -> None:
-    if precision not in ("highest", "high", "medium"):
-        raise RuntimeError(f"Invalid precision {precision!r}: expected 'highest', 'high' or 'medium'")
-    _state["matmul_precision"] = precision
-
-
-def get_float32_matmul_precision() -> str:
-    return _state["matmul_precision"]
 
 
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):

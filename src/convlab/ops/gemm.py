@@ -37,6 +37,9 @@ uses the compiled GEMM when all of these hold, else ``numpy.matmul``:
 - the product is large enough for the kernel's 8-row tiles to pay: at least 8 rows, 16
   columns, 8 inner terms.
 
+Under ``convlab.set_float32_matmul_precision("medium")``, on CPUs with AVX512_BF16, every product
+below runs on ``_sgemm_bf16`` instead (bfloat16 inputs, float32 sums; ``ops/gemm_bf16.py``).
+
 :func:`shifted_matmul` and :func:`dot_shifted_matmul` are the stride-1 convolutions' products
 with the column matrix read from the flat padded grid of ``ops/conv_shift.py`` instead of built:
 the compiled GEMM copies its panels from the grid directly. They exist only on the compiled
@@ -57,6 +60,7 @@ import numpy as np
 
 from .. import backend, threads
 from ..threads import get_num_threads, set_num_threads
+from . import gemm_bf16
 
 try:
     from .. import _sgemm
@@ -146,7 +150,11 @@ def set_native(enabled: bool) -> bool:
 
 def describe() -> str:
     """Which GEMM float32 products take, in words (for the bench and reports)."""
-    return f"compiled {'AVX-512' if isa() == 'avx512' else 'AVX2'}" if _enabled else "numpy.matmul"
+    if not _enabled:
+        return "numpy.matmul"
+    if gemm_bf16.bf16_active():
+        return "compiled AVX512_BF16 (bfloat16 inputs, float32 sums)"
+    return f"compiled {'AVX-512' if isa() == 'avx512' else 'AVX2'}"
 
 
 def native_for(*arrays) -> bool:
@@ -178,11 +186,12 @@ def matmul(a, b):
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     out = np.empty(a.shape[:-1] + (n,), dtype=np.float32)
     workers = _threads_for(m * n * k)
+    kernels = gemm_bf16.kernels(_sgemm)  # bfloat16 inputs under "medium" precision (ops/gemm_bf16.py)
     if a.ndim == 2:
-        _sgemm.sgemm(a, b, out, False, workers)
+        kernels.sgemm(a, b, out, False, workers)
     else:
         for i in range(a.shape[0]):
-            _sgemm.sgemm(a[i], b[i], out[i], False, workers)
+            kernels.sgemm(a[i], b[i], out[i], False, workers)
     return out
 
 
@@ -203,8 +212,8 @@ def shifted_matmul(a, buf, rowoff, span, plane, samples):
     int64 -> ``(m, samples * span)``. (``ops/conv_shift.py`` explains the grid.)"""
     m = a.shape[0]
     out = np.empty((m, samples * span), dtype=np.float32)
-    _sgemm.sgemm_shifted(a, buf, np.ascontiguousarray(rowoff, dtype=np.int64), span, plane, out, False,
-                         _threads_for(m * a.shape[1] * out.shape[1]))
+    gemm_bf16.kernels(_sgemm).sgemm_shifted(a, buf, np.ascontiguousarray(rowoff, dtype=np.int64), span, plane, out,
+                                            False, _threads_for(m * a.shape[1] * out.shape[1]))
     return out
 
 
@@ -213,8 +222,8 @@ def dot_shifted_matmul(a, buf, rowoff, out, accumulate):
     built: ``B[q, j] = buf.flat[rowoff[j] + q]`` (a weight gradient, ``grad_y_grid @ col^T`` with
     grad_y on whole grid planes; only where :func:`shifted_suits`). Shapes: ``a`` ``(m, k)`` with
     contiguous rows, ``rowoff`` ``(n,)`` int64, ``out`` ``(m, n)``."""
-    _sgemm.sgemm_dot_shifted(a, buf, np.ascontiguousarray(rowoff, dtype=np.int64), out, accumulate,
-                             _threads_for(a.size * out.shape[1]))
+    gemm_bf16.kernels(_sgemm).sgemm_dot_shifted(a, buf, np.ascontiguousarray(rowoff, dtype=np.int64), out, accumulate,
+                                                _threads_for(a.size * out.shape[1]))
     return out
 
 
