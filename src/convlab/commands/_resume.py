@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # flags that do not change what is trained: how the run is shown, launched or logged
 FREE = {"resume", "epochs", "quiet", "debug", "progress", "distributed", "timeout", "tensorboard", "layer_stats", "live",
-        "func", "command", "force", "sync_bn"}
+        "func", "command", "force", "sync_bn", "matmul_precision"}
 
 
 def given_flags(args) -> set[str]:

@@ -103,6 +103,10 @@ def register(subparsers):
     p.add_argument("--limit-test", type=validate.cli_int(1), default=None, metavar="N", help="test on N images only (quick runs)")
     p.add_argument("--early-stopping", type=validate.cli_int(1), default=None, metavar="EPOCHS",
                    help="stop after this many epochs without a better validation accuracy")
+    p.add_argument("--matmul-precision", choices=["highest", "high", "medium"], default="highest",
+                   help="float32 matrix products (convolutions, linear layers): highest and high keep float32; medium "
+                        "rounds their inputs to bfloat16 and sums in float32 where the CPU has AVX512_BF16, as "
+                        "torch.set_float32_matmul_precision (elsewhere float32); may change on --resume (default: highest)")
     p.add_argument("--seed", type=int, default=0, help="seeds weights, data order, augmentation and dropout (default: 0)")
     p.add_argument("--out", default=None, help="output directory (default: a new runs/train-NNN)")
     p.add_argument("--force", action="store_true", help="write into --out even if it already holds files")
@@ -269,11 +273,12 @@ def _config(args) -> dict:
             "val_split": val, "recipe": args.recipe, "flip": args.flip, "ema": args.ema, "tta": args.tta,
             "bn_momentum": args.bn_momentum, "width": args.width,
             "limit_train": args.limit_train, "limit_test": args.limit_test, "early_stopping": args.early_stopping,
-            "seed": args.seed, "sync_bn": bool(getattr(args, "sync_bn", False))}
+            "seed": args.seed, "sync_bn": bool(getattr(args, "sync_bn", False)), "matmul_precision": args.matmul_precision}
 
 
 def _main(args, rank: int, world: int) -> int:
     from ..cli import UsageError
+    from ..ops.gemm_bf16 import get_float32_matmul_precision, set_float32_matmul_precision
     from ..train import load_checkpoint
     from ..train.recipes import DEFAULT
     from ..train.run import prepare_out_dir
@@ -288,7 +293,7 @@ def _main(args, rank: int, world: int) -> int:
 
     if args.resume:
         from ..train.checkpoint import resolve
-        from ._resume import conflicts
+        from ._resume import conflicts, given_flags
 
         args.resume = resolve(args.resume)
         state = load_checkpoint(args.resume)
@@ -306,6 +311,8 @@ def _main(args, rank: int, world: int) -> int:
         if clash:
             raise UsageError(f"--resume continues the run as it was configured; these flags differ from it: "
                              f"{'; '.join(clash)}. Leave them out (only --epochs may extend a run), or start a new run")
+        if "matmul_precision" in given_flags(args):  # how the products round, not what is trained
+            cfg["matmul_precision"] = args.matmul_precision
         if args.epochs is not None and args.epochs != cfg["epochs"]:
             if args.epochs < 1:
                 raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
@@ -353,6 +360,8 @@ def _main(args, rank: int, world: int) -> int:
         out = _shared_out_dir(args, rank, world, prepare_out_dir, UsageError)
 
     before = set(os.listdir(out)) if main_rank and os.path.isdir(out) else set()
+    precision = get_float32_matmul_precision()
+    set_float32_matmul_precision(cfg.get("matmul_precision") or "highest")
     try:
         return _train(args, cfg, out, rank, world, say, quiet, started)
     except BaseException:
@@ -361,6 +370,8 @@ def _main(args, rank: int, world: int) -> int:
             if made_here:
                 _remove_if_empty(out, parent=args.out is None)  # leaves no empty runs/train-NNN (nor runs/) behind
         raise
+    finally:
+        set_float32_matmul_precision(precision)
 
 
 def _remove_unresumable(out: str, before: set) -> None:
@@ -417,6 +428,10 @@ def _train(args, cfg: dict, out: str, rank: int, world: int, say, quiet: bool, s
     notes: list[str] = []  # what the data loading found and inferred, said after the first line
     train_ds, val_ds, test_ds, info, spec = load_run_data(cfg, notes.append)
     notes.append(f"  preprocessing: {spec.describe()}")
+    if cfg.get("matmul_precision", "highest") != "highest":
+        from ..ops import gemm_bf16
+
+        notes.append(f"  matmul precision: {gemm_bf16.describe()}")
     pre = spec.to_dict()
     train_loader, val_loader, test_loader = loaders(train_ds, val_ds, test_ds, cfg["batch_size"], cfg["seed"], rank, world,
                                                     random_transform=bool(cfg.get("augment") or cfg.get("erase")
