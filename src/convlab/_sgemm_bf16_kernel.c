@@ -166,61 +166,111 @@ static void tile_product(idx kq, const uint32_t *a, const uint32_t *b, float *c,
         for (idx q = 0; q < nr; q++) c[i * ldc + q] = (acc ? c[i * ldc + q] : 0.f) + t[i * BF_NR + q];
 }
 
-/* 32 floats from p on (count of them valid, the rest zero) as 32 bfloat16 in order: lane l of
- * the result holds the pair (x[p + 2l], x[p + 2l + 1]) */
-static inline __attribute__((always_inline)) BF16 __m512bh load_bf16(const float *x, idx count)
+/* x[0, count) -> bfloat16 at out[0, count) (nearest even), 32 at a time */
+static BF16 void to_bf16(const float *x, idx count, uint16_t *restrict out)
 {
-    if (count >= 32) return _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 16), _mm512_loadu_ps(x));
-    return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(lanes(count - 16), x + 16), _mm512_maskz_loadu_ps(lanes(count), x));
+    idx p = 0;
+    for (; p + 32 <= count; p += 32)
+        _mm512_storeu_si512(out + p, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + p + 16), _mm512_loadu_ps(x + p)));
+    if (p < count) {
+        idx r = count - p;
+        __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(lanes(r - 16), x + p + 16),
+                                                 _mm512_maskz_loadu_ps(lanes(r), x + p));
+        _mm512_mask_storeu_epi16(out + p, r >= 32 ? ~0u : (__mmask32)((1u << r) - 1), v);
+    }
 }
 
-/* the dot form's DM x DN tile (mr x nr of it stored): C = (acc ? C : 0) + A . B over kc values
- * of k; A's rows at a + i * lda, B's columns at b[j]; rows and columns past the edge repeat the
- * first one and are not stored */
-static BF16 void dot_tile(idx kc, const float *a, idx lda, const float *const *b, float *c, idx ldc, int accumulate,
-                          idx mr, idx nr)
+/* the dot form's DM x DN tile (mr x nr of it stored): C = (acc ? C : 0) + A . B over kc values of
+ * k, on bfloat16 rows of A (a + i * lda) and columns of B (b[j]): 32 values a load, lane l holding
+ * the pair (2l, 2l + 1) of both; the last partial load masked. Rows and columns past the edge
+ * repeat the first one and are not stored. */
+static BF16 void dot_tile(idx kc, const uint16_t *a, idx lda, const uint16_t *const *b, float *c, idx ldc,
+                          int accumulate, idx mr, idx nr)
 {
-    const float *ap[BF_DM], *bp[BF_DN];
-    for (int i = 0; i < BF_DM; i++) ap[i] = a + (i < mr ? i : 0) * lda;
-    for (int j = 0; j < BF_DN; j++) bp[j] = b[j < nr ? j : 0];
-    __m512 acc[BF_DM][BF_DN];
-    for (int i = 0; i < BF_DM; i++)
-        for (int j = 0; j < BF_DN; j++) acc[i][j] = _mm512_setzero_ps();
+    const uint16_t *a0 = a, *a1 = a + (mr > 1) * lda, *a2 = a + (mr > 2) * 2 * lda, *a3 = a + (mr > 3) * 3 * lda;
+    const uint16_t *b0 = b[0], *b1 = b[nr > 1], *b2 = b[(nr > 2) * 2], *b3 = b[(nr > 3) * 3], *b4 = b[(nr > 4) * 4],
+                   *b5 = b[(nr > 5) * 5];
+    /* 24 named accumulators: GCC kept an array of them in memory, a store after every VDPBF16PS */
+#define ZERO(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0, c##i##3 = c##i##0, \
+                       c##i##4 = c##i##0, c##i##5 = c##i##0;
+    ZERO(0) ZERO(1) ZERO(2) ZERO(3)
+#undef ZERO
     for (idx p = 0; p < kc; p += 32) {
-        idx count = kc - p;
-        __m512bh av[BF_DM];
-        for (int i = 0; i < BF_DM; i++) av[i] = load_bf16(ap[i] + p, count);
-        for (int j = 0; j < BF_DN; j++) {
-            __m512bh bv = load_bf16(bp[j] + p, count);
-            for (int i = 0; i < BF_DM; i++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av[i], bv);
-        }
+        __mmask32 m = kc - p >= 32 ? ~0u : (__mmask32)((1u << (kc - p)) - 1);
+        __m512bh v0 = (__m512bh)_mm512_maskz_loadu_epi16(m, a0 + p), v1 = (__m512bh)_mm512_maskz_loadu_epi16(m, a1 + p),
+                 v2 = (__m512bh)_mm512_maskz_loadu_epi16(m, a2 + p), v3 = (__m512bh)_mm512_maskz_loadu_epi16(m, a3 + p), w;
+#define COL(j)                                                \
+    w = (__m512bh)_mm512_maskz_loadu_epi16(m, b##j + p);      \
+    c0##j = _mm512_dpbf16_ps(c0##j, v0, w);                   \
+    c1##j = _mm512_dpbf16_ps(c1##j, v1, w);                   \
+    c2##j = _mm512_dpbf16_ps(c2##j, v2, w);                   \
+    c3##j = _mm512_dpbf16_ps(c3##j, v3, w);
+        COL(0) COL(1) COL(2) COL(3) COL(4) COL(5)
+#undef COL
     }
+    float sum[BF_DM][BF_DN];
+#define REDUCE(i)                                 \
+    sum[i][0] = _mm512_reduce_add_ps(c##i##0);    \
+    sum[i][1] = _mm512_reduce_add_ps(c##i##1);    \
+    sum[i][2] = _mm512_reduce_add_ps(c##i##2);    \
+    sum[i][3] = _mm512_reduce_add_ps(c##i##3);    \
+    sum[i][4] = _mm512_reduce_add_ps(c##i##4);    \
+    sum[i][5] = _mm512_reduce_add_ps(c##i##5);
+    REDUCE(0) REDUCE(1) REDUCE(2) REDUCE(3)
+#undef REDUCE
     for (idx i = 0; i < mr; i++)
-        for (idx j = 0; j < nr; j++) {
-            float v = _mm512_reduce_add_ps(acc[i][j]);
-            c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
-        }
+        for (idx j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum[i][j] : sum[i][j];
 }
 
-/* C (m x n) (+)= A @ B, A's rows and B's columns contiguous along k, `slice` values of k at a time */
-static void run_dot(idx m, idx n, idx k, idx slice, const float *a, idx lda, const float *const *bcol, float *c, idx ldc,
-                    int accumulate)
+static int by_address(const void *x, const void *y)
 {
-    for (idx p0 = 0; p0 < k; p0 += slice) {
-        idx kc = k - p0 < slice ? k - p0 : slice;
-        int acc = accumulate || p0 > 0;
-        for (idx j0 = 0; j0 < n; j0 += BF_DN) {
-            idx nr = n - j0 < BF_DN ? n - j0 : BF_DN;
-            const float *bp[BF_DN];
-            for (idx j = 0; j < nr; j++) bp[j] = bcol[j0 + j] + p0;
-            for (idx i0 = 0; i0 < m; i0 += BF_DM)
-                dot_tile(kc, a + i0 * lda + p0, lda, bp, c + i0 * ldc + j0, ldc, acc, m - i0 < BF_DM ? m - i0 : BF_DM, nr);
-        }
-    }
+    const float *p = **(const float *const *const *)x, *q = **(const float *const *const *)y;
+    return p < q ? -1 : p > q;
 }
 
-/* the serial algorithm on one job */
-static void run(const bf_job *j)
+/* C (m x n) (+)= A @ B, A's rows and B's columns (bcol) contiguous along k, `slice` values of k at
+ * a time. Each slice is rounded to bfloat16 once before its dot products: A's rows, and the
+ * stretches of memory B's columns read, merged where they overlap (a flat grid's columns are one
+ * channel's row shifted by the kernel offsets: 9 columns, one stretch). Returns -1 when out of memory. */
+static int run_dot(idx m, idx n, idx k, idx slice, const float *a, idx lda, const float **bcol, float *c, idx ldc,
+                   int accumulate)
+{
+    idx kc0 = k < slice ? k : slice;
+    const float ***order = malloc(n * sizeof(*order));
+    const uint16_t **b16 = malloc(n * sizeof(*b16));
+    uint16_t *a16 = malloc((m * kc0 + 32) * sizeof(uint16_t)), *s16 = malloc((n * kc0 + 32) * sizeof(uint16_t));
+    int status = order && b16 && a16 && s16 ? 0 : -1;
+    for (idx p0 = 0; p0 < k && !status; p0 += slice) {
+        idx kc = k - p0 < slice ? k - p0 : slice;
+        for (idx i = 0; i < m; i++) to_bf16(a + i * lda + p0, kc, a16 + i * kc);
+        for (idx j = 0; j < n; j++) order[j] = &bcol[j];
+        qsort(order, n, sizeof(*order), by_address);
+        uint16_t *dst = s16;
+        for (idx q = 0; q < n;) { /* one stretch: the columns whose reads overlap or touch */
+            const float *lo = *order[q] + p0, *hi = lo + kc;
+            idx r = q + 1;
+            for (; r < n && *order[r] + p0 <= hi; r++)
+                if (*order[r] + p0 + kc > hi) hi = *order[r] + p0 + kc;
+            to_bf16(lo, hi - lo, dst);
+            for (idx t = q; t < r; t++) b16[order[t] - bcol] = dst + (*order[t] + p0 - lo);
+            dst += hi - lo;
+            q = r;
+        }
+        int acc = accumulate || p0 > 0;
+        for (idx j0 = 0; j0 < n; j0 += BF_DN)
+            for (idx i0 = 0; i0 < m; i0 += BF_DM)
+                dot_tile(kc, a16 + i0 * kc, kc, b16 + j0, c + i0 * ldc + j0, ldc, acc, m - i0 < BF_DM ? m - i0 : BF_DM,
+                         n - j0 < BF_DN ? n - j0 : BF_DN);
+    }
+    free(order);
+    free(b16);
+    free(a16);
+    free(s16);
+    return status;
+}
+
+/* the serial algorithm on one job; -1 when out of memory */
+static int run(const bf_job *j)
 {
     if (j->boff || (!j->sb && j->csa == 1 && j->rsb == 1 && j->k >= BF_DOT_MIN_K)) {
         const float **bcol = (const float **)j->bpack; /* the pack buffer holds the column pointers */
@@ -229,9 +279,10 @@ static void run(const bf_job *j)
             idx nq = j->n - q0 < cap ? j->n - q0 : cap;
             for (idx q = 0; q < nq; q++)
                 bcol[q] = j->boff ? j->b + j->boff[j->col0 + q0 + q] : j->b + (q0 + q) * j->csb;
-            run_dot(j->m, nq, j->k, j->boff ? j->k : BF_KD, j->a, j->rsa, bcol, j->c + q0, j->ldc, j->accumulate);
+            if (run_dot(j->m, nq, j->k, j->boff ? j->k : BF_KD, j->a, j->rsa, bcol, j->c + q0, j->ldc, j->accumulate))
+                return -1;
         }
-        return;
+        return 0;
     }
     for (idx jc = 0; jc < j->n; jc += BF_NC) {
         idx nc = j->n - jc < BF_NC ? j->n - jc : BF_NC;
@@ -254,6 +305,7 @@ static void run(const bf_job *j)
             }
         }
     }
+    return 0;
 }
 
 /* packing buffers, one pair per thread, allocated on the thread's first product and kept */
@@ -307,7 +359,7 @@ static void run_part(void *arg, idx part)
         j.c += n0;
         j.n = n1 - n0;
     }
-    run(&j);
+    if (run(&j)) pl->failed = 1;
 }
 
 /* The float32 GEMM's split (_sgemm_driver.c): by blocks of columns when there are at least two
