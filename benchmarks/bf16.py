@@ -88,7 +88,10 @@ def main():
                          f"(float32 GEMM: {gemm.native_available()}, bfloat16 GEMM: {gemm_bf16.bf16_available()})")
     counts = args.threads or list(dict.fromkeys([convlab.get_num_threads(), 1]))
     info = machine_info(counts[0])
-    print(f"{info.get('cpu', '?')}, {os.cpu_count()} logical CPUs; load average {os.getloadavg()[0]:.2f} at the start")
+    family = next((line.split(":")[1].strip() for line in open("/proc/cpuinfo") if line.startswith("cpu family")), "?") \
+        if os.path.exists("/proc/cpuinfo") else "?"
+    print(f"{info.get('cpu', '?')} (family {family}), {os.cpu_count()} logical CPUs; "
+          f"load average {os.getloadavg()[0]:.2f} at the start")
     for threads in counts:
         convlab.set_num_threads(threads)
         print(f"\n{threads} thread(s)")
