@@ -252,3 +252,17 @@ def test_switch_refuses_bad_values(highest, value, error, message):
     with pytest.raises(error, match=message):
         cl.set_float32_matmul_precision(value)
     assert cl.get_float32_matmul_precision() == "high"
+
+
+@pytest.mark.parametrize("form", ["packed", "dot"])
+def test_non_finite_inputs_reach_c(bf16, form):
+    """NaN stays NaN and inf stays inf through the rounding (VCVTNE2PS2BF16 keeps both), in the
+    packed kernel and in the dot form, whose last partial load is masked."""
+    k = 40 if form == "packed" else 2000
+    a = np.ones((8, k), np.float32)
+    a[0, k - 1], a[1, 0] = np.nan, np.inf
+    b = np.ones((k, 48), np.float32) if form == "packed" else np.asfortranarray(np.ones((k, 6), np.float32))
+    c = np.empty((8, b.shape[1]), np.float32)
+    bf16.sgemm(a, b, c, False, 1)
+    assert np.isnan(c[0]).all() and np.isposinf(c[1]).all()
+    np.testing.assert_array_equal(c[2:], k)
