@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 import convlab.nn as nn
-from convlab.shapes import receptive_field, unvisited
+from convlab.shapes import (check_strict, conv_geometry, conv_macs, conv_output_size, conv_params,
+                             conv_transpose_output_size, pool_geometry, pool_output_size, receptive_field,
+                             same_padding, unvisited)
 from convlab.validate import ConvlabError
 
 
@@ -45,3 +47,72 @@ def test_unvisited_takes_padding_per_axis():
 def test_unvisited_refusals_name_the_argument(args, message):
     with pytest.raises(ConvlabError, match=message):
         unvisited(*args)
+
+
+# ---- each sizing function's refusals name the function and the argument (torch's message form)
+@pytest.mark.parametrize("fn, args, kwargs, message", [
+    (conv_params, (4, 4, 3), dict(groups=0), r"^conv_params: groups must be positive, got 0$"),
+    (conv_params, (0, 4, 3), {}, r"^conv_params: in_channels must be positive, got 0$"),
+    (conv_params, (4, 6, 3), dict(groups=4), r"^conv_params: out_channels 6 is not divisible by groups 4$"),
+    (conv_params, (6, 4, 3), dict(groups=4), r"^conv_params: in_channels 6 is not divisible by groups 4$"),
+    (conv_output_size, (-1, 3), {}, r"^conv_output_size: size must be non-negative, got -1$"),
+    (conv_output_size, (10, 3), dict(padding=(-1, 0)), r"^conv_output_size: padding must be non-negative, got -1$"),
+    (conv_output_size, (10, 3), dict(padding=(0, -2)), r"^conv_output_size: padding must be non-negative, got -2$"),
+    (conv_macs, (3, 4, 0, (8, 8)), {}, r"^conv_macs: kernel_size must be positive, got 0$"),
+    (conv_macs, (3, 4, 3, (-1, 8)), {}, r"^conv_macs: output_size must be non-negative, got -1$"),
+    (conv_transpose_output_size, (-1, 3), {}, r"^conv_transpose_output_size: size must be non-negative, got -1$"),
+    (conv_transpose_output_size, (5, 3), dict(padding=-1),
+     r"^conv_transpose_output_size: padding must be non-negative, got -1$"),
+    (conv_transpose_output_size, (5, 3), dict(output_padding=-1),
+     r"^conv_transpose_output_size: output_padding must be non-negative, got -1$"),
+    (pool_output_size, (5, 3), dict(padding=-1), r"^pool_output_size: padding must be non-negative, got -1$"),
+    (same_padding, (-1, 3), {}, r"^same_padding: size must be non-negative, got -1$"),
+    # the padded size is bounded too (the answer is counted pixel by pixel)
+    (unvisited, (10, 3), dict(padding=(0, 1 << 24)), r"^unvisited: the padded size must be <= 16777216, got 16777226$"),
+])
+def test_sizing_refusals_name_the_function_and_argument(fn, args, kwargs, message):
+    with pytest.raises(ConvlabError, match=message):
+        fn(*args, **kwargs)
+
+
+def test_same_padding_inside_the_output_size_uses_stride_and_dilation():
+    # 'same' at stride 1, dilation 2: total padding D(K-1) = 4, (2, 2): out = (10 + 4 - 5) + 1 = 10
+    assert conv_output_size(10, 3, padding="same", dilation=2) == 10
+    # stride 2: ceil(10/2) = 5 outputs, total max(4*2 + 3 - 10, 0) = 1 -> (0, 1): out = (11 - 3)//2 + 1 = 5
+    assert conv_output_size(10, 3, stride=2, padding="same") == 5
+    # dilation 2, stride 3: out ceil(10/3) = 4, total 3*3 + 5 - 10 = 4 -> (2, 2): (14 - 5)//3 + 1 = 4
+    assert conv_output_size(10, 3, stride=3, padding="same", dilation=2) == 4
+    # and unvisited with 'same': 10 wide, (2, 2) padding, windows at -2, 1, 4, 7 reading taps +0, +2, +4:
+    # read {-2,0,2, 1,3,5, 4,6,8, 7,9,11}: every one of 0..9 is read
+    assert unvisited(10, 3, stride=3, padding="same", dilation=2) == 0
+
+
+def test_conv_macs_takes_an_int_output_size():
+    # one spatial axis of 32 outputs: 64 * 3 * 3 * 32 multiply-accumulates per sample
+    assert conv_macs(3, 64, 3, 32) == 64 * 3 * 3 * 32 == 18432
+    assert conv_macs(3, 64, 3, (32, 32)) == 64 * 3 * 9 * 1024
+
+
+def test_receptive_field_reads_a_layers_dilation():
+    # span D(K-1)+1 = 5 for a 3x3 kernel at dilation 2, padding 0: size 5, start (5-1)/2 + 0.5 = 2.5
+    assert [tuple(r) for r in receptive_field([nn.Conv2d(1, 1, 3, dilation=2)])] == [(5, 1, 2.5)]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, message", [
+    ((1, 1, 8), (1, 1, 3), 2, r"strict=True and 1 axis-0 positions of the 8 input are never visited"),
+    ((1, 1, 7, 8, 8), (1, 1, 3, 3, 3), 2,
+     r"strict=True and 1 axis-1 positions, 1 axis-2 positions of the 7x8x8 input are never visited"),
+])
+def test_strict_names_the_axes_of_1d_and_3d_inputs(x_shape, w_shape, stride, message):
+    # 8 wide, kernel 3, stride 2: windows at 0, 2, 4 read 0..6, position 7 unread; 7 wide reads all
+    geom = conv_geometry("conv", x_shape, w_shape, stride=stride)
+    with pytest.raises(ConvlabError, match=message):
+        check_strict("conv", geom)
+
+
+def test_the_geometry_cache_is_bounded():
+    # a long-running process sizing ever-new shapes must not grow the cache without end
+    for n in range(4200):
+        pool_geometry("max_pool2d", (1, 1, 2, n + 2), 2)
+    info = pool_geometry.cache_info()
+    assert info.maxsize == 4096 and info.currsize <= 4096
