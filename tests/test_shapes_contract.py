@@ -116,3 +116,18 @@ def test_the_geometry_cache_is_bounded():
         pool_geometry("max_pool2d", (1, 1, 2, n + 2), 2)
     info = pool_geometry.cache_info()
     assert info.maxsize == 4096 and info.currsize <= 4096
+
+
+@pytest.mark.parametrize("padding, dilation", [(1, 1), (2, 1), (1, 2), (2, 2), (3, 2)])
+def test_pool_output_size_refuses_what_pooling_refuses(padding, dilation):
+    # torch's rule is on the undilated kernel: 2P <= K (max_pool1d(kernel 3, padding 2, dilation 2) refuses)
+    torch = pytest.importorskip("torch")
+    x = torch.zeros(1, 1, 10)
+    try:
+        want = torch.nn.functional.max_pool1d(x, 3, stride=1, padding=padding, dilation=dilation).shape[-1]
+    except RuntimeError:
+        with pytest.raises(ConvlabError, match=rf"^pool_output_size: padding {padding} should be at most half of "
+                                               r"kernel size 3$"):
+            pool_output_size(10, 3, stride=1, padding=padding, dilation=dilation)
+        return
+    assert pool_output_size(10, 3, stride=1, padding=padding, dilation=dilation) == want

@@ -208,8 +208,8 @@ def pool_output_size(size, kernel_size, stride=None, padding=0, dilation=1, ceil
         where = "pool_output_size"
         w, k, s, d = _sizes(where, w, k, s, d)
         p = validate.nonneg_int(p, where, "padding")
-        if 2 * p > d * (k - 1) + 1:
-            raise ConvlabError(f"{where}: padding {p} should be at most half of the dilated kernel size {d * (k - 1) + 1}")
+        if 2 * p > k:  # torch's rule, on the undilated kernel (as pool_geometry)
+            raise ConvlabError(f"{where}: padding {p} should be at most half of kernel size {k}")
         out = _pool_out(w, k, s, p, d, ceil_mode)
         if out < 1:
             raise ConvlabError(f"{where}: output size {out} is too small (size {w}, kernel {k}, stride {s}, "
