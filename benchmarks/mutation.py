@@ -52,7 +52,8 @@ MODULES = {
     "optim": (["src/convlab/optim/*"], ["tests/optim"]),
     "tensor": ([f"src/convlab/{f}" for f in TENSOR],
                ["tests/test_tensor.py", "tests/test_tensor_hooks.py", "tests/test_tensor_structure.py",
-                "tests/test_creation_contract.py",
+                "tests/test_creation_contract.py", "tests/test_tensor_contract.py", "tests/test_tensor_methods_vs_torch.py",
+                "tests/compat/test_tensor_repr.py",
                 "tests/compat/test_protocol.py", "tests/ops/test_elementwise.py", "tests/ops/test_reduce.py",
                 "tests/ops/test_movement.py",
                 # counts the lines of the (mutated, so much longer) source files
@@ -68,6 +69,14 @@ MODULES = {
                                         "tests/test_train_tensorboard.py", "tests/test_train_ema_tta.py",
                                         # 15 s of torch twin training per mutant; the other EMA tests check its values
                                         "--deselect=tests/test_train_ema_tta.py::test_the_torch_twins_weight_average_is_convlabs"]),
+}
+# Functions called once at import, building the functions bound onto Tensor (its operators, in-place
+# forms, new_*/*_like). mutmut traces which test reaches each function and credits an import-time
+# call to whichever test happened to trigger the import, so their mutants would run one arbitrary
+# test; they are given every test of the selection instead (``_map_import_time``).
+IMPORT_TIME = {
+    "tensor": ["convlab.math.x__compare", "convlab.math.x__rev", "convlab.methods.x__augmented",
+               "convlab.methods.x__binary_", "convlab.methods.x__new", "convlab.creation.x__like"],
 }
 SCORED = ("killed", "survived", "no tests", "timeout", "suspicious", "segfault")
 
@@ -85,6 +94,12 @@ def scratch_copy(module: str, scratch: Path) -> Path:
         if (ROOT / f).is_file():
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, dest / f)
+    _configure(module, dest)
+    return dest
+
+
+def _configure(module: str, dest: Path) -> None:
+    """The checkout's pyproject.toml with mutmut's settings for ``module`` (its files and tests)."""
     mutate, tests = MODULES[module]
     config = [
         "", "[tool.mutmut]",
@@ -98,9 +113,31 @@ def scratch_copy(module: str, scratch: Path) -> Path:
         "timeout_constant = 10.0",
         "",
     ]
-    with open(dest / "pyproject.toml", "a") as f:
-        f.write("\n".join(config))
-    return dest
+    (dest / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + "\n".join(config))
+
+
+MAP_IMPORT_TIME = """
+import sys
+from mutmut.__main__ import (collect_or_load_stats, copy_also_copy_files, copy_src_dir, create_mutants,
+                             get_mutant_runner, save_stats, set_mutant_under_test, setup_source_paths, state,
+                             store_lines_covered_by_tests)
+import os
+set_mutant_under_test("mutant_generation")
+os.makedirs("mutants", exist_ok=True)
+copy_src_dir(); copy_also_copy_files(); setup_source_paths(); store_lines_covered_by_tests(); create_mutants(1)
+collect_or_load_stats(get_mutant_runner(1), apply_config_invalidation=True)
+every = sorted(state().duration_by_test)
+for name in sys.argv[1:]:
+    state().tests_by_mangled_function_name[name] = set(every)
+save_stats()
+"""
+
+
+def _map_import_time(module: str, dest: Path) -> None:
+    """Bring mutmut's test map up to date, then give the module's import-time functions every test."""
+    if module in IMPORT_TIME:
+        subprocess.run([sys.executable, "-c", MAP_IMPORT_TIME, *IMPORT_TIME[module]], cwd=dest, env=_env(),
+                       check=True, stdout=subprocess.DEVNULL)
 
 
 GENERATE = """
@@ -160,6 +197,7 @@ def run(module: str, scratch: Path, budget: float, sample: int | None, seed: int
         if not names:
             return
     print(f"== {module}: mutmut run in {dest} (budget {budget:.0f} s)", flush=True)
+    _map_import_time(module, dest)
     try:
         subprocess.run([_mutmut(), "run", "--max-children", "1", *names], cwd=dest, env=_env(), timeout=budget,
                        stdout=subprocess.DEVNULL if names else None)
@@ -264,10 +302,13 @@ def recheck(module: str, scratch: Path, budget: float) -> None:
     for so in (ROOT / "src/convlab").glob("*.so"):  # mutmut does not refresh its own copy of these
         if (dest / "mutants/src/convlab").is_dir():
             shutil.copy2(so, dest / "mutants/src/convlab" / so.name)
+    _configure(module, dest)  # today's test selection (a changed selection makes mutmut recheck every mutant)
+    _map_import_time(module, dest)
     codes = exit_codes(dest)
     chosen = json.loads((dest / "sample.json").read_text()) if (dest / "sample.json").exists() else list(codes)
-    names = [n for n in chosen if status_by_exit_code[codes.get(n)] == "survived"]
-    print(f"== {module}: rechecking {len(names)} survivors", flush=True)
+    # survivors, and those a changed source file or test selection left unchecked
+    names = [n for n in chosen if status_by_exit_code[codes.get(n)] in ("survived", "not checked")]
+    print(f"== {module}: rechecking {len(names)} survivors and unchecked mutants", flush=True)
     if names:
         try:
             subprocess.run([_mutmut(), "run", "--max-children", "1", *names], cwd=dest, env=_env(), timeout=budget,
