@@ -127,3 +127,14 @@ def test_enable_grad_inside_no_grad_records():
 
     with cl.no_grad():
         assert f(x).requires_grad
+
+
+def test_contiguous_makes_a_row_major_copy_that_keeps_the_gradient():
+    x = cl.tensor(X, requires_grad=True)
+    assert x.contiguous() is x
+    t = x.t()
+    c = t.contiguous()
+    assert not t.is_contiguous() and c.is_contiguous() and torch.tensor(X).t().contiguous().is_contiguous()
+    np.testing.assert_array_equal(c.detach().numpy(), X.T)
+    (c * cl.tensor(np.arange(10, dtype=np.float32).reshape(5, 2))).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(10, dtype=np.float32).reshape(5, 2).T)  # exact

@@ -40,8 +40,9 @@ def expand_as(self, other: Tensor) -> Tensor:
 
 
 def contiguous(self, memory_format=None) -> Tensor:
-    """Every convlab tensor is used as contiguous; returns the tensor itself."""
-    return self
+    """The tensor itself when its elements lie in row-major order, else a row-major copy that stays
+    in the graph (torch's ``contiguous``: afterwards ``is_contiguous()`` holds)."""
+    return self if is_contiguous(self) else self.clone()
 
 
 def is_contiguous(self, memory_format=None) -> bool:
