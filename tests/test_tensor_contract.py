@@ -187,3 +187,27 @@ def test_gradcheck_catches_a_wrong_gradient_on_small_values():
     with pytest.raises(GradcheckError):
         gradcheck(lambda x: x * x.detach(), x)
     assert gradcheck(lambda x: x * x, x)
+
+
+@pytest.mark.parametrize("data, kwargs", [
+    ([1, 2], dict(min=0.5, max=1.5)), ([1, 5], dict(max=2.5)), ([1, 2], dict(min=0, max=1)),
+    ([True, False], dict(min=0, max=1)), ([1.0, 2.0], dict(min=0, max=1)),
+])
+def test_clamp_promotes_as_torch(data, kwargs):
+    # an integer tensor clamped by a float bound is float (never truncated back to integers)
+    ours, theirs = cl.tensor(data).clamp(**kwargs), torch.tensor(data).clamp(**kwargs)
+    assert ours.tolist() == theirs.tolist() and str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+    bound = torch.tensor([0.5, 0.5], dtype=torch.float64)
+    if isinstance(data[0], int) and not isinstance(data[0], bool):
+        o = cl.tensor(data).clamp(cl.tensor([0.5, 0.5], dtype=cl.float64))
+        assert o.dtype == np.float64 and o.tolist() == torch.tensor(data).clamp(bound).tolist()
+
+
+def test_clamp_in_place_refuses_a_float_result_in_an_integer_tensor():
+    # torch: "result type Float can't be cast to the desired output type Long"
+    with pytest.raises(RuntimeError, match=r"^clamp_: result type float32 can't be cast to the desired output type "
+                                           r"int64$"):
+        cl.tensor([1, 2]).clamp_(0.5, 1.5)
+    with pytest.raises(RuntimeError):
+        torch.tensor([1, 2]).clamp_(0.5, 1.5)
+    assert cl.tensor([1, 5]).clamp_(0, 2).tolist() == [1, 2]

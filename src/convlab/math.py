@@ -140,9 +140,18 @@ def leaky_relu(a, negative_slope=0.01):
 def clamp(a, min=None, max=None):  # noqa: A002 - torch's names
     """Clip into [min, max]. Bounds may be numbers or tensors (broadcast; ``x.clamp_(min=x.min())``);
     with tensor bounds the gradient goes to ``a`` where min <= a <= max and to the bound it took
-    elsewhere, as torch's."""
+    elsewhere, as torch's. An integer or bool tensor clamped by a float bound becomes float (the
+    bound tensor's dtype, else the default), a bool one clamped by integers int64 (torch's promotion)."""
+    a = _operand(a)
+    if a.dtype.kind != "f":
+        bounds = [v for v in (min, max) if v is not None]
+        floats = [v.dtype for v in bounds if isinstance(v, Tensor) and v.dtype.kind == "f"]
+        if floats or any(isinstance(v, (float, np.floating)) for v in bounds):
+            a = _raw(a._data.astype(np.result_type(*floats) if floats else get_default_dtype()))
+        elif a.dtype.kind == "b" and any(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+                                         for v in bounds):
+            a = _raw(a._data.astype(np.int64))
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        a = _operand(a)
         out = a
         if min is not None:
             out = where(out < min, _operand(min, a).astype(a.dtype), out)
