@@ -6,9 +6,19 @@ from __future__ import annotations
 import pytest
 
 import convlab.nn as nn
-from convlab.shapes import (check_strict, conv_geometry, conv_macs, conv_output_size, conv_params,
-                             conv_transpose_output_size, pool_geometry, pool_output_size, receptive_field,
-                             same_padding, unvisited)
+from convlab.shapes import (
+    check_strict,
+    conv_geometry,
+    conv_macs,
+    conv_output_size,
+    conv_params,
+    conv_transpose_output_size,
+    pool_geometry,
+    pool_output_size,
+    receptive_field,
+    same_padding,
+    unvisited,
+)
 from convlab.validate import ConvlabError
 
 
