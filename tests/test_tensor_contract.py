@@ -59,7 +59,7 @@ def test_movement_takes_its_sizes_as_one_tuple_too():
     (lambda: cl.stack([]), r"^stack: expected a non-empty sequence of tensors$"),
     (lambda: cl.tensor([1.0], requires_grad=True).numpy(),
      r"^numpy\(\): tensor requires grad; call \.detach\(\)\.numpy\(\) instead$"),
-    (lambda: cl.ones_like(cl.zeros(2), foo=1), r"^ones_like\(\) got an unexpected keyword argument 'foo'$"),
+    (lambda: cl.rand_like(cl.zeros(2), foo=1), r"^rand_like\(\) got an unexpected keyword argument 'foo'$"),
     (lambda: cl.arange(0, 5, "a"), r"^arange: step must be a real number, got 'a'$"),
     # 2**62 int64 values: refused before NumPy is asked for 2**65 bytes
     (lambda: cl.arange(-2**61, 2**61), r"^arange: the range in bytes is 36893488147419103232, past the limit"),
