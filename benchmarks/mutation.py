@@ -136,8 +136,10 @@ save_stats()
 def _map_import_time(module: str, dest: Path) -> None:
     """Bring mutmut's test map up to date, then give the module's import-time functions every test."""
     if module in IMPORT_TIME:
-        subprocess.run([sys.executable, "-c", MAP_IMPORT_TIME, *IMPORT_TIME[module]], cwd=dest, env=_env(),
-                       check=True, stdout=subprocess.DEVNULL)
+        out = subprocess.run([sys.executable, "-c", MAP_IMPORT_TIME, *IMPORT_TIME[module]], cwd=dest, env=_env(),
+                             capture_output=True, text=True)
+        if out.returncode:
+            sys.exit(f"{module}: mutmut's test map failed (a test fails unmutated?):\n{out.stdout[-4000:]}")
 
 
 GENERATE = """
