@@ -40,10 +40,10 @@ RECIPES = {
              "smoothing, flip TTA, all 60,000 training images",
              {**DEFAULT, "epochs": 18, "label_smoothing": 0.1, "augment": False, "flip": True, "tta": True,
               "val_split": 0}),
-    "best": ("about 25 minutes of training on 2 cores (not yet measured to the end): the deep compact CNN, crops and "
-             "flips, label smoothing, flip TTA, all 60,000 training images",
-             {**DEFAULT, "model": "compactcnn_deep", "epochs": 16, "label_smoothing": 0.1, "augment": True, "tta": True,
-              "val_split": 0}),
+    "best": ("about 13 minutes of training on 2 cores: the deep compact CNN (two convolutions per stage), flips and "
+             "random erasing (no crops), label smoothing, flip TTA, all 60,000 training images; 94.68% at seed 0",
+             {**DEFAULT, "model": "compactcnn_deep", "epochs": 20, "label_smoothing": 0.1, "augment": False,
+              "flip": True, "erase": 0.25, "tta": True, "val_split": 0}),
 }
 
 
