@@ -48,6 +48,7 @@ def _levels(ds):
 
 def test_a_split_folder_gives_its_splits_class_table_and_inferred_spec(splits):
     (train, val, test, info, spec), said = _load({}, splits)
+    assert train.classes == val.classes == test.classes == ["ant", "bee"]
     assert _levels(train) == ([0, 20, 40, 60, 80, 100, 120, 140], [0, 0, 0, 0, 0, 1, 1, 1])
     assert _levels(val) == ([160], [0]) and _levels(test) == ([200, 220, 240], [0, 0, 1])
     assert train.images.dtype == np.uint8 and train.images.shape == (8, 1, 6, 6)
@@ -136,6 +137,29 @@ def test_unreadable_files_are_named_or_skipped(tmp_path):
     assert said[0] == f"  pictures: 7 files in 2 classes under {root / 'train'} (PNG 5)"
 
 
+def test_a_picture_that_fails_after_the_survey_is_skipped_when_asked(tmp_path, monkeypatch):
+    root = tmp_path / "gone"
+    _pictures(root, "ant", [0, 20])
+    _pictures(root, "bee", [100, 120, 140])
+    victim = root / "bee" / "02.png"
+    real = run_data.survey
+
+    def survey_then_lose_one(paths):  # the file changes between the survey of headers and the read
+        found = real(paths)
+        victim.write_bytes(b"\x89PNG\r\n\x1a\ngone")
+        return found
+
+    monkeypatch.setattr(run_data, "survey", survey_then_lose_one)
+    with pytest.raises(ValueError, match="02.png"):
+        _load({}, root)
+    _pictures(root, "bee", [100, 120, 140])
+    (train, _, test, info, _), said = _load({"skip_bad_files": True}, root)
+    assert len(train) + len(test) == 4 and info["skipped"] == 1
+    warnings = [s for s in said if "warning" in s]
+    assert len(warnings) == 2 and warnings[0].startswith(f"  warning: skipped {victim}: ")
+    assert warnings[1] == "  warning: 1 unreadable file skipped (--skip-bad-files)"
+
+
 def test_one_unreadable_file_is_named_alone(tmp_path):
     root = tmp_path / "broken"
     _broken(root)
@@ -166,18 +190,21 @@ def named(monkeypatch):
     images = (np.arange(4, dtype=np.uint8) * 60)[:, None, None, None] * np.ones((1, 1, 5, 5), np.uint8)
 
     def load(name, root=None, seed=0):
+        load.seeds.append(seed)
         train = ArrayDataset(images, np.array([0, 1, 0, 1]), classes=["x", "y"])
         test = Subset(ArrayDataset(images[::-1].copy(), np.array([1, 0, 1, 0]), classes=["x", "y"]), [0, 2])
         return train, test, {"name": name, "classes": ["x", "y"], "shape": (1, 5, 5), "mean": (0.25,), "std": (0.5,),
                              "flip": False, "source": "here"}
 
+    load.seeds = []
     monkeypatch.setattr(catalog, "load", load)
-    return images
+    return images, load.seeds
 
 
 def test_a_named_dataset_keeps_its_pictures_and_statistics(named):
-    (train, val, test, info, spec), said = _load({}, "toy")
-    assert said == [] and val is None and train.images is named  # nothing to convert: the same array
+    (train, val, test, info, spec), said = _load({"seed": 11}, "toy")
+    assert said == [] and val is None and train.images is named[0]  # nothing to convert: the same array
+    assert named[1] == [11]  # the run's seed splits a built-in dataset
     assert spec == Preprocessing(channels=1, size=(5, 5), mean=(0.25,), std=(0.5,)) and info["shape"] == (1, 5, 5)
 
 
@@ -250,8 +277,8 @@ def test_eval_dataset_from_class_folders_skipping_bad_files(tmp_path):
 def test_eval_dataset_from_a_named_dataset(named):
     said = []
     ds, info = run_data.load_eval_dataset("toy", None, "train", Preprocessing(channels=1, size=(5, 5)), None,
-                                          say=said.append)
-    assert ds.images is named and said == [] and info["name"] == "toy"
+                                          seed=9, say=said.append)
+    assert ds.images is named[0] and said == [] and info["name"] == "toy" and named[1] == [9]
     ds, _ = run_data.load_eval_dataset("toy", None, "test", Preprocessing(channels=1, size=(5, 5), invert=True),
                                        None, say=said.append)
     assert said == ["  toy converted from 1x5x5 to 1x5x5, inverted"]
