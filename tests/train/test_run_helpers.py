@@ -198,3 +198,45 @@ def test_the_first_ctrl_c_asks_for_a_stop_at_the_step_boundary_and_the_second_in
             guard._handle(signal.SIGINT, None)
         assert len(said) == 1
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def _two_ranks(monkeypatch, other):
+    """distributed.allreduce_ as if a second rank held ``other`` (its meter's k, then its buffer)."""
+    from convlab import distributed
+
+    def allreduce_(array, average=False, timeout=None, op="sum"):
+        theirs = np.asarray(other.pop(0)).astype(array.dtype)
+        if op == "max":
+            np.maximum(array, theirs, out=array)
+        else:
+            array += theirs
+        return array
+
+    monkeypatch.setattr(distributed, "allreduce_", allreduce_)
+
+
+def test_a_meter_is_summed_over_the_ranks(monkeypatch):
+    from convlab.train.evaluation import _allreduce_meter
+
+    meter = metrics.Meter(num_classes=2)
+    meter.update(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]), np.array([0, 0, 1]), loss=0.5)
+    # the other rank: 2 items, loss sum 0.8, 1 correct, 2 top-k hits, confusion [[0, 1], [0, 1]]
+    _two_ranks(monkeypatch, [[2], [2, 0.8, 1, 2, 0, 1, 0, 1]])
+    _allreduce_meter(meter)
+    assert (meter.n, meter.correct, meter.topk_hits) == (5, 1 + 1, 3 + 2)  # row 0 right here, one there
+    assert meter.loss_sum == pytest.approx(0.5 * 3 + 0.8, rel=1e-15)
+    assert meter.confusion.tolist() == [[1, 2], [1, 1]] and meter.confusion.dtype == np.int64
+
+
+def test_a_rank_that_saw_no_data_takes_the_others_counts(monkeypatch):
+    from convlab.train.evaluation import _allreduce_meter
+
+    meter = metrics.Meter()
+    _two_ranks(monkeypatch, [[2], [4, 2.0, 3, 4, 2, 0, 1, 1]])
+    _allreduce_meter(meter)
+    assert (meter.n, meter.loss_sum, meter.correct, meter.topk_hits) == (4, 2.0, 3, 4)
+    assert meter.confusion.tolist() == [[2, 0], [1, 1]]
+    nobody = metrics.Meter()
+    _two_ranks(monkeypatch, [[0], [0, 0.0, 0, 0]])
+    _allreduce_meter(nobody)
+    assert nobody.n == 0 and nobody.confusion is None
