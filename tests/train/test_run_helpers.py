@@ -240,3 +240,29 @@ def test_a_rank_that_saw_no_data_takes_the_others_counts(monkeypatch):
     _two_ranks(monkeypatch, [[0], [0, 0.0, 0, 0]])
     _allreduce_meter(nobody)
     assert nobody.n == 0 and nobody.confusion is None
+
+
+def test_weights_with_nan_or_infinity_are_refused_by_name():
+    from convlab.train.checkpoint import check_finite_weights
+
+    state = {f"w{i}": np.ones(4, np.float32) for i in range(8)}
+    check_finite_weights(state, "ok.safetensors")  # all finite: nothing to say
+    check_finite_weights({"steps": np.array([1, 2]), "empty": np.zeros(0, np.float32)}, "ok")  # ints and empties pass
+    for i in (1, 2, 3, 4, 5, 6, 7):
+        state[f"w{i}"][: i % 4 + 1] = np.nan if i % 2 else np.inf
+    state["w1"] = tensor(state["w1"])  # a Tensor is read as its array
+    with pytest.raises(ConvlabError) as e:
+        check_finite_weights(state, "run/last.safetensors")
+    assert str(e.value) == ("run/last.safetensors: the weights hold NaN or infinite values: w1 (2 of 4), w2 (3 of 4), "
+                            "w3 (4 of 4), w4 (1 of 4), w5 (2 of 4) and 2 more; the run that wrote them diverged "
+                            "(try a smaller --lr), so this checkpoint cannot make predictions")
+
+
+def test_a_checkpoint_without_a_model_spec_cannot_be_rebuilt():
+    from convlab.train.checkpoint import model_from_checkpoint
+
+    for ckpt in ([1, 2], None, {"model": {}}, {"model_spec": {"kwargs": {}}, "model": {}}):
+        with pytest.raises(ConvlabError) as e:
+            model_from_checkpoint(ckpt, "x.safetensors")
+        assert str(e.value) == ("x.safetensors does not record which model it holds (no model_spec), "
+                                "so it cannot be rebuilt")
