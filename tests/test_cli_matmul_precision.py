@@ -45,3 +45,23 @@ def test_medium_is_said_and_bad_values_are_usage_errors(in_tmp, capsys):
     assert "matmul precision: medium (" in capsys.readouterr().out
     assert main(["train", *QUICK, "--matmul-precision", "low"]) == 2
     assert "--matmul-precision: invalid choice: 'low'" in capsys.readouterr().err
+
+
+def test_resume_may_change_the_precision(in_tmp, capsys):
+    """How the products round is not what is trained: --resume keeps the run's precision when no
+    --matmul-precision is given and takes a new one when it is (then the run's from there on),
+    where a changed --lr is refused."""
+    base = ["train", "--dataset", "lines", "--batch-size", "64", "--limit-train", "128", "--limit-test", "64", "-q",
+            "--schedule", "step", "--out", "r"]
+    assert main([*base, "--epochs", "1", "--matmul-precision", "medium"]) == 0
+    before = gemm_bf16.products_run()
+    assert main(["train", "--resume", "r/last.safetensors", "--epochs", "2", "-q"]) == 0  # the run's own: medium
+    medium = gemm_bf16.products_run()
+    if gemm_bf16.bf16_available() and gemm_bf16.bf16_enabled():
+        assert medium > before
+    assert main(["train", "--resume", "r/last.safetensors", "--epochs", "3", "--matmul-precision", "highest", "-q"]) == 0
+    assert gemm_bf16.products_run() == medium  # the third epoch ran in float32
+    rows = (in_tmp / "r" / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    assert main(["train", "--resume", "r/last.safetensors", "--epochs", "4", "--lr", "0.5", "-q"]) == 2
+    assert convlab.get_float32_matmul_precision() == "highest"
