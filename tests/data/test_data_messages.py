@@ -129,3 +129,15 @@ def test_cifar10_applies_its_transform(tmp_path):
     make_cifar_dir(tmp_path, per_batch=2, train_batches=1)
     ds = CIFAR10(tmp_path, train=False, transform=T.Lambda(lambda x: x * 0 + 3))
     assert ds.transform is not None and float(np.asarray(ds[0][0]).max()) == 3.0
+
+
+def test_list_samples_collate_to_a_list_and_tuples_to_a_tuple():
+    as_lists = default_collate([[np.zeros(2, np.float32), 1], [np.ones(2, np.float32), 2]])
+    as_tuples = default_collate([(np.zeros(2, np.float32), 1), (np.ones(2, np.float32), 2)])
+    assert type(as_lists) is list and type(as_tuples) is tuple  # as torch's default_collate
+    assert as_lists[1].numpy().tolist() == [1, 2] and as_tuples[0].shape == (2, 2)
+
+
+def test_from_checkpoint_calls_an_unnamed_file_a_checkpoint():
+    with pytest.raises(ConvlabError, match=r"^checkpoint does not record how its pictures were preprocessed; "):
+        from_checkpoint({})
