@@ -111,9 +111,16 @@ def _configure(module: str, dest: Path) -> None:
         # mutmut's CPU limit is (tests' recorded call time + this) * multiplier * 2; a test whose work is
         # in a fixture's setup records ~0 s, so the floor of 10 CPU-s killed it as a "timeout" (train: 22 of 33)
         "timeout_constant = 10.0",
+        # each mutant in a process that imports convlab afresh: forked from mutmut's own process (its
+        # default), a mutant never reaches what convlab built at import (Tensor's operators) or cached
+        # (lru_cache'd geometry and windows) during mutmut's clean run, and survives unseen
+        'process_isolation = "forkserver"',
+        'forkserver_warmup = "import"',
+        'preload_modules_file = "mutmut-preload.txt"',  # what the tests import that is not mutated
         "",
     ]
     (dest / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + "\n".join(config))
+    (dest / "mutmut-preload.txt").write_text("numpy\npytest\ntorch\n")
 
 
 MAP_IMPORT_TIME = """
