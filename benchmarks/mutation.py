@@ -315,8 +315,9 @@ def recheck(module: str, scratch: Path, budget: float) -> None:
     _map_import_time(module, dest)
     codes = exit_codes(dest)
     chosen = json.loads((dest / "sample.json").read_text()) if (dest / "sample.json").exists() else list(codes)
-    # survivors, and those a changed source file or test selection left unchecked
-    names = [n for n in chosen if status_by_exit_code[codes.get(n)] in ("survived", "not checked")]
+    # survivors, those a changed source file or test selection left unchecked, and timeouts (a CPU
+    # limit hit under load is not a kill; a real hang times out again)
+    names = [n for n in chosen if status_by_exit_code[codes.get(n)] in ("survived", "not checked", "timeout")]
     print(f"== {module}: rechecking {len(names)} survivors and unchecked mutants", flush=True)
     if names:
         try:
