@@ -79,7 +79,7 @@ def test_unvisited_refusals_name_the_argument(args, message):
     (same_padding, (-1, 3), {}, r"^same_padding: size must be non-negative, got -1$"),
     # the padded size is bounded too (the answer is counted pixel by pixel)
     (unvisited, (10, 3), dict(padding=(0, 1 << 24)), r"^unvisited: the padded size must be <= 16777216, got 16777226$"),
-])
+], ids=[f"case{i}" for i in range(15)])  # plain ids: mutmut hands them to pytest
 def test_sizing_refusals_name_the_function_and_argument(fn, args, kwargs, message):
     with pytest.raises(ConvlabError, match=message):
         fn(*args, **kwargs)
@@ -112,7 +112,7 @@ def test_receptive_field_reads_a_layers_dilation():
     ((1, 1, 8), (1, 1, 3), 2, r"strict=True and 1 axis-0 positions of the 8 input are never visited"),
     ((1, 1, 7, 8, 8), (1, 1, 3, 3, 3), 2,
      r"strict=True and 1 axis-1 positions, 1 axis-2 positions of the 7x8x8 input are never visited"),
-])
+], ids=[f"case{i}" for i in range(2)])  # plain ids: mutmut hands them to pytest
 def test_strict_names_the_axes_of_1d_and_3d_inputs(x_shape, w_shape, stride, message):
     # 8 wide, kernel 3, stride 2: windows at 0, 2, 4 read 0..6, position 7 unread; 7 wide reads all
     geom = conv_geometry("conv", x_shape, w_shape, stride=stride)

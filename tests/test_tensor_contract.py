@@ -63,7 +63,7 @@ def test_movement_takes_its_sizes_as_one_tuple_too():
     (lambda: cl.arange(0, 5, "a"), r"^arange: step must be a real number, got 'a'$"),
     # 2**62 int64 values: refused before NumPy is asked for 2**65 bytes
     (lambda: cl.arange(-2**61, 2**61), r"^arange: the range in bytes is 36893488147419103232, past the limit"),
-])
+], ids=[f"case{i}" for i in range(7)])  # plain ids: mutmut hands them to pytest
 def test_refusals_name_the_function_and_argument(call, message):
     with pytest.raises((ValueError, TypeError, RuntimeError), match=message):
         call()

@@ -26,7 +26,7 @@ def _sgd_pair(lr=0.1):
     ((1.0, 0.999), r"^Invalid beta parameter at index 0: 1\.0$"),  # [0, 1): 1 itself is out
     ((0.9, 1.5), r"^Invalid beta parameter at index 1: 1\.5$"),
     ((0.9,), r"^Invalid betas: \(0\.9,\) \(expected two numbers in \[0, 1\)\)$"),
-])
+], ids=[f"case{i}" for i in range(3)])  # plain ids: mutmut hands them to pytest
 def test_a_param_groups_betas_are_checked_as_the_constructors(betas, message):
     p, q = Parameter(cl.zeros(2)), Parameter(cl.zeros(2))
     with pytest.raises(ValueError, match=message):
@@ -52,7 +52,7 @@ def test_a_param_groups_other_options_must_be_finite():
      r"^CyclicLR: scale_mode must be one of 'cycle', 'iterations', got 'bad'$"),
     (lambda o: S.LinearLR(o, start_factor=math.nan), r"^LinearLR: start_factor must be a finite number, got nan$"),
     (lambda o: S.LinearLR(o, end_factor=math.inf), r"^LinearLR: end_factor must be a finite number, got inf$"),
-])
+], ids=[f"case{i}" for i in range(4)])  # plain ids: mutmut hands them to pytest
 def test_scheduler_refusals_name_the_argument(build, message):
     opt, _ = _sgd_pair()
     with pytest.raises(ValueError, match=message):
