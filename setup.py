@@ -17,7 +17,7 @@ from setuptools import Extension, setup
 x86 = platform.machine().lower() in ("x86_64", "amd64")
 unix = platform.system() != "Windows"  # the kernel uses GCC/Clang target attributes
 pool = ["src/convlab/_pool.h"]  # the persistent worker pool both modules include
-gemm = Extension("convlab._sgemm", [f"src/convlab/_sgemm{part}.c" for part in ("", "_driver", "_avx512", "_avx2")],
+gemm = Extension("convlab._sgemm", [f"src/convlab/_sgemm{part}.c" for part in ("", "_driver", "_conv", "_avx512", "_avx2")],
                  extra_compile_args=["-O3", "-pthread"], extra_link_args=["-pthread"],
                  depends=pool + ["src/convlab/_sgemm.h"], optional=True)
 kernels = Extension("convlab._kernels", [f"src/convlab/_kernels{part}.c" for part in ("", "_pass", "_norm", "_grid", "_pool")],

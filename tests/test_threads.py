@@ -111,7 +111,7 @@ def test_set_num_threads_governs_convlab_and_numpys_blas():
 def forced(monkeypatch):
     """``forced(n)``: n threads for everything, the size thresholds at 0 (tiny tensors split too)."""
     before = cl.get_num_threads()
-    monkeypatch.setattr(gemm, "_THREADED_FLOPS", 0)
+    monkeypatch.setattr(gemm, "_FLOPS_PER_THREAD", 0)
 
     def use(n):
         cl.set_num_threads(n)

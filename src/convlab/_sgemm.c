@@ -56,6 +56,12 @@ static const sgemm_kernels *best_kernels(void)
     return cpu_has("avx512") ? &sgemm_avx512 : cpu_has("avx2") ? &sgemm_avx2 : NULL;
 }
 
+const sgemm_kernels *sgemm_active(void) { return active; }
+
+/* _sgemm_conv.c: the stride-1 convolution's forward and weight gradient, chunk by chunk */
+PyObject *py_conv_forward(PyObject *self, PyObject *args);
+PyObject *py_conv_weight_grad(PyObject *self, PyObject *args);
+
 static int clamp_threads(int threads) { return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads; }
 
 /* sgemm_run() without the GIL; C = 0 (or left as it is when accumulating) for k == 0. None, or
@@ -285,6 +291,12 @@ static PyObject *py_sgemm_dot_shifted(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
+    {"sgemm_conv_forward", py_conv_forward, METH_VARARGS,
+     "sgemm_conv_forward(w, buf, rowoff, span, plane, gw, chunks, bias, y, o0, threads): y[:, o0:o0 + m] = the stride-1 "
+     "convolution W @ B of the flat grid buf (+ bias), chunk by chunk (_sgemm_conv.c)"},
+    {"sgemm_conv_weight_grad", py_conv_weight_grad, METH_VARARGS,
+     "sgemm_conv_weight_grad(gy, o0, m, buf, rowoff, gh, gw, chunks, out, threads): out = gy[:, o0:o0 + m] on the grid @ "
+     "B^T, summed over the chunks in order (_sgemm_conv.c)"},
     {"sgemm_dot_shifted", py_sgemm_dot_shifted, METH_VARARGS,
      "sgemm_dot_shifted(a, buf, rowoff, c, accumulate, threads): c = a @ B, B[q, j] = buf.flat[rowoff[j] + q]"},
     {"sgemm_shifted", py_sgemm_shifted, METH_VARARGS,

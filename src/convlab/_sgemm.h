@@ -80,9 +80,20 @@ typedef struct {
     const long long *boff;     /* or: column q of B starts at b + boff[q], contiguous along k (csb unused) */
     idx col0;                  /* the job's first column of the whole product (shifted B, boff) */
     const sgemm_kernels *kern; /* the instruction set's micro-kernels */
+    int columns_only;          /* split over threads by columns only (sums in one order at any count) */
 } job;
 
 /* C (+)= A @ B on up to `threads` threads of the persistent pool; 0, or -1 when out of memory */
 int sgemm_run(job whole, int threads);
+
+/* The pieces _sgemm_conv.c builds its convolution passes from: one job on the calling thread
+ * (with that thread's packing buffers; 0, or -1 out of memory), and task(ctx, part) for every
+ * part in [0, parts) on up to `threads` threads of the same persistent pool. */
+int sgemm_run_here(job j);
+typedef void (*sgemm_task)(void *ctx, idx part);
+void sgemm_parallel(sgemm_task task, void *ctx, idx parts, int threads);
+
+/* the micro-kernels in use (_sgemm.c: the rule, or set_isa()); NULL where the CPU has none */
+const sgemm_kernels *sgemm_active(void);
 
 #endif

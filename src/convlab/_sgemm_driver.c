@@ -270,6 +270,15 @@ static void run_part(void *arg, idx part)
     run(&j);
 }
 
+int sgemm_run_here(job j)
+{
+    if (thread_buffers(&j.apack, &j.bpack)) return -1;
+    run(&j);
+    return 0;
+}
+
+void sgemm_parallel(sgemm_task task, void *ctx, idx parts, int threads) { pool_run(task, ctx, parts, threads); }
+
 /* Split the product over threads: by blocks of columns when there are at least two per thread
  * (up to four per thread, so that a late thread's share is taken by the others), else, for a
  * long k (a weight gradient: few columns, the batch's pixels along k), by one slice of k per
@@ -280,11 +289,11 @@ int sgemm_run(job whole, int threads)
     idx col_blocks = (whole.n + NR - 1) / NR, parts = 1;
     plan pl = {.whole = whole, .split_k = 0, .per = whole.n, .partial = NULL, .failed = 0};
     if (threads > 1) {
-        if (col_blocks >= 2 * threads) {
+        if (col_blocks >= 2 * threads || (whole.columns_only && col_blocks >= 2)) {
             parts = col_blocks < 4 * threads ? col_blocks : 4 * threads;
             pl.per = (col_blocks + parts - 1) / parts * NR;
             parts = (whole.n + pl.per - 1) / pl.per;
-        } else if (whole.k >= 4 * KC * threads && !whole.sb) {
+        } else if (whole.k >= 4 * KC * threads && !whole.sb && !whole.columns_only) {
             pl.split_k = 1;
             parts = threads;
             pl.per = (whole.k / threads + KC - 1) / KC * KC;

@@ -28,7 +28,7 @@ def _both_gemm_paths(gemm_path, request, monkeypatch):
     before = cl.get_num_threads()
     cl.set_num_threads(request.param)
     if request.param == 2:
-        monkeypatch.setattr(gemm, "_THREADED_FLOPS", 0)
+        monkeypatch.setattr(gemm, "_FLOPS_PER_THREAD", 0)
         if fused.available():
             fused._kernels.set_threads(2, 0)
     yield gemm_path

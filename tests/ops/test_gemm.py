@@ -303,7 +303,8 @@ DIRECT_CASES = [  # stride 1 on the flat grid, any number of output channels: co
 @pytest.mark.parametrize("case", DIRECT_CASES, ids=[f"{c[0]}{c[1]}x{c[2]}" for c in DIRECT_CASES])
 def test_direct_grid_products_match_torch(case, chunks, monkeypatch):
     """Forward, weight gradient and (flipped-kernel) input gradient read the column matrix from
-    the flat grid (sgemm_shifted, sgemm_dot_shifted), whole-batch and one sample per chunk (a
+    the flat grid (sgemm_conv_forward / sgemm_conv_weight_grad; 3-D: sgemm_shifted,
+    sgemm_dot_shifted), whole-batch and one sample per chunk (a
     1-byte cache target): float32 against torch, normwise relative error <= 1e-4."""
     from convlab.ops import conv_columns
 
@@ -327,7 +328,10 @@ def test_direct_grid_products_match_torch(case, chunks, monkeypatch):
         err = normwise_error(o, t)
         assert err <= 1e-4, f"{fn} {xs} x {ws}: output/gradient {i} rel err {err:.1e}"
     names = {name for name, _ in calls}
-    assert {"sgemm_shifted", "sgemm_dot_shifted"} <= names, names
+    if len(xs) == 5:  # 3-D: product by product
+        assert {"sgemm_shifted", "sgemm_dot_shifted"} <= names, names
+    else:  # 1-D and 2-D: chunk by chunk, products and copies together (_sgemm_conv.c)
+        assert {"sgemm_conv_forward", "sgemm_conv_weight_grad"} <= names, names
 
 
 @native

@@ -47,9 +47,8 @@ path (:func:`shifted_suits` says when); elsewhere the ops build the columns and 
 :func:`matmul`.
 
 Threads: ``convlab.threads`` holds the count (``convlab.set_num_threads``; the default is
-``OMP_NUM_THREADS``, else the cores the process may use); a product of at least
-``_THREADED_FLOPS`` runs on that many threads of ``_sgemm.c``'s persistent pool, a smaller one
-on the calling thread.
+``OMP_NUM_THREADS``, else the cores the process may use); a product runs on one thread of
+``_sgemm.c``'s persistent pool per ``_FLOPS_PER_THREAD`` of its work, up to that count.
 """
 
 from __future__ import annotations
@@ -71,12 +70,12 @@ _AVAILABLE = _sgemm is not None and _sgemm.available()
 _enabled = _AVAILABLE and os.environ.get("CONVLAB_GEMM", "auto").lower() != "numpy"
 ISAS = ("avx512", "avx2")
 _MIN_ROWS, _MIN_COLS, _MIN_INNER = 8, 16, 8
-# Products of fewer than ~16 MFLOP (~60 us of one core) stay on the calling thread. Alone, a
-# 4.7 MFLOP product (16x144x1024) ran 1.8x faster on 2 threads; in a batch-1 forward pass, whose
-# operands sit in the calling core's cache, the same split made ResNet-20 1.87 -> 2.07 ms. Training
-# steps on 2 threads gain about the same from 2 or 32 MFLOP up (LeNet-5 5.14 -> 4.5 ms, SmallCNN
-# 49.5 -> 41, ResNet-20 240 -> 202; measured on a 2-vCPU Zen 5 VM, benchmarks/README.md).
-_THREADED_FLOPS = 1 << 24
+# The size rule for threads: a product runs on as many threads as it has _FLOPS_PER_THREAD for
+# (at least one, at most convlab.get_num_threads()). Alone, a 4.7 MFLOP product (16x144x1024) ran
+# 1.8x faster on 2 threads; in a batch-1 forward pass, whose operands sit in the calling core's
+# cache, the same split made ResNet-20 1.87 -> 2.07 ms. Measured on a 2-vCPU Zen 5 VM
+# (benchmarks/README.md, "Threads").
+_FLOPS_PER_THREAD = 1 << 23
 
 
 def native_available() -> bool:
@@ -167,8 +166,12 @@ def native_for(*arrays) -> bool:
 
 
 def _threads_for(macs: int) -> int:
-    """Threads for a product of ``macs`` multiply-adds: one below ``_THREADED_FLOPS``."""
-    return threads.get_num_threads() if 2 * macs >= _THREADED_FLOPS else 1
+    """Threads for a product of ``macs`` multiply-adds: one per ``_FLOPS_PER_THREAD`` of work, at
+    least one and at most ``convlab.get_num_threads()`` (all of them when the size is 0)."""
+    most = threads.get_num_threads()
+    if _FLOPS_PER_THREAD <= 0:
+        return most
+    return max(1, min(most, 2 * macs // _FLOPS_PER_THREAD))
 
 
 def _native_suits(a, b) -> bool:
@@ -227,6 +230,44 @@ def dot_shifted_matmul(a, buf, rowoff, out, accumulate):
     return out
 
 
-__all__ = ["ISAS", "describe", "dot_shifted_matmul", "get_num_threads", "isa", "isa_supported", "matmul",
+def grid_conv_suits(*arrays) -> bool:
+    """True when :func:`grid_conv_forward` and :func:`grid_conv_weight_grad` can run: the compiled
+    GEMM is on and every array (None skipped) is a float32 NumPy array."""
+    return native_for(*(a for a in arrays if a is not None)) and hasattr(_sgemm, "sgemm_conv_forward")
+
+
+def _bounds(chunks, n):
+    """``[(s0, s1), ...]`` chunks of samples -> their boundaries ``[0, ..., n]`` as int64."""
+    return np.asarray([s0 for s0, _ in chunks] + [n], dtype=np.int64)
+
+
+def grid_conv_forward(wm, buf, rowoff, span, plane, gw, chunks, bias, y, o0):
+    """``y[:, o0:o0 + m] = crop(wm @ B) (+ bias)``, the stride-1 convolution of the flat grid ``buf``
+    (``B[p, s * span + t] = buf.flat[rowoff[p] + s * plane + t]``, never built), chunk by chunk of
+    ``chunks`` (``[(s0, s1), ...]``): each chunk's product and crop on one thread when there are
+    two chunks per thread or more, else each product split over the threads by columns
+    (``_sgemm_conv.c``); the same bits at any thread count. Shapes: ``wm`` ``(m, k)``, ``rowoff``
+    ``(k,)``, ``y`` ``(N, C_out, h, w)`` C-contiguous with ``h * gw == span``, ``bias`` ``(m,)`` or None."""
+    m, k = wm.shape
+    n = y.shape[0]
+    _sgemm.sgemm_conv_forward(np.ascontiguousarray(wm), buf, np.ascontiguousarray(rowoff, dtype=np.int64), span, plane, gw,
+                        _bounds(chunks, n), None if bias is None else np.ascontiguousarray(bias, dtype=np.float32), y,
+                        o0, _threads_for(m * k * n * span))
+
+
+def grid_conv_weight_grad(gy, o0, m, buf, coloff, gh, gw, chunks, out):
+    """``out = G @ B^T`` summed over ``chunks`` in chunk order: ``G`` is ``gy[:, o0:o0 + m]`` laid on
+    the whole ``gh x gw`` grid planes (zero past the output's edge), ``B[q, j] =
+    buf.flat[coloff[j] + q]`` (a weight gradient's columns read from the flat grid). Each chunk's
+    grid and dot products on one thread when there are two chunks per thread or more, their sums
+    added in chunk order after, as one thread adds them: the same bits at any thread count.
+    Shapes: ``gy`` ``(N, O, h, w)``, ``coloff`` ``(n,)``, ``out`` ``(m, n)`` C-contiguous."""
+    n = gy.shape[0]
+    _sgemm.sgemm_conv_weight_grad(np.ascontiguousarray(gy), o0, m, buf, np.ascontiguousarray(coloff, dtype=np.int64), gh, gw,
+                            _bounds(chunks, n), out, _threads_for(m * out.shape[1] * n * gh * gw))
+
+
+__all__ = ["ISAS", "describe", "dot_shifted_matmul", "get_num_threads", "grid_conv_forward", "grid_conv_suits",
+           "grid_conv_weight_grad", "isa", "isa_supported", "matmul",
            "native_available", "native_enabled", "native_for", "set_isa", "set_native", "set_num_threads",
            "shifted_matmul", "shifted_suits"]
