@@ -31,7 +31,7 @@
  *   maxpool_2d(x, geometry, best, arg)    window maxima and their kernel-offset numbers (int8, row-major)
  *   maxpool_backward_2d(gy, arg, geometry, out)  out = the maxima's gradient routed to their cells
  *   pool_simd([on]) -> bool                max pooling's forward loop: AVX-512 (default where the CPU has it) or portable
- *   set_threads(threads, min_elements), get_threads()   the passes' thread count and sharing size
+ *   set_threads(threads, min_elements), get_threads()   the passes' thread count and values per thread
  * with the per-channel vectors float32 unless said otherwise, and geometry the tuple
  * (n, c, h, w, kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, out_h, out_w),
  * ih = oh * stride_h + kh * dilation_h - pad_top (likewise iw). NumPy builds a strided
@@ -394,7 +394,8 @@ static PyMethodDef methods[] = {
     {"pool_simd", py_pool_simd, METH_VARARGS,
      "pool_simd([on]) -> bool: max pooling's forward on the AVX-512 loop (the default where the CPU has AVX-512F) or not"},
     {"set_threads", py_set_threads, METH_VARARGS,
-     "set_threads(threads, min_elements): run passes of at least min_elements values on `threads` threads"},
+     "set_threads(threads, min_elements): run a pass on one thread per min_elements values it touches (0: all), at "
+     "most `threads`"},
     {"get_threads", py_get_threads, METH_NOARGS, "get_threads() -> (threads, min_elements)"},
     {NULL, NULL, 0, NULL},
 };

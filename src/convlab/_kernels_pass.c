@@ -2,10 +2,11 @@
  *
  * Every pass is cut along a dimension whose pieces write disjoint outputs and sum nothing across
  * the cut (elements, rows, channels, samples, planes), so the result is the same bits whatever
- * the thread count. A pass smaller than `min_elements` values stays on the calling thread: in a
- * training step a pass reads what the op before it just wrote into the calling core's cache,
- * and below a few MB another core pays more to fetch it than it saves (ops/fused.py has the
- * measurements behind the size Python sets).
+ * the thread count. A pass runs on one thread per `min_elements` values it touches (at most the
+ * thread count; a smaller one stays on the calling thread): in a training step a pass reads what
+ * the op before it just wrote into the calling core's cache, and below a few MB another core
+ * pays more to fetch it than it saves (ops/fused.py has the measurements behind the size Python
+ * sets).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 #include "_pool.h"
 
 static int pass_threads = 1;
-static idx min_elements = (idx)1 << 17; /* 512 KiB of float32: ~25 us of one core's bandwidth */
+static idx min_elements = (idx)1 << 20; /* values per thread (ops/fused.py sets it) */
 
 static void pass_part(void *arg, idx part)
 {
@@ -53,7 +54,9 @@ static void pass_part(void *arg, idx part)
 
 int run_pass(pass *p, idx units, idx elements)
 {
-    int threads = elements >= min_elements ? pass_threads : 1;
+    /* one thread per min_elements values (all of them when it is 0), at most pass_threads */
+    idx share = min_elements > 0 ? elements / min_elements : pass_threads;
+    int threads = share >= pass_threads ? pass_threads : share < 1 ? 1 : (int)share;
     p->units = units;
     p->parts = units < 2 * threads ? units : 2 * threads; /* two per thread: a late thread's share is taken */
     if (p->parts < 1) p->parts = 1;

@@ -24,12 +24,22 @@ The policy is torch's:
 
 The workers are started once, on the first product or pass large enough to share, and kept:
 between calls they spin for a few microseconds, then sleep on a condition variable (no CPU).
-A call uses one thread below a size where waking the others costs more than it saves
-(``gemm._THREADED_FLOPS``, ``_kernels``' element threshold); above it the work is cut by what
-is big (``_sgemm.c`` and ``_kernels.c`` explain their cuts). Whether a result depends on the
-thread count is said where the cut is made: every cut in convlab keeps each output's sum in the
-same order, except the GEMM's split of a long inner dimension when the output has fewer column
-blocks than threads (see ``_sgemm.c``).
+
+The size rule (measured, ``benchmarks/README.md`` "Threads"): work is cut into at most one share
+per thread, and a share is never smaller than one thread's minimum, ``gemm._FLOPS_PER_THREAD``
+(64 MFLOP, ~0.25 ms of one core) for a product and ``fused.PARALLEL_MIN_VALUES`` (1M values,
+4 MiB of float32) for a memory pass; a smaller call stays on the calling thread. So small models
+and batch-1 inference run on one thread whatever the count (a second thread cost LeNet-5's
+training step more than it saved), and on 16 cores a product uses only as many threads as it has
+shares for. Above the minimum the work is cut by what is big (``_sgemm_driver.c``,
+``_sgemm_conv.c`` and ``_kernels_pass.c`` explain their cuts).
+
+Results do not depend on the thread count: every cut in convlab keeps each output's sum in the
+same order (columns, chunks of samples whose partial sums are added in chunk order, channels,
+rows), except the plain GEMM's split of a long inner dimension when the output has fewer column
+blocks than threads (``_sgemm_driver.c``; a weight gradient of the column-matrix path, strided
+convolutions): there each thread sums a slice of k and the slices are added in order, which
+rounds differently from one thread's sum.
 """
 
 from __future__ import annotations

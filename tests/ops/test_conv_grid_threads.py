@@ -87,3 +87,27 @@ def test_grid_pass_refusals_name_the_argument():
         _sgemm.sgemm_conv_weight_grad(y, 0, 4, buf, off, 5, 5, chunks, out[:, ::2], 1)
     with pytest.raises(ValueError, match=r"offset 152 reads buf up to 201, outside its 200 values"):
         _sgemm.sgemm_conv_weight_grad(y, 0, 4, buf, off + 152, 5, 5, chunks, out, 1)
+
+
+@native
+@pytest.mark.parametrize("case", CASES[:2], ids=[f"{c[0]}{c[1]}x{c[2]}" for c in CASES[:2]])
+def test_chunk_passes_give_the_product_by_product_bits(case, monkeypatch):
+    """On one thread, the chunk passes (products and copies together) give exactly the bits of
+    the product-by-product path they replace (sgemm_shifted / sgemm_dot_shifted with the grid
+    copies around them): the same sums in the same order, the crop a copy plus the bias."""
+    fn, xs, ws, kw = case
+    monkeypatch.setattr(conv_columns, "_CACHE_BYTES", 1)
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    with cl.no_grad():
+        g = rng.standard_normal(getattr(F, fn)(cl.tensor(x), cl.tensor(w), **kw).shape).astype(np.float32)
+    before = cl.get_num_threads()
+    try:
+        chunked = _run(fn, x, w, b, g, kw, 1)
+        monkeypatch.setattr(gemm, "grid_conv_suits", lambda *arrays: False)
+        by_product = _run(fn, x, w, b, g, kw, 1)
+    finally:
+        cl.set_num_threads(before)
+    for i, (a, c) in enumerate(zip(chunked, by_product)):
+        np.testing.assert_array_equal(a, c, err_msg=f"{fn}: output/gradient {i}")

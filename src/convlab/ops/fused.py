@@ -15,7 +15,8 @@ both.
 
 Threads: each pass is cut into pieces that write disjoint outputs and sum nothing across the cut
 (elements, rows, channels or samples), so its result is the same bits on any thread count; a
-pass of at least ``PARALLEL_MIN_VALUES`` values runs on ``convlab.get_num_threads()`` threads.
+pass runs on one thread per ``PARALLEL_MIN_VALUES`` values it touches, at most
+``convlab.get_num_threads()``.
 
 Shapes: ``x`` and ``g`` are C-contiguous float32 ``(N, C, *spatial)``; per-channel vectors are
 ``(C,)``; the statistics come back in float64 (summed in float64, rows merged with Chan's
@@ -38,14 +39,14 @@ except ImportError:  # built without a C compiler: NumPy only
 
 _AVAILABLE = _kernels is not None
 _enabled = _AVAILABLE and os.environ.get("CONVLAB_KERNELS", "auto").lower() != "numpy"
-# a pass of at least this many values (8 MiB of float32) runs on convlab's thread count
-# (``_kernels.c``'s pool), a smaller one on the calling thread. Measured on a 2-vCPU Zen 5 VM: a
-# 600K-value ReLU alone ran 1.8x faster on two threads, yet with passes from 128K values split,
-# LeNet-5's training step went from 5.45 to 7.9 ms and ResNet-20's from 250 to 259 ms: in a step
-# a pass reads what the op before it just wrote into the calling core's cache, and the other
-# core pays to fetch it. From 2M values on the split was neutral in those steps and pays on
-# ResNet-18's 224px layers.
-PARALLEL_MIN_VALUES = 1 << 21
+# The size rule for the passes' threads: one thread per PARALLEL_MIN_VALUES values a pass touches
+# (4 MiB of float32), at most convlab's thread count; a smaller pass stays on the calling thread.
+# Measured on a 2-vCPU Zen 5 VM: a 600K-value ReLU alone ran 1.8x faster on two threads, yet with
+# passes from 128K values split, LeNet-5's training step went from 5.45 to 7.9 ms and ResNet-20's
+# from 250 to 259 ms: in a step a pass reads what the op before it just wrote into the calling
+# core's cache, and the other core pays to fetch it. From 1M values per thread on, the split was
+# neutral in those steps and pays on ResNet-18's 224px layers (benchmarks/README.md, "Threads").
+PARALLEL_MIN_VALUES = 1 << 20
 if _AVAILABLE and hasattr(_kernels, "set_threads"):  # a build older than the pool runs every pass on one thread
     threads.on_change(lambda n: _kernels.set_threads(n, PARALLEL_MIN_VALUES))
 

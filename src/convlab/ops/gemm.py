@@ -70,12 +70,17 @@ _AVAILABLE = _sgemm is not None and _sgemm.available()
 _enabled = _AVAILABLE and os.environ.get("CONVLAB_GEMM", "auto").lower() != "numpy"
 ISAS = ("avx512", "avx2")
 _MIN_ROWS, _MIN_COLS, _MIN_INNER = 8, 16, 8
-# The size rule for threads: a product runs on as many threads as it has _FLOPS_PER_THREAD for
-# (at least one, at most convlab.get_num_threads()). Alone, a 4.7 MFLOP product (16x144x1024) ran
-# 1.8x faster on 2 threads; in a batch-1 forward pass, whose operands sit in the calling core's
-# cache, the same split made ResNet-20 1.87 -> 2.07 ms. Measured on a 2-vCPU Zen 5 VM
-# (benchmarks/README.md, "Threads").
-_FLOPS_PER_THREAD = 1 << 23
+# The size rule for threads: a product runs on one thread per _FLOPS_PER_THREAD of its work (at
+# least one, at most convlab.get_num_threads()): 64 MFLOP, about 0.25 ms of one core at the
+# kernels' 250 GFLOP/s, so that a second thread's wake-up, its share of the operands fetched
+# into another core's cache, and the wait for the slower part stay small beside what it saves.
+# Measured on a 2-vCPU Zen 5 VM, training steps on 2 threads against 1 (ms, minimum of 7,
+# interleaved, benchmarks/README.md "Threads") at 8 / 32 / 64 / 128 MFLOP per thread: LeNet-5
+# (products of 7-120 MFLOP) 6.18 / 5.61 / 4.81 / 4.84 against 4.96 on one thread; SmallCNN
+# 32.6 / 33.4 / 33.5 / 35.9 against 47.5; ResNet-20 187 / 184 / 188 / 184 against 221. From
+# 64 MFLOP on LeNet-5 stays on one thread (its largest product is 120 MFLOP) and the larger
+# models keep their gain; batch-1 inference stays on one thread except ResNet-18's 224px layers.
+_FLOPS_PER_THREAD = 64 << 20
 
 
 def native_available() -> bool:
