@@ -22,11 +22,18 @@
  * of Python apart, find it awake: waking a sleeping thread costs 10-50 us on a VM), then sleeps
  * on a condition variable and costs no CPU. CONVLAB_POOL_SPIN_US=N sets the spin (0: sleep at once).
  * Workers beyond `threads` (after set_num_threads lowered the count) skip the call.
+ *
+ * A spinning thread yields its core every 256 pauses (a few microseconds): on a busy machine
+ * the scheduler may put a worker on the caller's core (or the caller on the core of a worker
+ * holding the last part), and a spin that never yields kept the other from running for the
+ * rest of its time slice (milliseconds; 2 threads then ran slower than one). Alone on its core,
+ * a yield returns at once.
  */
 #ifndef CONVLAB_POOL_H
 #define CONVLAB_POOL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -96,7 +103,8 @@ static void *pool_worker(void *arg)
             int spins = 0;
             while ((uint32_t)((t = atomic_load_explicit(&pool_state.ticket, memory_order_acquire)) >> 32) == seen) {
                 POOL_PAUSE();
-                if (++spins % 256 == 0 && pool_now_ns() > until) {
+                if (++spins % 256 == 0) sched_yield(); /* a thread sharing this core (see above) runs */
+                if (spins % 256 == 0 && pool_now_ns() > until) {
                     pthread_mutex_lock(&pool_state.sleep_lock);
                     atomic_fetch_add(&pool_state.sleepers, 1);
                     while ((uint32_t)((t = atomic_load(&pool_state.ticket)) >> 32) == seen)
@@ -174,7 +182,10 @@ static int pool_run(pool_task task, void *ctx, idx parts, int threads)
         pthread_mutex_unlock(&pool_state.sleep_lock);
     }
     pool_take(t);
-    while (atomic_load_explicit(&pool_state.done, memory_order_acquire) < parts) POOL_PAUSE();
+    for (int spins = 1; atomic_load_explicit(&pool_state.done, memory_order_acquire) < parts; spins++) {
+        POOL_PAUSE();
+        if (spins % 256 == 0) sched_yield(); /* the worker with the last part may share this core */
+    }
     pthread_mutex_unlock(&pool_state.call_lock);
     return 0;
 }
