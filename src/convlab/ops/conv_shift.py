@@ -167,6 +167,7 @@ def shift_forward(x, w, layout, bias=None, saved=None):
     dims = layout.flat_output(geom.out_size[0])
     if direct and dims and gemm.grid_conv_suits(y, bias):  # each chunk's product and crop by one thread
         y4, m = y.reshape((n, o) + dims[:2]), o // g
+        chunks = _thread_chunks(chunks, n)
         for i in range(g):
             gemm.grid_conv_forward(wm[i], buf, layout.row_offsets(buf, i * (c // g), (i + 1) * (c // g)), layout.span,
                                    layout.plane, dims[3], chunks, None if bias is None else bias[i * m:(i + 1) * m], y4,
@@ -273,4 +274,23 @@ def _chunks(layout, c, n, itemsize, w_size, per_sample=None):
     layer 1.2-1.5x slower."""
     per_sample = per_sample or c * len(layout.shifts) * layout.span * itemsize
     chunks = batch_chunks(n, c, layout.geom, itemsize, per_sample=per_sample, cache=max(cache_bytes(), w_size * itemsize))
-    return [(sl.start, sl.stop) for sl in chunks]
+    return _even(n, len(chunks))
+
+
+def _even(n, count):
+    """``count`` chunks of ``n`` samples as even as whole samples allow (sizes differ by at most
+    one; 128 in 5: 26, 26, 26, 25, 25 rather than 30, 30, 30, 30, 8), so that threads sharing
+    them out get equal work."""
+    return [(n * i // count, n * (i + 1) // count) for i in range(count)]
+
+
+def _thread_chunks(chunks, n):
+    """A forward pass's chunks for the chunk-per-thread GEMM (``gemm.grid_conv_forward``): at least
+    two per thread where the batch has the samples, a multiple of the thread count, even. The
+    forward's sums do not depend on the chunks (each output column sums its own inner dimension),
+    so this may follow the thread count; the weight gradient's chunks may not."""
+    t = gemm.get_num_threads()
+    count = max(len(chunks), min(n, 2 * t))
+    if count >= t:
+        count = min(n, -(-count // t) * t)
+    return _even(n, count)
