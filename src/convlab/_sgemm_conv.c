@@ -43,6 +43,19 @@ static float *thread_scratch(idx floats)
     return scratch;
 }
 
+/* a scratch buffer larger than this (16 MiB: a chunk of a layer with a large weight) is given
+ * back after its chunk rather than kept for the thread's lifetime */
+#define SCRATCH_KEEP_FLOATS ((idx)1 << 22)
+
+static void trim_scratch(void)
+{
+    if (scratch_cap > SCRATCH_KEEP_FLOATS) {
+        free(scratch);
+        scratch = NULL;
+        scratch_cap = 0;
+    }
+}
+
 typedef struct {
     const sgemm_kernels *kern;
     const long long *chunk; /* chunk c is samples [chunk[c], chunk[c + 1]) */
@@ -99,6 +112,7 @@ static void forward_chunk(void *ctx, idx part)
         return;
     }
     crop(p, product, s0, ns);
+    trim_scratch();
 }
 
 /* grad_y's channels [o0, o0 + m) of samples [s0, s0 + ns) on whole grid planes: a[o, s * plane +
@@ -135,6 +149,7 @@ static void weight_grad_chunk(void *ctx, idx part)
              .boff = p->rowoff, .c = part > 0 && shared ? p->partial + (part - 1) * p->m * p->ncol : p->out,
              .ldc = p->ncol, .accumulate = part > 0 && !shared, .kern = p->kern, .columns_only = 1};
     if ((p->inner > 1 ? sgemm_run(j, p->inner) : sgemm_run_here(j)) < 0) p->failed = 1;
+    trim_scratch();
 }
 
 /* the chunks shared out over the threads when there are at least two per thread, else one after
@@ -160,9 +175,13 @@ static int sgemm_conv_forward(conv_pass *p, int threads)
     return run_chunks(p, forward_chunk, threads);
 }
 
+/* the weight gradient's partial sums, one m x ncol block per chunk after the first, are kept
+ * under this many floats (32 MiB); a layer that would need more runs its chunks in turn */
+#define PARTIAL_MAX_FLOATS ((idx)1 << 23)
+
 static int sgemm_conv_weight_grad(conv_pass *p, int threads)
 {
-    int shared = p->shared = shares(p->nchunks, threads);
+    int shared = p->shared = shares(p->nchunks, threads) && (p->nchunks - 1) * p->m * p->ncol <= PARTIAL_MAX_FLOATS;
     if (shared) {
         p->partial = malloc(sizeof(float) * (p->nchunks - 1) * p->m * p->ncol);
         if (!p->partial) return -1;

@@ -19,7 +19,7 @@ use), what a user gets; the one-thread table comes second:
 - the seed loop implementation of a convolution against the fast path (how many times faster);
 - the per-layer conv suite of ``benchmarks/conv.py``, when that file exposes one, with each
   layer's GFLOP/s as a fraction of the measured peak x threads;
-- the scaling table (``bench/scaling.py``): convlab alone at 1, 2, 4, ... N threads, the
+- the scaling table (``bench/scaling.py``): convlab alone at 1, 2, 4, ... N threads (minimum of the repeats), the
   parallel efficiency, and an Amdahl estimate for 16 cores; and the check that no row is more
   than 5% slower on N threads than on one.
 

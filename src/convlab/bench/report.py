@@ -41,7 +41,7 @@ def _conv_table(suite, title):
 
 def _scaling_table(sc):
     counts = sc["threads"]
-    lines = ["", "| scaling (convlab alone) | batch | " + " | ".join(f"{t} thr ms (eff.)" for t in counts)
+    lines = ["", "| scaling (convlab alone, minimum of the repeats) | batch | " + " | ".join(f"{t} thr ms (eff.)" for t in counts)
              + f" | parallel fraction | {sc['estimate_cores']} cores ms (estimate) |",
              "|---|---:|" + "---:|" * len(counts) + "---:|---:|"]
     for r in sc["rows"]:

@@ -165,7 +165,7 @@ def shift_forward(x, w, layout, bias=None, saved=None):
     per_sample = o * layout.span * x.dtype.itemsize if direct else None
     chunks = _chunks(layout, c, n, x.dtype.itemsize, w.size, per_sample)
     dims = layout.flat_output(geom.out_size[0])
-    if direct and dims and gemm.grid_conv_suits(y, bias):  # each chunk's product and crop by one thread
+    if direct and dims and n and gemm.grid_conv_suits(y, bias):  # each chunk's product and crop by one thread
         y4, m = y.reshape((n, o) + dims[:2]), o // g
         chunks = _thread_chunks(chunks, n)
         for i in range(g):
@@ -229,7 +229,7 @@ def _direct_weight_grad(buf, gy, layout, w_shape, chunks):
     gw = backend.array_module(gy).empty((g, o // g, cg * len(layout.shifts)), dtype=gy.dtype)
     offsets = [layout.row_offsets(buf, i * cg, (i + 1) * cg) for i in range(g)]
     dims = layout.flat_output(layout.grid[0])
-    if dims and gemm.grid_conv_suits(gy):  # each chunk's grad_y grid and dot products by one thread
+    if dims and gy.shape[0] and gemm.grid_conv_suits(gy):  # each chunk's grad_y grid and dot products by one thread
         gy4 = gy.reshape(gy.shape[:2] + dims[:2])
         for i in range(g):
             gemm.grid_conv_weight_grad(gy4, i * (o // g), o // g, buf, offsets[i], dims[2], dims[3], chunks, gw[i])
