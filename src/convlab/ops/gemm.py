@@ -237,8 +237,10 @@ def dot_shifted_matmul(a, buf, rowoff, out, accumulate):
 
 def grid_conv_suits(*arrays) -> bool:
     """True when :func:`grid_conv_forward` and :func:`grid_conv_weight_grad` can run: the compiled
-    GEMM is on and every array (None skipped) is a float32 NumPy array."""
-    return native_for(*(a for a in arrays if a is not None)) and hasattr(_sgemm, "sgemm_conv_forward")
+    float32 GEMM is on (not the bfloat16 one of "medium" precision, whose products stay one by
+    one: ``ops/gemm_bf16.py``) and every array (None skipped) is a float32 NumPy array."""
+    return (native_for(*(a for a in arrays if a is not None)) and hasattr(_sgemm, "sgemm_conv_forward")
+            and not gemm_bf16.bf16_active())
 
 
 def _bounds(chunks, n):
