@@ -141,3 +141,27 @@ def test_list_samples_collate_to_a_list_and_tuples_to_a_tuple():
 def test_from_checkpoint_calls_an_unnamed_file_a_checkpoint():
     with pytest.raises(ConvlabError, match=r"^checkpoint does not record how its pictures were preprocessed; "):
         from_checkpoint({})
+
+
+def test_an_iterable_dataset_refuses_shuffle_and_an_unbatched_loader_serves_items():
+    from convlab.data import ArrayDataset, DataLoader, IterableDataset
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            return iter([1, 2])
+
+    with pytest.raises(ConvlabError, match="^DataLoader with IterableDataset: expected unspecified shuffle, sampler and "
+                                           "batch_sampler options$"):
+        DataLoader(Stream(), shuffle=True)
+    ds = ArrayDataset(np.arange(3, dtype=np.uint8).reshape(3, 1, 1, 1) * 51, np.array([0, 1, 2]))
+    items = [(float(np.asarray(x).ravel()[0]), int(y)) for x, y in DataLoader(ds, batch_size=None, prefetch=0)]
+    assert [y for _, y in items] == [0, 1, 2]  # one item at a time, in order
+    assert [x for x, _ in items] == pytest.approx([0.0, 0.2, 0.4], rel=1e-6)  # uint8 / 255
+
+
+def test_an_idx_header_of_zero_dimensions_is_named(tmp_path):
+    from convlab.data import read_idx
+
+    (tmp_path / "z.idx").write_bytes(bytes([0, 0, 8, 0]))
+    with pytest.raises(ValueError, match="the header declares 0 dimensions"):
+        read_idx(str(tmp_path / "z.idx"))
