@@ -60,8 +60,8 @@ def test_scheduler_refusals_name_the_argument(build, message):
 
 
 @pytest.mark.parametrize("name, kw", [("StepLR", {"step_size": 2}), ("ExponentialLR", {"gamma": 0.5}),
-                                      ("CosineAnnealingLR", {"T_max": 10})], ids=str)
-@pytest.mark.parametrize("start", [-1, 0, 3])
+                                      ("CosineAnnealingLR", {"T_max": 10})], ids=["step", "exponential", "cosine"])
+@pytest.mark.parametrize("start", [-1, 0, 3], ids=["new", "at0", "at3"])
 def test_a_scheduler_just_built_holds_torchs_counters(name, kw, start):
     """After construction (the initial step): ``_step_count`` 1 and ``last_epoch`` start + 1, with the
     groups' rates as they were; then each step as torch's."""
