@@ -204,7 +204,10 @@ def test_ctrl_c_leaves_no_orphan_processes(tmp_path):
     script = tmp_path / "interrupted.py"
     script.write_text(_INTERRUPTED)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    # Ctrl-C's default action in the child even where this test runs in the background (which
+    # starts it with SIGINT ignored, and Python then installs no KeyboardInterrupt handler).
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     pids = [int(p) for p in proc.stdout.readline().split()]
     assert len(pids) == 2, proc.stderr.read()
     proc.send_signal(signal.SIGINT)

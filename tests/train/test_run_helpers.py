@@ -187,7 +187,19 @@ def test_the_first_ctrl_c_asks_for_a_stop_at_the_step_boundary_and_the_second_in
     from convlab.train.loop import _DeferredSigint
 
     said = []
+    # The guard takes over only Python's own Ctrl-C handler (a program started in the background
+    # inherits SIGINT ignored, and must keep it so); install that handler for the test wherever it runs.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGINT)
+    try:
+        _check_the_guard(_DeferredSigint, said, before)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def _check_the_guard(_DeferredSigint, said, before):
+    import signal
+
     with _DeferredSigint(said.append) as guard:
         assert signal.getsignal(signal.SIGINT) == guard._handle
         assert not guard.requested
