@@ -296,39 +296,70 @@ def _plan(fn, where: str, tensors: bool):
     return plan
 
 
+# Exact types that a parameter of each kind always takes: a value of one of them is accepted
+# by one set lookup, before any other check (``_bad_type`` decides everything else; the types
+# listed here are exactly those for which it says "fine" whatever the value).
+_ALWAYS_OK = {"bool": (bool,), "flag": (bool,), "str": (str,), "option": (str,), "dim": (int,),
+              "scalar": (float, int, bool), "float": (float, int, bool), "intlike": (int, tuple, list, str),
+              "device": (str,), "callable": (), "sequence": (tuple, list, range), "dims": (int,)}
+_INT_KINDS = {"int": (-INT64_MAX - 1, INT64_MAX), "seed": (0, 2**64 - 1)}  # exact ints within bounds
+
+
 def checked(fn, where: str | None = None, tensors: bool = True, wrap_empty: bool = True):
-    """``fn`` with its arguments checked against its signature (see the module's docstring)."""
+    """``fn`` with its arguments checked against its signature (see the module's docstring).
+
+    The good path is short: an argument whose exact type its kind always takes (a Tensor for a
+    tensor, a bool for a flag, an int within int64 for an int...) passes by one lookup, and
+    only the others go through :func:`_bad_type` and the refusal's words."""
     where = where or fn.__name__
     plan = _plan(fn, where, tensors)
     if plan is None:
         return fn
     if not plan:
         return _guarded(fn, where) if wrap_empty else fn
+    fast = [(pos, name, kind, optional, frozenset(_ALWAYS_OK.get(kind, ())), _INT_KINDS.get(kind))
+            for pos, name, kind, optional in plan]
+    tensor_types = set()  # Tensor and its subclasses seen so far (Parameter...), filled on first use
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         n = len(args)
-        for pos, name, kind, optional in plan:
+        for pos, name, kind, optional, ok, bounds in fast:
             if pos is not None and pos < n:
                 v = args[pos]
-            elif name in kwargs:
+            elif kwargs and name in kwargs:
                 v = kwargs[name]
             else:
                 continue
+            t = v.__class__
             if kind == "tensor":
-                if v is None and optional or isinstance(v, _TENSOR[0] if _TENSOR else _tensor_class()):
+                if t in tensor_types or v is None and optional:
+                    continue
+                if isinstance(v, _TENSOR[0] if _TENSOR else _tensor_class()):
+                    tensor_types.add(t)
                     continue
                 c = as_tensor_arg(v, where, name)
                 if pos is not None and pos < n:
                     args = args[:pos] + (c,) + args[pos + 1:]
                 else:
                     kwargs[name] = c
+            elif t in ok or bounds is not None and t is int and bounds[0] <= v <= bounds[1]:
+                continue
             elif v is None:
                 if not optional:
                     raise _refuse(where, name, kind, v)
             elif _bad_type(kind, v):
                 raise _refuse(where, name, kind, v)
-        return _call(fn, where, args, kwargs)
+        try:  # (as _call, inline: one frame less on every checked call)
+            return fn(*args, **kwargs)
+        except ConvlabError:
+            raise
+        except MemoryError as exc:
+            raise _out_of_memory(where, exc) from None
+        except OverflowError as exc:
+            raise TooLargeError(f"{where}: a value is too large ({exc})") from None
+        except RecursionError:
+            raise ConvlabError(f"{where}: the input is nested too deeply") from None
 
     return wrapper
 
@@ -347,11 +378,15 @@ def _call(fn, where, args, kwargs):
     except ConvlabError:
         raise
     except MemoryError as exc:
-        raise OutOfMemoryError(f"{where}: not enough memory for this call ({exc or 'the allocation failed'})") from None
+        raise _out_of_memory(where, exc) from None
     except OverflowError as exc:
         raise TooLargeError(f"{where}: a value is too large ({exc})") from None
     except RecursionError:
         raise ConvlabError(f"{where}: the input is nested too deeply") from None
+
+
+def _out_of_memory(where, exc):
+    return OutOfMemoryError(f"{where}: not enough memory for this call ({exc or 'the allocation failed'})")
 
 
 def _guarded(fn, where):

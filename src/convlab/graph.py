@@ -109,11 +109,10 @@ class Function:
     def apply(cls, *args, **kwargs):
         ctx = Context()
         raw = [a._data if isinstance(a, Tensor) else a for a in args]
-        if backend.has_devices():
+        if backend._REGISTRY:  # (backend.has_devices(), inline: this runs for every op)
             _check_one_device(cls.__name__, raw)
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = is_grad_enabled() and any(needs)
-        ctx.needs_input_grad = needs
+        ctx.needs_input_grad = needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+        record = True in needs and is_grad_enabled()
         out = cls.forward(ctx, *raw, **kwargs)
         if isinstance(out, tuple):  # functions with extra non-differentiable outputs
             out, *extra = out
@@ -132,13 +131,12 @@ def _check_one_device(op: str, raw) -> None:
 
 def _wrap(out, cls, ctx, args, record):
     t = Tensor.__new__(Tensor)
-    t._data, t.grad, t._retain = out, None, False
     if record:
-        t.requires_grad = True
+        t._data, t.grad, t._retain, t.requires_grad = out, None, False, True
         t._node = node = _Node(cls, ctx, tuple(_edge(a) for a in args))
         node.out = weakref.ref(t)  # for retain_grad() and hooks; the node never keeps its output alive
     else:
-        t.requires_grad, t._node = False, None
+        t._data, t.grad, t.requires_grad, t._node, t._retain = out, None, False, None, False
     return t
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import validate
+from .tensor_class import Size
 from .validate import INT64_MAX, ConvlabError
 
 __all__ = [
@@ -42,14 +43,19 @@ _LAYOUT = {1: "NCL (batch, channels, length)", 2: "NCHW (batch, channels, height
            3: "NCDHW (batch, channels, depth, height, width)"}
 
 
+_ATOMS = frozenset({int, str, bool, type(None)})
+_INT = frozenset({int})
+
+
 def _plain(v) -> bool:
-    """Whether ``v`` is an exact int, bool, string, None or a flat tuple of exact ints: values
-    whose equal cache keys mean equal arguments (with ``typed=True`` keeping ``True`` apart from
-    ``1``; inside a tuple only ints are allowed, where ``typed`` does not look)."""
+    """Whether ``v`` is an exact int, bool, string, None or a flat tuple (or :class:`~convlab.Size`)
+    of exact ints: values whose equal cache keys mean equal arguments (with ``typed=True``
+    keeping ``True`` apart from ``1``; inside a tuple only ints are allowed, where ``typed`` does
+    not look)."""
     t = type(v)
-    if t is tuple:
-        return all(type(e) is int for e in v)
-    return v is None or t is int or t is str or t is bool
+    if t is tuple or t is Size:
+        return set(map(type, v)) <= _INT
+    return t in _ATOMS
 
 
 def _memoized(fn):
@@ -63,9 +69,12 @@ def _memoized(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if all(_plain(v) for v in args) and all(_plain(v) for v in kwargs.values()):
-            return cached(*args, **kwargs)
-        return fn(*args, **kwargs)
+        for v in args:
+            if type(v) not in _ATOMS and not _plain(v):
+                return fn(*args, **kwargs)
+        if kwargs and not all(_plain(v) for v in kwargs.values()):
+            return fn(*args, **kwargs)
+        return cached(*args, **kwargs)
 
     wrapper.cache_info = cached.cache_info
     return wrapper
@@ -406,8 +415,8 @@ def conv_geometry(where, x_shape, w_shape, stride=1, padding=0, dilation=1, grou
     if w_shape[0] < 1 or w_shape[1] < 1:
         raise ConvlabError(f"{where}: weight must have at least one output and one input channel, "
                          f"got weight shape {tuple(w_shape)}")
-    stride = ntuple(stride, nd, "stride", where)
-    dilation = ntuple(dilation, nd, "dilation", where)
+    stride = _ntuple(stride, nd, "stride", where)
+    dilation = _ntuple(dilation, nd, "dilation", where)
     c = x_shape[1]
     in_size = tuple(int(v) for v in x_shape[2:])
     if transposed:
@@ -418,8 +427,8 @@ def conv_geometry(where, x_shape, w_shape, stride=1, padding=0, dilation=1, grou
             raise ConvlabError(f"{where}: in_channels {c} is not divisible by groups {groups}")
         if isinstance(padding, str):
             raise ConvlabError(f"{where}: padding must be an int or a tuple for a transposed convolution, got {padding!r}")
-        pad = ntuple(padding, nd, "padding", where, minimum=0)
-        opad = ntuple(output_padding, nd, "output_padding", where, minimum=0)
+        pad = _ntuple(padding, nd, "padding", where, minimum=0)
+        opad = _ntuple(output_padding, nd, "output_padding", where, minimum=0)
         for o, s, d in zip(opad, stride, dilation):
             if o >= s and o >= d:
                 raise ConvlabError(f"{where}: output_padding {opad} must be smaller than either stride {stride} "
@@ -464,7 +473,7 @@ def _conv_pads(where, padding, in_size, kernel, stride, dilation):
         if len(padding) != nd or any(len(p) != 2 or min(p) < 0 for p in padding):
             raise ConvlabError(f"{where}: explicit padding must be {nd} non-negative (before, after) pairs, got {padding}")
         return tuple((int(a), int(b)) for a, b in padding)
-    return tuple((p, p) for p in ntuple(padding, nd, "padding", where, minimum=0))
+    return tuple((p, p) for p in _ntuple(padding, nd, "padding", where, minimum=0))
 
 
 @_memoized
@@ -472,11 +481,11 @@ def pool_geometry(where, x_shape, kernel_size, stride=None, padding=0, dilation=
     """Check pooling arguments and size the output; ``pads`` include the extra after-padding
     that ``ceil_mode`` windows reach into."""
     nd = len(x_shape) - 2
-    kernel = ntuple(kernel_size, nd, "kernel_size", where)
+    kernel = _ntuple(kernel_size, nd, "kernel_size", where)
     no_stride = stride is None or (isinstance(stride, (list, tuple)) and not stride)  # torch: [] means kernel_size
-    stride = kernel if no_stride else ntuple(stride, nd, "stride", where)
-    dilation = ntuple(dilation, nd, "dilation", where)
-    pad = ntuple(padding, nd, "padding", where, minimum=0)
+    stride = kernel if no_stride else _ntuple(stride, nd, "stride", where)
+    dilation = _ntuple(dilation, nd, "dilation", where)
+    pad = _ntuple(padding, nd, "padding", where, minimum=0)
     if any(2 * p > k for p, k in zip(pad, kernel)):  # torch's rule, on the undilated kernel
         raise ConvlabError(f"{where}: padding {_brief(pad)} should be at most half of kernel size {_brief(kernel)}")
     in_size = tuple(int(v) for v in x_shape[2:])
@@ -516,6 +525,11 @@ def min_input_size(model, *args, **kwargs):
     from .inspect import min_input_size as _min_input_size
 
     return _min_input_size(model, *args, **kwargs)
+
+# the library's own callers (functional, ops) use these: their arguments are already checked
+# by the public function they serve, so they skip the signature check of the public names below
+_ntuple, _check_layout, _conv_geometry, _pool_geometry, _check_strict = (
+    ntuple, check_layout, conv_geometry, pool_geometry, check_strict)
 
 from . import argcheck as _argcheck  # noqa: E402
 

@@ -72,7 +72,7 @@ class Size(tuple):
 
     def __getitem__(self, key):
         item = tuple.__getitem__(self, key)
-        return Size(item) if isinstance(key, slice) else item
+        return _size(item) if key.__class__ is slice else item
 
     def __add__(self, other):
         return Size(tuple.__add__(self, tuple(other)))
@@ -90,6 +90,11 @@ class Size(tuple):
 
     def __reduce__(self):
         return (Size, (tuple(self),))
+
+
+def _size(shape) -> Size:
+    """A :class:`Size` of an array's shape or a slice of a Size: ints already, nothing to check."""
+    return tuple.__new__(Size, shape)
 
 
 class Tensor:
@@ -129,7 +134,7 @@ class Tensor:
     # ---- properties
     @property
     def shape(self) -> Size:
-        return Size(self._data.shape)
+        return _size(self._data.shape)
 
     @property
     def dtype(self):
@@ -142,7 +147,7 @@ class Tensor:
     def size(self, dim: int | None = None):
         """The shape as a :class:`~convlab.Size` (torch's ``size()``), or the length of ``dim``."""
         if dim is None:
-            return Size(self._data.shape)
+            return _size(self._data.shape)
         from .validate import dim as check_dim
 
         return self._data.shape[check_dim(dim, self.ndim, "size")] if self.ndim else \

@@ -16,7 +16,7 @@ from __future__ import annotations
 from .. import math as M
 from ..math import _operand
 from ..ops.conv import ConvNd, ConvTransposeNd
-from ..shapes import check_layout, check_strict, conv_geometry, ntuple
+from ..shapes import _check_layout, _check_strict, _conv_geometry, _ntuple  # unchecked: the public function checked the arguments
 from ..validate import ConvlabError
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_pad"]
@@ -24,7 +24,7 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 
 def _prepare(where, nd, input, weight, bias):
     x, w = _operand(input), _operand(weight)
-    check_layout(where, x.shape, nd, channels_expected=w.shape[1] if w.ndim == nd + 2 else None)
+    _check_layout(where, x.shape, nd, channels_expected=w.shape[1] if w.ndim == nd + 2 else None)
     b = None if bias is None else _operand(bias)
     for name, t in (("weight", w), ("bias", b)):
         if t is not None and t.dtype != x.dtype:
@@ -43,17 +43,17 @@ def _check_bias(where, b, channels):
 
 def _conv(where, nd, input, weight, bias, stride, padding, dilation, groups, strict):
     x, w, b, unbatched = _prepare(where, nd, input, weight, bias)
-    geom = conv_geometry(where, x.shape, w.shape, stride, padding, dilation, groups)
+    geom = _conv_geometry(where, x.shape, w.shape, stride, padding, dilation, groups)
     _check_bias(where, b, w.shape[0])
     if strict:
-        check_strict(where, geom)
+        _check_strict(where, geom)
     y = ConvNd.apply(x, w, b, geom=geom)
     return M.squeeze(y, 0) if unbatched else y
 
 
 def _conv_transpose(where, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
     x, w, b, unbatched = _prepare(where, nd, input, weight, bias)
-    geom = conv_geometry(where, x.shape, w.shape, stride, padding, dilation, groups, transposed=True,
+    geom = _conv_geometry(where, x.shape, w.shape, stride, padding, dilation, groups, transposed=True,
                          output_padding=output_padding)
     _check_bias(where, b, w.shape[1] * geom.groups)
     y = ConvTransposeNd.apply(x, w, b, geom=geom)
@@ -152,9 +152,9 @@ def conv_pad(input, padding, padding_mode="zeros", kernel_size=None, stride=1, d
             raise ConvlabError("conv_pad: padding='same' needs kernel_size")
         from ..shapes import same_padding
 
-        pairs = same_padding(tuple(x.shape[2:]), ntuple(kernel_size, nd, "kernel_size", "conv_pad"),
-                             ntuple(stride, nd, "stride", "conv_pad"), ntuple(dilation, nd, "dilation", "conv_pad"))
+        pairs = same_padding(tuple(x.shape[2:]), _ntuple(kernel_size, nd, "kernel_size", "conv_pad"),
+                             _ntuple(stride, nd, "stride", "conv_pad"), _ntuple(dilation, nd, "dilation", "conv_pad"))
     else:
-        pairs = tuple((p, p) for p in ntuple(padding, nd, "padding", "conv_pad", minimum=0))
+        pairs = tuple((p, p) for p in _ntuple(padding, nd, "padding", "conv_pad", minimum=0))
     flat = tuple(v for lo_hi in reversed(pairs) for v in lo_hi)  # torch's pad order: last axis first
     return M.pad(x, flat, mode=padding_mode), 0

@@ -14,7 +14,7 @@ from .. import math as M
 from .. import validate
 from ..math import _operand
 from ..ops import pool as P
-from ..shapes import check_layout, check_strict, ntuple, pool_geometry
+from ..shapes import _check_layout, _check_strict, _ntuple, _pool_geometry  # unchecked: the public function checked the arguments
 from ..tensor import Tensor
 from ..validate import ConvlabError
 
@@ -27,7 +27,7 @@ __all__ = [
 
 def _batched(where, nd, input):
     x = _operand(input)
-    check_layout(where, x.shape, nd)
+    _check_layout(where, x.shape, nd)
     unbatched = x.ndim == nd + 1
     return (M.unsqueeze(x, 0) if unbatched else x), unbatched
 
@@ -45,9 +45,9 @@ def _max_pool(where, nd, input, kernel_size, stride, padding, dilation, ceil_mod
     x, unbatched = _batched(where, nd, input)
     if x.dtype.kind not in "fiu":
         raise TypeError(f"{where}: expected a numeric input, got dtype {x.dtype}")
-    geom = pool_geometry(where, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    geom = _pool_geometry(where, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     if strict:
-        check_strict(where, geom)
+        _check_strict(where, geom)
     y, arg = P.MaxPoolNd.apply(x, geom=geom)
     return _finish(y, unbatched, P.flat_indices(arg, geom) if return_indices else None)
 
@@ -58,9 +58,9 @@ def _avg_pool(where, nd, input, kernel_size, stride, padding, ceil_mode, count_i
         raise TypeError(f"{where}: expected a floating-point input, got dtype {x.dtype}")
     if divisor_override is not None and int(divisor_override) == 0:
         raise ConvlabError(f"{where}: divisor_override must be non-zero")
-    geom = pool_geometry(where, x.shape, kernel_size, stride, padding, 1, ceil_mode)
+    geom = _pool_geometry(where, x.shape, kernel_size, stride, padding, 1, ceil_mode)
     if strict:
-        check_strict(where, geom)
+        _check_strict(where, geom)
     y = P.AvgPoolNd.apply(x, geom=geom, count_include_pad=count_include_pad, divisor_override=divisor_override)
     return _finish(y, unbatched)
 
@@ -199,9 +199,9 @@ def _max_unpool(where, nd, input, indices, kernel_size, stride, padding, output_
         idx = idx[None]
     if tuple(idx.shape) != x.shape:
         raise ConvlabError(f"{where}: indices shape {tuple(idx.shape)} must match input shape {x.shape}")
-    kernel = ntuple(kernel_size, nd, "kernel_size", where)
-    stride = kernel if stride is None else ntuple(stride, nd, "stride", where)
-    pad = ntuple(padding, nd, "padding", where, minimum=0)
+    kernel = _ntuple(kernel_size, nd, "kernel_size", where)
+    stride = kernel if stride is None else _ntuple(stride, nd, "stride", where)
+    pad = _ntuple(padding, nd, "padding", where, minimum=0)
     default = tuple((w - 1) * s - 2 * p + k for w, s, p, k in zip(x.shape[2:], stride, pad, kernel))
     if output_size is None:
         size = default

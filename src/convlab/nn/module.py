@@ -71,6 +71,8 @@ class Module:
 
     # ------------------------------------------------------------------ calling and hooks
     def __call__(self, *args, **kwargs):
+        if not (self._forward_pre_hooks or self._forward_hooks):  # no hooks: straight to forward
+            return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
@@ -136,9 +138,14 @@ class Module:
     def __getattr__(self, name: str):
         # only reached when normal lookup fails: look in the registries
         d = self.__dict__
-        for registry in ("_parameters", "_buffers", "_modules"):
-            if registry in d and name in d[registry]:
-                return d[registry][name]
+        if "_modules" in d:  # (after __init__ all three registries exist)
+            for registry in (d["_parameters"], d["_buffers"], d["_modules"]):
+                if name in registry:
+                    return registry[name]
+        else:
+            for registry in ("_parameters", "_buffers", "_modules"):
+                if registry in d and name in d[registry]:
+                    return d[registry][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
