@@ -87,8 +87,8 @@ def test_open_opens_the_printed_url(run_dir, monkeypatch, capsys):
 
 
 def test_train_live_serves_the_training_model(run_dir):
-    """``convlab train --live``'s server (commands/train._start_live) answers with the model it is given."""
-    from convlab.commands.train import _start_live
+    """``convlab train --live``'s server (commands/_train_run._start_live) answers with the model it is given."""
+    from convlab.commands._train_run import _start_live
     from convlab.train import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(os.path.join(run_dir, "last.safetensors"))

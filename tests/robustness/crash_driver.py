@@ -51,7 +51,7 @@ def kill_at_step(n: int) -> None:
         optimizer.step = step
         return optimizer
 
-    recipes.build_optimizer = build_with_fault  # commands/train.py imports it inside main()
+    recipes.build_optimizer = build_with_fault  # commands/_train_run.py imports it inside _train()
 
 
 def kill_in_write(name: str, k: int, fraction: float | None) -> None:
