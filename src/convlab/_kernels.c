@@ -24,6 +24,7 @@
  *   im2col_2d(x, geometry, col)            col[c, kh, kw, n, oh, ow] = x[n, c, ih, iw] (0 in the padding)
  *   col2im_2d(col, geometry, out)          its adjoint: out[n, c, ih, iw] = sum of the entries read from there
  *   grid_in(x, (n, c, h, w, grid_h, grid_w, base), out)  x (N, C, h, w) onto flat padded grids (below)
+ *   phase_grid(x, (n, c, h, w, grid_h, grid_w, top, left), out)  x's stride-2 phases onto flat grids (_kernels_grid.c)
  *   grid_out(src, (n, c, h, w, grid_h, grid_w), bias, out)  the reverse, plus a per-channel bias (or None)
  *   depthwise_2d(mode, a, b, geometry, bias, out)       stride-1 depthwise convolution, one plane at a time:
  *       mode 0: out = conv(a = x, b = w) + bias   1: out = grad_x from a = grad_y, b = w
@@ -274,6 +275,31 @@ static PyObject *py_grid_in(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *py_phase_grid(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *oo;
+    idx n, c, h, w, gh, gw, top, left;
+    if (!PyArg_ParseTuple(args, "O(nnnnnnnn)O", &xo, &n, &c, &h, &w, &gh, &gw, &top, &left, &oo)) return NULL;
+    Py_buffer ov;
+    if (PyObject_GetBuffer(oo, &ov, PyBUF_SIMPLE) < 0) return NULL;
+    idx total = ov.len / 4;
+    PyBuffer_Release(&ov);
+    if (n < 0 || c < 1 || h < 1 || w < 1 || gh < 1 || gw < 1 || top < 0 || left < 0 || top > 1 + 2 * gh ||
+        left > 1 + 2 * gw || total % (4 * c) || n * gh * gw > total / (4 * c)) {
+        PyErr_Format(PyExc_ValueError, "phase_grid: 4 phase grids of %zdx%zd (padding %zd, %zd) for %zd samples of %zd "
+                     "channels do not fit out's %zd values", gh, gw, top, left, n, c, total);
+        return NULL;
+    }
+    arg a[2] = {{xo, "x", "f", 4, n * c * h * w, 0}, {oo, "out", "f", 4, total, 1}};
+    Py_buffer v[2];
+    if (get_all("phase_grid", a, v, 2) < 0) return NULL;
+    pass p = {.kind = PHASE_GRID, .n = n, .c = c, .h = h, .w = w, .gh = gh, .gw = gw, .base = top, .left = left,
+              .len = total / (4 * c), .in = {v[0].buf}, .out = {v[1].buf}};
+    Py_BEGIN_ALLOW_THREADS run_pass(&p, c, total);
+    Py_END_ALLOW_THREADS release_all(v, 2);
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_grid_out(PyObject *self, PyObject *args)
 {
     PyObject *so, *bo, *oo;
@@ -382,6 +408,8 @@ static PyMethodDef methods[] = {
     {"col2im_2d", py_col2im_2d, METH_VARARGS, "col2im_2d(col, geometry, out): the adjoint of im2col_2d"},
     {"grid_in", py_grid_in, METH_VARARGS,
      "grid_in(x, (n, c, h, w, grid_h, grid_w, base), out): x onto the flat padded grids of out (C, L), zeros elsewhere"},
+    {"phase_grid", py_phase_grid, METH_VARARGS,
+     "phase_grid(x, (n, c, h, w, grid_h, grid_w, top, left), out): x's four stride-2 phases on flat grids, out (4C, L)"},
     {"grid_out", py_grid_out, METH_VARARGS,
      "grid_out(src, (n, c, h, w, grid_h, grid_w), bias, out): out (N, C, h, w) = src's grids cropped (+ bias)"},
     {"depthwise_2d", py_depthwise_2d, METH_VARARGS,

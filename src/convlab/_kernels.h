@@ -57,6 +57,8 @@ void im2col_loop(idx c0, idx c1, const geometry2d *g, const float *x, float *col
 void col2im_loop(idx c0, idx c1, const geometry2d *g, const float *col, float *out);
 void grid_in_loop(idx c0, idx c1, idx n, idx c, idx h, idx w, idx gh, idx gw, idx base, idx len, const float *x,
                   float *out);
+void phase_grid_loop(idx c0, idx c1, idx n, idx c, idx h, idx w, idx gh, idx gw, idx top, idx left, idx len,
+                     const float *x, float *out);
 void grid_out_loop(idx s0, idx s1, idx n, idx c, idx h, idx w, idx gh, idx gw, const float *src, const float *bias,
                    float *out);
 void depthwise_loop(idx p0, idx p1, int mode, const geometry2d *g, const float *a, const float *b, const float *bias,
@@ -71,13 +73,13 @@ int get_pool_simd(void);
 
 /* _kernels_pass.c: one pass, cut into parts over the pool */
 enum {
-    RELU, RELU_BACKWARD, MOMENTS, NORMALIZE, GRAD_SUMS, NORMALIZE_BACKWARD, IM2COL, COL2IM, GRID_IN, GRID_OUT, DEPTHWISE,
+    RELU, RELU_BACKWARD, MOMENTS, NORMALIZE, GRAD_SUMS, NORMALIZE_BACKWARD, IM2COL, COL2IM, GRID_IN, PHASE_GRID, GRID_OUT, DEPTHWISE,
     MAXPOOL, MAXPOOL_BACKWARD
 };
 
 typedef struct {
     int kind, mode;
-    idx units, parts, n, c, len, h, w, gh, gw, base;
+    idx units, parts, n, c, len, h, w, gh, gw, base, left; /* phase grid: base is its top */
     const void *in[6];
     void *out[3];
     const geometry2d *g;

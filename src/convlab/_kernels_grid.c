@@ -82,6 +82,38 @@ CLONES void grid_in_loop(idx c0, idx c1, idx n, idx c, idx h, idx w, idx gh, idx
     }
 }
 
+/* A stride-2 convolution's input as four stride-1 grids, its polyphase components (ops/conv_phase.py):
+ * out[(ch * 4 + a * 2 + b) * len + s * gh * gw + u * gw + v] = x[s, ch, 2u + a - top, 2v + b - left],
+ * 0 outside x (the padding) and past the n planes. A (sample, channel) plane of x is read for its
+ * four phases in turn, while it is in the L1 cache. */
+CLONES void phase_grid_loop(idx c0, idx c1, idx n, idx c, idx h, idx w, idx gh, idx gw, idx top, idx left, idx len,
+                            const float *x, float *out)
+{
+    idx plane = gh * gw;
+    for (idx ch = c0; ch < c1; ch++) {
+        for (idx s = 0; s < n; s++) {
+            const float *src = x + (s * c + ch) * h * w;
+            for (idx ph = 0; ph < 4; ph++) {
+                idx a = ph >> 1, b = ph & 1, lo, hi;
+                valid_range(gw, 2, b - left, w, &lo, &hi);
+                float *restrict g = out + (ch * 4 + ph) * len + s * plane;
+                for (idx u = 0; u < gh; u++, g += gw) {
+                    idx r = 2 * u + a - top;
+                    if (r < 0 || r >= h) {
+                        for (idx v = 0; v < gw; v++) g[v] = 0.f;
+                        continue;
+                    }
+                    const float *restrict row = src + r * w + b - left;
+                    for (idx v = 0; v < lo; v++) g[v] = 0.f;
+                    for (idx v = lo; v < hi; v++) g[v] = row[2 * v];
+                    for (idx v = hi; v < gw; v++) g[v] = 0.f;
+                }
+            }
+        }
+        for (idx ph = 0; ph < 4; ph++) memset(out + (ch * 4 + ph) * len + n * plane, 0, sizeof(float) * (len - n * plane));
+    }
+}
+
 CLONES void grid_out_loop(idx s0, idx s1, idx n, idx c, idx h, idx w, idx gh, idx gw, const float *src,
                                  const float *bias, float *out)
 {

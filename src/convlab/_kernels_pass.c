@@ -35,6 +35,9 @@ static void pass_part(void *arg, idx part)
     case IM2COL: im2col_loop(lo, hi, p->g, in[0], out[0]); break;
     case COL2IM: col2im_loop(lo, hi, p->g, in[0], out[0]); break;
     case GRID_IN: grid_in_loop(lo, hi, p->n, p->c, p->h, p->w, p->gh, p->gw, p->base, p->len, in[0], out[0]); break;
+    case PHASE_GRID:
+        phase_grid_loop(lo, hi, p->n, p->c, p->h, p->w, p->gh, p->gw, p->base, p->left, p->len, in[0], out[0]);
+        break;
     case GRID_OUT: grid_out_loop(lo, hi, p->n, p->c, p->h, p->w, p->gh, p->gw, in[0], in[1], out[0]); break;
     case MAXPOOL: maxpool_loop(lo, hi, p->g, in[0], out[0], out[1]); break;
     case MAXPOOL_BACKWARD: maxpool_backward_loop(lo, hi, p->g, in[0], in[1], out[0]); break;

@@ -52,6 +52,7 @@ from ..shapes import ConvGeometry
 from . import gemm
 from .conv_columns import batch_chunks, cache_bytes, channel_rows, col2im, get_memory_budget, im2col, set_memory_budget, swap01
 from .conv_depthwise import depthwise_forward, depthwise_input_grad, depthwise_weight_grad, is_depthwise
+from .conv_phase import phase_forward, phase_suits, phase_weight_grad
 from .conv_shift import ShiftLayout, shift_forward, shift_input_grad, shift_weight_grad
 
 _MAX_WASTE = 1.3  # see _shift_layout
@@ -59,6 +60,7 @@ _MAX_WASTE_DIRECT = 1.6  # the same for the compiled GEMM, which builds no colum
 _FLIP_RATIO = 2  # see conv_input_grad
 _FLIP_RATIO_DIRECT = 5.5  # the same on the compiled GEMM, which reads the flipped columns from the grid
 _SHORT_ROWS = 24  # see conv_input_grad
+_COLUMN_CHUNKS_FOLLOW_THREADS = True  # see _column_cache
 
 
 def conv_forward(x, w, geom, bias=None, saved=None):
@@ -78,6 +80,9 @@ def conv_forward(x, w, geom, bias=None, saved=None):
     layout = _shift_layout(geom, x.shape[1], x.dtype.itemsize)
     if layout is not None:
         return shift_forward(x, w, layout, bias, saved)
+    phases = phase_suits(x, w, geom, bias)
+    if phases is not None:
+        return phase_forward(x, w, phases, bias, saved)
     return _columns_forward(x, w, geom, bias, saved)
 
 
@@ -146,7 +151,10 @@ def _columns_forward(x, w, geom, bias, saved):
             keep = saved["cols"] = []
         else:
             saved["x"] = x
-    for sl in batch_chunks(n, c, geom, x.dtype.itemsize, cache=_weight_cache(w.shape, x)):
+    chunks = batch_chunks(n, c, geom, x.dtype.itemsize, cache=_column_cache(w.shape, x, geom))
+    if saved is not None:  # the weight gradient sums the same chunks (their count may follow the threads)
+        saved["chunks"] = chunks
+    for sl in chunks:
         xs = x[sl]
         col = im2col(xs, geom).reshape(g, wm.shape[2], -1)
         if keep is not None:
@@ -187,7 +195,7 @@ def conv_input_grad(gy, w, geom):
     o, g = w.shape[0], geom.groups
     wt = w.reshape(g, o // g, -1).transpose(0, 2, 1)
     gx = xp.empty((n, c) + geom.in_size, dtype=gy.dtype)
-    for sl in batch_chunks(n, c, geom, gy.dtype.itemsize, cache=_weight_cache(w.shape, gy)):
+    for sl in batch_chunks(n, c, geom, gy.dtype.itemsize, cache=_column_cache(w.shape, gy, geom)):
         rows = channel_rows(gy[sl], g)
         gcol = gemm.matmul(wt, rows).reshape((c,) + geom.kernel + (gy[sl].shape[0],) + geom.out_size)
         gx[sl] = col2im(gcol, geom)
@@ -218,6 +226,8 @@ def conv_weight_grad(x, gy, geom, w_shape, saved=None):
     if is_depthwise(w_shape, geom):
         return depthwise_weight_grad(saved["x"], gy, geom)
     c = w_shape[1] * geom.groups
+    if "phase_buf" in saved:  # a stride-2 layer's forward pass took the phase grids
+        return phase_weight_grad(saved["phase_buf"], gy, saved["phase_layout"], w_shape)
     if "buf" in saved:  # the forward pass took the flat grid: the same layout, whatever changed since
         return shift_weight_grad(saved["buf"], gy, saved["layout"], w_shape, saved.get("cols"))
     layout = _shift_layout(geom, c, gy.dtype.itemsize) if "x" in saved else None
@@ -226,7 +236,8 @@ def conv_weight_grad(x, gy, geom, w_shape, saved=None):
     n, g = gy.shape[0], geom.groups
     cols, x = saved.get("cols"), saved.get("x")
     gw = None
-    for i, sl in enumerate(batch_chunks(n, c, geom, gy.dtype.itemsize, cache=_weight_cache(w_shape, gy))):
+    chunks = saved.get("chunks") or batch_chunks(n, c, geom, gy.dtype.itemsize, cache=_column_cache(w_shape, gy, geom))
+    for i, sl in enumerate(chunks):
         col = cols[i] if cols is not None else im2col(x[sl], geom).reshape(g, c // g * math.prod(geom.kernel), -1)
         part = gemm.matmul(channel_rows(gy[sl], g), col.transpose(0, 2, 1))
         gw = part if gw is None else gw + part
@@ -236,6 +247,26 @@ def conv_weight_grad(x, gy, geom, w_shape, saved=None):
 def _weight_cache(w_shape, a):
     """Chunk bytes for a weight of ``w_shape``: at least the weight, which every chunk's GEMM reads."""
     return max(cache_bytes(), math.prod(w_shape) * a.dtype.itemsize)
+
+
+def _column_cache(w_shape, a, geom):
+    """Chunk bytes for the column path (``a`` ``(N, ...)``, the input or grad_y): at least the
+    weight's (:func:`_weight_cache`), and, where the size rule (``ops/gemm.py``) gives the whole
+    layer's product ``t >= 2`` threads, chunks whose products each get all ``t``: a strided
+    layer's cache-sized chunks (ResNet-20's 16>32 stride-2 layer: 7 samples, 16 MFLOP) ran one
+    after another on one thread, while the other cores waited. Fewer, larger chunks live in the
+    shared L3 instead of one core's L2. The weight gradient's sum over the chunks then follows
+    the thread count (one more place where its float32 rounding does, besides the product's k
+    split: ``convlab.threads``)."""
+    base = _weight_cache(w_shape, a)
+    n, per_flops = a.shape[0], 2 * math.prod(geom.out_size) * math.prod(w_shape)
+    t = gemm.threads_for(n * per_flops // 2) if _COLUMN_CHUNKS_FOLLOW_THREADS and gemm.native_for(a) else 1
+    if t < 2 or n < 2:
+        return base
+    samples = -(-t * gemm.flops_per_thread() // per_flops)  # a chunk's product at t threads' worth
+    step = -(-n // max(1, n // samples))  # as even as the count allows
+    per_sample = w_shape[1] * geom.groups * math.prod(geom.kernel) * math.prod(geom.out_size) * a.dtype.itemsize
+    return max(base, step * per_sample)
 
 
 def _bias_grad(gy):

@@ -147,6 +147,13 @@ def grid_in(x, dims, base, out):
     _kernels.grid_in(x, (x.shape[0], x.shape[1]) + tuple(dims) + (base,), out)
 
 
+def phase_grid(x, dims, top, left, out):
+    """``x`` ``(N, C, h, w)``'s four stride-2 phases on flat grids (ops/conv_phase.py): ``out``
+    ``(4C, L)``, ``out[4c + 2a + b, s * grid_h * grid_w + u * grid_w + v] = x[s, c, 2u + a - top,
+    2v + b - left]``, zeros outside ``x`` and past the planes. ``dims`` is ``(h, w, grid_h, grid_w)``."""
+    _kernels.phase_grid(x, (x.shape[0], x.shape[1]) + tuple(dims) + (top, left), out)
+
+
 def grid_out(src, dims, bias, out):
     """The reverse of :func:`grid_in` with ``base`` 0, plus a per-channel ``bias`` (or None):
     ``out[s, c, i, j] = src[c, s * grid_h * grid_w + i * grid_w + j] (+ bias[c])``, ``out``
@@ -204,5 +211,6 @@ def _vec(v):
 
 
 __all__ = ["available", "col2im_2d", "depthwise_2d", "enabled", "grad_sums", "grid_in", "grid_out", "im2col_2d",
-           "maxpool_2d", "maxpool_backward_2d", "moments", "normalize", "normalize_backward", "pool_vectorised", "relu",
+           "maxpool_2d", "maxpool_backward_2d", "moments", "normalize", "normalize_backward", "phase_grid",
+           "pool_vectorised", "relu",
            "relu_backward", "set_enabled", "suits"]

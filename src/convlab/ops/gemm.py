@@ -81,6 +81,7 @@ _MIN_ROWS, _MIN_COLS, _MIN_INNER = 8, 16, 8
 # 64 MFLOP on LeNet-5 stays on one thread (its largest product is 120 MFLOP) and the larger
 # models keep their gain; batch-1 inference stays on one thread except ResNet-18's 224px layers.
 _FLOPS_PER_THREAD = 64 << 20
+_GRID_FLOPS_PER_THREAD = 64 << 20
 
 
 def native_available() -> bool:
@@ -170,13 +171,31 @@ def native_for(*arrays) -> bool:
     return False
 
 
-def _threads_for(macs: int) -> int:
-    """Threads for a product of ``macs`` multiply-adds: one per ``_FLOPS_PER_THREAD`` of work, at
-    least one and at most ``convlab.get_num_threads()`` (all of them when the size is 0)."""
+def _threads_for(macs: int, per: int | None = None) -> int:
+    """Threads for a product of ``macs`` multiply-adds: one per ``per`` FLOP of work (default
+    ``_FLOPS_PER_THREAD``), at least one and at most ``convlab.get_num_threads()`` (all of them
+    when the size is 0)."""
     most = threads.get_num_threads()
-    if _FLOPS_PER_THREAD <= 0:
+    per = _FLOPS_PER_THREAD if per is None else per
+    if per <= 0:
         return most
-    return max(1, min(most, 2 * macs // _FLOPS_PER_THREAD))
+    return max(1, min(most, 2 * macs // per))
+
+
+def _grid_flops() -> int:
+    """Work per thread for the chunk-per-thread convolutions: ``_GRID_FLOPS_PER_THREAD``, never
+    more than a plain product's (``_FLOPS_PER_THREAD``: the tests set that to 0 to force every split)."""
+    return min(_FLOPS_PER_THREAD, _GRID_FLOPS_PER_THREAD)
+
+
+def threads_for(macs: int) -> int:
+    """The size rule's threads for a product of ``macs`` multiply-adds (see :func:`_threads_for`)."""
+    return _threads_for(macs)
+
+
+def flops_per_thread() -> int:
+    """The size rule's work per thread for a product, in FLOP (``_FLOPS_PER_THREAD``)."""
+    return max(1, _FLOPS_PER_THREAD)
 
 
 def _native_suits(a, b) -> bool:
@@ -259,7 +278,7 @@ def grid_conv_forward(wm, buf, rowoff, span, plane, gw, chunks, bias, y, o0):
     n = y.shape[0]
     _sgemm.sgemm_conv_forward(np.ascontiguousarray(wm), buf, np.ascontiguousarray(rowoff, dtype=np.int64), span, plane, gw,
                         _bounds(chunks, n), None if bias is None else np.ascontiguousarray(bias, dtype=np.float32), y,
-                        o0, _threads_for(m * k * n * span))
+                        o0, _threads_for(m * k * n * span, _grid_flops()))
 
 
 def grid_conv_weight_grad(gy, o0, m, buf, coloff, gh, gw, chunks, out):
@@ -271,7 +290,7 @@ def grid_conv_weight_grad(gy, o0, m, buf, coloff, gh, gw, chunks, out):
     Shapes: ``gy`` ``(N, O, h, w)``, ``coloff`` ``(n,)``, ``out`` ``(m, n)`` C-contiguous."""
     n = gy.shape[0]
     _sgemm.sgemm_conv_weight_grad(np.ascontiguousarray(gy), o0, m, buf, np.ascontiguousarray(coloff, dtype=np.int64), gh, gw,
-                            _bounds(chunks, n), out, _threads_for(m * out.shape[1] * n * gh * gw))
+                            _bounds(chunks, n), out, _threads_for(m * out.shape[1] * n * gh * gw, _grid_flops()))
 
 
 __all__ = ["ISAS", "describe", "dot_shifted_matmul", "get_num_threads", "grid_conv_forward", "grid_conv_suits",
