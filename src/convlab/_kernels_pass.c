@@ -15,7 +15,7 @@
 #include "_pool.h"
 
 static int pass_threads = 1;
-static idx min_elements = (idx)1 << 20; /* values per thread (ops/fused.py sets it) */
+static idx min_elements = (idx)1 << 18; /* values per thread (ops/fused.py sets it) */
 
 static void pass_part(void *arg, idx part)
 {

@@ -27,19 +27,23 @@ between calls they spin for a few microseconds, then sleep on a condition variab
 
 The size rule (measured, ``benchmarks/README.md`` "Threads"): work is cut into at most one share
 per thread, and a share is never smaller than one thread's minimum, ``gemm._FLOPS_PER_THREAD``
-(64 MFLOP, ~0.25 ms of one core) for a product and ``fused.PARALLEL_MIN_VALUES`` (1M values,
-4 MiB of float32) for a memory pass; a smaller call stays on the calling thread. So small models
-and batch-1 inference run on one thread whatever the count (a second thread cost LeNet-5's
-training step more than it saved), and on 16 cores a product uses only as many threads as it has
-shares for. Above the minimum the work is cut by what is big (``_sgemm_driver.c``,
+(64 MFLOP, ~0.25 ms of one core) for a product, ``gemm._GRID_FLOPS_PER_THREAD`` (16 MFLOP) for
+the chunk-per-thread convolutions (one wait per layer, each thread in its own cache), and
+``fused.PARALLEL_MIN_VALUES`` (256K values, 1 MiB of float32) for a memory pass; a smaller call
+stays on the calling thread. So batch-1 inference runs on one thread whatever the count, and on
+16 cores a product uses only as many threads as it has shares for. Above the minimum the work is cut by what is big (``_sgemm_driver.c``,
 ``_sgemm_conv.c`` and ``_kernels_pass.c`` explain their cuts).
 
 Results do not depend on the thread count: every cut in convlab keeps each output's sum in the
 same order (columns, chunks of samples whose partial sums are added in chunk order, channels,
 rows), except the plain GEMM's split of a long inner dimension when the output has fewer column
-blocks than threads (``_sgemm_driver.c``; a weight gradient of the column-matrix path, strided
-convolutions): there each thread sums a slice of k and the slices are added in order, which
-rounds differently from one thread's sum.
+blocks than threads (``_sgemm_driver.c``; a weight gradient of the column-matrix path: 1x1
+strided, dilated-strided or grouped-strided convolutions): there each thread sums a slice of k
+and the slices are added in order, which rounds differently from one thread's sum; and the
+column path's chunks, which grow with the threads the size rule gives the layer
+(``ops/conv.py``), so that its weight gradient's chunk sums follow the count too. Stride-2
+convolutions with kernels of 2x2 and more run on their phase grids (``ops/conv_phase.py``), the
+same bits on any count.
 """
 
 from __future__ import annotations

@@ -40,13 +40,16 @@ except ImportError:  # built without a C compiler: NumPy only
 _AVAILABLE = _kernels is not None
 _enabled = _AVAILABLE and os.environ.get("CONVLAB_KERNELS", "auto").lower() != "numpy"
 # The size rule for the passes' threads: one thread per PARALLEL_MIN_VALUES values a pass touches
-# (4 MiB of float32), at most convlab's thread count; a smaller pass stays on the calling thread.
-# Measured on a 2-vCPU Zen 5 VM: a 600K-value ReLU alone ran 1.8x faster on two threads, yet with
-# passes from 128K values split, LeNet-5's training step went from 5.45 to 7.9 ms and ResNet-20's
-# from 250 to 259 ms: in a step a pass reads what the op before it just wrote into the calling
-# core's cache, and the other core pays to fetch it. From 1M values per thread on, the split was
-# neutral in those steps and pays on ResNet-18's 224px layers (benchmarks/README.md, "Threads").
-PARALLEL_MIN_VALUES = 1 << 20
+# (1 MiB of float32), at most convlab's thread count; a smaller pass stays on the calling thread.
+# Measured on a 2-vCPU Zen 5 VM before the pool was persistent: with passes from 128K values split,
+# LeNet-5's training step went from 5.45 to 7.9 ms (a pass reads what the op before it just wrote
+# into the calling core's cache, and the other core pays to fetch it, plus a thread start). With
+# the persistent pool, training steps on 2 threads, minimum of 11 interleaved (19:57 UTC, load 3.5
+# from other sessions' low-priority jobs; the convolutions' size rule at 16 MFLOP): ResNet-20
+# 136 ms at 256K values per thread against 140-145 at 1M (ResNet-20's 32- and 64-channel stages,
+# 0.5-1M values a pass, ran their batch norms and ReLUs on one thread), LeNet-5 3.60 against
+# 3.6-3.7 ms; 128K and 64K no better than 256K.
+PARALLEL_MIN_VALUES = 1 << 18
 if _AVAILABLE and hasattr(_kernels, "set_threads"):  # a build older than the pool runs every pass on one thread
     threads.on_change(lambda n: _kernels.set_threads(n, PARALLEL_MIN_VALUES))
 

@@ -81,7 +81,12 @@ _MIN_ROWS, _MIN_COLS, _MIN_INNER = 8, 16, 8
 # 64 MFLOP on LeNet-5 stays on one thread (its largest product is 120 MFLOP) and the larger
 # models keep their gain; batch-1 inference stays on one thread except ResNet-18's 224px layers.
 _FLOPS_PER_THREAD = 64 << 20
-_GRID_FLOPS_PER_THREAD = 64 << 20
+# The chunk-per-thread convolutions (grid_conv_forward / grid_conv_weight_grad) synchronise once
+# per layer, each thread working in its own cache on whole chunks of samples, so they pay from
+# less work: 16 MFLOP per thread. LeNet-5's step on 2 threads (training, minimum of 11
+# interleaved, 2-vCPU Zen 5, 19:57 UTC, load 3.5 from other sessions' low-priority jobs) 4.62 ms
+# at 64 MFLOP (its convolutions, 30-90 MFLOP, on one thread), 3.85 at 32, 3.60 at 16, 3.54 at 8.
+_GRID_FLOPS_PER_THREAD = 16 << 20
 
 
 def native_available() -> bool:
