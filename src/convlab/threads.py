@@ -31,8 +31,9 @@ per thread, and a share is never smaller than one thread's minimum, ``gemm._FLOP
 the chunk-per-thread convolutions (one wait per layer, each thread in its own cache), and
 ``fused.PARALLEL_MIN_VALUES`` (256K values, 1 MiB of float32) for a memory pass; a smaller call
 stays on the calling thread. So batch-1 inference runs on one thread whatever the count, and on
-16 cores a product uses only as many threads as it has shares for. Above the minimum the work is cut by what is big (``_sgemm_driver.c``,
-``_sgemm_conv.c`` and ``_kernels_pass.c`` explain their cuts).
+16 cores a product uses only as many threads as it has shares for. Above the minimum the work is
+cut by what is big (``_sgemm_driver.c``, ``_sgemm_conv.c`` and ``_kernels_pass.c`` explain their
+cuts).
 
 Results do not depend on the thread count: every cut in convlab keeps each output's sum in the
 same order (columns, chunks of samples whose partial sums are added in chunk order, channels,
