@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # module -> (files to mutate (globs under the checkout), the tests that cover them)
 SWEEPS = ["--ignore=tests/ops/test_conv_sweep.py", "--ignore=tests/ops/test_pool_sweep.py"]  # minutes per mutant
-TENSOR = ["tensor.py", "tensor_class.py", "graph.py", "creation.py", "methods.py", "math.py", "grad_mode.py",
+TENSOR = ["tensor.py", "tensor_class.py", "graph.py", "creation.py", "methods.py", "math.py", "math_movement.py",
+          "_operands.py", "grad_mode.py",
           "autograd.py"]
 MODULES = {
     "ops": (["src/convlab/ops/*"], ["tests/ops", *SWEEPS, "tests/nn/test_norm.py", "tests/nn/test_loss.py",
