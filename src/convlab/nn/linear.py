@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..ops.matmul import Linear as LinearOp
 from ..validate import ConvlabError
-from . import init
+from . import _fastpath, init
 from .module import Module
 from .parameter import register_weight_and_bias
 
@@ -50,7 +51,14 @@ class Linear(Module):
         init._layer_default_(self.weight, self.bias)
 
     def forward(self, input):
-        return F.linear(input, self.weight, self.bias)
+        k = _fastpath.key(self, input)
+        if _fastpath.recall(self, k):  # the same shapes passed every check before (nn/_fastpath.py)
+            p = self._parameters
+            b = p["bias"]
+            return _fastpath.run(LinearOp, input._data, p["weight"]._data, None if b is None else b._data)
+        y = F.linear(input, self.weight, self.bias)
+        _fastpath.remember(self, k)
+        return y
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

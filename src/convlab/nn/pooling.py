@@ -7,7 +7,12 @@ Thin wrappers over ``convlab.functional``; see ``convlab/ops/pool.py`` for the a
 from __future__ import annotations
 
 from .. import functional as F
+from ..ops import pool as _pool_ops
+from ..shapes import _pool_geometry
+from . import _fastpath
 from .module import Module
+
+_POOL_DIMS = {"max_pool1d": 1, "max_pool2d": 2, "max_pool3d": 3}
 
 
 class _MaxPoolNd(Module):
@@ -21,8 +26,16 @@ class _MaxPoolNd(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input):
-        return getattr(F, self._fn)(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                                       ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        options = (self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices)
+        k = _fastpath.key(self, input, *options) if not self.return_indices else None
+        geom = _fastpath.recall(self, k)
+        if geom is not None:  # the same shapes passed every check before (nn/_fastpath.py)
+            return _fastpath.run(_pool_ops.MaxPoolNd, input._data, geom=geom)
+        y = getattr(F, self._fn)(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                                 ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        if k is not None and input.ndim == _POOL_DIMS.get(self._fn, -2) + 2:
+            _fastpath.remember(self, k, _pool_geometry(self._fn, input.shape, *options[:5]))
+        return y
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
