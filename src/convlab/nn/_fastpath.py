@@ -19,11 +19,15 @@ from __future__ import annotations
 
 from .. import backend
 from ..grad_mode import is_grad_enabled
-from ..graph import Context
+from ..graph import Context, Function
 from ..tensor import Tensor, _leaf
 
 MAX_KEYS = 16
 _SLOT = "_fastpath_keys"
+# the short path calls Function.forward, not apply: while something wraps apply (the ONNX
+# exporter's trace records every apply), every call takes the full path
+_FUNCTION_DICT = Function.__dict__
+_APPLY = _FUNCTION_DICT["apply"]
 
 
 def _array_key(t):
@@ -34,8 +38,9 @@ def _array_key(t):
 def key(module, input, *options):
     """The key of ``module(input)`` with its parameters and ``options``, or None when this call
     must take the full path: the input is not exactly a Tensor, arrays may live on a device,
-    or a graph is to be recorded (grad mode on and any tensor requiring grad)."""
-    if input.__class__ is not Tensor or backend._REGISTRY:
+    ``Function.apply`` is wrapped (a trace), or a graph is to be recorded (grad mode on and any
+    tensor requiring grad)."""
+    if input.__class__ is not Tensor or backend._REGISTRY or _FUNCTION_DICT["apply"] is not _APPLY:
         return None
     params = module._parameters
     if is_grad_enabled() and (input.requires_grad or any(p is not None and p.requires_grad for p in params.values())):
