@@ -89,3 +89,29 @@ def test_a_module_without_hooks_and_with_hooks_gives_the_same_output():
     assert conv(x).tolist() == plain and seen == [(1, 3, 3, 3)]
     h.remove()
     assert conv(x).tolist() == plain and len(seen) == 1
+
+
+@pytest.mark.parametrize("m, n, k", [(512, 40, 300), (96, 63, 576), (33, 10, 70)])
+def test_a_product_with_few_columns_split_by_rows_is_the_same_bits_on_any_thread_count(m, n, k, monkeypatch):
+    # few columns (under four NR blocks per thread) and many rows: _sgemm_driver.c splits by rows;
+    # every sum keeps its order, so 2 and 3 threads give the 1-thread bits; float32 against float64
+    # within 1e-5 of the largest product
+    from convlab.ops import gemm
+
+    if not gemm.native_available():
+        pytest.skip("convlab._sgemm not built here")
+    monkeypatch.setattr(gemm, "_FLOPS_PER_THREAD", 0)  # every product threaded
+    rng = np.random.default_rng(m)
+    a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+    before = convlab.get_num_threads()
+    try:
+        runs = {}
+        for t in (1, 2, 3):
+            convlab.set_num_threads(t)
+            runs[t] = gemm.matmul(a, b)
+    finally:
+        convlab.set_num_threads(before)
+    np.testing.assert_array_equal(runs[1], runs[2])
+    np.testing.assert_array_equal(runs[1], runs[3])
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    assert np.abs(runs[2] - ref).max() <= 1e-5 * np.abs(ref).max()

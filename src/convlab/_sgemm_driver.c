@@ -227,13 +227,13 @@ static int thread_buffers(float **apack, float **bpack)
     return tls_pack[0] && tls_pack[1] ? 0 : -1;
 }
 
-/* One product cut into parts for the pool: blocks of whole NR-column tiles (every C entry summed
- * over k in the same order whatever the cut), or slices of k (part 0 into C, the others into
- * partial sums added after in part order). */
+/* One product cut into parts for the pool: blocks of whole NR-column tiles or of whole MR-row
+ * panels (every C entry summed over k in the same order whatever the cut), or slices of k (part 0
+ * into C, the others into partial sums added after in part order). */
 typedef struct {
     job whole;
-    int split_k;
-    idx per;           /* columns (a multiple of NR) or values of k per part */
+    int split_k, split_m;
+    idx per;           /* columns (a multiple of NR), rows (a multiple of MR) or values of k per part */
     float *partial;    /* split_k: (parts - 1) x m x n */
     _Atomic int failed;
 } plan;
@@ -259,6 +259,12 @@ static void run_part(void *arg, idx part)
             j.ldc = j.n;
             j.accumulate = 0;
         }
+    } else if (pl->split_m) {
+        idx m0 = pl->per * part, m1 = m0 + pl->per < pl->whole.m ? m0 + pl->per : pl->whole.m;
+        if (m0 >= m1) return;
+        j.a = j.a + m0 * j.rsa;
+        j.c = j.c + m0 * j.ldc;
+        j.m = m1 - m0;
     } else {
         idx n0 = pl->per * part, n1 = n0 + pl->per < pl->whole.n ? n0 + pl->per : pl->whole.n;
         if (n0 >= n1) return;
@@ -279,17 +285,26 @@ int sgemm_run_here(job j)
 
 void sgemm_parallel(sgemm_task task, void *ctx, idx parts, int threads) { pool_run(task, ctx, parts, threads); }
 
-/* Split the product over threads: by blocks of columns when there are at least two per thread
- * (up to four per thread, so that a late thread's share is taken by the others), else, for a
- * long k (a weight gradient: few columns, the batch's pixels along k), by one slice of k per
- * thread; returns 0, or -1 when out of memory. */
+/* Split the product over threads: by blocks of rows when the columns are too few to share out
+ * evenly (under four blocks per thread) and the rows are not (at least four panels per thread):
+ * a batch-1 convolution's late layers, 512 channels on a 7x7 grid's 63 columns, where a column
+ * split gave one thread 48 columns and the other 15; else by blocks of columns when there are at
+ * least two per thread (up to four per thread, so that a late thread's share is taken by the
+ * others), else, for a long k (a weight gradient: few columns, the batch's pixels along k), by
+ * one slice of k per thread; returns 0, or -1 when out of memory. Rows and columns keep every
+ * sum in one order at any thread count; only the slices of k do not. */
 int sgemm_run(job whole, int threads)
 {
     if (whole.m == 0 || whole.n == 0) return 0;
-    idx col_blocks = (whole.n + NR - 1) / NR, parts = 1;
-    plan pl = {.whole = whole, .split_k = 0, .per = whole.n, .partial = NULL, .failed = 0};
+    idx col_blocks = (whole.n + NR - 1) / NR, row_blocks = (whole.m + MR - 1) / MR, parts = 1;
+    plan pl = {.whole = whole, .split_k = 0, .split_m = 0, .per = whole.n, .partial = NULL, .failed = 0};
     if (threads > 1) {
-        if (col_blocks >= 2 * threads || (whole.columns_only && col_blocks >= 2)) {
+        if (col_blocks < 4 * threads && row_blocks >= 4 * threads) {
+            pl.split_m = 1;
+            parts = 4 * threads;
+            pl.per = (row_blocks + parts - 1) / parts * MR;
+            parts = (whole.m + pl.per - 1) / pl.per;
+        } else if (col_blocks >= 2 * threads || (whole.columns_only && col_blocks >= 2)) {
             parts = col_blocks < 4 * threads ? col_blocks : 4 * threads;
             pl.per = (col_blocks + parts - 1) / parts * NR;
             parts = (whole.n + pl.per - 1) / pl.per;

@@ -17,6 +17,8 @@ CASES = [  # (fn, x shape, w shape, keywords)
     ("conv2d", (8, 8, 9, 11), (12, 4, 3, 3), {"padding": 1, "groups": 2}),
     ("conv2d", (3, 6, 10, 10), (16, 6, 3, 3), {"padding": 1}),  # 3 chunks: too few to share, products split by columns
     ("conv1d", (8, 6, 40), (10, 6, 5), {"padding": 2, "dilation": 2}),
+    # batch 1, 35 columns and 96 rows: each product split by rows (_sgemm_driver.c's sgemm_run)
+    ("conv2d", (1, 64, 5, 5), (96, 64, 3, 3), {"padding": 1}),
 ]
 
 
