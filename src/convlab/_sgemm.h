@@ -81,6 +81,7 @@ typedef struct {
     idx col0;                  /* the job's first column of the whole product (shifted B, boff) */
     const sgemm_kernels *kern; /* the instruction set's micro-kernels */
     int columns_only;          /* split over threads by columns only (sums in one order at any count) */
+    int boff_packed;           /* boff's columns packed into panels for the blocked loop, not the dot form */
 } job;
 
 /* C (+)= A @ B on up to `threads` threads of the persistent pool; 0, or -1 when out of memory */

@@ -132,6 +132,15 @@ static void grad_to_grid(const conv_pass *p, idx s0, idx ns, float *restrict a)
         }
 }
 
+/* From this many output channels the weight gradient runs the blocked loop on packed panels (B's
+ * columns gathered from the grid, KC values of k at a time) instead of the dot form: a dot tile
+ * reads 4 rows of grad_y and 6 columns per 24 FMAs, all from L2, and adds each of its 24 sums
+ * across lanes at the end. ResNet-18's 256- and 512-channel layers (batch 16, 2 threads, 2-vCPU
+ * Zen 5) ran their weight gradients at 40-44% of peak x 2 in the dot form and at 59-60% packed;
+ * the step's grid weight gradients 205 -> 160 ms (ops/conv_shift.py sizes those layers' chunks
+ * by the weight, as the forward pass does, so that fewer partial sums are added). */
+#define PACKED_MIN_ROWS 128
+
 static void weight_grad_chunk(void *ctx, idx part)
 {
     conv_pass *p = ctx;
@@ -147,7 +156,8 @@ static void weight_grad_chunk(void *ctx, idx part)
     int shared = p->shared;
     job j = {.m = p->m, .n = p->ncol, .k = k, .a = a, .rsa = k, .csa = 1, .b = p->buf + s0 * p->plane, .rsb = 1,
              .boff = p->rowoff, .c = part > 0 && shared ? p->partial + (part - 1) * p->m * p->ncol : p->out,
-             .ldc = p->ncol, .accumulate = part > 0 && !shared, .kern = p->kern, .columns_only = 1};
+             .ldc = p->ncol, .accumulate = part > 0 && !shared, .kern = p->kern, .columns_only = 1,
+             .boff_packed = p->m >= PACKED_MIN_ROWS};
     if ((p->inner > 1 ? sgemm_run(j, p->inner) : sgemm_run_here(j)) < 0) p->failed = 1;
     trim_scratch();
 }

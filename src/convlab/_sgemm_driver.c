@@ -69,6 +69,22 @@ static void pack_b(idx kc, idx nc, const float *b, idx rs, idx cs, float *restri
     }
 }
 
+/* columns [col0, col0 + nc) of a B whose column q is contiguous along k from b + boff[q], rows
+ * [pc, pc + kc) -> panels of NR columns as pack_b lays them out (a weight gradient's columns read
+ * from a flat grid, for the blocked loop) */
+static void pack_b_cols(idx kc, idx nc, const float *b, const long long *boff, idx col0, idx pc, float *restrict out)
+{
+    for (idx j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {
+        idx nr = nc - j0 < NR ? nc - j0 : NR;
+        for (idx j = 0; j < nr; j++) {
+            const float *src = b + boff[col0 + j0 + j] + pc;
+            for (idx p = 0; p < kc; p++) out[p * NR + j] = src[p];
+        }
+        for (idx p = 0; nr < NR && p < kc; p++)
+            for (idx j = nr; j < NR; j++) out[p * NR + j] = 0.f;
+    }
+}
+
 /* The "dot" form, for products whose operands both run along k (rows of A and columns of B
  * contiguous: a weight gradient grad_y @ columns^T, with k the batch's pixels): no packing,
  * the micro-kernel's DM x DN tiles of dot products, each summed over a slice of KD values of k. */
@@ -180,7 +196,7 @@ static void run(const job *j)
         run_shifted(j);
         return;
     }
-    if (j->boff || (!j->sb && j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K)) {
+    if ((j->boff && !j->boff_packed) || (!j->boff && !j->sb && j->csa == 1 && j->rsb == 1 && j->k >= DOT_MIN_K)) {
         /* the dot form; the packing buffer holds the column pointers, a block of columns at a time.
          * Columns from an offset table (a weight gradient read from a flat grid) come in chunks the
          * caller sized to the cache: their sums stay in registers over the whole of k. */
@@ -199,7 +215,8 @@ static void run(const job *j)
         for (idx pc = 0; pc < j->k; pc += KC) {
             idx kc = j->k - pc < KC ? j->k - pc : KC;
             int acc = j->accumulate || pc > 0;
-            pack_b(kc, nc, j->b + pc * j->rsb + jc * j->csb, j->rsb, j->csb, j->bpack);
+            if (j->boff) pack_b_cols(kc, nc, j->b, j->boff, j->col0 + jc, pc, j->bpack);
+            else pack_b(kc, nc, j->b + pc * j->rsb + jc * j->csb, j->rsb, j->csb, j->bpack);
             for (idx ic = 0; ic < j->m; ic += MC) {
                 idx mc = j->m - ic < MC ? j->m - ic : MC;
                 pack_a(mc, kc, j->a + ic * j->rsa + pc * j->csa, j->rsa, j->csa, j->apack);

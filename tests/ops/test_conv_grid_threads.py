@@ -19,6 +19,9 @@ CASES = [  # (fn, x shape, w shape, keywords)
     ("conv1d", (8, 6, 40), (10, 6, 5), {"padding": 2, "dilation": 2}),
     # batch 1, 35 columns and 96 rows: each product split by rows (_sgemm_driver.c's sgemm_run)
     ("conv2d", (1, 64, 5, 5), (96, 64, 3, 3), {"padding": 1}),
+    # 128 output channels and more: the weight gradient on packed panels (PACKED_MIN_ROWS), shared out
+    ("conv2d", (4, 8, 6, 6), (128, 8, 3, 3), {"padding": 1}),
+    ("conv2d", (3, 5, 5, 7), (136, 5, 3, 3), {"padding": 1}),  # 3 chunks, 136 rows: split by columns, an edge panel
 ]
 
 

@@ -44,6 +44,7 @@ from .conv_columns import batch_chunks, cache_bytes
 # larger layers keep only the grid buffer and rebuild each chunk's columns, which is cheap next
 # to their GEMM. The compiled GEMM reads the columns from the grid and never builds them.
 KEEP_BYTES = 16 << 20
+_PACKED_MIN_ROWS = 128  # _sgemm_conv.c's PACKED_MIN_ROWS: see shift_weight_grad
 
 
 class ShiftLayout:
@@ -212,7 +213,11 @@ def shift_weight_grad(buf, gy, layout, w_shape, cols=None):
         # chunks whose grad_y grid and input grid fit the cache together: the dot products sum
         # a whole chunk in registers before each store
         per_sample = (o + c) * layout.plane * gy.dtype.itemsize
-        return _direct_weight_grad(buf, gy, layout, w_shape, _chunks(layout, c, n, gy.dtype.itemsize, 0, per_sample))
+        # with PACKED_MIN_ROWS output channels or more (_sgemm_conv.c) the products run on packed
+        # panels, k a cache-sized block at a time: chunks at least the weight's size, as the
+        # forward pass cuts them, so that fewer partial sums (each the weight's size) are added
+        w_size = math.prod(w_shape) if o // g >= _PACKED_MIN_ROWS else 0
+        return _direct_weight_grad(buf, gy, layout, w_shape, _chunks(layout, c, n, gy.dtype.itemsize, w_size, per_sample))
     chunks = _chunks(layout, c, n, gy.dtype.itemsize, math.prod(w_shape))
     gw = None
     for i, ((s0, s1), grid) in enumerate(zip(chunks, layout.output_grids(gy, chunks))):
