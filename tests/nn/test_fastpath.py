@@ -177,3 +177,37 @@ def test_a_wrapped_apply_sees_every_call(monkeypatch):
         model(cl.randn(1, 1, 6, 6))
     assert seen[:5] == ["ConvNd", "BatchNorm", "ReLU", "MaxPoolNd", "Reshape"] and seen[5] == "Linear"
     assert seen[: len(seen) // 2] == seen[len(seen) // 2:]
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.AdaptiveAvgPool2d((1, 1)), (2, 3, 5, 5)),
+    (lambda: nn.AdaptiveAvgPool2d((2, 3)), (2, 3, 7, 8)),
+    (lambda: nn.AdaptiveAvgPool1d(3), (2, 3, 8)),
+], ids=["global", "uneven", "1d"])
+def test_adaptive_average_pooling_short_path_matches_torch(make, shape):
+    torch = require_torch()
+    layer = make()
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    with cl.no_grad():
+        first = layer(cl.tensor(x)).numpy()
+        again = layer(cl.tensor(x)).numpy()
+    np.testing.assert_array_equal(again, first)
+    want = getattr(torch.nn, type(layer).__name__)(layer.output_size)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(again, want, rtol=RTOL, atol=ATOL)
+    layer.output_size = 0  # changed: the full path refuses it
+    with pytest.raises(ConvlabError, match=r"output_size must be positive, got 0"):
+        layer(cl.tensor(x))
+
+
+def test_resnet_option_a_shortcut_short_path_is_the_padded_subsample():
+    from convlab.models.resnet import ShortcutA
+
+    sc = ShortcutA(3, 8, stride=2)
+    x = np.random.default_rng(4).standard_normal((2, 3, 7, 7)).astype(np.float32)
+    with cl.no_grad():
+        first = sc(cl.tensor(x)).numpy()
+        again = sc(cl.tensor(x)).numpy()
+    want = np.zeros((2, 8, 4, 4), np.float32)
+    want[:, 2:5] = x[:, :, ::2, ::2]  # 5 extra channels: 2 before, 3 after
+    np.testing.assert_array_equal(first, want)
+    np.testing.assert_array_equal(again, want)

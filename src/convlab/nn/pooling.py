@@ -7,12 +7,14 @@ Thin wrappers over ``convlab.functional``; see ``convlab/ops/pool.py`` for the a
 from __future__ import annotations
 
 from .. import functional as F
+from ..functional.pool import _output_size
 from ..ops import pool as _pool_ops
 from ..shapes import _pool_geometry
 from . import _fastpath
 from .module import Module
 
 _POOL_DIMS = {"max_pool1d": 1, "max_pool2d": 2, "max_pool3d": 3}
+_ADAPTIVE_DIMS = {"adaptive_avg_pool1d": 1, "adaptive_avg_pool2d": 2, "adaptive_avg_pool3d": 3}
 
 
 class _MaxPoolNd(Module):
@@ -109,7 +111,16 @@ class _AdaptiveNd(Module):
         self.output_size = output_size
 
     def forward(self, input):
-        return getattr(F, self._fn)(input, self.output_size)
+        avg = self._fn.startswith("adaptive_avg")
+        k = _fastpath.key(self, input, self.output_size) if avg else None
+        size = _fastpath.recall(self, k)
+        if size is not None:  # the same shapes passed every check before (nn/_fastpath.py)
+            return _fastpath.run(_pool_ops.AdaptiveAvgPoolNd, input._data, output_size=size)
+        y = getattr(F, self._fn)(input, self.output_size)
+        nd = _ADAPTIVE_DIMS.get(self._fn)
+        if k is not None and input.ndim == (nd or 0) + 2:
+            _fastpath.remember(self, k, _output_size(self._fn, nd, input, self.output_size))
+        return y
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
