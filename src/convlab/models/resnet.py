@@ -25,7 +25,7 @@ from ..math import pad
 from ..nn import _fastpath
 from ..tensor import _leaf
 from ..validate import ConvlabError
-from . import register
+from . import _inplace, register
 from ._utils import init_conv_bn
 
 __all__ = [
@@ -58,10 +58,11 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        # without a graph, each conv's output is overwritten by its batch norm, the shortcut and
+        # the ReLU (models/_inplace.py); otherwise the layers one by one
+        out = _inplace.conv_bn(x, self.conv1, self.bn1, self.relu)
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return _inplace.conv_bn(out, self.conv2, self.bn2, self.relu, shortcut=identity)
 
 
 class Bottleneck(nn.Module):
@@ -82,11 +83,10 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = _inplace.conv_bn(x, self.conv1, self.bn1, self.relu)
+        out = _inplace.conv_bn(out, self.conv2, self.bn2, self.relu)
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return _inplace.conv_bn(out, self.conv3, self.bn3, self.relu, shortcut=identity)
 
 
 class ShortcutA(nn.Module):
@@ -153,7 +153,7 @@ class ResNet(nn.Module):
         init_conv_bn(self)
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(_inplace.conv_bn(x, self.conv1, self.bn1, self.relu))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x).flatten(1))
 
@@ -183,7 +183,7 @@ class CifarResNet(nn.Module):
         init_conv_bn(self, conv_mode="fan_in")
 
     def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = _inplace.conv_bn(x, self.conv1, self.bn1, self.relu)
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.avgpool(x).flatten(1))
 
