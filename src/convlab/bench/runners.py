@@ -75,12 +75,13 @@ class _TorchRunner(_Runner):
 
 # Each library's idle worker threads spin before they sleep: torch's OpenMP workers for
 # GOMP_SPINCOUNT pause loops (7-9 ms of CPU after a 2-thread matmul, measured on the 2-vCPU Zen 5
-# VM), convlab's pool for 200 us. Timed straight after the other library, a step shared its
-# cores with those spinners (a whole LeNet-5 step fits in torch's spin). So training steps and
-# batch-128 inference are timed with each library alone and warm: a pause of _SETTLE seconds
-# (the other side's threads go to sleep), one untimed call (this side's threads wake; a cold
-# start cost both libraries 0.3-0.5 ms on a 3 ms LeNet-5 inference), then the timed call.
-# Batch-1 calls, too short for either effect to be told from noise, alternate directly.
+# VM), convlab's pool for 200 us. Timed straight after the other library, a call shared its
+# cores with those spinners (a whole LeNet-5 step fits in torch's spin; ResNet-18's 20 ms
+# batch-1 inference lost its second core to them), which a user, running one library, never
+# meets. So every row, training steps and inference at every batch, is timed with each library
+# alone and warm: a pause of _SETTLE seconds (the other side's threads go to sleep), one untimed
+# call (this side's threads wake; a cold start cost both libraries 0.3-0.5 ms on a 3 ms LeNet-5
+# inference), then the timed call.
 _SETTLE = 0.02
 
 
@@ -135,7 +136,7 @@ def bench_model(name, shape=None, batch=None, *, repeats=5, warmup=2, inference_
             xt = theirs.input(b, shape)
             fns["torch"] = lambda xt=xt: theirs.infer(xt)
         reps = inference_repeats or (max(repeats, 10) if b == 1 else repeats)
-        rows.append(_row("infer", name, shape, b, _interleaved(fns, reps, warmup, _SETTLE if b > 1 else 0.0)))
+        rows.append(_row("infer", name, shape, b, _interleaved(fns, reps, warmup, _SETTLE)))
         if log:
             log(_format_row(rows[-1]))
     return rows
