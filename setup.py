@@ -20,9 +20,9 @@ pool = ["src/convlab/_pool.h"]  # the persistent worker pool both modules includ
 gemm = Extension("convlab._sgemm", [f"src/convlab/_sgemm{part}.c" for part in ("", "_driver", "_conv", "_avx512", "_avx2")],
                  extra_compile_args=["-O3", "-pthread"], extra_link_args=["-pthread"],
                  depends=pool + ["src/convlab/_sgemm.h"], optional=True)
-kernels = Extension("convlab._kernels", [f"src/convlab/_kernels{part}.c" for part in ("", "_pass", "_norm", "_grid", "_pool")],
+kernels = Extension("convlab._kernels", [f"src/convlab/_kernels{part}.c" for part in ("", "_py_geometry", "_pass", "_norm", "_grid", "_pool")],
                     extra_compile_args=["-O3", "-fopenmp-simd", "-pthread"], extra_link_args=["-pthread"],
-                    depends=pool + ["src/convlab/_kernels.h"], optional=True)
+                    depends=pool + ["src/convlab/_kernels.h", "src/convlab/_kernels_py.h"], optional=True)
 bf16 = Extension("convlab._sgemm_bf16", ["src/convlab/_sgemm_bf16.c", "src/convlab/_sgemm_bf16_kernel.c"],
                  extra_compile_args=["-O3", "-pthread"], extra_link_args=["-pthread"],
                  depends=pool + ["src/convlab/_sgemm_bf16.h"], optional=True)
