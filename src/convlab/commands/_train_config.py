@@ -38,13 +38,7 @@ def _check(args, UsageError):
     for flag in ("limit", "limit_train", "limit_val", "limit_test"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
-    if args.val_split is not None:
-        from ..train.run import parse_val_split
-
-        try:
-            args.val_split = parse_val_split(args.val_split)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+    _parse_val_split(args, UsageError)
     for flag in ("val_data", "test_data"):
         if getattr(args, flag) and not os.path.isdir(getattr(args, flag)):
             raise UsageError(f"--{flag.replace('_', '-')} {getattr(args, flag)} is not a folder")
@@ -61,6 +55,17 @@ def _check(args, UsageError):
         raise UsageError(f"unknown dataset {args.dataset!r}: choose one of {', '.join(NAMES)}, or give a folder of "
                          "pictures (PATH/CLASS/IMAGE)")
 
+
+
+def _parse_val_split(args, UsageError) -> None:
+    """``--val-split`` as a count or a fraction (``train.run.parse_val_split``); a bad one is a UsageError."""
+    if args.val_split is not None:
+        from ..train.run import parse_val_split
+
+        try:
+            args.val_split = parse_val_split(args.val_split)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
 def _config(args) -> dict:
     from ._preprocessing import preprocessing_config

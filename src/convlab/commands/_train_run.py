@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from ._train_config import _check, _Collective, _config, _shared_out_dir
+from ._train_config import _check, _Collective, _config, _parse_val_split, _shared_out_dir
 
 
 def _main(args, rank: int, world: int) -> int:
@@ -34,13 +34,7 @@ def _main(args, rank: int, world: int) -> int:
         cfg = dict((state.get("meta") or {}).get("config") or {})
         if not cfg:
             raise UsageError(f"{args.resume} was not written by convlab train (no run configuration inside)")
-        if args.val_split is not None:
-            from ..train.run import parse_val_split
-
-            try:
-                args.val_split = parse_val_split(args.val_split)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
+        _parse_val_split(args, UsageError)
         clash = conflicts(args, cfg, _config(args))
         if clash:
             raise UsageError(f"--resume continues the run as it was configured; these flags differ from it: "
