@@ -43,8 +43,11 @@ def test_tiny_run_has_every_section_and_is_json():
     assert [r["batch"] for r in result["inference"]] == [1, 2]
     for r in result["inference"]:
         assert r["kind"] == "infer" and _positive(r["convlab_ips"]) and _positive(r["torch_ips"])
+    # issue 17's inference targets: 1.2x for one picture, 1.0x for a batch; the verdict follows the ratio
+    assert [r["target"] for r in result["inference"]] == [1.2, 1.0]
+    assert [r["meets_target"] for r in result["inference"]] == [r["ratio"] <= r["target"] for r in result["inference"]]
     (mem,) = result["memory"]
-    assert mem["model"] == "lenet5" and mem["target"] == 1.5
+    assert mem["model"] == "lenet5" and mem["target"] == 1.0
     for lib in ("convlab", "torch"):
         assert _positive(mem[lib]["peak_mb"]) and mem[lib]["peak_mb"] >= mem[lib]["rss_before_mb"] > 0
     assert mem["ratio"] == pytest.approx(mem["convlab"]["peak_mb"] / mem["torch"]["peak_mb"])

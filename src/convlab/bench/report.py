@@ -19,10 +19,12 @@ def _model_tables(training, inference, title):
         ok = "" if r.get("meets_target") is None else (" ok" if r["meets_target"] else " MISS")
         lines.append(f"| {r['model']} | {'x'.join(map(str, r['input']))} | {r['batch']} | {_fmt(r['convlab_ips'])} | "
                      f"{_fmt(r['torch_ips'])} | {_fmt(r['ratio'], '.2f')}x | <= {r.get('target', '-')}x{ok} |")
-    lines += ["", f"| inference ({title}) | batch | convlab img/s | torch img/s | ratio |", "|---|---:|---:|---:|---:|"]
+    lines += ["", f"| inference ({title}) | batch | convlab img/s | torch img/s | ratio | target |",
+              "|---|---:|---:|---:|---:|---:|"]
     for r in inference:
+        ok = "" if r.get("meets_target") is None else (" ok" if r["meets_target"] else " MISS")
         lines.append(f"| {r['model']} | {r['batch']} | {_fmt(r['convlab_ips'])} | {_fmt(r['torch_ips'])} | "
-                     f"{_fmt(r['ratio'], '.2f')}x |")
+                     f"{_fmt(r['ratio'], '.2f')}x | <= {r.get('target', '-')}x{ok} |")
     return lines
 
 
