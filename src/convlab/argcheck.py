@@ -354,12 +354,8 @@ def checked(fn, where: str | None = None, tensors: bool = True, wrap_empty: bool
             return fn(*args, **kwargs)
         except ConvlabError:
             raise
-        except MemoryError as exc:
-            raise _out_of_memory(where, exc) from None
-        except OverflowError as exc:
-            raise TooLargeError(f"{where}: a value is too large ({exc})") from None
-        except RecursionError:
-            raise ConvlabError(f"{where}: the input is nested too deeply") from None
+        except _RESOURCE_ERRORS as exc:
+            raise _named(where, exc) from None
 
     return wrapper
 
@@ -372,21 +368,25 @@ class TooLargeError(ConvlabError, OverflowError):
     """A value too large to compute with (also an ``OverflowError``)."""
 
 
+_RESOURCE_ERRORS = (MemoryError, OverflowError, RecursionError)
+
+
 def _call(fn, where, args, kwargs):
     try:
         return fn(*args, **kwargs)
     except ConvlabError:
         raise
-    except MemoryError as exc:
-        raise _out_of_memory(where, exc) from None
-    except OverflowError as exc:
-        raise TooLargeError(f"{where}: a value is too large ({exc})") from None
-    except RecursionError:
-        raise ConvlabError(f"{where}: the input is nested too deeply") from None
+    except _RESOURCE_ERRORS as exc:
+        raise _named(where, exc) from None
 
 
-def _out_of_memory(where, exc):
-    return OutOfMemoryError(f"{where}: not enough memory for this call ({exc or 'the allocation failed'})")
+def _named(where: str, exc: BaseException) -> ConvlabError:
+    """The convlab error for a resource error (one of ``_RESOURCE_ERRORS``) raised inside ``where``."""
+    if isinstance(exc, MemoryError):
+        return OutOfMemoryError(f"{where}: not enough memory for this call ({exc or 'the allocation failed'})")
+    if isinstance(exc, OverflowError):
+        return TooLargeError(f"{where}: a value is too large ({exc})")
+    return ConvlabError(f"{where}: the input is nested too deeply")
 
 
 def _guarded(fn, where):
